@@ -1,0 +1,8 @@
+//! palisade: secure-by-default accounts and web hardening.
+//!
+//! - [`password`]: Argon2id hashing with a versioned pepper, bcrypt import, policy checks.
+//! - [`secret`]: zeroizing secret types and a Fernet keyring.
+//! - [`validate`]: newtypes parsed at the boundary, and log-safe text.
+#![forbid(unsafe_code)]
+
+pub mod secret;
