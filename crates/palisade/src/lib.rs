@@ -5,5 +5,6 @@
 //! - [`validate`]: newtypes parsed at the boundary, and log-safe text.
 #![forbid(unsafe_code)]
 
+pub mod password;
 pub mod secret;
 pub mod validate;
