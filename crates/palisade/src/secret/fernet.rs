@@ -204,10 +204,11 @@ impl Keyring {
                 return Err(FernetError::InvalidToken);
             }
         };
-        // Wipe the padding bytes before shrinking; SecretBytes::new then owns the rest.
+        // Wipe the padding before truncating; SecretBytes::new moves the rest to an exact
+        // allocation and zeroizes this one.
         buf[len..].zeroize();
         buf.truncate(len);
-        let plaintext = SecretBytes::new(shrink_zeroizing(buf));
+        let plaintext = SecretBytes::new(buf);
         Ok(Decrypted {
             plaintext,
             timestamp,
@@ -264,16 +265,6 @@ fn decode_token(token: &str) -> Result<Vec<u8>, FernetError> {
         Some(n) if n > 0 && n % BLOCK == 0 && raw[0] == VERSION => Ok(raw),
         _ => Err(FernetError::InvalidToken),
     }
-}
-
-/// Moves the bytes into an allocation of exactly their length, zeroizing the old one.
-fn shrink_zeroizing(mut buf: Vec<u8>) -> Vec<u8> {
-    if buf.capacity() == buf.len() {
-        return buf;
-    }
-    let exact = buf.as_slice().to_vec();
-    buf.zeroize();
-    exact
 }
 
 fn unix_now() -> u64 {

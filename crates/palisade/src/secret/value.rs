@@ -18,10 +18,11 @@ use zeroize::{Zeroize, Zeroizing};
 pub struct SecretBytes(Zeroizing<Box<[u8]>>);
 
 impl SecretBytes {
-    /// Takes ownership of `bytes`. The vector is shrunk to its length first, so the buffer
-    /// that is later zeroized is the whole allocation.
+    /// Takes ownership of `bytes`. A vector with spare capacity is copied into an exact
+    /// allocation and the original zeroized (shrinking in place could free an unzeroized
+    /// block), so the buffer zeroized on drop is the whole allocation.
     pub fn new(bytes: Vec<u8>) -> Self {
-        Self(Zeroizing::new(bytes.into_boxed_slice()))
+        Self(Zeroizing::new(exact_size(bytes).into_boxed_slice()))
     }
 
     /// Copies `bytes` into a new secret. The caller stays responsible for `bytes`.
@@ -74,8 +75,10 @@ impl fmt::Display for SecretBytes {
 pub struct SecretString(Zeroizing<Box<str>>);
 
 impl SecretString {
-    /// Takes ownership of `s`, shrinking it to its length so the whole allocation is zeroized.
+    /// Takes ownership of `s`; like [`SecretBytes::new`], never leaves an unzeroized copy.
     pub fn new(s: String) -> Self {
+        let bytes = exact_size(s.into_bytes());
+        let s = String::from_utf8(bytes).expect("was a String");
         Self(Zeroizing::new(s.into_boxed_str()))
     }
 
@@ -130,6 +133,16 @@ impl fmt::Display for SecretString {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str("[redacted]")
     }
+}
+
+/// Returns `bytes` in an allocation of exactly its length, zeroizing any other copy.
+pub(crate) fn exact_size(mut bytes: Vec<u8>) -> Vec<u8> {
+    if bytes.capacity() == bytes.len() {
+        return bytes;
+    }
+    let exact = bytes.as_slice().to_vec();
+    bytes.zeroize();
+    exact
 }
 
 #[cfg(test)]
