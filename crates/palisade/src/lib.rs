@@ -8,3 +8,7 @@
 pub mod password;
 pub mod secret;
 pub mod validate;
+
+#[cfg(test)]
+#[path = "../tests/support/testdata.rs"]
+mod test_helpers;

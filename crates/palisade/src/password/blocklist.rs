@@ -38,7 +38,10 @@ impl Blocklist {
     /// Loads one password a line (LF or CRLF; blank lines skipped; invalid UTF-8 decoded
     /// lossily, which can only add entries).
     pub fn from_file(path: &Path) -> Result<Self, BlocklistError> {
-        let io = |source| BlocklistError::Io { path: path.to_owned(), source };
+        let io = |source| BlocklistError::Io {
+            path: path.to_owned(),
+            source,
+        };
         let file = std::fs::File::open(path).map_err(io)?;
         let list = Self::from_reader(std::io::BufReader::new(file)).map_err(io)?;
         if list.is_empty() {
@@ -64,18 +67,28 @@ impl Blocklist {
 
     /// Builds from entries in memory.
     pub fn from_entries<'a>(entries: impl IntoIterator<Item = &'a str>) -> Self {
-        Self::from_fingerprints(entries.into_iter().filter(|e| !e.is_empty()).map(fingerprint).collect())
+        Self::from_fingerprints(
+            entries
+                .into_iter()
+                .filter(|e| !e.is_empty())
+                .map(fingerprint)
+                .collect(),
+        )
     }
 
     fn from_fingerprints(mut fingerprints: Vec<u64>) -> Self {
         fingerprints.sort_unstable();
         fingerprints.dedup();
-        Self { fingerprints: fingerprints.into_boxed_slice() }
+        Self {
+            fingerprints: fingerprints.into_boxed_slice(),
+        }
     }
 
     /// Whether `password` is on the list, ignoring case.
     pub fn contains(&self, password: &str) -> bool {
-        self.fingerprints.binary_search(&fingerprint(password)).is_ok()
+        self.fingerprints
+            .binary_search(&fingerprint(password))
+            .is_ok()
     }
 
     /// Number of distinct entries.
@@ -102,7 +115,9 @@ mod tests {
 
     #[test]
     fn matches_case_insensitively_and_only_whole_entries() {
-        let list = Blocklist::from_reader("Password123456\r\n\ncorrecthorse\nÄrger2024!\n".as_bytes()).unwrap();
+        let list =
+            Blocklist::from_reader("Password123456\r\n\ncorrecthorse\nÄrger2024!\n".as_bytes())
+                .unwrap();
         assert_eq!(list.len(), 3);
         assert!(list.contains("password123456"));
         assert!(list.contains("PASSWORD123456"));
@@ -118,9 +133,15 @@ mod tests {
     #[test]
     fn missing_or_empty_file_fails_closed() {
         let dir = tempfile::tempdir().unwrap();
-        assert!(matches!(Blocklist::from_file(&dir.path().join("nope")), Err(BlocklistError::Io { .. })));
+        assert!(matches!(
+            Blocklist::from_file(&dir.path().join("nope")),
+            Err(BlocklistError::Io { .. })
+        ));
         let empty = dir.path().join("empty");
         std::fs::write(&empty, "\n\n").unwrap();
-        assert!(matches!(Blocklist::from_file(&empty), Err(BlocklistError::Empty(_))));
+        assert!(matches!(
+            Blocklist::from_file(&empty),
+            Err(BlocklistError::Empty(_))
+        ));
     }
 }

@@ -24,7 +24,11 @@ pub struct Argon2Params {
 
 impl Default for Argon2Params {
     fn default() -> Self {
-        Self { m_kib: 19 * 1024, t: 2, p: 1 }
+        Self {
+            m_kib: 19 * 1024,
+            t: 2,
+            p: 1,
+        }
     }
 }
 
@@ -112,7 +116,10 @@ impl std::fmt::Debug for PasswordHasher {
         f.debug_struct("PasswordHasher")
             .field("algorithm", &self.algorithm)
             .field("peppers", &self.peppers)
-            .field("legacy_pepper", &self.legacy_pepper.as_ref().map(|_| "[redacted]"))
+            .field(
+                "legacy_pepper",
+                &self.legacy_pepper.as_ref().map(|_| "[redacted]"),
+            )
             .finish_non_exhaustive()
     }
 }
@@ -224,14 +231,20 @@ impl PasswordHasher {
                 };
                 (matched, rehash)
             }
-            Stored::Bare(Inner::Argon2(h)) => {
-                (argon2_matches(&h, password)?, Some(RehashReason::Unpeppered))
-            }
-            Stored::Bare(Inner::Bcrypt { encoded, .. }) => {
-                (self.legacy_bcrypt_matches(password, encoded), Some(RehashReason::Unpeppered))
-            }
+            Stored::Bare(Inner::Argon2(h)) => (
+                argon2_matches(&h, password)?,
+                Some(RehashReason::Unpeppered),
+            ),
+            Stored::Bare(Inner::Bcrypt { encoded, .. }) => (
+                self.legacy_bcrypt_matches(password, encoded),
+                Some(RehashReason::Unpeppered),
+            ),
         };
-        Ok(if matched { Verdict::Valid(Verified { rehash }) } else { Verdict::Invalid })
+        Ok(if matched {
+            Verdict::Valid(Verified { rehash })
+        } else {
+            Verdict::Invalid
+        })
     }
 
     /// Does the work of one verification against a hash of the current configuration and
@@ -289,7 +302,11 @@ fn bcrypt_matches(password: &[u8], encoded: &str) -> bool {
 fn argon2_raw(h: &Argon2Hash, password: &[u8], out: &mut [u8]) -> Result<(), HashError> {
     let params = argon2::Params::new(h.m_kib, h.t, h.p, Some(out.len()))
         .map_err(|_| HashError::ParametersOutOfBounds)?;
-    let version = if h.version == 0x10 { argon2::Version::V0x10 } else { argon2::Version::V0x13 };
+    let version = if h.version == 0x10 {
+        argon2::Version::V0x10
+    } else {
+        argon2::Version::V0x13
+    };
     argon2::Argon2::new(h.variant.algorithm(), version, params)
         .hash_password_into(password, &h.salt, out)
         .map_err(|_| HashError::ParametersOutOfBounds)

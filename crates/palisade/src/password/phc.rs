@@ -128,7 +128,15 @@ impl Argon2Hash {
         if m_kib > MAX_M_KIB || t > MAX_T || p > MAX_P || t == 0 || p == 0 || m_kib < 8 * p {
             return Err(HashError::ParametersOutOfBounds);
         }
-        Ok(Self { variant, version, m_kib, t, p, salt, hash })
+        Ok(Self {
+            variant,
+            version,
+            m_kib,
+            t,
+            p,
+            salt,
+            hash,
+        })
     }
 }
 
@@ -145,7 +153,10 @@ pub(crate) enum Stored<'a> {
 pub(crate) enum Inner<'a> {
     Argon2(Argon2Hash),
     /// A modular-crypt bcrypt string (`$2a$`, `$2b$`, `$2y$`) and its cost.
-    Bcrypt { encoded: &'a str, cost: u32 },
+    Bcrypt {
+        encoded: &'a str,
+        cost: u32,
+    },
 }
 
 pub(crate) fn parse(stored: &str) -> Result<Stored<'_>, HashError> {
@@ -196,7 +207,10 @@ mod tests {
         let h = Argon2Hash::parse(s).unwrap();
         assert_eq!(h.encode(), s);
         let huge = "$argon2id$v=19$m=67108864,t=2,p=1$c29tZXNhbHQ$9sTbSlTio3Biev89thdrlKKiCaYsjjYVJxGAL3swxpQ";
-        assert!(matches!(Argon2Hash::parse(huge), Err(HashError::ParametersOutOfBounds)));
+        assert!(matches!(
+            Argon2Hash::parse(huge),
+            Err(HashError::ParametersOutOfBounds)
+        ));
         for bad in [
             "$argon2id$v=19$m=19456,t=2$c29tZXNhbHQ$9sTbSlTio3Biev89thdrlKKiCaYsjjYVJxGAL3swxpQ",
             "$argon2id$v=19$m=19456,t=2,p=1,m=5$c29tZXNhbHQ$9sTbSlTio3Biev89thdrlKKiCaYsjjYVJxGAL3swxpQ",
@@ -213,11 +227,22 @@ mod tests {
         let inner = "$2b$04$cVWp4XaNU8a4v1uMRum2SO026BWLIoQMD/TXg5uZV.0P.uO8m3YEm";
         let s = with_pepper(7, inner);
         match parse(&s).unwrap() {
-            Stored::Peppered { pepper: 7, inner: Inner::Bcrypt { encoded, cost: 4 } } => assert_eq!(encoded, inner),
+            Stored::Peppered {
+                pepper: 7,
+                inner: Inner::Bcrypt { encoded, cost: 4 },
+            } => assert_eq!(encoded, inner),
             other => panic!("{other:?}"),
         }
         assert!(parse("$pepper$$2b$04$x").is_err());
-        assert!(parse("$pepper$-1$2b$04$cVWp4XaNU8a4v1uMRum2SO026BWLIoQMD/TXg5uZV.0P.uO8m3YEm").is_err());
-        assert!(parse("$pepper$99999999999$2b$04$cVWp4XaNU8a4v1uMRum2SO026BWLIoQMD/TXg5uZV.0P.uO8m3YEm").is_err());
+        assert!(
+            parse("$pepper$-1$2b$04$cVWp4XaNU8a4v1uMRum2SO026BWLIoQMD/TXg5uZV.0P.uO8m3YEm")
+                .is_err()
+        );
+        assert!(
+            parse(
+                "$pepper$99999999999$2b$04$cVWp4XaNU8a4v1uMRum2SO026BWLIoQMD/TXg5uZV.0P.uO8m3YEm"
+            )
+            .is_err()
+        );
     }
 }

@@ -6,9 +6,9 @@ use std::sync::Arc;
 use super::Blocklist;
 use crate::validate::{Email, Password, Username};
 
-/// zxcvbn looks at no more than this many characters (its own cap too): its matching cost
+/// zxcvbn looks at no more than this many characters (its own cap is 100): its matching cost
 /// grows quickly with length, and a password this long is not weak because of its tail.
-const ZXCVBN_MAX_CHARS: usize = 100;
+const ZXCVBN_MAX_CHARS: usize = 64;
 /// At most this many user words, each cut to this many characters, reach zxcvbn.
 const MAX_USER_WORDS: usize = 16;
 
@@ -35,7 +35,9 @@ impl Default for PasswordPolicy {
 #[non_exhaustive]
 pub enum PolicyViolation {
     /// Shorter than the minimum.
-    #[error("Use at least {min} characters. Several unrelated words make a long password that is easy to remember.")]
+    #[error(
+        "Use at least {min} characters. Several unrelated words make a long password that is easy to remember."
+    )]
     TooShort {
         /// Minimum characters.
         min: usize,
@@ -47,7 +49,9 @@ pub enum PolicyViolation {
         max: usize,
     },
     /// On the configured list of breached or forbidden passwords.
-    #[error("This password appears in a list of passwords exposed in data breaches, so attackers try it early. Choose another.")]
+    #[error(
+        "This password appears in a list of passwords exposed in data breaches, so attackers try it early. Choose another."
+    )]
     Blocklisted,
     /// Too easy to guess.
     #[error("This password is too easy to guess (strength {score} of 4; {min_score} needed).{}{}", warning.as_deref().map(|w| format!(" {w}")).unwrap_or_default(), suggestions.iter().map(|s| format!(" {s}")).collect::<String>())]
@@ -124,12 +128,20 @@ impl PasswordPolicy {
     fn check_str(&self, password: &str, user_words: &[String]) -> Result<(), PolicyViolation> {
         let chars = password.chars().count();
         if chars < self.min_chars {
-            return Err(PolicyViolation::TooShort { min: self.min_chars });
+            return Err(PolicyViolation::TooShort {
+                min: self.min_chars,
+            });
         }
         if chars > self.max_chars {
-            return Err(PolicyViolation::TooLong { max: self.max_chars });
+            return Err(PolicyViolation::TooLong {
+                max: self.max_chars,
+            });
         }
-        if self.blocklist.as_ref().is_some_and(|b| b.contains(password)) {
+        if self
+            .blocklist
+            .as_ref()
+            .is_some_and(|b| b.contains(password))
+        {
             return Err(PolicyViolation::Blocklisted);
         }
         let head = match password.char_indices().nth(ZXCVBN_MAX_CHARS) {
@@ -165,7 +177,11 @@ impl PasswordPolicy {
 /// The words of an account that must not make its password strong: the username, the
 /// email address, its local part and the pieces of it split on `.`, `_`, `-`, `+`, the
 /// domain's labels but the last, and the display name's words.
-pub fn user_words(username: Option<&Username>, email: Option<&Email>, display_name: Option<&str>) -> Vec<String> {
+pub fn user_words(
+    username: Option<&Username>,
+    email: Option<&Email>,
+    display_name: Option<&str>,
+) -> Vec<String> {
     let mut words = Vec::new();
     let mut push = |w: &str| {
         let w = w.to_lowercase();
@@ -180,7 +196,9 @@ pub fn user_words(username: Option<&Username>, email: Option<&Email>, display_na
     if let Some(e) = email {
         push(e.as_str());
         push(e.local_part());
-        e.local_part().split(['.', '_', '-', '+']).for_each(&mut push);
+        e.local_part()
+            .split(['.', '_', '-', '+'])
+            .for_each(&mut push);
         let labels: Vec<&str> = e.domain().split('.').collect();
         labels[..labels.len() - 1].iter().for_each(|l| push(l));
     }
@@ -198,7 +216,11 @@ impl fmt::Display for PasswordPolicy {
             self.min_chars,
             self.max_chars,
             self.min_score,
-            if self.blocklist.is_some() { ", not on the breached-passwords list" } else { "" }
+            if self.blocklist.is_some() {
+                ", not on the breached-passwords list"
+            } else {
+                ""
+            }
         )
     }
 }

@@ -34,19 +34,23 @@ impl HashPool {
     /// [`PasswordHasher::hash`], off the runtime.
     pub async fn hash(&self, password: Password) -> Result<String, HashError> {
         let hasher = self.hasher.clone();
-        self.run(move || password.expose(|p| hasher.hash(p.as_bytes()))).await?
+        self.run(move || password.expose(|p| hasher.hash(p.as_bytes())))
+            .await?
     }
 
     /// [`PasswordHasher::verify`], off the runtime.
     pub async fn verify(&self, password: Password, stored: String) -> Result<Verdict, HashError> {
         let hasher = self.hasher.clone();
-        self.run(move || password.expose(|p| hasher.verify(p.as_bytes(), &stored))).await?
+        self.run(move || password.expose(|p| hasher.verify(p.as_bytes(), &stored)))
+            .await?
     }
 
     /// [`PasswordHasher::dummy_verify`], off the runtime.
     pub async fn dummy_verify(&self, password: Password) {
         let hasher = self.hasher.clone();
-        let _ = self.run(move || password.expose(|p| hasher.dummy_verify(p.as_bytes()))).await;
+        let _ = self
+            .run(move || password.expose(|p| hasher.dummy_verify(p.as_bytes())))
+            .await;
     }
 
     pub(crate) async fn run<R: Send + 'static>(
@@ -78,7 +82,9 @@ mod tests {
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn never_more_than_the_bound_run_at_once() {
-        let hasher = Arc::new(PasswordHasher::new(PepperSet::new(1, PepperSet::generate_key().unwrap()).unwrap()));
+        let hasher = Arc::new(PasswordHasher::new(
+            PepperSet::new(1, PepperSet::generate_key().unwrap()).unwrap(),
+        ));
         let pool = HashPool::new(hasher, 3);
         let running = Arc::new(AtomicUsize::new(0));
         let peak = Arc::new(AtomicUsize::new(0));
@@ -102,18 +108,36 @@ mod tests {
         }
         let peak = peak.load(Ordering::SeqCst);
         assert!(peak <= 3, "peak {peak}");
-        assert!(peak >= 2, "the pool should run work in parallel, peak {peak}");
+        assert!(
+            peak >= 2,
+            "the pool should run work in parallel, peak {peak}"
+        );
     }
 
     #[tokio::test]
     async fn hash_and_verify_through_the_pool() {
-        let hasher = Arc::new(PasswordHasher::new(PepperSet::new(1, PepperSet::generate_key().unwrap()).unwrap()));
+        let hasher = Arc::new(PasswordHasher::new(
+            PepperSet::new(1, PepperSet::generate_key().unwrap()).unwrap(),
+        ));
         let pool = HashPool::new(hasher, 2);
-        let stored = pool.hash(Password::parse("pool password 1".into()).unwrap()).await.unwrap();
-        let ok = pool.verify(Password::parse("pool password 1".into()).unwrap(), stored.clone()).await.unwrap();
+        let stored = pool
+            .hash(Password::parse("pool password 1".into()).unwrap())
+            .await
+            .unwrap();
+        let ok = pool
+            .verify(
+                Password::parse("pool password 1".into()).unwrap(),
+                stored.clone(),
+            )
+            .await
+            .unwrap();
         assert!(ok.is_valid());
-        let bad = pool.verify(Password::parse("pool password 2".into()).unwrap(), stored).await.unwrap();
+        let bad = pool
+            .verify(Password::parse("pool password 2".into()).unwrap(), stored)
+            .await
+            .unwrap();
         assert_eq!(bad, Verdict::Invalid);
-        pool.dummy_verify(Password::parse("whatever".into()).unwrap()).await;
+        pool.dummy_verify(Password::parse("whatever".into()).unwrap())
+            .await;
     }
 }

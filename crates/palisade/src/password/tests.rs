@@ -2,8 +2,7 @@ use super::*;
 use crate::secret::{SecretBytes, SecretString};
 use phc::{Inner, Stored};
 
-#[path = "../../tests/support/testdata.rs"]
-mod testdata;
+use crate::test_helpers as testdata;
 
 fn key(byte: u8) -> SecretBytes {
     SecretBytes::new(vec![byte; 32])
@@ -21,23 +20,34 @@ fn valid(v: Verdict) -> Verified {
 }
 
 fn hex(s: &str) -> Vec<u8> {
-    (0..s.len()).step_by(2).map(|i| u8::from_str_radix(&s[i..i + 2], 16).unwrap()).collect()
+    (0..s.len())
+        .step_by(2)
+        .map(|i| u8::from_str_radix(&s[i..i + 2], 16).unwrap())
+        .collect()
 }
 
 #[test]
 fn argon2id_default_roundtrip_no_rehash() {
     let h = hasher_v1();
     let stored = h.hash(b"correct horse battery staple").unwrap();
-    assert!(stored.starts_with("$pepper$1$argon2id$v=19$m=19456,t=2,p=1$"), "{stored}");
+    assert!(
+        stored.starts_with("$pepper$1$argon2id$v=19$m=19456,t=2,p=1$"),
+        "{stored}"
+    );
     assert!(!valid(h.verify(b"correct horse battery staple", &stored).unwrap()).needs_rehash());
-    assert_eq!(h.verify(b"correct horse battery stapl", &stored).unwrap(), Verdict::Invalid);
+    assert_eq!(
+        h.verify(b"correct horse battery stapl", &stored).unwrap(),
+        Verdict::Invalid
+    );
     // Salted: the same password never hashes twice to one string.
     assert_ne!(stored, h.hash(b"correct horse battery staple").unwrap());
 }
 
 #[test]
 fn bcrypt_with_pepper_73_bytes_never_collides_with_72_byte_prefix() {
-    let h = hasher_v1().with_algorithm(Algorithm::Bcrypt { cost: 4 }).unwrap();
+    let h = hasher_v1()
+        .with_algorithm(Algorithm::Bcrypt { cost: 4 })
+        .unwrap();
     let long = [b'a'; 73];
     let stored = h.hash(&long).unwrap();
     assert!(stored.starts_with("$pepper$1$2b$04$"));
@@ -54,7 +64,9 @@ fn bcrypt_with_pepper_73_bytes_never_collides_with_72_byte_prefix() {
 
 #[test]
 fn bcrypt_input_handles_nul_and_non_utf8() {
-    let h = hasher_v1().with_algorithm(Algorithm::Bcrypt { cost: 4 }).unwrap();
+    let h = hasher_v1()
+        .with_algorithm(Algorithm::Bcrypt { cost: 4 })
+        .unwrap();
     let stored = h.hash(b"ab\0cd").unwrap();
     assert!(h.verify(b"ab\0cd", &stored).unwrap().is_valid());
     assert_eq!(h.verify(b"ab", &stored).unwrap(), Verdict::Invalid);
@@ -66,14 +78,28 @@ fn bcrypt_input_handles_nul_and_non_utf8() {
 fn old_pepper_verifies_and_asks_to_be_replaced() {
     let v1 = hasher_v1();
     let stored = v1.hash(b"a password under pepper one").unwrap();
-    let v2 = PasswordHasher::new(PepperSet::new(2, key(2)).unwrap().with_previous(1, key(1)).unwrap());
+    let v2 = PasswordHasher::new(
+        PepperSet::new(2, key(2))
+            .unwrap()
+            .with_previous(1, key(1))
+            .unwrap(),
+    );
     let verified = valid(v2.verify(b"a password under pepper one", &stored).unwrap());
     assert_eq!(verified.rehash_reason(), Some(RehashReason::PepperVersion));
     let rehashed = v2.hash(b"a password under pepper one").unwrap();
     assert!(rehashed.starts_with("$pepper$2$"));
-    assert!(!valid(v2.verify(b"a password under pepper one", &rehashed).unwrap()).needs_rehash());
+    assert!(
+        !valid(
+            v2.verify(b"a password under pepper one", &rehashed)
+                .unwrap()
+        )
+        .needs_rehash()
+    );
     // Wrong password under the old pepper is still wrong.
-    assert_eq!(v2.verify(b"another password", &stored).unwrap(), Verdict::Invalid);
+    assert_eq!(
+        v2.verify(b"another password", &stored).unwrap(),
+        Verdict::Invalid
+    );
 }
 
 #[test]
@@ -81,37 +107,92 @@ fn a_hash_is_useless_without_its_pepper() {
     let stored = hasher_v1().hash(b"pepper protects me").unwrap();
     // Same version number, different key (a stolen database, the attacker guesses keys).
     let impostor = PasswordHasher::new(PepperSet::new(1, key(9)).unwrap());
-    assert_eq!(impostor.verify(b"pepper protects me", &stored).unwrap(), Verdict::Invalid);
+    assert_eq!(
+        impostor.verify(b"pepper protects me", &stored).unwrap(),
+        Verdict::Invalid
+    );
     // Version not held: an error, not a silent "invalid".
     let other = PasswordHasher::new(PepperSet::new(5, key(5)).unwrap());
-    assert_eq!(other.verify(b"pepper protects me", &stored).unwrap_err(), HashError::UnknownPepper(1));
+    assert_eq!(
+        other.verify(b"pepper protects me", &stored).unwrap_err(),
+        HashError::UnknownPepper(1)
+    );
     // Stripping the prefix does not make it verify as a bare hash either.
     let bare = stored.trim_start_matches("$pepper$1");
-    assert_eq!(hasher_v1().verify(b"pepper protects me", bare).unwrap(), Verdict::Invalid);
+    assert_eq!(
+        hasher_v1().verify(b"pepper protects me", bare).unwrap(),
+        Verdict::Invalid
+    );
 }
 
 #[test]
 fn parameter_and_algorithm_changes_ask_for_rehash() {
-    let cheap = Algorithm::Argon2id(Argon2Params { m_kib: 1024, t: 1, p: 1 });
+    let cheap = Algorithm::Argon2id(Argon2Params {
+        m_kib: 1024,
+        t: 1,
+        p: 1,
+    });
     let old = hasher_v1().with_algorithm(cheap).unwrap();
     let stored = old.hash(b"parameters change").unwrap();
     let current = hasher_v1();
-    assert_eq!(valid(current.verify(b"parameters change", &stored).unwrap()).rehash_reason(), Some(RehashReason::Parameters));
-    let bcrypt = hasher_v1().with_algorithm(Algorithm::Bcrypt { cost: 4 }).unwrap();
+    assert_eq!(
+        valid(current.verify(b"parameters change", &stored).unwrap()).rehash_reason(),
+        Some(RehashReason::Parameters)
+    );
+    let bcrypt = hasher_v1()
+        .with_algorithm(Algorithm::Bcrypt { cost: 4 })
+        .unwrap();
     let stored = bcrypt.hash(b"parameters change").unwrap();
-    assert_eq!(valid(current.verify(b"parameters change", &stored).unwrap()).rehash_reason(), Some(RehashReason::Algorithm));
-    let bcrypt5 = hasher_v1().with_algorithm(Algorithm::Bcrypt { cost: 5 }).unwrap();
-    assert_eq!(valid(bcrypt5.verify(b"parameters change", &stored).unwrap()).rehash_reason(), Some(RehashReason::Parameters));
+    assert_eq!(
+        valid(current.verify(b"parameters change", &stored).unwrap()).rehash_reason(),
+        Some(RehashReason::Algorithm)
+    );
+    let bcrypt5 = hasher_v1()
+        .with_algorithm(Algorithm::Bcrypt { cost: 5 })
+        .unwrap();
+    assert_eq!(
+        valid(bcrypt5.verify(b"parameters change", &stored).unwrap()).rehash_reason(),
+        Some(RehashReason::Parameters)
+    );
 }
 
 #[test]
 fn configuration_bounds() {
-    assert!(hasher_v1().with_algorithm(Algorithm::Bcrypt { cost: 3 }).is_err());
-    assert!(hasher_v1().with_algorithm(Algorithm::Bcrypt { cost: 21 }).is_err());
-    assert!(hasher_v1().with_algorithm(Algorithm::Argon2id(Argon2Params { m_kib: 4, t: 1, p: 1 })).is_err());
-    assert!(hasher_v1().with_algorithm(Algorithm::Argon2id(Argon2Params { m_kib: 1 << 21, t: 1, p: 1 })).is_err());
+    assert!(
+        hasher_v1()
+            .with_algorithm(Algorithm::Bcrypt { cost: 3 })
+            .is_err()
+    );
+    assert!(
+        hasher_v1()
+            .with_algorithm(Algorithm::Bcrypt { cost: 21 })
+            .is_err()
+    );
+    assert!(
+        hasher_v1()
+            .with_algorithm(Algorithm::Argon2id(Argon2Params {
+                m_kib: 4,
+                t: 1,
+                p: 1
+            }))
+            .is_err()
+    );
+    assert!(
+        hasher_v1()
+            .with_algorithm(Algorithm::Argon2id(Argon2Params {
+                m_kib: 1 << 21,
+                t: 1,
+                p: 1
+            }))
+            .is_err()
+    );
     assert!(PepperSet::new(1, SecretBytes::new(vec![0; 31])).is_err());
-    assert!(PepperSet::new(1, key(1)).unwrap().with_previous(1, key(2)).is_err());
+    assert!(
+        PepperSet::new(1, key(1))
+            .unwrap()
+            .with_previous(1, key(2))
+            .is_err()
+    );
 }
 
 #[test]
@@ -133,9 +214,14 @@ fn hostile_stored_hashes_are_errors_not_panics_or_huge_allocations() {
 
 #[test]
 fn debug_output_holds_no_pepper() {
-    let h = hasher_v1().with_legacy_pepper(LegacyPepper::new(SecretString::new("LEGACY-PEPPER-VALUE".into())));
+    let h = hasher_v1().with_legacy_pepper(LegacyPepper::new(SecretString::new(
+        "LEGACY-PEPPER-VALUE".into(),
+    )));
     let shown = format!("{h:?}");
-    assert!(!shown.contains("LEGACY") && !shown.contains("[1, 1, 1"), "{shown}");
+    assert!(
+        !shown.contains("LEGACY") && !shown.contains("[1, 1, 1"),
+        "{shown}"
+    );
     assert!(shown.contains("[redacted]"));
 }
 
@@ -145,18 +231,27 @@ fn legacy_bcrypt_with_appended_pepper_verifies_and_needs_rehash() {
     let stored_peppered = bcrypt::hash([&b"hunter2hunter2"[..], legacy].concat(), 4).unwrap();
     let stored_plain = bcrypt::hash(b"hunter2hunter2", 4).unwrap();
     let without = hasher_v1();
-    assert_eq!(without.verify(b"hunter2hunter2", &stored_peppered).unwrap(), Verdict::Invalid);
-    let with = hasher_v1().with_legacy_pepper(LegacyPepper::new(SecretString::new("S3cr3t-Pepper".into())));
+    assert_eq!(
+        without.verify(b"hunter2hunter2", &stored_peppered).unwrap(),
+        Verdict::Invalid
+    );
+    let with = hasher_v1()
+        .with_legacy_pepper(LegacyPepper::new(SecretString::new("S3cr3t-Pepper".into())));
     for stored in [&stored_peppered, &stored_plain] {
         let v = valid(with.verify(b"hunter2hunter2", stored).unwrap());
         assert_eq!(v.rehash_reason(), Some(RehashReason::Unpeppered));
-        assert_eq!(with.verify(b"hunter2hunter3", stored).unwrap(), Verdict::Invalid);
+        assert_eq!(
+            with.verify(b"hunter2hunter3", stored).unwrap(),
+            Verdict::Invalid
+        );
     }
 }
 
 #[test]
 fn dummy_verify_uses_the_current_configuration() {
-    let h = hasher_v1().with_algorithm(Algorithm::Bcrypt { cost: 4 }).unwrap();
+    let h = hasher_v1()
+        .with_algorithm(Algorithm::Bcrypt { cost: 4 })
+        .unwrap();
     h.dummy_verify(b"no such user");
     let dummy = h.dummy.get().unwrap();
     assert!(dummy.starts_with("$pepper$1$2b$04$"), "{dummy}");
@@ -165,8 +260,13 @@ fn dummy_verify_uses_the_current_configuration() {
 
 #[test]
 fn argon2_reference_vectors() {
-    let Some(dir) = testdata::testdata_dir("argon2 vectors") else { return };
-    let v: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(dir.join("passwords/argon2_vectors.json")).unwrap()).unwrap();
+    let Some(dir) = testdata::testdata_dir("argon2 vectors") else {
+        return;
+    };
+    let v: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(dir.join("passwords/argon2_vectors.json")).unwrap(),
+    )
+    .unwrap();
     let h = hasher_v1();
     let (mut passed, mut skipped) = (0, 0);
     for case in v["hash_vectors"].as_array().unwrap() {
@@ -178,13 +278,21 @@ fn argon2_reference_vectors() {
         let password = case["password"].as_str().unwrap().as_bytes();
         let verified = valid(h.verify(password, encoded).unwrap());
         assert_eq!(verified.rehash_reason(), Some(RehashReason::Unpeppered));
-        assert_eq!(h.verify(b"not the password", encoded).unwrap(), Verdict::Invalid);
-        let Stored::Bare(Inner::Argon2(parsed)) = phc::parse(encoded).unwrap() else { panic!() };
+        assert_eq!(
+            h.verify(b"not the password", encoded).unwrap(),
+            Verdict::Invalid
+        );
+        let Stored::Bare(Inner::Argon2(parsed)) = phc::parse(encoded).unwrap() else {
+            panic!()
+        };
         assert_eq!(parsed.hash, hex(case["hash_hex"].as_str().unwrap()));
         passed += 1;
     }
     for case in v["invalid_encoded"].as_array().unwrap() {
-        let r = h.verify(case["password"].as_str().unwrap().as_bytes(), case["encoded"].as_str().unwrap());
+        let r = h.verify(
+            case["password"].as_str().unwrap().as_bytes(),
+            case["encoded"].as_str().unwrap(),
+        );
         assert!(!matches!(r, Ok(Verdict::Valid(_))), "{case}");
         passed += 1;
     }
@@ -196,7 +304,11 @@ fn argon2_reference_vectors() {
             "argon2i" => argon2::Algorithm::Argon2i,
             _ => argon2::Algorithm::Argon2id,
         };
-        let version = if case["version"] == 16 { argon2::Version::V0x10 } else { argon2::Version::V0x13 };
+        let version = if case["version"] == 16 {
+            argon2::Version::V0x10
+        } else {
+            argon2::Version::V0x13
+        };
         let ad = hex(case["ad_hex"].as_str().unwrap());
         let mut b = argon2::ParamsBuilder::new();
         b.m_cost(case["memory_kib"].as_u64().unwrap() as u32)
@@ -207,7 +319,12 @@ fn argon2_reference_vectors() {
         let secret = hex(case["secret_hex"].as_str().unwrap());
         let a = argon2::Argon2::new_with_secret(&secret, alg, version, b.build().unwrap()).unwrap();
         let mut out = [0u8; 32];
-        a.hash_password_into(&hex(case["password_hex"].as_str().unwrap()), &hex(case["salt_hex"].as_str().unwrap()), &mut out).unwrap();
+        a.hash_password_into(
+            &hex(case["password_hex"].as_str().unwrap()),
+            &hex(case["salt_hex"].as_str().unwrap()),
+            &mut out,
+        )
+        .unwrap();
         assert_eq!(out.to_vec(), hex(case["tag_hex"].as_str().unwrap()));
         passed += 1;
     }
@@ -216,8 +333,13 @@ fn argon2_reference_vectors() {
 
 #[test]
 fn bcrypt_reference_vectors() {
-    let Some(dir) = testdata::testdata_dir("bcrypt vectors") else { return };
-    let v: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(dir.join("passwords/bcrypt_vectors.json")).unwrap()).unwrap();
+    let Some(dir) = testdata::testdata_dir("bcrypt vectors") else {
+        return;
+    };
+    let v: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(dir.join("passwords/bcrypt_vectors.json")).unwrap(),
+    )
+    .unwrap();
     let h = hasher_v1();
     let mut passed = 0;
     for case in v["valid"].as_array().unwrap() {
@@ -228,12 +350,23 @@ fn bcrypt_reference_vectors() {
         let mut wrong = password.clone();
         wrong.push(b'!');
         if password.len() < 72 {
-            assert_eq!(h.verify(&wrong, stored).unwrap(), Verdict::Invalid, "{stored}");
+            assert_eq!(
+                h.verify(&wrong, stored).unwrap(),
+                Verdict::Invalid,
+                "{stored}"
+            );
         }
         passed += 1;
     }
     for case in v["wrong_password"].as_array().unwrap() {
-        assert_eq!(h.verify(case["password"].as_str().unwrap().as_bytes(), case["hash"].as_str().unwrap()).unwrap(), Verdict::Invalid);
+        assert_eq!(
+            h.verify(
+                case["password"].as_str().unwrap().as_bytes(),
+                case["hash"].as_str().unwrap()
+            )
+            .unwrap(),
+            Verdict::Invalid
+        );
         passed += 1;
     }
     for case in v["invalid_hash"].as_array().unwrap() {

@@ -237,7 +237,12 @@ impl fmt::Debug for Keyring {
 
 /// Builds a token from its parts. Deterministic: callers must pass a fresh random IV, which
 /// is why this is not public.
-pub(crate) fn encrypt_parts(key: &FernetKey, plaintext: &[u8], timestamp: u64, iv: [u8; 16]) -> String {
+pub(crate) fn encrypt_parts(
+    key: &FernetKey,
+    plaintext: &[u8],
+    timestamp: u64,
+    iv: [u8; 16],
+) -> String {
     let padded_len = (plaintext.len() / BLOCK + 1) * BLOCK;
     let mut out = Vec::with_capacity(HEADER_LEN + padded_len + MAC_LEN);
     out.push(VERSION);

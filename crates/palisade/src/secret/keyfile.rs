@@ -60,7 +60,10 @@ pub enum KeyLoadError {
 impl Keyring {
     /// Loads `path` (see the module docs), refusing loose permissions.
     pub fn from_file(path: &Path) -> Result<Self, KeyLoadError> {
-        let io = |source| KeyLoadError::Io { path: path.to_owned(), source };
+        let io = |source| KeyLoadError::Io {
+            path: path.to_owned(),
+            source,
+        };
         let mut file = File::open(path).map_err(io)?;
         check_private(path, &file)?;
         let mut text = Zeroizing::new(String::new());
@@ -89,7 +92,10 @@ impl Keyring {
     /// Writes the keyring to a new file created with mode 0600. Refuses to overwrite an
     /// existing file (a lost key means lost data).
     pub fn write_new_file(&self, path: &Path) -> Result<(), KeyLoadError> {
-        let io = |source| KeyLoadError::Io { path: path.to_owned(), source };
+        let io = |source| KeyLoadError::Io {
+            path: path.to_owned(),
+            source,
+        };
         let mut options = OpenOptions::new();
         options.write(true).create_new(true);
         #[cfg(unix)]
@@ -99,7 +105,8 @@ impl Keyring {
             "# palisade Fernet keys: the first encrypts, all decrypt. Keep this file private.\n",
         ));
         for key in self.keys() {
-            key.encode().expose(|k| text.push_str(std::str::from_utf8(k).expect("base64")));
+            key.encode()
+                .expose(|k| text.push_str(std::str::from_utf8(k).expect("base64")));
             text.push('\n');
         }
         file.write_all(text.as_bytes()).map_err(io)?;
@@ -119,16 +126,24 @@ fn parse_keys<'a>(
             })
         })
         .collect::<Result<Vec<_>, _>>()?;
-    Keyring::new(keys).map_err(|_| KeyLoadError::NoKeys { origin: origin.to_owned() })
+    Keyring::new(keys).map_err(|_| KeyLoadError::NoKeys {
+        origin: origin.to_owned(),
+    })
 }
 
 #[cfg(unix)]
 fn check_private(path: &Path, file: &File) -> Result<(), KeyLoadError> {
     use std::os::unix::fs::PermissionsExt;
-    let meta = file.metadata().map_err(|source| KeyLoadError::Io { path: path.to_owned(), source })?;
+    let meta = file.metadata().map_err(|source| KeyLoadError::Io {
+        path: path.to_owned(),
+        source,
+    })?;
     let mode = meta.permissions().mode() & 0o7777;
     if mode & 0o077 != 0 {
-        return Err(KeyLoadError::LoosePermissions { path: path.to_owned(), mode });
+        return Err(KeyLoadError::LoosePermissions {
+            path: path.to_owned(),
+            mode,
+        });
     }
     Ok(())
 }
@@ -144,7 +159,11 @@ mod tests {
     use std::os::unix::fs::PermissionsExt;
 
     fn ring() -> Keyring {
-        Keyring::new(vec![FernetKey::generate().unwrap(), FernetKey::generate().unwrap()]).unwrap()
+        Keyring::new(vec![
+            FernetKey::generate().unwrap(),
+            FernetKey::generate().unwrap(),
+        ])
+        .unwrap()
     }
 
     #[test]
@@ -159,7 +178,10 @@ mod tests {
         let ids = |r: &Keyring| r.keys().iter().map(FernetKey::id).collect::<Vec<_>>();
         assert_eq!(ids(&loaded), ids(&original));
         // Never overwrites.
-        assert!(matches!(original.write_new_file(&path), Err(KeyLoadError::Io { .. })));
+        assert!(matches!(
+            original.write_new_file(&path),
+            Err(KeyLoadError::Io { .. })
+        ));
     }
 
     #[test]
@@ -170,7 +192,10 @@ mod tests {
         for mode in [0o640, 0o604, 0o660, 0o602] {
             std::fs::set_permissions(&path, std::fs::Permissions::from_mode(mode)).unwrap();
             let err = Keyring::from_file(&path).unwrap_err();
-            assert!(matches!(err, KeyLoadError::LoosePermissions { .. }), "{mode:o}");
+            assert!(
+                matches!(err, KeyLoadError::LoosePermissions { .. }),
+                "{mode:o}"
+            );
             assert!(err.to_string().contains("chmod 600"));
         }
         std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o400)).unwrap();
@@ -184,7 +209,10 @@ mod tests {
         let mut opts = OpenOptions::new();
         std::os::unix::fs::OpenOptionsExt::mode(opts.write(true).create_new(true), 0o600);
         let mut f = opts.open(&path).unwrap();
-        let good = FernetKey::generate().unwrap().encode().expose(|k| String::from_utf8(k.to_vec()).unwrap());
+        let good = FernetKey::generate()
+            .unwrap()
+            .encode()
+            .expose(|k| String::from_utf8(k.to_vec()).unwrap());
         write!(f, "# comment\n{good}\n\nnot-a-key-SECRETISH\n").unwrap();
         let err = Keyring::from_file(&path).unwrap_err();
         let msg = err.to_string();
@@ -196,7 +224,10 @@ mod tests {
     fn env_var_keys_first_encrypts() {
         let a = FernetKey::generate().unwrap();
         let b = FernetKey::generate().unwrap();
-        let text = |k: &FernetKey| k.encode().expose(|v| String::from_utf8(v.to_vec()).unwrap());
+        let text = |k: &FernetKey| {
+            k.encode()
+                .expose(|v| String::from_utf8(v.to_vec()).unwrap())
+        };
         let var = "PALISADE_TEST_KEYS_ENV_VAR_KEYS";
         // `set_var` is unsafe in edition 2024, so the parsing behind `from_env` is tested
         // directly; the unset case goes through `from_env` itself.
@@ -205,8 +236,18 @@ mod tests {
         let ring = parse_keys(var, items).unwrap();
         assert_eq!(ring.keys()[0].id(), a.id());
         assert_eq!(ring.keys()[1].id(), b.id());
-        assert!(matches!(Keyring::from_env("PALISADE_TEST_SURELY_UNSET_VAR"), Err(KeyLoadError::VarNotSet(_))));
-        let items = "".split(',').enumerate().map(|(i, k)| (i + 1, k.trim())).filter(|(_, k)| !k.is_empty());
-        assert!(matches!(parse_keys(var, items), Err(KeyLoadError::NoKeys { .. })));
+        assert!(matches!(
+            Keyring::from_env("PALISADE_TEST_SURELY_UNSET_VAR"),
+            Err(KeyLoadError::VarNotSet(_))
+        ));
+        let items = ""
+            .split(',')
+            .enumerate()
+            .map(|(i, k)| (i + 1, k.trim()))
+            .filter(|(_, k)| !k.is_empty());
+        assert!(matches!(
+            parse_keys(var, items),
+            Err(KeyLoadError::NoKeys { .. })
+        ));
     }
 }

@@ -160,7 +160,10 @@ mod tests {
             format!("{s}"),
             format!("{:?}", Some(&s)),
         ] {
-            assert_eq!(text.trim_start_matches("Some(").trim_end_matches(')'), "[redacted]");
+            assert_eq!(
+                text.trim_start_matches("Some(").trim_end_matches(')'),
+                "[redacted]"
+            );
             assert!(!text.contains("hunter2"));
         }
     }

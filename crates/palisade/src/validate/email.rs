@@ -38,7 +38,9 @@ impl Email {
         // Unicode domains may shrink or grow when converted; refuse clearly oversized input
         // before doing that work.
         if input.len() > Self::MAX_BYTES * 4 {
-            return err(Rule::TooManyBytes { max: Self::MAX_BYTES });
+            return err(Rule::TooManyBytes {
+                max: Self::MAX_BYTES,
+            });
         }
         if input.chars().any(char::is_control) {
             return err(Rule::ControlCharacter);
@@ -50,7 +52,9 @@ impl Email {
         check_local(local)?;
         let domain = normalise_domain(domain)?;
         if local.len() + 1 + domain.len() > Self::MAX_BYTES {
-            return err(Rule::TooManyBytes { max: Self::MAX_BYTES });
+            return err(Rule::TooManyBytes {
+                max: Self::MAX_BYTES,
+            });
         }
         Ok(Self {
             at: local.len(),
@@ -86,7 +90,9 @@ fn check_local(local: &str) -> Result<(), ValidationError> {
         return err(Rule::Format("needs a part before the '@'"));
     }
     if local.len() > Email::MAX_LOCAL_BYTES {
-        return err(Rule::Format("the part before the '@' must be at most 64 bytes"));
+        return err(Rule::Format(
+            "the part before the '@' must be at most 64 bytes",
+        ));
     }
     let atext = |c: char| c.is_ascii_alphanumeric() || ATEXT_SPECIALS.contains(c);
     if !local.chars().all(|c| atext(c) || c == '.') {
@@ -105,7 +111,10 @@ fn check_local(local: &str) -> Result<(), ValidationError> {
 fn normalise_domain(domain: &str) -> Result<String, ValidationError> {
     let invalid = || ValidationError::new(FIELD, Rule::Format("has an invalid domain"));
     if domain.is_empty() {
-        return Err(ValidationError::new(FIELD, Rule::Format("needs a domain after the '@'")));
+        return Err(ValidationError::new(
+            FIELD,
+            Rule::Format("needs a domain after the '@'"),
+        ));
     }
     let ascii = idna::domain_to_ascii_strict(domain).map_err(|_| invalid())?;
     if ascii.len() > 253 {
@@ -119,8 +128,15 @@ fn normalise_domain(domain: &str) -> Result<String, ValidationError> {
         ));
     }
     for label in &labels {
-        let ldh = label.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-');
-        if label.is_empty() || label.len() > 63 || !ldh || label.starts_with('-') || label.ends_with('-') {
+        let ldh = label
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-');
+        if label.is_empty()
+            || label.len() > 63
+            || !ldh
+            || label.starts_with('-')
+            || label.ends_with('-')
+        {
             return Err(invalid());
         }
     }

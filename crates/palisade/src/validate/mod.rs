@@ -77,9 +77,7 @@ impl fmt::Display for Rule {
             Rule::InvisibleOrBidiCharacter => {
                 f.write_str("must not contain invisible or text-direction characters")
             }
-            Rule::SurroundingWhitespace => {
-                f.write_str("must not start or end with whitespace")
-            }
+            Rule::SurroundingWhitespace => f.write_str("must not start or end with whitespace"),
             Rule::Charset(allowed) => write!(f, "may contain only {allowed}"),
             Rule::Format(what) => f.write_str(what),
         }
@@ -137,14 +135,23 @@ pub(crate) fn check_length(
     }
     // Bytes first: counting characters of a huge input is work an attacker chose.
     if input.len() > max_chars * 4 {
-        return Err(ValidationError::new(field, Rule::TooLong { max: max_chars }));
+        return Err(ValidationError::new(
+            field,
+            Rule::TooLong { max: max_chars },
+        ));
     }
     let chars = input.chars().count();
     if chars < min_chars {
-        return Err(ValidationError::new(field, Rule::TooShort { min: min_chars }));
+        return Err(ValidationError::new(
+            field,
+            Rule::TooShort { min: min_chars },
+        ));
     }
     if chars > max_chars {
-        return Err(ValidationError::new(field, Rule::TooLong { max: max_chars }));
+        return Err(ValidationError::new(
+            field,
+            Rule::TooLong { max: max_chars },
+        ));
     }
     Ok(())
 }

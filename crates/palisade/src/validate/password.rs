@@ -25,7 +25,9 @@ impl Password {
             if s.is_empty() {
                 Some(Rule::Empty)
             } else if s.len() > Self::MAX_BYTES {
-                Some(Rule::TooManyBytes { max: Self::MAX_BYTES })
+                Some(Rule::TooManyBytes {
+                    max: Self::MAX_BYTES,
+                })
             } else if s.contains('\0') {
                 Some(Rule::Format("must not contain the NUL character"))
             } else {

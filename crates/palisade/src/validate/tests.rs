@@ -1,8 +1,7 @@
 use super::*;
 use proptest::prelude::*;
 
-#[path = "../../tests/support/testdata.rs"]
-mod testdata;
+use crate::test_helpers as testdata;
 
 #[test]
 fn email_normalises_idna_and_folds_case_for_comparison() {
@@ -52,7 +51,15 @@ fn email_refusals_name_the_rule_and_never_echo() {
 #[test]
 fn username_rules() {
     assert_eq!(Username::parse("Alice_01").unwrap().as_str(), "alice_01");
-    for bad in ["ab", "a".repeat(33).as_str(), "_lead", "a@b", "аdmin" /* Cyrillic а */, "bob smith", "x\u{202e}y"] {
+    for bad in [
+        "ab",
+        "a".repeat(33).as_str(),
+        "_lead",
+        "a@b",
+        "аdmin", /* Cyrillic а */
+        "bob smith",
+        "x\u{202e}y",
+    ] {
         let err = Username::parse(bad).unwrap_err();
         assert_eq!(err.field(), "username", "{bad}");
     }
@@ -61,13 +68,36 @@ fn username_rules() {
 #[test]
 fn display_name_refuses_controls_bidi_and_untrimmed() {
     assert_eq!(DisplayName::parse("Zoë 山田").unwrap().as_str(), "Zoë 山田");
-    assert_eq!(DisplayName::parse("evil\u{202e}txt.exe").unwrap_err().rule(), &Rule::InvisibleOrBidiCharacter);
-    assert_eq!(DisplayName::parse("a\u{2066}b").unwrap_err().rule(), &Rule::InvisibleOrBidiCharacter);
-    assert_eq!(DisplayName::parse("zero\u{200b}width").unwrap_err().rule(), &Rule::InvisibleOrBidiCharacter);
-    assert_eq!(DisplayName::parse("bell\x07").unwrap_err().rule(), &Rule::ControlCharacter);
-    assert_eq!(DisplayName::parse("line\nbreak").unwrap_err().rule(), &Rule::ControlCharacter);
-    assert_eq!(DisplayName::parse(" padded").unwrap_err().rule(), &Rule::SurroundingWhitespace);
-    assert_eq!(DisplayName::parse(&"x".repeat(65)).unwrap_err().rule(), &Rule::TooLong { max: 64 });
+    assert_eq!(
+        DisplayName::parse("evil\u{202e}txt.exe")
+            .unwrap_err()
+            .rule(),
+        &Rule::InvisibleOrBidiCharacter
+    );
+    assert_eq!(
+        DisplayName::parse("a\u{2066}b").unwrap_err().rule(),
+        &Rule::InvisibleOrBidiCharacter
+    );
+    assert_eq!(
+        DisplayName::parse("zero\u{200b}width").unwrap_err().rule(),
+        &Rule::InvisibleOrBidiCharacter
+    );
+    assert_eq!(
+        DisplayName::parse("bell\x07").unwrap_err().rule(),
+        &Rule::ControlCharacter
+    );
+    assert_eq!(
+        DisplayName::parse("line\nbreak").unwrap_err().rule(),
+        &Rule::ControlCharacter
+    );
+    assert_eq!(
+        DisplayName::parse(" padded").unwrap_err().rule(),
+        &Rule::SurroundingWhitespace
+    );
+    assert_eq!(
+        DisplayName::parse(&"x".repeat(65)).unwrap_err().rule(),
+        &Rule::TooLong { max: 64 }
+    );
 }
 
 #[test]
@@ -75,13 +105,19 @@ fn password_bounds_without_trimming() {
     let p = Password::parse("  spaces kept  ".into()).unwrap();
     assert_eq!(p.expose(str::len), 15);
     assert_eq!(format!("{p:?}"), "Password([redacted])");
-    assert_eq!(Password::parse(String::new()).unwrap_err().rule(), &Rule::Empty);
+    assert_eq!(
+        Password::parse(String::new()).unwrap_err().rule(),
+        &Rule::Empty
+    );
     assert!(Password::parse("nul\0inside".into()).is_err());
     assert!(Password::parse("x".repeat(1024)).is_ok());
     let err = Password::parse("secretvalue".repeat(100)).unwrap_err();
     assert_eq!(err.rule(), &Rule::TooManyBytes { max: 1024 });
     assert!(!err.to_string().contains("secretvalue"));
-    assert_eq!(err.for_field("new_password").to_string(), "new_password: must be at most 1024 bytes long");
+    assert_eq!(
+        err.for_field("new_password").to_string(),
+        "new_password: must be at most 1024 bytes long"
+    );
 }
 
 #[test]
@@ -92,16 +128,29 @@ fn log_safe_cannot_forge_a_line() {
     assert!(!shown.contains('\n') && !shown.contains('\r'));
     // Terminal escapes, bidi overrides, unicode line separators, backslash ambiguity.
     assert_eq!(LogSafe::new("\x1b[31mred").to_string(), "\\u{1b}[31mred");
-    assert_eq!(LogSafe::new("a\u{202e}b\u{2028}c").to_string(), "a\\u{202e}b\\u{2028}c");
-    assert_eq!(LogSafe::new("lit\\nnot-a-newline").to_string(), "lit\\\\nnot-a-newline");
+    assert_eq!(
+        LogSafe::new("a\u{202e}b\u{2028}c").to_string(),
+        "a\\u{202e}b\\u{2028}c"
+    );
+    assert_eq!(
+        LogSafe::new("lit\\nnot-a-newline").to_string(),
+        "lit\\\\nnot-a-newline"
+    );
     // Truncation says how much was cut.
-    assert_eq!(LogSafe::with_max_chars("abcdef", 3).to_string(), "abc…(+3 chars)");
+    assert_eq!(
+        LogSafe::with_max_chars("abcdef", 3).to_string(),
+        "abc…(+3 chars)"
+    );
 }
 
 #[test]
 fn log_safe_over_crlf_payloads() {
-    let Some(dir) = testdata::testdata_dir("log_safe_over_crlf_payloads") else { return };
-    let text = std::fs::read_to_string(dir.join("payloads/payloadsallthethings/crlf/crlfinjection.txt")).unwrap();
+    let Some(dir) = testdata::testdata_dir("log_safe_over_crlf_payloads") else {
+        return;
+    };
+    let text =
+        std::fs::read_to_string(dir.join("payloads/payloadsallthethings/crlf/crlfinjection.txt"))
+            .unwrap();
     let mut count = 0;
     for payload in text.lines() {
         // Payloads are URL-encoded; decode %XX so the raw bytes are what we test.
@@ -118,7 +167,9 @@ fn percent_decode(s: &str) -> String {
     let mut out = Vec::new();
     let mut i = 0;
     while i < bytes.len() {
-        let hex = s.get(i + 1..i + 3).and_then(|h| u8::from_str_radix(h, 16).ok());
+        let hex = s
+            .get(i + 1..i + 3)
+            .and_then(|h| u8::from_str_radix(h, 16).ok());
         if let (b'%', Some(b)) = (bytes[i], hex) {
             out.push(b);
             i += 3;
@@ -132,9 +183,13 @@ fn percent_decode(s: &str) -> String {
 
 #[test]
 fn naughty_strings_never_panic_and_accepted_values_reparse() {
-    let Some(dir) = testdata::testdata_dir("naughty strings") else { return };
-    let list: Vec<String> =
-        serde_json::from_str(&std::fs::read_to_string(dir.join("payloads/naughty-strings/blns.json")).unwrap()).unwrap();
+    let Some(dir) = testdata::testdata_dir("naughty strings") else {
+        return;
+    };
+    let list: Vec<String> = serde_json::from_str(
+        &std::fs::read_to_string(dir.join("payloads/naughty-strings/blns.json")).unwrap(),
+    )
+    .unwrap();
     assert!(list.len() > 500);
     for s in &list {
         check_all(s);
@@ -150,7 +205,11 @@ fn check_all(s: &str) {
     }
     if let Ok(d) = DisplayName::parse(s) {
         assert_eq!(DisplayName::parse(d.as_str()).unwrap(), d);
-        assert!(!d.as_str().chars().any(|c| c.is_control() || is_invisible_or_bidi(c)));
+        assert!(
+            !d.as_str()
+                .chars()
+                .any(|c| c.is_control() || is_invisible_or_bidi(c))
+        );
     }
     if let Ok(p) = Password::parse(s.to_owned()) {
         assert!(!p.expose(|v| v.contains('\0')));

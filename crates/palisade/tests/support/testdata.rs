@@ -17,12 +17,14 @@ pub fn testdata_dir(test: &str) -> Option<PathBuf> {
     if std::env::var("CI").as_deref() == Ok("true") {
         panic!("{test}: test data not found at {} (CI=true)", dir.display());
     }
-    eprintln!("SKIPPED {test}: test data not found at {} (set PALISADE_TESTDATA)", dir.display());
+    eprintln!(
+        "SKIPPED {test}: test data not found at {} (set PALISADE_TESTDATA)",
+        dir.display()
+    );
     None
 }
 
 /// Parses the RFC 3339 timestamps of the test vectors into seconds since the epoch.
-
 pub fn rfc3339_to_unix(s: &str) -> u64 {
     let num = |a: usize, b: usize| s[a..b].parse::<i64>().expect("digits");
     let (y, m, d) = (num(0, 4), num(5, 7), num(8, 10));
