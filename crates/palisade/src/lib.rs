@@ -5,6 +5,8 @@
 //! - [`validate`]: newtypes parsed at the boundary, and log-safe text.
 #![forbid(unsafe_code)]
 
+#[cfg(feature = "http")]
+pub mod http;
 pub mod password;
 pub mod secret;
 pub mod validate;

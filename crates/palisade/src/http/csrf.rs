@@ -1,0 +1,176 @@
+//! Cross-site request forgery: Fetch Metadata and Origin checks, and form tokens.
+
+use std::convert::Infallible;
+use std::future::{Ready, ready};
+use std::sync::Arc;
+use std::task::{Context, Poll};
+
+use axum::body::Body;
+use axum::response::{IntoResponse, Response};
+use base64::Engine as _;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use futures_util::future::Either;
+use hmac::{Hmac, KeyInit, Mac};
+use http::{Method, Request, StatusCode, header};
+use sha2::Sha256;
+use subtle::ConstantTimeEq;
+use tower::{Layer, Service};
+
+use super::{ConfigError, Problem};
+use crate::secret::SecretBytes;
+
+/// Refuses cross-site state-changing requests.
+///
+/// For `POST`, `PUT`, `PATCH` and `DELETE` (and any method that is not `GET`, `HEAD`,
+/// `OPTIONS` or `TRACE`), the request passes only if:
+/// 1. its `Origin` is one of the configured origins; or
+/// 2. `Sec-Fetch-Site` is `same-origin` or `none` (set by the browser, not by pages); or
+/// 3. it carries neither header **and no cookie** — a non-browser client (an API client with
+///    a bearer token) that has no ambient credentials to abuse.
+///
+/// A request with cookies but neither header is refused: browsers that send cookies send
+/// at least one of them on such requests, so its absence means something stripped them.
+#[derive(Debug, Clone)]
+#[must_use]
+pub struct CsrfLayer {
+    origins: Arc<[String]>,
+}
+
+impl CsrfLayer {
+    /// Trusts exactly `origins` (`https://example.com`, `http://127.0.0.1:8080`).
+    pub fn new<'a>(origins: impl IntoIterator<Item = &'a str>) -> Result<Self, ConfigError> {
+        let origins = origins
+            .into_iter()
+            .map(|o| {
+                let lower = o.trim_end_matches('/').to_ascii_lowercase();
+                let ok = (lower.starts_with("https://") || lower.starts_with("http://"))
+                    && lower.splitn(4, '/').nth(3).is_none()
+                    && lower.len() > "https://".len();
+                if ok {
+                    Ok(lower)
+                } else {
+                    Err(ConfigError::new(
+                        "allowed_origins",
+                        "must be scheme://host[:port]",
+                    ))
+                }
+            })
+            .collect::<Result<Vec<_>, _>>()?;
+        Ok(Self {
+            origins: origins.into(),
+        })
+    }
+
+    /// Whether the request may pass.
+    pub fn allows<B>(&self, req: &Request<B>) -> bool {
+        if matches!(
+            *req.method(),
+            Method::GET | Method::HEAD | Method::OPTIONS | Method::TRACE
+        ) {
+            return true;
+        }
+        let headers = req.headers();
+        let origin = headers.get(header::ORIGIN).and_then(|v| v.to_str().ok());
+        if let Some(origin) = origin
+            && self.origins.iter().any(|o| o.eq_ignore_ascii_case(origin))
+        {
+            return true;
+        }
+        match headers.get("sec-fetch-site").and_then(|v| v.to_str().ok()) {
+            // Browsers set Sec-Fetch-Site themselves; pages cannot forge it.
+            Some(site) => matches!(site, "same-origin" | "none"),
+            None => origin.is_none() && !headers.contains_key(header::COOKIE),
+        }
+    }
+}
+
+impl<S> Layer<S> for CsrfLayer {
+    type Service = CsrfService<S>;
+
+    fn layer(&self, inner: S) -> Self::Service {
+        CsrfService {
+            inner,
+            layer: self.clone(),
+        }
+    }
+}
+
+/// The service of [`CsrfLayer`].
+#[derive(Debug, Clone)]
+pub struct CsrfService<S> {
+    inner: S,
+    layer: CsrfLayer,
+}
+
+impl<S, B> Service<Request<B>> for CsrfService<S>
+where
+    S: Service<Request<B>, Response = Response<Body>, Error = Infallible>,
+{
+    type Response = Response<Body>;
+    type Error = Infallible;
+    type Future = Either<Ready<Result<Response<Body>, Infallible>>, S::Future>;
+
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Infallible>> {
+        self.inner.poll_ready(cx)
+    }
+
+    fn call(&mut self, req: Request<B>) -> Self::Future {
+        if self.layer.allows(&req) {
+            return Either::Right(self.inner.call(req));
+        }
+        let problem = Problem::new(
+            StatusCode::FORBIDDEN,
+            "cross-site-request",
+            "Cross-site request refused",
+        )
+        .with_detail("State-changing requests must come from this site's own pages.")
+        .with_field("origin");
+        Either::Left(ready(Ok(problem.into_response())))
+    }
+}
+
+/// Form tokens bound to a session: `HMAC-SHA256(key, session binding)`. A page embeds
+/// [`FormTokens::token`] in a hidden field; the handler checks it with
+/// [`FormTokens::verify`]. Without the key an attacker cannot make a token for the
+/// victim's session, and a token from another session does not verify.
+pub struct FormTokens {
+    key: SecretBytes,
+}
+
+impl std::fmt::Debug for FormTokens {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("FormTokens([redacted])")
+    }
+}
+
+impl FormTokens {
+    /// Uses `key` (at least 32 bytes).
+    pub fn new(key: SecretBytes) -> Result<Self, ConfigError> {
+        if key.len() < 32 {
+            return Err(ConfigError::new("csrf_key", "must be at least 32 bytes"));
+        }
+        Ok(Self { key })
+    }
+
+    fn mac(&self, binding: &[u8]) -> [u8; 32] {
+        let mut mac = self
+            .key
+            .expose(|k| <Hmac<Sha256> as KeyInit>::new_from_slice(k).expect("any length"));
+        mac.update(b"palisade-csrf-v1\0");
+        mac.update(binding);
+        mac.finalize().into_bytes().into()
+    }
+
+    /// The token for the session identified by `binding` (e.g. the session token's hash).
+    pub fn token(&self, binding: &[u8]) -> String {
+        URL_SAFE_NO_PAD.encode(self.mac(binding))
+    }
+
+    /// Whether `token` belongs to `binding`, compared in constant time.
+    pub fn verify(&self, binding: &[u8], token: &str) -> bool {
+        let Ok(given) = URL_SAFE_NO_PAD.decode(token) else {
+            return false;
+        };
+        given.len() == 32 && bool::from(given.ct_eq(&self.mac(binding)))
+    }
+}
