@@ -9,6 +9,7 @@
 pub mod http;
 pub mod password;
 pub mod secret;
+pub mod throttle;
 pub mod validate;
 
 #[cfg(test)]

@@ -97,6 +97,11 @@ impl ValidationError {
         Self { field, rule }
     }
 
+    /// A required field that was missing or empty.
+    pub fn required(field: &'static str) -> Self {
+        Self::new(field, Rule::Empty)
+    }
+
     /// The field name (`email`, `username`, `display_name`, `password` unless renamed).
     pub fn field(&self) -> &'static str {
         self.field

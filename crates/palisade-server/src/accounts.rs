@@ -1,0 +1,522 @@
+//! Registration, login, sessions and password changes: the account logic behind both the
+//! JSON API and the pages.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Instant;
+
+use base64::Engine as _;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use palisade::http::ClientInfo;
+use palisade::password::{HashPool, PasswordPolicy, Verdict, user_words};
+use palisade::throttle::{Decision, ThrottlePolicy, client_key};
+use palisade::validate::{DisplayName, Email, LogSafe, Password, Username};
+use sha2::{Digest, Sha256};
+
+use crate::error::AppError;
+use crate::store::{NewUser, SessionRow, Store, UserRow};
+
+/// A session token as issued to a client: 256 random bits. Only its SHA-256 is stored.
+pub(crate) struct IssuedToken(pub(crate) String);
+
+impl std::fmt::Debug for IssuedToken {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("IssuedToken([redacted])")
+    }
+}
+
+pub(crate) fn token_hash(token: &str) -> String {
+    hex(&Sha256::digest(token.as_bytes()))
+}
+
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+fn random_bytes<const N: usize>() -> Result<[u8; N], AppError> {
+    let mut bytes = [0u8; N];
+    getrandom::fill(&mut bytes)
+        .map_err(|_| AppError::Internal("OS random number generator failed".into()))?;
+    Ok(bytes)
+}
+
+pub(crate) fn now() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs() as i64)
+        .unwrap_or(0)
+}
+
+/// Session timing.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct SessionPolicy {
+    pub(crate) idle_secs: i64,
+    pub(crate) absolute_secs: i64,
+    pub(crate) reauth_secs: i64,
+}
+
+/// The raw fields of a registration.
+pub(crate) struct Registration {
+    pub(crate) username: String,
+    pub(crate) email: String,
+    pub(crate) password: String,
+    pub(crate) display_name: Option<String>,
+}
+
+/// An authenticated request's session and user.
+#[derive(Debug, Clone)]
+pub(crate) struct Authenticated {
+    pub(crate) session: SessionRow,
+    pub(crate) user: UserRow,
+}
+
+pub(crate) struct Accounts {
+    pub(crate) store: Store,
+    pub(crate) hashing: HashPool,
+    pub(crate) policy: PasswordPolicy,
+    pub(crate) throttle: ThrottlePolicy,
+    pub(crate) sessions: SessionPolicy,
+    pub(crate) site_name: String,
+    /// Password hashes and verifications actually computed (the attack tests read it).
+    pub(crate) hashes_done: Arc<AtomicU64>,
+}
+
+impl Accounts {
+    /// Audit trail: a row in the database and a structured log line. Untrusted text only
+    /// through `LogSafe`; never a secret.
+    pub(crate) async fn audit(
+        &self,
+        event: &str,
+        user_id: Option<i64>,
+        subject: Option<&str>,
+        client: Option<&ClientInfo>,
+        detail: Option<&str>,
+    ) {
+        let client = client.map(|c| c.addr.to_string());
+        tracing::info!(
+            target: "palisade::audit",
+            event,
+            user_id,
+            subject = subject.map(|s| LogSafe::new(s).to_string()),
+            client = client.as_deref(),
+            detail = detail.map(|d| LogSafe::new(d).to_string()),
+        );
+        if let Err(e) = self
+            .store
+            .audit(now(), event, user_id, subject, client.as_deref(), detail)
+            .await
+        {
+            tracing::error!(error = %e, "could not store audit event");
+        }
+    }
+
+    pub(crate) async fn register(
+        &self,
+        form: Registration,
+        client: &ClientInfo,
+    ) -> Result<UserRow, AppError> {
+        let username = Username::parse(&form.username)?;
+        let email = Email::parse(&form.email)?;
+        let display_name = match form.display_name.as_deref() {
+            None | Some("") => None,
+            Some(d) => Some(DisplayName::parse(d)?),
+        };
+        let password = Password::parse(form.password)?;
+        let words = user_words(
+            Some(&username),
+            Some(&email),
+            display_name.as_ref().map(DisplayName::as_str),
+        );
+        self.policy
+            .check(&password, &words)
+            .map_err(AppError::WeakPassword)?;
+        self.rate(&format!("reg:{}", client_key(client.addr)), client)
+            .await?;
+        let hash = self.timed_hash(password).await?;
+        let id = self
+            .store
+            .insert_user(
+                NewUser {
+                    username: username.as_str(),
+                    email: email.as_str(),
+                    email_key: &email.comparison_key(),
+                    display_name: display_name.as_ref().map(DisplayName::as_str),
+                    password_hash: &hash,
+                },
+                now(),
+            )
+            .await?;
+        metrics::counter!("palisade_registrations_total").increment(1);
+        self.audit(
+            "registered",
+            Some(id),
+            Some(username.as_str()),
+            Some(client),
+            None,
+        )
+        .await;
+        self.store
+            .user_by_id(id)
+            .await?
+            .ok_or_else(|| AppError::Internal("user vanished after insert".into()))
+    }
+
+    /// Counts one attempt against a per-client rate; refuses past it.
+    async fn rate(&self, key: &str, client: &ClientInfo) -> Result<(), AppError> {
+        let counter = self
+            .store
+            .count_attempt(key, now(), self.throttle.client_window as i64)
+            .await?;
+        if let Decision::Throttled { retry_after } = self.throttle.check_rate(counter, now()) {
+            metrics::counter!("palisade_throttled_total").increment(1);
+            self.audit(
+                "throttled",
+                None,
+                None,
+                Some(client),
+                Some(key.split(':').next().unwrap_or("")),
+            )
+            .await;
+            return Err(AppError::Throttled { retry_after });
+        }
+        Ok(())
+    }
+
+    async fn timed_hash(&self, password: Password) -> Result<String, AppError> {
+        let started = Instant::now();
+        let hash = self.hashing.hash(password).await?;
+        self.hashed(started);
+        Ok(hash)
+    }
+
+    fn hashed(&self, started: Instant) {
+        self.hashes_done.fetch_add(1, Ordering::Relaxed);
+        metrics::histogram!("palisade_password_hash_seconds")
+            .record(started.elapsed().as_secs_f64());
+    }
+
+    /// Looks a login identifier up: an email address when it has an `@`, else a username.
+    /// Returns the throttle key for the account (by id when it exists, by name when it does
+    /// not, counted alike) and the user.
+    async fn find_login(&self, identifier: &str) -> Result<(String, Option<UserRow>), AppError> {
+        let (username, email_key) = if identifier.contains('@') {
+            (
+                String::new(),
+                Email::parse(identifier)
+                    .map(|e| e.comparison_key())
+                    .unwrap_or_default(),
+            )
+        } else {
+            (
+                Username::parse(identifier)
+                    .map(|u| u.as_str().to_owned())
+                    .unwrap_or_default(),
+                String::new(),
+            )
+        };
+        if username.is_empty() && email_key.is_empty() {
+            let name: String = identifier
+                .chars()
+                .take(254)
+                .collect::<String>()
+                .to_lowercase();
+            return Ok((format!("acct:name:{name}"), None));
+        }
+        let user = self.store.user_by_login(&username, &email_key).await?;
+        let key = match &user {
+            Some(u) => format!("acct:id:{}", u.id),
+            None => format!("acct:name:{username}{email_key}"),
+        };
+        Ok((key, user))
+    }
+
+    /// Logs in. Every path does the same work: an unknown or disabled account gets a
+    /// dummy verification and the same answer; a throttled attempt is refused before any
+    /// hashing.
+    pub(crate) async fn login(
+        &self,
+        identifier: &str,
+        password: String,
+        client: &ClientInfo,
+        user_agent: &str,
+    ) -> Result<(IssuedToken, SessionRow, UserRow), AppError> {
+        if identifier.is_empty() {
+            return Err(palisade::validate::ValidationError::required("identifier").into());
+        }
+        let password = Password::parse(password)?;
+        let client_key = client_key(client.addr);
+        self.rate(&format!("ip:{client_key}"), client).await?;
+        let (account_key, user) = self.find_login(identifier).await?;
+        let pair_key = format!("pair:{account_key}|{client_key}");
+        let t = now();
+        let pair = self.store.counter(&pair_key).await?;
+        let account = self.store.counter(&account_key).await?;
+        for decision in [
+            self.throttle.check_delay(pair, t, false),
+            self.throttle.check_delay(account, t, true),
+        ] {
+            if let Decision::Throttled { retry_after } = decision {
+                metrics::counter!("palisade_throttled_total").increment(1);
+                self.audit(
+                    "throttled",
+                    user.as_ref().map(|u| u.id),
+                    Some(identifier),
+                    Some(client),
+                    Some("account"),
+                )
+                .await;
+                return Err(AppError::Throttled { retry_after });
+            }
+        }
+        let started = Instant::now();
+        let verdict = match &user {
+            Some(u) => {
+                // The password goes to the hashing pool; keep a copy only if a rehash may follow.
+                let copy = password.expose(|p| Password::parse(p.to_owned()))?;
+                let v = self
+                    .hashing
+                    .verify(password, u.password_hash.clone())
+                    .await?;
+                Some((v, copy))
+            }
+            None => {
+                self.hashing.dummy_verify(password).await;
+                None
+            }
+        };
+        self.hashed(started);
+        let valid_user = match (verdict, user) {
+            (Some((Verdict::Valid(v), copy)), Some(u)) if u.disabled == 0 => Some((v, copy, u)),
+            (_, user) => {
+                self.store
+                    .put_counter(&pair_key, self.throttle.record_failure(pair, t))
+                    .await?;
+                self.store
+                    .put_counter(&account_key, self.throttle.record_failure(account, t))
+                    .await?;
+                metrics::counter!("palisade_logins_total", "outcome" => "failed").increment(1);
+                self.audit(
+                    "login_failed",
+                    user.as_ref().map(|u| u.id),
+                    Some(identifier),
+                    Some(client),
+                    None,
+                )
+                .await;
+                return Err(AppError::BadCredentials);
+            }
+        };
+        let (verified, copy, user) = valid_user.expect("matched above");
+        self.store.clear_counter(&pair_key).await?;
+        self.store.clear_counter(&account_key).await?;
+        if verified.needs_rehash() {
+            let new_hash = self.timed_hash(copy).await?;
+            self.store
+                .replace_hash(user.id, &user.password_hash, &new_hash)
+                .await?;
+            self.audit(
+                "password_rehashed",
+                Some(user.id),
+                Some(&user.username),
+                Some(client),
+                None,
+            )
+            .await;
+        }
+        let (token, session) = self.new_session(user.id, client, user_agent).await?;
+        metrics::counter!("palisade_logins_total", "outcome" => "success").increment(1);
+        self.audit(
+            "logged_in",
+            Some(user.id),
+            Some(&user.username),
+            Some(client),
+            None,
+        )
+        .await;
+        Ok((token, session, user))
+    }
+
+    async fn new_session(
+        &self,
+        user_id: i64,
+        client: &ClientInfo,
+        user_agent: &str,
+    ) -> Result<(IssuedToken, SessionRow), AppError> {
+        let token = IssuedToken(URL_SAFE_NO_PAD.encode(random_bytes::<32>()?));
+        let t = now();
+        let session = SessionRow {
+            id: hex(&random_bytes::<16>()?),
+            user_id,
+            created_at: t,
+            last_seen_at: t,
+            last_auth_at: t,
+            expires_at: t + self.sessions.absolute_secs,
+            client_addr: client.addr.to_string(),
+            user_agent: user_agent
+                .chars()
+                .filter(|c| !c.is_control())
+                .take(200)
+                .collect(),
+        };
+        self.store
+            .insert_session(&session, &token_hash(&token.0))
+            .await?;
+        Ok((token, session))
+    }
+
+    /// The session and user behind a presented token, if it is current.
+    pub(crate) async fn authenticate(
+        &self,
+        token: &str,
+    ) -> Result<Option<Authenticated>, AppError> {
+        // Tokens are 43 URL-safe base64 characters; anything else cannot be one (and a stored
+        // hash, 64 hex characters, is refused here before any lookup).
+        if token.len() != 43
+            || !token
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+        {
+            return Ok(None);
+        }
+        let hash = token_hash(token);
+        let Some(session) = self.store.session_by_token_hash(&hash).await? else {
+            return Ok(None);
+        };
+        let t = now();
+        if session.expires_at <= t || session.last_seen_at + self.sessions.idle_secs <= t {
+            self.store.end_session(session.user_id, &session.id).await?;
+            return Ok(None);
+        }
+        let Some(user) = self.store.user_by_id(session.user_id).await? else {
+            return Ok(None);
+        };
+        if user.disabled != 0 {
+            return Ok(None);
+        }
+        self.store.touch_session(&session.id, t).await?;
+        Ok(Some(Authenticated { session, user }))
+    }
+
+    pub(crate) async fn logout(
+        &self,
+        auth: &Authenticated,
+        client: &ClientInfo,
+    ) -> Result<(), AppError> {
+        self.store
+            .end_session(auth.user.id, &auth.session.id)
+            .await?;
+        self.audit(
+            "logged_out",
+            Some(auth.user.id),
+            Some(&auth.user.username),
+            Some(client),
+            None,
+        )
+        .await;
+        Ok(())
+    }
+
+    /// Checks the account's password for a sensitive action.
+    async fn check_password(
+        &self,
+        auth: &Authenticated,
+        password: String,
+        field: &'static str,
+    ) -> Result<(), AppError> {
+        let password =
+            Password::parse(password).map_err(|e| AppError::Invalid(e.for_field(field)))?;
+        let started = Instant::now();
+        let verdict = self
+            .hashing
+            .verify(password, auth.user.password_hash.clone())
+            .await?;
+        self.hashed(started);
+        match verdict {
+            Verdict::Valid(_) => Ok(()),
+            Verdict::Invalid => Err(AppError::WrongPassword { field }),
+        }
+    }
+
+    /// Changes the password: the current one is required; every other session ends; this
+    /// session gets a new token.
+    pub(crate) async fn change_password(
+        &self,
+        auth: &Authenticated,
+        current: String,
+        new: String,
+        client: &ClientInfo,
+    ) -> Result<IssuedToken, AppError> {
+        let new =
+            Password::parse(new).map_err(|e| AppError::Invalid(e.for_field("new_password")))?;
+        let username = Username::parse(&auth.user.username).ok();
+        let email = Email::parse(&auth.user.email).ok();
+        let words = user_words(
+            username.as_ref(),
+            email.as_ref(),
+            auth.user.display_name.as_deref(),
+        );
+        self.policy
+            .check(&new, &words)
+            .map_err(AppError::WeakPassword)?;
+        self.check_password(auth, current, "current_password")
+            .await?;
+        let hash = self.timed_hash(new).await?;
+        let ended = self
+            .store
+            .change_password(auth.user.id, &hash, &auth.session.id, now())
+            .await?;
+        let token = self.reissue(auth).await?;
+        self.audit(
+            "password_changed",
+            Some(auth.user.id),
+            Some(&auth.user.username),
+            Some(client),
+            Some(&format!("ended {ended} other sessions")),
+        )
+        .await;
+        Ok(token)
+    }
+
+    async fn reissue(&self, auth: &Authenticated) -> Result<IssuedToken, AppError> {
+        let token = IssuedToken(URL_SAFE_NO_PAD.encode(random_bytes::<32>()?));
+        self.store
+            .reissue_session(&auth.session.id, &token_hash(&token.0), now())
+            .await?;
+        Ok(token)
+    }
+
+    /// Ends one of the user's sessions. Ending another session needs a recent password
+    /// entry; when it is stale, `password` must be given, and a new token is issued.
+    pub(crate) async fn end_session(
+        &self,
+        auth: &Authenticated,
+        target: &str,
+        password: Option<String>,
+        client: &ClientInfo,
+    ) -> Result<Option<IssuedToken>, AppError> {
+        let mut reissued = None;
+        if target != auth.session.id
+            && auth.session.last_auth_at + self.sessions.reauth_secs <= now()
+        {
+            match password {
+                Some(p) if !p.is_empty() => {
+                    self.check_password(auth, p, "password").await?;
+                    reissued = Some(self.reissue(auth).await?);
+                }
+                _ => return Err(AppError::ReauthRequired),
+            }
+        }
+        if !self.store.end_session(auth.user.id, target).await? {
+            return Err(AppError::NotFound);
+        }
+        self.audit(
+            "session_ended",
+            Some(auth.user.id),
+            Some(&auth.user.username),
+            Some(client),
+            None,
+        )
+        .await;
+        Ok(reissued)
+    }
+}

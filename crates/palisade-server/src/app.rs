@@ -1,0 +1,112 @@
+//! The router and its layer stack, apart from `main` so tests can drive it with `oneshot`.
+
+use std::net::IpAddr;
+use std::sync::Arc;
+
+use axum::Router;
+use axum::extract::{Request, State};
+use axum::middleware::{self, Next};
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use http::{StatusCode, header};
+use palisade::http::csp::{CspReport, CspReportSink, ReportLimits, csp_report_router};
+use palisade::http::{ClientInfo, CspLayer, CspPolicy, Shield, ShieldConfig, TrustedProxies};
+use subtle::ConstantTimeEq;
+
+use crate::config::Config;
+use crate::state::AppState;
+use crate::store::Store;
+
+/// Stores CSP reports in the database without holding up the response.
+struct DbReportSink(Store);
+
+impl CspReportSink for DbReportSink {
+    fn accept(&self, report: CspReport, client: IpAddr) {
+        let store = self.0.clone();
+        tokio::spawn(async move {
+            if let Err(e) = store
+                .insert_csp_report(crate::accounts::now(), &client.to_string(), &report)
+                .await
+            {
+                tracing::error!(error = %e, "could not store CSP report");
+            }
+        });
+    }
+}
+
+async fn healthz(State(state): State<AppState>) -> Response {
+    match sqlx::query_scalar::<_, i64>("SELECT 1")
+        .fetch_one(state.accounts.store.pool())
+        .await
+    {
+        Ok(_) => (StatusCode::OK, "ok\n").into_response(),
+        Err(e) => {
+            tracing::error!(error = %e, "health check: database unreachable");
+            (StatusCode::SERVICE_UNAVAILABLE, "database unreachable\n").into_response()
+        }
+    }
+}
+
+/// Prometheus metrics, for loopback clients or the configured bearer token only.
+async fn metrics(
+    State(state): State<AppState>,
+    client: ClientInfo,
+    headers: http::HeaderMap,
+) -> Response {
+    let local = client.addr.is_loopback() && client.peer.is_loopback();
+    let bearer = headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "));
+    let token_ok = match (&state.metrics_token, bearer) {
+        (Some(expected), Some(given)) => bool::from(expected.as_bytes().ct_eq(given.as_bytes())),
+        _ => false,
+    };
+    if !local && !token_ok {
+        return crate::error::AppError::NotFound.into_response();
+    }
+    (
+        [(header::CONTENT_TYPE, "text/plain; version=0.0.4")],
+        state.metrics.render(),
+    )
+        .into_response()
+}
+
+async fn count_requests(request: Request, next: Next) -> Response {
+    let response = next.run(request).await;
+    metrics::counter!("palisade_http_requests_total", "status" => response.status().as_u16().to_string()).increment(1);
+    response
+}
+
+/// The shield settings the configuration implies.
+pub(crate) fn shield_config(config: &Config) -> Result<ShieldConfig, String> {
+    let mut shield = ShieldConfig::new(&config.origin(), config.listen)
+        .map_err(|e| format!("configuration: {e}"))?;
+    shield.proxies = TrustedProxies::parse(config.trusted_proxies.iter().map(String::as_str))
+        .map_err(|e| format!("configuration: trusted_proxies: {e}"))?;
+    shield.csp = CspLayer::new(CspPolicy::strict())
+        .with_report_endpoint("/csp-report")
+        .map_err(|e| format!("configuration: {e}"))?;
+    Ok(shield)
+}
+
+/// The whole service.
+pub(crate) fn app(state: AppState, shield: ShieldConfig) -> Router {
+    let reports = csp_report_router::<AppState>(
+        "/csp-report",
+        Arc::new(DbReportSink(state.accounts.store.clone())),
+        ReportLimits::default(),
+    );
+    Router::new()
+        .merge(crate::web::router())
+        .merge(crate::api::router())
+        .merge(reports)
+        .route("/healthz", get(healthz))
+        .route("/metrics", get(metrics))
+        .with_state(state)
+        // Inside the shield: counts what the app answered (the shield's refusals are
+        // answered before it).
+        .layer(middleware::from_fn(count_requests))
+        // Outermost: the real client and scheme first, then HTTPS, CSRF, headers, CSP.
+        .layer(Shield::new(shield))
+}

@@ -1,0 +1,191 @@
+//! Configuration: defaults, a TOML file, `PALISADE_*` environment variables, then flags.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+use figment::Figment;
+use figment::providers::{Env, Format, Serialized, Toml};
+use serde::{Deserialize, Serialize};
+
+/// Every setting. Each has a safe default; `palisade serve` with none of them works.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct Config {
+    /// Address to listen on.
+    pub(crate) listen: SocketAddr,
+    /// Where the SQLite database and generated keys live.
+    pub(crate) data_dir: PathBuf,
+    /// `postgres://…` to use PostgreSQL (also read from `DATABASE_URL`); default SQLite in
+    /// the data directory.
+    pub(crate) database_url: Option<String>,
+    /// Allow a PostgreSQL server off loopback without verified TLS. Dangerous.
+    pub(crate) allow_insecure_database_tls: bool,
+    /// The origin people use (`https://accounts.example.com`); default `http://<listen>`.
+    pub(crate) public_origin: Option<String>,
+    /// Proxy networks whose forwarded headers are believed.
+    pub(crate) trusted_proxies: Vec<String>,
+    /// PEM certificate chain for native TLS.
+    pub(crate) tls_cert: Option<PathBuf>,
+    /// PEM private key for native TLS.
+    pub(crate) tls_key: Option<PathBuf>,
+    /// With TLS, a plain-HTTP listener that only redirects.
+    pub(crate) http_redirect_listen: Option<SocketAddr>,
+    /// Idle session timeout, minutes.
+    pub(crate) session_idle_minutes: u64,
+    /// Absolute session lifetime, minutes.
+    pub(crate) session_absolute_minutes: u64,
+    /// How recent a password entry must be to end other sessions, minutes.
+    pub(crate) reauth_minutes: u64,
+    /// Bearer token that may read `/metrics` from off loopback.
+    pub(crate) metrics_token: Option<String>,
+    /// The site's name (shown in pages, and a word passwords must not lean on).
+    pub(crate) site_name: String,
+    /// Breached-passwords list; default `<data_dir>/breached-passwords.txt` when present.
+    pub(crate) password_blocklist: Option<PathBuf>,
+    /// Password hashes run at once (bounds hashing memory).
+    pub(crate) hash_concurrency: usize,
+    /// Argon2id memory, KiB.
+    pub(crate) argon2_memory_kib: u32,
+    /// Argon2id passes.
+    pub(crate) argon2_iterations: u32,
+    /// Argon2id lanes.
+    pub(crate) argon2_parallelism: u32,
+}
+
+const ENV_KEYS: &[&str] = &[
+    "listen",
+    "data_dir",
+    "database_url",
+    "allow_insecure_database_tls",
+    "public_origin",
+    "trusted_proxies",
+    "tls_cert",
+    "tls_key",
+    "http_redirect_listen",
+    "session_idle_minutes",
+    "session_absolute_minutes",
+    "reauth_minutes",
+    "metrics_token",
+    "site_name",
+    "password_blocklist",
+    "hash_concurrency",
+    "argon2_memory_kib",
+    "argon2_iterations",
+    "argon2_parallelism",
+];
+
+impl Default for Config {
+    fn default() -> Self {
+        Self {
+            listen: "127.0.0.1:8080".parse().expect("valid"),
+            data_dir: PathBuf::from("palisade-data"),
+            database_url: None,
+            allow_insecure_database_tls: false,
+            public_origin: None,
+            trusted_proxies: Vec::new(),
+            tls_cert: None,
+            tls_key: None,
+            http_redirect_listen: None,
+            session_idle_minutes: 30,
+            session_absolute_minutes: 120,
+            reauth_minutes: 5,
+            metrics_token: None,
+            site_name: "palisade".into(),
+            password_blocklist: None,
+            hash_concurrency: std::thread::available_parallelism()
+                .map(|n| n.get())
+                .unwrap_or(2),
+            argon2_memory_kib: 19 * 1024,
+            argon2_iterations: 2,
+            argon2_parallelism: 1,
+        }
+    }
+}
+
+/// Settings given on the command line, which win over everything else.
+#[derive(Debug, Default, Serialize)]
+pub(crate) struct Overrides {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub(crate) listen: Option<SocketAddr>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub(crate) data_dir: Option<PathBuf>,
+}
+
+impl Config {
+    /// Loads defaults < `file` < `DATABASE_URL` < `PALISADE_*` < `overrides`, then checks it.
+    /// Errors name the setting.
+    pub(crate) fn load(file: Option<&Path>, overrides: Overrides) -> Result<Self, String> {
+        let mut figment = Figment::from(Serialized::defaults(Config::default()));
+        if let Some(file) = file {
+            if !file.is_file() {
+                return Err(format!("config file {} does not exist", file.display()));
+            }
+            figment = figment.merge(Toml::file(file));
+        }
+        let config: Config = figment
+            .merge(Env::raw().only(&["database_url"]))
+            .merge(Env::prefixed("PALISADE_").only(ENV_KEYS))
+            .merge(Serialized::defaults(overrides))
+            .extract()
+            .map_err(|e| format!("configuration: {e}"))?;
+        config.check()?;
+        Ok(config)
+    }
+
+    fn check(&self) -> Result<(), String> {
+        let positive = [
+            ("session_idle_minutes", self.session_idle_minutes),
+            ("session_absolute_minutes", self.session_absolute_minutes),
+            ("reauth_minutes", self.reauth_minutes),
+            ("hash_concurrency", self.hash_concurrency as u64),
+        ];
+        for (name, value) in positive {
+            if value == 0 {
+                return Err(format!("configuration: {name} must be greater than 0"));
+            }
+        }
+        if self.session_idle_minutes > self.session_absolute_minutes {
+            return Err(
+                "configuration: session_idle_minutes must not exceed session_absolute_minutes"
+                    .into(),
+            );
+        }
+        if self.tls_cert.is_some() != self.tls_key.is_some() {
+            return Err("configuration: tls_cert and tls_key must be given together".into());
+        }
+        if self.http_redirect_listen.is_some() && self.tls_cert.is_none() {
+            return Err("configuration: http_redirect_listen needs tls_cert and tls_key".into());
+        }
+        if let Some(origin) = &self.public_origin
+            && !(origin.starts_with("https://") || origin.starts_with("http://"))
+        {
+            return Err("configuration: public_origin must start with https:// or http://".into());
+        }
+        if !self.listen.ip().is_loopback()
+            && self.tls_cert.is_none()
+            && self.trusted_proxies.is_empty()
+        {
+            return Err(format!(
+                "configuration: listen={} is not loopback: give tls_cert/tls_key, or trusted_proxies for a TLS-terminating proxy",
+                self.listen
+            ));
+        }
+        Ok(())
+    }
+
+    /// The origin people use.
+    pub(crate) fn origin(&self) -> String {
+        match &self.public_origin {
+            Some(origin) => origin.trim_end_matches('/').to_owned(),
+            None if self.tls_cert.is_some() => format!("https://{}", self.listen),
+            None => format!("http://{}", self.listen),
+        }
+    }
+
+    /// Whether PostgreSQL is configured.
+    pub(crate) fn uses_postgres(&self) -> bool {
+        self.database_url
+            .as_deref()
+            .is_some_and(|u| u.starts_with("postgres://") || u.starts_with("postgresql://"))
+    }
+}

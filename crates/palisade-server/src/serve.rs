@@ -1,0 +1,226 @@
+//! `palisade serve`: build the state from the configuration and run the listeners.
+
+use std::net::SocketAddr;
+use std::process::ExitCode;
+use std::sync::atomic::AtomicU64;
+use std::sync::{Arc, OnceLock};
+use std::time::Duration;
+
+use metrics_exporter_prometheus::{PrometheusBuilder, PrometheusHandle};
+use palisade::http::FormTokens;
+use palisade::password::{
+    Algorithm, Argon2Params, Blocklist, HashPool, PasswordHasher, PasswordPolicy,
+};
+use palisade::secret::SecretBytes;
+use palisade::throttle::ThrottlePolicy;
+use sha2::{Digest, Sha256};
+
+use crate::accounts::{Accounts, SessionPolicy};
+use crate::config::Config;
+use crate::state::{AppState, Inner};
+use crate::store::Store;
+
+/// The process-wide metrics recorder (a recorder is global; tests build several states).
+fn metrics_handle() -> PrometheusHandle {
+    static HANDLE: OnceLock<PrometheusHandle> = OnceLock::new();
+    HANDLE
+        .get_or_init(|| {
+            let recorder = PrometheusBuilder::new().build_recorder();
+            let handle = recorder.handle();
+            let _ = metrics::set_global_recorder(recorder);
+            handle
+        })
+        .clone()
+}
+
+/// What `build` found, for the start-up message.
+pub(crate) struct Built {
+    pub(crate) state: AppState,
+    pub(crate) database: String,
+    pub(crate) notes: Vec<String>,
+}
+
+/// Builds the shared state: database, keys, hasher, policy.
+pub(crate) async fn build(config: &Config) -> Result<Built, String> {
+    crate::keys::ensure_private_dir(&config.data_dir)?;
+    let db = crate::db::connect(config).await?;
+    let mut notes = Vec::new();
+    let (peppers, created) = crate::keys::load_or_create_pepper(&config.data_dir)?;
+    if created {
+        notes.push(format!(
+            "generated a password pepper in {}",
+            config.data_dir.join("pepper").display()
+        ));
+    }
+    let (keyring, created) = crate::keys::load_or_create_keyring(&config.data_dir)?;
+    if created {
+        notes.push(format!(
+            "generated an encryption key in {}",
+            config.data_dir.join("keys").display()
+        ));
+    }
+    let hasher = PasswordHasher::new(peppers)
+        .with_algorithm(Algorithm::Argon2id(Argon2Params {
+            m_kib: config.argon2_memory_kib,
+            t: config.argon2_iterations,
+            p: config.argon2_parallelism,
+        }))
+        .map_err(|e| format!("configuration: argon2_*: {e}"))?;
+    let mut policy = PasswordPolicy::new().with_site_words([config.site_name.clone()]);
+    let default_list = config.data_dir.join("breached-passwords.txt");
+    let list_path = config
+        .password_blocklist
+        .clone()
+        .or_else(|| default_list.is_file().then_some(default_list));
+    match list_path {
+        Some(path) => {
+            let list = Blocklist::from_file(&path)
+                .map_err(|e| format!("configuration: password_blocklist: {e}"))?;
+            notes.push(format!(
+                "refusing {} breached passwords from {}",
+                list.len(),
+                path.display()
+            ));
+            policy = policy.with_blocklist(Arc::new(list));
+        }
+        None => notes.push(format!(
+            "no breached-passwords list: put one at {} (see README)",
+            config.data_dir.join("breached-passwords.txt").display()
+        )),
+    }
+    // Form tokens need a key every instance shares: derived from the first Fernet key.
+    let form_key = keyring.keys()[0].encode().expose(|k| {
+        let mut h = Sha256::new();
+        h.update(b"palisade form tokens v1\0");
+        h.update(k);
+        SecretBytes::copy_from(&h.finalize())
+    });
+    let store = Store::new(db.pool.clone());
+    let accounts = Accounts {
+        store,
+        hashing: HashPool::new(Arc::new(hasher), config.hash_concurrency),
+        policy,
+        throttle: ThrottlePolicy::default(),
+        sessions: SessionPolicy {
+            idle_secs: (config.session_idle_minutes * 60) as i64,
+            absolute_secs: (config.session_absolute_minutes * 60) as i64,
+            reauth_secs: (config.reauth_minutes * 60) as i64,
+        },
+        site_name: config.site_name.clone(),
+        hashes_done: Arc::new(AtomicU64::new(0)),
+    };
+    let state = AppState(Arc::new(Inner {
+        accounts,
+        forms: FormTokens::new(form_key).map_err(|e| e.to_string())?,
+        metrics: metrics_handle(),
+        metrics_token: config.metrics_token.clone(),
+    }));
+    Ok(Built {
+        state,
+        database: db.describe,
+        notes,
+    })
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = tokio::signal::ctrl_c();
+    #[cfg(unix)]
+    {
+        let mut term =
+            match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+                Ok(s) => s,
+                Err(_) => {
+                    let _ = ctrl_c.await;
+                    return;
+                }
+            };
+        tokio::select! {
+            _ = ctrl_c => {},
+            _ = term.recv() => {},
+        }
+    }
+    #[cfg(not(unix))]
+    let _ = ctrl_c.await;
+}
+
+pub(crate) async fn run(config: Config) -> Result<ExitCode, String> {
+    let built = build(&config).await?;
+    let shield = crate::app::shield_config(&config)?;
+    let app = crate::app::app(built.state.clone(), shield);
+
+    // Expired sessions are refused on use; this only keeps the table small.
+    let store = built.state.accounts.store.clone();
+    let (idle, _) = (config.session_idle_minutes as i64 * 60, ());
+    tokio::spawn(async move {
+        let mut tick = tokio::time::interval(Duration::from_secs(600));
+        loop {
+            tick.tick().await;
+            let now = crate::accounts::now();
+            if let Err(e) = store.delete_expired_sessions(now, now - idle).await {
+                tracing::warn!(error = %e, "session cleanup failed");
+            }
+        }
+    });
+
+    let origin = config.origin();
+    eprintln!("palisade {} serving {origin}", env!("CARGO_PKG_VERSION"));
+    eprintln!(
+        "  listening on {}{}",
+        config.listen,
+        if config.tls_cert.is_some() {
+            " (TLS)"
+        } else {
+            ""
+        }
+    );
+    eprintln!("  data directory {}", config.data_dir.display());
+    eprintln!("  database: {}", built.database);
+    for note in &built.notes {
+        eprintln!("  {note}");
+    }
+
+    match (&config.tls_cert, &config.tls_key) {
+        (Some(cert), Some(key)) => {
+            let tls = palisade::http::tls::ReloadingTls::load(cert, key)
+                .map_err(|e| format!("configuration: {e}"))?;
+            let _reloader = tls.spawn_reloader(Duration::from_secs(10));
+            let handle = axum_server::Handle::new();
+            if let Some(redirect) = config.http_redirect_listen {
+                let router = palisade::http::redirect_only(&origin)
+                    .map_err(|e| format!("configuration: {e}"))?;
+                let listener = tokio::net::TcpListener::bind(redirect)
+                    .await
+                    .map_err(|e| format!("listen {redirect}: {e}"))?;
+                eprintln!("  redirecting plain HTTP on {redirect}");
+                tokio::spawn(async move {
+                    let _ = axum::serve(
+                        listener,
+                        router.into_make_service_with_connect_info::<SocketAddr>(),
+                    )
+                    .await;
+                });
+            }
+            let stopper = handle.clone();
+            tokio::spawn(async move {
+                shutdown_signal().await;
+                stopper.graceful_shutdown(Some(Duration::from_secs(10)));
+            });
+            palisade::http::tls::serve_https(config.listen, app, &tls, handle)
+                .await
+                .map_err(|e| format!("listen {}: {e}", config.listen))?;
+        }
+        _ => {
+            let listener = tokio::net::TcpListener::bind(config.listen)
+                .await
+                .map_err(|e| format!("listen {}: {e}", config.listen))?;
+            axum::serve(
+                listener,
+                app.into_make_service_with_connect_info::<SocketAddr>(),
+            )
+            .with_graceful_shutdown(shutdown_signal())
+            .await
+            .map_err(|e| format!("server: {e}"))?;
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}

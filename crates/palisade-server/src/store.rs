@@ -1,0 +1,422 @@
+//! Every query the service runs: literal SQL, values only as bind parameters.
+
+use palisade::throttle::Counter;
+use sqlx::{AnyPool, FromRow};
+
+/// A storage failure. `Conflict` is the only one a user can cause.
+#[derive(Debug, thiserror::Error)]
+pub(crate) enum StoreError {
+    /// A unique field is taken.
+    #[error("{0} is already registered")]
+    Conflict(&'static str),
+    /// Anything else: logged, answered with a fixed 500.
+    #[error(transparent)]
+    Db(#[from] sqlx::Error),
+}
+
+#[derive(Debug, Clone, FromRow)]
+pub(crate) struct UserRow {
+    pub(crate) id: i64,
+    pub(crate) username: String,
+    pub(crate) email: String,
+    pub(crate) display_name: Option<String>,
+    pub(crate) password_hash: String,
+    pub(crate) disabled: i64,
+    pub(crate) created_at: i64,
+}
+
+#[derive(Debug, Clone, FromRow)]
+pub(crate) struct SessionRow {
+    pub(crate) id: String,
+    pub(crate) user_id: i64,
+    pub(crate) created_at: i64,
+    pub(crate) last_seen_at: i64,
+    pub(crate) last_auth_at: i64,
+    pub(crate) expires_at: i64,
+    pub(crate) client_addr: String,
+    pub(crate) user_agent: String,
+}
+
+const USER_COLUMNS_BY_LOGIN: &str = "SELECT id, username, email, display_name, password_hash, disabled, created_at FROM users WHERE username = $1 OR email_key = $2";
+
+#[derive(Debug, Clone)]
+pub(crate) struct Store {
+    pool: AnyPool,
+}
+
+pub(crate) struct NewUser<'a> {
+    pub(crate) username: &'a str,
+    pub(crate) email: &'a str,
+    pub(crate) email_key: &'a str,
+    pub(crate) display_name: Option<&'a str>,
+    pub(crate) password_hash: &'a str,
+}
+
+impl Store {
+    pub(crate) fn new(pool: AnyPool) -> Self {
+        Self { pool }
+    }
+
+    pub(crate) fn pool(&self) -> &AnyPool {
+        &self.pool
+    }
+
+    pub(crate) async fn insert_user(&self, user: NewUser<'_>, now: i64) -> Result<i64, StoreError> {
+        let result = sqlx::query_scalar::<_, i64>(
+            "INSERT INTO users (username, email, email_key, display_name, password_hash, disabled, created_at, password_changed_at) \
+             VALUES ($1, $2, $3, $4, $5, 0, $6, $6) RETURNING id",
+        )
+        .bind(user.username)
+        .bind(user.email)
+        .bind(user.email_key)
+        .bind(user.display_name)
+        .bind(user.password_hash)
+        .bind(now)
+        .fetch_one(&self.pool)
+        .await;
+        match result {
+            Ok(id) => Ok(id),
+            Err(sqlx::Error::Database(e)) if e.is_unique_violation() => {
+                Err(StoreError::Conflict(if e.message().contains("email") {
+                    "email"
+                } else {
+                    "username"
+                }))
+            }
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    /// The user whose username is `username` or whose email comparison key is `email_key`.
+    pub(crate) async fn user_by_login(
+        &self,
+        username: &str,
+        email_key: &str,
+    ) -> Result<Option<UserRow>, StoreError> {
+        Ok(sqlx::query_as::<_, UserRow>(USER_COLUMNS_BY_LOGIN)
+            .bind(username)
+            .bind(email_key)
+            .fetch_optional(&self.pool)
+            .await?)
+    }
+
+    pub(crate) async fn user_by_id(&self, id: i64) -> Result<Option<UserRow>, StoreError> {
+        Ok(sqlx::query_as::<_, UserRow>(
+            "SELECT id, username, email, display_name, password_hash, disabled, created_at FROM users WHERE id = $1",
+        )
+        .bind(id)
+        .fetch_optional(&self.pool)
+        .await?)
+    }
+
+    pub(crate) async fn list_users(&self) -> Result<Vec<UserRow>, StoreError> {
+        Ok(sqlx::query_as::<_, UserRow>(
+            "SELECT id, username, email, display_name, password_hash, disabled, created_at FROM users ORDER BY id",
+        )
+        .fetch_all(&self.pool)
+        .await?)
+    }
+
+    pub(crate) async fn set_disabled(&self, id: i64, disabled: bool) -> Result<(), StoreError> {
+        sqlx::query("UPDATE users SET disabled = $1 WHERE id = $2")
+            .bind(i64::from(disabled))
+            .bind(id)
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
+    /// Replaces a hash found outdated at login (same password, new algorithm or pepper).
+    pub(crate) async fn replace_hash(
+        &self,
+        id: i64,
+        old_hash: &str,
+        new_hash: &str,
+    ) -> Result<(), StoreError> {
+        sqlx::query("UPDATE users SET password_hash = $1 WHERE id = $2 AND password_hash = $3")
+            .bind(new_hash)
+            .bind(id)
+            .bind(old_hash)
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
+    /// Sets a new password and ends every session but `keep`, in one transaction.
+    pub(crate) async fn change_password(
+        &self,
+        id: i64,
+        new_hash: &str,
+        keep: &str,
+        now: i64,
+    ) -> Result<u64, StoreError> {
+        let mut tx = self.pool.begin().await?;
+        sqlx::query("UPDATE users SET password_hash = $1, password_changed_at = $2 WHERE id = $3")
+            .bind(new_hash)
+            .bind(now)
+            .bind(id)
+            .execute(&mut *tx)
+            .await?;
+        let ended = sqlx::query("DELETE FROM sessions WHERE user_id = $1 AND id <> $2")
+            .bind(id)
+            .bind(keep)
+            .execute(&mut *tx)
+            .await?
+            .rows_affected();
+        tx.commit().await?;
+        Ok(ended)
+    }
+
+    pub(crate) async fn insert_session(
+        &self,
+        s: &SessionRow,
+        token_hash: &str,
+    ) -> Result<(), StoreError> {
+        sqlx::query(
+            "INSERT INTO sessions (id, user_id, token_hash, created_at, last_seen_at, last_auth_at, expires_at, client_addr, user_agent) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
+        )
+        .bind(&s.id)
+        .bind(s.user_id)
+        .bind(token_hash)
+        .bind(s.created_at)
+        .bind(s.last_seen_at)
+        .bind(s.last_auth_at)
+        .bind(s.expires_at)
+        .bind(&s.client_addr)
+        .bind(&s.user_agent)
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    pub(crate) async fn session_by_token_hash(
+        &self,
+        token_hash: &str,
+    ) -> Result<Option<SessionRow>, StoreError> {
+        Ok(sqlx::query_as::<_, SessionRow>(
+            "SELECT id, user_id, created_at, last_seen_at, last_auth_at, expires_at, client_addr, user_agent \
+             FROM sessions WHERE token_hash = $1",
+        )
+        .bind(token_hash)
+        .fetch_optional(&self.pool)
+        .await?)
+    }
+
+    /// Records activity, at most once a minute per session.
+    pub(crate) async fn touch_session(&self, id: &str, now: i64) -> Result<(), StoreError> {
+        sqlx::query("UPDATE sessions SET last_seen_at = $1 WHERE id = $2 AND last_seen_at < $3")
+            .bind(now)
+            .bind(id)
+            .bind(now - 60)
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
+    /// Gives a session a new token and a fresh password-entry time (after re-authentication).
+    pub(crate) async fn reissue_session(
+        &self,
+        id: &str,
+        token_hash: &str,
+        now: i64,
+    ) -> Result<(), StoreError> {
+        sqlx::query("UPDATE sessions SET token_hash = $1, last_auth_at = $2, last_seen_at = $2 WHERE id = $3")
+            .bind(token_hash)
+            .bind(now)
+            .bind(id)
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
+    pub(crate) async fn sessions_of(&self, user_id: i64) -> Result<Vec<SessionRow>, StoreError> {
+        Ok(sqlx::query_as::<_, SessionRow>(
+            "SELECT id, user_id, created_at, last_seen_at, last_auth_at, expires_at, client_addr, user_agent \
+             FROM sessions WHERE user_id = $1 ORDER BY created_at DESC LIMIT 100",
+        )
+        .bind(user_id)
+        .fetch_all(&self.pool)
+        .await?)
+    }
+
+    /// Ends one of the user's sessions; `false` when it is not theirs or does not exist.
+    pub(crate) async fn end_session(&self, user_id: i64, id: &str) -> Result<bool, StoreError> {
+        let done = sqlx::query("DELETE FROM sessions WHERE id = $1 AND user_id = $2")
+            .bind(id)
+            .bind(user_id)
+            .execute(&self.pool)
+            .await?;
+        Ok(done.rows_affected() == 1)
+    }
+
+    pub(crate) async fn end_all_sessions(&self, user_id: i64) -> Result<u64, StoreError> {
+        Ok(sqlx::query("DELETE FROM sessions WHERE user_id = $1")
+            .bind(user_id)
+            .execute(&self.pool)
+            .await?
+            .rows_affected())
+    }
+
+    pub(crate) async fn delete_expired_sessions(
+        &self,
+        now: i64,
+        idle_cutoff: i64,
+    ) -> Result<u64, StoreError> {
+        Ok(
+            sqlx::query("DELETE FROM sessions WHERE expires_at <= $1 OR last_seen_at <= $2")
+                .bind(now)
+                .bind(idle_cutoff)
+                .execute(&self.pool)
+                .await?
+                .rows_affected(),
+        )
+    }
+
+    pub(crate) async fn counter(&self, key: &str) -> Result<Counter, StoreError> {
+        let row =
+            sqlx::query_as::<_, (i64, i64)>("SELECT failures, at FROM throttle WHERE key = $1")
+                .bind(key)
+                .fetch_optional(&self.pool)
+                .await?;
+        Ok(row
+            .map(|(f, at)| Counter {
+                failures: f.clamp(0, u32::MAX as i64) as u32,
+                at,
+            })
+            .unwrap_or_default())
+    }
+
+    /// Stores a delay counter's new value.
+    pub(crate) async fn put_counter(&self, key: &str, counter: Counter) -> Result<(), StoreError> {
+        sqlx::query(
+            "INSERT INTO throttle (key, failures, at) VALUES ($1, $2, $3) \
+             ON CONFLICT (key) DO UPDATE SET failures = $2, at = $3",
+        )
+        .bind(key)
+        .bind(i64::from(counter.failures))
+        .bind(counter.at)
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    /// Counts one attempt into a fixed-window rate counter, atomically, and returns it.
+    pub(crate) async fn count_attempt(
+        &self,
+        key: &str,
+        now: i64,
+        window: i64,
+    ) -> Result<Counter, StoreError> {
+        let (failures, at) = sqlx::query_as::<_, (i64, i64)>(
+            "INSERT INTO throttle (key, failures, at) VALUES ($1, 1, $2) \
+             ON CONFLICT (key) DO UPDATE SET \
+               failures = CASE WHEN throttle.at <= $3 THEN 1 ELSE throttle.failures + 1 END, \
+               at = CASE WHEN throttle.at <= $3 THEN $2 ELSE throttle.at END \
+             RETURNING failures, at",
+        )
+        .bind(key)
+        .bind(now)
+        .bind(now - window)
+        .fetch_one(&self.pool)
+        .await?;
+        Ok(Counter {
+            failures: failures.clamp(0, u32::MAX as i64) as u32,
+            at,
+        })
+    }
+
+    pub(crate) async fn clear_counter(&self, key: &str) -> Result<(), StoreError> {
+        sqlx::query("DELETE FROM throttle WHERE key = $1")
+            .bind(key)
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
+    /// Clears every counter whose key starts with `prefix`.
+    pub(crate) async fn clear_counters_with_prefix(&self, prefix: &str) -> Result<u64, StoreError> {
+        Ok(
+            sqlx::query("DELETE FROM throttle WHERE substr(key, 1, $1) = $2")
+                .bind(prefix.len() as i64)
+                .bind(prefix)
+                .execute(&self.pool)
+                .await?
+                .rows_affected(),
+        )
+    }
+
+    pub(crate) async fn audit(
+        &self,
+        now: i64,
+        event: &str,
+        user_id: Option<i64>,
+        subject: Option<&str>,
+        client: Option<&str>,
+        detail: Option<&str>,
+    ) -> Result<(), StoreError> {
+        sqlx::query("INSERT INTO audit_events (at, event, user_id, subject, client_addr, detail) VALUES ($1, $2, $3, $4, $5, $6)")
+            .bind(now)
+            .bind(event)
+            .bind(user_id)
+            .bind(subject)
+            .bind(client)
+            .bind(detail)
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
+    pub(crate) async fn audit_events_named(&self, event: &str) -> Result<i64, StoreError> {
+        Ok(
+            sqlx::query_scalar::<_, i64>("SELECT COUNT(*) FROM audit_events WHERE event = $1")
+                .bind(event)
+                .fetch_one(&self.pool)
+                .await?,
+        )
+    }
+
+    pub(crate) async fn insert_csp_report(
+        &self,
+        now: i64,
+        client: &str,
+        r: &palisade::http::csp::CspReport,
+    ) -> Result<(), StoreError> {
+        sqlx::query(
+            "INSERT INTO csp_reports (at, client_addr, document_uri, blocked_uri, directive, disposition, source_file, line, col, sample) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
+        )
+        .bind(now)
+        .bind(client)
+        .bind(&r.document_uri)
+        .bind(&r.blocked_uri)
+        .bind(&r.effective_directive)
+        .bind(&r.disposition)
+        .bind(&r.source_file)
+        .bind(r.line.map(|l| l.min(i64::MAX as u64) as i64))
+        .bind(r.column.map(|c| c.min(i64::MAX as u64) as i64))
+        .bind(&r.sample)
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    pub(crate) async fn count_rows(&self, table: CountedTable) -> Result<i64, StoreError> {
+        let sql = match table {
+            CountedTable::Users => "SELECT COUNT(*) FROM users",
+            CountedTable::Sessions => "SELECT COUNT(*) FROM sessions",
+            CountedTable::CspReports => "SELECT COUNT(*) FROM csp_reports",
+        };
+        Ok(sqlx::query_scalar::<_, i64>(sql)
+            .fetch_one(&self.pool)
+            .await?)
+    }
+}
+
+/// Tables whose size tests and metrics look at.
+#[derive(Debug, Clone, Copy)]
+pub(crate) enum CountedTable {
+    Users,
+    Sessions,
+    CspReports,
+}

@@ -1,0 +1,536 @@
+//! HTML pages: sign in, create an account, the account page. Server-rendered with
+//! escaping (askama), no inline script or style, usable without JavaScript.
+
+use askama::Template;
+use axum::Router;
+use axum::extract::{Path, Query, State};
+use axum::response::{Html, IntoResponse, Redirect, Response};
+use axum::routing::{get, post};
+use axum_extra::extract::CookieJar;
+use axum_extra::extract::cookie::{Cookie, SameSite};
+use http::{HeaderMap, HeaderValue, StatusCode, header};
+use palisade::http::{ClientInfo, Sensitive};
+use serde::Deserialize;
+
+use crate::accounts::{Authenticated, IssuedToken, Registration};
+use crate::body::Form;
+use crate::error::AppError;
+use crate::state::{AppState, MaybeAuth, SESSION_COOKIE};
+
+pub(crate) fn session_cookie(token: String) -> Cookie<'static> {
+    Cookie::build((SESSION_COOKIE, token))
+        .secure(true)
+        .http_only(true)
+        .same_site(SameSite::Lax)
+        .path("/")
+        .build()
+}
+
+pub(crate) fn clear_session_cookie(jar: CookieJar) -> CookieJar {
+    jar.remove(
+        Cookie::build((SESSION_COOKIE, ""))
+            .secure(true)
+            .http_only(true)
+            .same_site(SameSite::Lax)
+            .path("/")
+            .build(),
+    )
+}
+
+/// An error to show on a form: beside its field when it has one.
+#[derive(Debug, Default)]
+pub(crate) struct FormErrors {
+    pub(crate) field: Option<String>,
+    pub(crate) message: String,
+    pub(crate) general: Option<String>,
+}
+
+impl FormErrors {
+    fn from(error: &AppError) -> Self {
+        let message = match error {
+            AppError::Internal(_) => {
+                "Something went wrong on our side; nothing was changed.".to_owned()
+            }
+            other => other.problem_detail(),
+        };
+        match error.field() {
+            Some(field) => Self {
+                field: Some(field.to_owned()),
+                message,
+                general: None,
+            },
+            None => Self {
+                field: None,
+                message: String::new(),
+                general: Some(message),
+            },
+        }
+    }
+}
+
+impl AppError {
+    fn problem_detail(&self) -> String {
+        match self {
+            AppError::Invalid(e) => e.rule().to_string(),
+            AppError::WeakPassword(v) => v.to_string(),
+            AppError::Taken(field) => format!("This {field} is already registered."),
+            AppError::BadCredentials => {
+                "The username or email address, or the password, is not correct.".into()
+            }
+            AppError::Throttled { retry_after } => {
+                format!("Too many attempts. Try again in {retry_after} seconds.")
+            }
+            AppError::ReauthRequired => "Enter your password again to end another session.".into(),
+            AppError::WrongPassword { .. } => "The password is not correct.".into(),
+            AppError::FormToken => "The form has expired; reload the page and try again.".into(),
+            AppError::Body { .. } => "The form could not be read.".into(),
+            AppError::Unauthenticated => "Please sign in.".into(),
+            AppError::NotFound => "Not found.".into(),
+            AppError::Internal(_) => {
+                "Something went wrong on our side; nothing was changed.".into()
+            }
+        }
+    }
+}
+
+#[derive(Template)]
+#[template(path = "login.html")]
+struct LoginPage<'a> {
+    site_name: &'a str,
+    identifier: &'a str,
+    errors: FormErrors,
+}
+
+#[derive(Template)]
+#[template(path = "register.html")]
+struct RegisterPage<'a> {
+    site_name: &'a str,
+    username: &'a str,
+    email: &'a str,
+    display_name: &'a str,
+    errors: FormErrors,
+}
+
+struct SessionLine {
+    id: String,
+    current: bool,
+    created: String,
+    last_seen: String,
+    client_addr: String,
+    user_agent: String,
+}
+
+#[derive(Template)]
+#[template(path = "account.html")]
+struct AccountPage<'a> {
+    site_name: &'a str,
+    name: &'a str,
+    username: &'a str,
+    email: &'a str,
+    sessions: Vec<SessionLine>,
+    csrf: String,
+    notice: Option<&'a str>,
+    errors: FormErrors,
+}
+
+/// Renders a page as a sensitive (never cached) HTML response.
+fn page(status: StatusCode, template: &impl Template) -> Response {
+    match template.render() {
+        Ok(html) => {
+            let mut response = (status, Html(html)).into_response();
+            response.extensions_mut().insert(Sensitive);
+            response
+        }
+        Err(e) => AppError::Internal(format!("template: {e}")).into_response(),
+    }
+}
+
+fn see_other(to: &str) -> Response {
+    let mut response = Redirect::to(to).into_response();
+    response.extensions_mut().insert(Sensitive);
+    response
+}
+
+fn utc(t: i64) -> String {
+    let days = t.div_euclid(86_400);
+    let secs = t.rem_euclid(86_400);
+    // Civil from days (Howard Hinnant).
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = doy - (153 * mp + 2) / 5 + 1;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 };
+    let y = yoe + era * 400 + i64::from(m <= 2);
+    format!(
+        "{y:04}-{m:02}-{d:02} {:02}:{:02} UTC",
+        secs / 3600,
+        secs % 3600 / 60
+    )
+}
+
+async fn home(MaybeAuth(auth): MaybeAuth) -> Response {
+    see_other(if auth.is_some() { "/account" } else { "/login" })
+}
+
+#[derive(Deserialize)]
+struct Notice {
+    registered: Option<String>,
+}
+
+async fn login_page(
+    State(state): State<AppState>,
+    MaybeAuth(auth): MaybeAuth,
+    Query(q): Query<Notice>,
+) -> Response {
+    if auth.is_some() {
+        return see_other("/account");
+    }
+    let errors = FormErrors {
+        general: q
+            .registered
+            .map(|_| "Your account is ready: sign in.".to_owned()),
+        ..FormErrors::default()
+    };
+    page(
+        StatusCode::OK,
+        &LoginPage {
+            site_name: &state.accounts.site_name,
+            identifier: "",
+            errors,
+        },
+    )
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct LoginForm {
+    identifier: String,
+    password: String,
+}
+
+async fn login_submit(
+    State(state): State<AppState>,
+    client: ClientInfo,
+    jar: CookieJar,
+    headers: HeaderMap,
+    Form(form): Form<LoginForm>,
+) -> Response {
+    let agent = headers
+        .get(header::USER_AGENT)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("");
+    match state
+        .accounts
+        .login(&form.identifier, form.password, &client, agent)
+        .await
+    {
+        Ok((IssuedToken(token), _, _)) => {
+            (jar.add(session_cookie(token)), see_other("/account")).into_response()
+        }
+        Err(error) => {
+            let status = error.problem().status();
+            let mut response = page(
+                status,
+                &LoginPage {
+                    site_name: &state.accounts.site_name,
+                    identifier: &form.identifier,
+                    errors: FormErrors::from(&error),
+                },
+            );
+            if let AppError::Throttled { retry_after } = error {
+                response
+                    .headers_mut()
+                    .insert(header::RETRY_AFTER, HeaderValue::from(retry_after));
+            }
+            response
+        }
+    }
+}
+
+async fn register_page(State(state): State<AppState>) -> Response {
+    page(
+        StatusCode::OK,
+        &RegisterPage {
+            site_name: &state.accounts.site_name,
+            username: "",
+            email: "",
+            display_name: "",
+            errors: FormErrors::default(),
+        },
+    )
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RegisterForm {
+    username: String,
+    email: String,
+    #[serde(default)]
+    display_name: String,
+    password: String,
+}
+
+async fn register_submit(
+    State(state): State<AppState>,
+    client: ClientInfo,
+    Form(form): Form<RegisterForm>,
+) -> Response {
+    let registration = Registration {
+        username: form.username.clone(),
+        email: form.email.clone(),
+        password: form.password,
+        display_name: Some(form.display_name.clone()),
+    };
+    match state.accounts.register(registration, &client).await {
+        Ok(_) => see_other("/login?registered=1"),
+        Err(error) => page(
+            error.problem().status(),
+            &RegisterPage {
+                site_name: &state.accounts.site_name,
+                username: &form.username,
+                email: &form.email,
+                display_name: &form.display_name,
+                errors: FormErrors::from(&error),
+            },
+        ),
+    }
+}
+
+async fn account_view(
+    state: &AppState,
+    auth: &Authenticated,
+    status: StatusCode,
+    notice: Option<&str>,
+    errors: FormErrors,
+) -> Response {
+    let sessions = match state.accounts.store.sessions_of(auth.user.id).await {
+        Ok(s) => s,
+        Err(e) => return AppError::from(e).into_response(),
+    };
+    let sessions = sessions
+        .into_iter()
+        .map(|s| SessionLine {
+            current: s.id == auth.session.id,
+            created: utc(s.created_at),
+            last_seen: utc(s.last_seen_at),
+            id: s.id,
+            client_addr: s.client_addr,
+            user_agent: s.user_agent,
+        })
+        .collect();
+    page(
+        status,
+        &AccountPage {
+            site_name: &state.accounts.site_name,
+            name: auth
+                .user
+                .display_name
+                .as_deref()
+                .unwrap_or(&auth.user.username),
+            username: &auth.user.username,
+            email: &auth.user.email,
+            sessions,
+            csrf: state.forms.token(auth.session.id.as_bytes()),
+            notice,
+            errors,
+        },
+    )
+}
+
+#[derive(Deserialize)]
+struct AccountNotice {
+    done: Option<String>,
+}
+
+async fn account(
+    State(state): State<AppState>,
+    MaybeAuth(auth): MaybeAuth,
+    Query(q): Query<AccountNotice>,
+) -> Response {
+    let Some(auth) = auth else {
+        return see_other("/login");
+    };
+    let notice = match q.done.as_deref() {
+        Some("password") => Some("Password changed. Every other session was signed out."),
+        Some("session") => Some("Session ended."),
+        _ => None,
+    };
+    account_view(&state, &auth, StatusCode::OK, notice, FormErrors::default()).await
+}
+
+fn check_form_token(state: &AppState, auth: &Authenticated, token: &str) -> Result<(), AppError> {
+    if state.forms.verify(auth.session.id.as_bytes(), token) {
+        Ok(())
+    } else {
+        Err(AppError::FormToken)
+    }
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct PasswordForm {
+    csrf: String,
+    current_password: String,
+    new_password: String,
+}
+
+async fn password_submit(
+    State(state): State<AppState>,
+    client: ClientInfo,
+    jar: CookieJar,
+    MaybeAuth(auth): MaybeAuth,
+    Form(form): Form<PasswordForm>,
+) -> Response {
+    let Some(auth) = auth else {
+        return see_other("/login");
+    };
+    let result = match check_form_token(&state, &auth, &form.csrf) {
+        Ok(()) => {
+            state
+                .accounts
+                .change_password(&auth, form.current_password, form.new_password, &client)
+                .await
+        }
+        Err(e) => Err(e),
+    };
+    match result {
+        Ok(IssuedToken(token)) => (
+            jar.add(session_cookie(token)),
+            see_other("/account?done=password"),
+        )
+            .into_response(),
+        Err(error) => {
+            account_view(
+                &state,
+                &auth,
+                error.problem().status(),
+                None,
+                FormErrors::from(&error),
+            )
+            .await
+        }
+    }
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct EndSessionForm {
+    csrf: String,
+    #[serde(default)]
+    password: String,
+    #[serde(default)]
+    end: String,
+}
+
+async fn end_session_submit(
+    State(state): State<AppState>,
+    client: ClientInfo,
+    jar: CookieJar,
+    MaybeAuth(auth): MaybeAuth,
+    Path(id): Path<String>,
+    Form(form): Form<EndSessionForm>,
+) -> Response {
+    let Some(auth) = auth else {
+        return see_other("/login");
+    };
+    let _ = form.end;
+    let result = match check_form_token(&state, &auth, &form.csrf) {
+        Ok(()) => {
+            state
+                .accounts
+                .end_session(&auth, &id, Some(form.password), &client)
+                .await
+        }
+        Err(e) => Err(e),
+    };
+    match result {
+        Ok(Some(IssuedToken(token))) => (
+            jar.add(session_cookie(token)),
+            see_other("/account?done=session"),
+        )
+            .into_response(),
+        Ok(None) => see_other("/account?done=session"),
+        Err(error) => {
+            let mut errors = FormErrors::from(&error);
+            // The password box sits in each session's row: show the message at the top.
+            if errors.field.is_some() {
+                errors = FormErrors {
+                    general: Some(errors.message),
+                    ..FormErrors::default()
+                };
+            }
+            account_view(&state, &auth, error.problem().status(), None, errors).await
+        }
+    }
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct LogoutForm {
+    csrf: String,
+}
+
+async fn logout_submit(
+    State(state): State<AppState>,
+    client: ClientInfo,
+    jar: CookieJar,
+    MaybeAuth(auth): MaybeAuth,
+    Form(form): Form<LogoutForm>,
+) -> Response {
+    if let Some(auth) = auth {
+        if let Err(e) = check_form_token(&state, &auth, &form.csrf) {
+            return account_view(
+                &state,
+                &auth,
+                StatusCode::FORBIDDEN,
+                None,
+                FormErrors::from(&e),
+            )
+            .await;
+        }
+        if let Err(e) = state.accounts.logout(&auth, &client).await {
+            return e.into_response();
+        }
+    }
+    let mut response = (clear_session_cookie(jar), see_other("/login")).into_response();
+    response.headers_mut().insert(
+        "clear-site-data",
+        HeaderValue::from_static("\"cache\", \"cookies\", \"storage\""),
+    );
+    response
+}
+
+async fn stylesheet() -> Response {
+    (
+        [
+            (header::CONTENT_TYPE, "text/css; charset=utf-8"),
+            (header::CACHE_CONTROL, "public, max-age=3600"),
+        ],
+        include_str!("../static/style.css"),
+    )
+        .into_response()
+}
+
+pub(crate) fn router() -> Router<AppState> {
+    Router::new()
+        .route("/", get(home))
+        .route("/login", get(login_page).post(login_submit))
+        .route("/register", get(register_page).post(register_submit))
+        .route("/account", get(account))
+        .route("/account/password", post(password_submit))
+        .route("/account/sessions/{id}/end", post(end_session_submit))
+        .route("/logout", post(logout_submit))
+        .route("/static/style.css", get(stylesheet))
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn utc_formats_known_instants() {
+        assert_eq!(super::utc(0), "1970-01-01 00:00 UTC");
+        assert_eq!(super::utc(1_800_000_000), "2027-01-15 08:00 UTC");
+    }
+}
