@@ -80,7 +80,7 @@ pub(crate) fn redact(url: &str) -> String {
     match url::Url::parse(url) {
         Ok(mut parsed) => {
             if parsed.password().is_some() {
-                let _ = parsed.set_password(Some("[redacted]"));
+                let _ = parsed.set_password(Some("redacted"));
             }
             parsed.to_string()
         }
@@ -166,6 +166,6 @@ mod tests {
     fn redaction_hides_the_password() {
         let shown = redact("postgres://alice:s3cr3t@db.example.com:5432/app");
         assert!(!shown.contains("s3cr3t"));
-        assert!(shown.contains("alice") && shown.contains("[redacted]"));
+        assert!(shown.contains("alice") && shown.contains("redacted"));
     }
 }

@@ -1,0 +1,9 @@
+//! Service tests: the router driven in-process with `oneshot`, on SQLite and (when
+//! `PALISADE_TEST_DATABASE_URL` is set) PostgreSQL.
+
+mod api;
+mod attacks;
+mod postgres;
+mod sql_scan;
+mod support;
+mod throttling;
