@@ -143,14 +143,31 @@ async fn shutdown_signal() {
     let _ = ctrl_c.await;
 }
 
-pub(crate) async fn run(config: Config) -> Result<ExitCode, String> {
+fn announce(config: &Config, built: &Built) {
+    eprintln!(
+        "palisade {} serving {}",
+        env!("CARGO_PKG_VERSION"),
+        config.origin()
+    );
+    let tls = if config.tls_cert.is_some() {
+        " (TLS)"
+    } else {
+        ""
+    };
+    eprintln!("  listening on {}{tls}", config.listen);
+    eprintln!("  data directory {}", config.data_dir.display());
+    eprintln!("  database: {}", built.database);
+    for note in &built.notes {
+        eprintln!("  {note}");
+    }
+}
+
+pub(crate) async fn run(mut config: Config) -> Result<ExitCode, String> {
     let built = build(&config).await?;
-    let shield = crate::app::shield_config(&config)?;
-    let app = crate::app::app(built.state.clone(), shield);
 
     // Expired sessions are refused on use; this only keeps the table small.
     let store = built.state.accounts.store.clone();
-    let (idle, _) = (config.session_idle_minutes as i64 * 60, ());
+    let idle = config.session_idle_minutes as i64 * 60;
     tokio::spawn(async move {
         let mut tick = tokio::time::interval(Duration::from_secs(600));
         loop {
@@ -162,31 +179,13 @@ pub(crate) async fn run(config: Config) -> Result<ExitCode, String> {
         }
     });
 
-    let origin = config.origin();
-    eprintln!("palisade {} serving {origin}", env!("CARGO_PKG_VERSION"));
-    eprintln!(
-        "  listening on {}{}",
-        config.listen,
-        if config.tls_cert.is_some() {
-            " (TLS)"
-        } else {
-            ""
-        }
-    );
-    eprintln!("  data directory {}", config.data_dir.display());
-    eprintln!("  database: {}", built.database);
-    for note in &built.notes {
-        eprintln!("  {note}");
-    }
-
-    match (&config.tls_cert, &config.tls_key) {
+    match (config.tls_cert.clone(), config.tls_key.clone()) {
         (Some(cert), Some(key)) => {
-            let tls = palisade::http::tls::ReloadingTls::load(cert, key)
+            let tls = palisade::http::tls::ReloadingTls::load(&cert, &key)
                 .map_err(|e| format!("configuration: {e}"))?;
             let _reloader = tls.spawn_reloader(Duration::from_secs(10));
-            let handle = axum_server::Handle::new();
             if let Some(redirect) = config.http_redirect_listen {
-                let router = palisade::http::redirect_only(&origin)
+                let router = palisade::http::redirect_only(&config.origin())
                     .map_err(|e| format!("configuration: {e}"))?;
                 let listener = tokio::net::TcpListener::bind(redirect)
                     .await
@@ -200,11 +199,14 @@ pub(crate) async fn run(config: Config) -> Result<ExitCode, String> {
                     .await;
                 });
             }
+            let app = crate::app::app(built.state.clone(), crate::app::shield_config(&config)?);
+            let handle = axum_server::Handle::new();
             let stopper = handle.clone();
             tokio::spawn(async move {
                 shutdown_signal().await;
                 stopper.graceful_shutdown(Some(Duration::from_secs(10)));
             });
+            announce(&config, &built);
             palisade::http::tls::serve_https(config.listen, app, &tls, handle)
                 .await
                 .map_err(|e| format!("listen {}: {e}", config.listen))?;
@@ -213,6 +215,10 @@ pub(crate) async fn run(config: Config) -> Result<ExitCode, String> {
             let listener = tokio::net::TcpListener::bind(config.listen)
                 .await
                 .map_err(|e| format!("listen {}: {e}", config.listen))?;
+            // With port 0 the origin (and so the CSRF check) must name the real port.
+            config.listen = listener.local_addr().map_err(|e| e.to_string())?;
+            let app = crate::app::app(built.state.clone(), crate::app::shield_config(&config)?);
+            announce(&config, &built);
             axum::serve(
                 listener,
                 app.into_make_service_with_connect_info::<SocketAddr>(),

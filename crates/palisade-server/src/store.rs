@@ -367,6 +367,7 @@ impl Store {
         Ok(())
     }
 
+    #[cfg(test)]
     pub(crate) async fn audit_events_named(&self, event: &str) -> Result<i64, StoreError> {
         Ok(
             sqlx::query_scalar::<_, i64>("SELECT COUNT(*) FROM audit_events WHERE event = $1")
@@ -401,6 +402,7 @@ impl Store {
         Ok(())
     }
 
+    #[cfg(test)]
     pub(crate) async fn count_rows(&self, table: CountedTable) -> Result<i64, StoreError> {
         let sql = match table {
             CountedTable::Users => "SELECT COUNT(*) FROM users",
@@ -413,7 +415,8 @@ impl Store {
     }
 }
 
-/// Tables whose size tests and metrics look at.
+/// Tables whose size the tests look at.
+#[cfg(test)]
 #[derive(Debug, Clone, Copy)]
 pub(crate) enum CountedTable {
     Users,
