@@ -37,6 +37,24 @@ pub(crate) struct SessionRow {
     pub(crate) user_agent: String,
 }
 
+#[derive(FromRow)]
+struct SessionWithUser {
+    id: String,
+    user_id: i64,
+    created_at: i64,
+    last_seen_at: i64,
+    last_auth_at: i64,
+    expires_at: i64,
+    client_addr: String,
+    user_agent: String,
+    username: String,
+    email: String,
+    display_name: Option<String>,
+    password_hash: String,
+    disabled: i64,
+    user_created_at: i64,
+}
+
 const USER_COLUMNS_BY_LOGIN: &str = "SELECT id, username, email, display_name, password_hash, disabled, created_at FROM users WHERE username = $1 OR email_key = $2";
 
 #[derive(Debug, Clone)]
@@ -190,17 +208,41 @@ impl Store {
         Ok(())
     }
 
-    pub(crate) async fn session_by_token_hash(
+    /// The session behind a token hash and its user, in one round trip.
+    pub(crate) async fn session_with_user(
         &self,
         token_hash: &str,
-    ) -> Result<Option<SessionRow>, StoreError> {
-        Ok(sqlx::query_as::<_, SessionRow>(
-            "SELECT id, user_id, created_at, last_seen_at, last_auth_at, expires_at, client_addr, user_agent \
-             FROM sessions WHERE token_hash = $1",
+    ) -> Result<Option<(SessionRow, UserRow)>, StoreError> {
+        let row = sqlx::query_as::<_, SessionWithUser>(
+            "SELECT s.id, s.user_id, s.created_at, s.last_seen_at, s.last_auth_at, s.expires_at, s.client_addr, s.user_agent, \
+                    u.username, u.email, u.display_name, u.password_hash, u.disabled, u.created_at AS user_created_at \
+             FROM sessions s JOIN users u ON u.id = s.user_id WHERE s.token_hash = $1",
         )
         .bind(token_hash)
         .fetch_optional(&self.pool)
-        .await?)
+        .await?;
+        Ok(row.map(|r| {
+            let user = UserRow {
+                id: r.user_id,
+                username: r.username,
+                email: r.email,
+                display_name: r.display_name,
+                password_hash: r.password_hash,
+                disabled: r.disabled,
+                created_at: r.user_created_at,
+            };
+            let session = SessionRow {
+                id: r.id,
+                user_id: r.user_id,
+                created_at: r.created_at,
+                last_seen_at: r.last_seen_at,
+                last_auth_at: r.last_auth_at,
+                expires_at: r.expires_at,
+                client_addr: r.client_addr,
+                user_agent: r.user_agent,
+            };
+            (session, user)
+        }))
     }
 
     /// Records activity, at most once a minute per session.

@@ -1,0 +1,94 @@
+#!/usr/bin/env bash
+# Service benchmarks, on loopback, bounded in time; stops its servers when done.
+#   1. authenticated GET /api/v1/me: requests/s on SQLite and on PostgreSQL, with a bare
+#      axum JSON handler measured in the same run as the baseline;
+#   2. a login flood: passwords hashed per second against the machine's limit
+#      (cores / time of one hash), /healthz p99 latency during the flood, peak memory.
+# Usage: bench/service.sh [seconds]   (PostgreSQL: PALISADE_BENCH_DATABASE_URL, default
+# postgres://postgres@127.0.0.1:5432/test; the bench creates and drops its own database.)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+secs=${1:-10}
+command -v wrk >/dev/null || { echo "bench/service.sh needs wrk (apt-get install wrk)" >&2; exit 2; }
+cargo build --quiet --release --bin palisade -p palisade-server --example bare_json
+bin=target/release/palisade
+work=$(mktemp -d)
+pids=()
+cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; rm -rf "$work"; }
+trap cleanup EXIT
+
+start() { # name port [env...]
+  local name=$1 port=$2; shift 2
+  env "$@" "$bin" serve --listen "127.0.0.1:$port" --data-dir "$work/$name" 2>"$work/$name.log" &
+  pids+=($!)
+  for _ in $(seq 50); do curl -sf "http://127.0.0.1:$port/healthz" >/dev/null && return; sleep 0.2; done
+  cat "$work/$name.log" >&2; exit 1
+}
+token() { # port
+  curl -sf -X POST "http://127.0.0.1:$1/api/v1/register" -H 'content-type: application/json' \
+    -d '{"username":"bench","email":"bench@example.com","password":"gravel orbit violet canteen"}' >/dev/null
+  curl -sf -X POST "http://127.0.0.1:$1/api/v1/login" -H 'content-type: application/json' \
+    -d '{"identifier":"bench","password":"gravel orbit violet canteen"}' | sed 's/.*"token":"\([^"]*\)".*/\1/'
+}
+rps() { wrk -t1 -c32 -d"${secs}s" "$@" | awk '/Requests\/sec/ {print $2}'; }
+
+target/release/examples/bare_json 127.0.0.1:18190 & pids+=($!)
+start sqlite 18191
+pg_admin=${PALISADE_BENCH_DATABASE_URL:-postgres://postgres@127.0.0.1:5432/test}
+pg_db="palisade_bench_$$"
+have_pg=0
+if psql "$pg_admin" -qc "CREATE DATABASE $pg_db" 2>/dev/null; then
+  have_pg=1
+  trap 'cleanup; psql "$pg_admin" -qc "DROP DATABASE IF EXISTS $pg_db WITH (FORCE)" >/dev/null 2>&1 || true' EXIT
+  start postgres 18192 DATABASE_URL="${pg_admin%/*}/$pg_db"
+fi
+sleep 0.5
+t_sqlite=$(token 18191)
+bare=$(rps "http://127.0.0.1:18190/api/v1/me")
+sqlite=$(rps -H "Authorization: Bearer $t_sqlite" "http://127.0.0.1:18191/api/v1/me")
+echo "GET /api/v1/me, ${secs}s each, 32 connections:"
+echo "  bare axum JSON handler: ${bare} req/s"
+awk -v s="$sqlite" -v b="$bare" 'BEGIN { printf "  palisade on SQLite:     %s req/s (%.2f of bare)\n", s, s/b }'
+if [ $have_pg = 1 ]; then
+  t_pg=$(token 18192)
+  pg=$(rps -H "Authorization: Bearer $t_pg" "http://127.0.0.1:18192/api/v1/me")
+  awk -v s="$pg" -v b="$bare" 'BEGIN { printf "  palisade on PostgreSQL: %s req/s (%.2f of bare)\n", s, s/b }'
+else
+  echo "  PostgreSQL: skipped (cannot create a database at $pg_admin)"
+fi
+
+# Login flood against a fresh SQLite instance that trusts loopback as a proxy, so that each
+# request can claim its own client address (a distributed attack: no per-address limit).
+cat > "$work/flood.toml" <<TOML
+trusted_proxies = ["127.0.0.1/32"]
+TOML
+"$bin" serve --listen 127.0.0.1:18193 --data-dir "$work/flood" --config "$work/flood.toml" 2>"$work/flood.log" & flood_pid=$!
+pids+=($flood_pid)
+for _ in $(seq 50); do curl -sf http://127.0.0.1:18193/healthz >/dev/null && break; sleep 0.2; done
+cat > "$work/flood.lua" <<'LUA'
+counter = 0
+request = function()
+  counter = counter + 1
+  local ip = "10." .. (counter % 250) .. "." .. math.floor(counter / 250) % 250 .. "." .. (math.random(1, 250))
+  local body = '{"identifier":"nobody' .. counter .. '","password":"flood password ' .. counter .. '"}'
+  return wrk.format("POST", "/api/v1/login", {["Content-Type"] = "application/json", ["X-Forwarded-For"] = ip, ["X-Forwarded-Proto"] = "https"}, body)
+end
+LUA
+cores=$(nproc)
+hash_count() { curl -sf http://127.0.0.1:18193/metrics | awk '/^palisade_password_hash_seconds_count/ {print $2}'; }
+before=$(hash_count); before=${before:-0}
+wrk -t1 -c64 -d"${secs}s" -s "$work/flood.lua" http://127.0.0.1:18193/ > "$work/flood.out" &
+flood_wrk=$!
+sleep 1
+wrk -t1 -c2 -d"$((secs - 2))s" --latency http://127.0.0.1:18193/healthz > "$work/health.out"
+wait $flood_wrk
+after=$(hash_count)
+hashed=$(awk -v a="$after" -v b="$before" -v s="$secs" 'BEGIN { printf "%.1f", (a - b) / s }')
+answered=$(awk '/Requests\/sec/ {print $2}' "$work/flood.out")
+p99=$(awk '$1 == "99%" {print $2}' "$work/health.out")
+peak=$(awk '/VmHWM/ {print $2, $3}' "/proc/$flood_pid/status")
+echo "login flood (unknown users, every request from a new address), ${secs}s, 64 connections:"
+echo "  passwords hashed: ${hashed}/s on ${cores} cores (logins answered: ${answered}/s)"
+echo "  /healthz p99 during the flood: ${p99}"
+echo "  peak resident memory of the server: ${peak}"
+echo "  (machine limit = cores / time of one hash: see 'cargo bench -p palisade --bench library', argon2id verify)"
