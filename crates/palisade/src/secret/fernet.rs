@@ -71,6 +71,16 @@ impl FernetKey {
         digest[..4].iter().map(|b| format!("{b:02x}")).collect()
     }
 
+    /// A 32-byte key for another purpose, derived as `HMAC-SHA256(key, label)`, so one
+    /// keyring serves Fernet and the vault without reusing key material across algorithms.
+    pub(crate) fn derive(&self, label: &[u8]) -> Zeroizing<[u8; 32]> {
+        let mut mac = <Hmac<Sha256> as KeyInit>::new_from_slice(&self.bytes[..]).expect("any key length");
+        mac.update(label);
+        let mut out = Zeroizing::new([0u8; 32]);
+        out.copy_from_slice(&mac.finalize().into_bytes());
+        out
+    }
+
     fn signing_key(&self) -> &[u8] {
         &self.bytes[..16]
     }
@@ -116,6 +126,9 @@ pub enum FernetError {
     /// The operating system's random number generator failed.
     #[error("the operating system's random number generator failed")]
     Rng,
+    /// A sealed value names a key this keyring does not hold (retired or never loaded).
+    #[error("sealed with key {0}, which is not in the keyring")]
+    UnknownKey(String),
 }
 
 /// An authentic, decrypted token.

@@ -1,4 +1,4 @@
-//! Secrets: zeroizing containers and a Fernet keyring.
+//! Secrets: zeroizing containers, a Fernet keyring, and sealed values for storage.
 //!
 //! Stops: secrets lingering in freed memory, leaking through `Debug`/`Display`/logs, keys
 //! readable by other local users, and tokens that cannot be re-keyed without downtime.
@@ -19,10 +19,12 @@
 //! Memory is zeroized on drop but not locked: a secret can reach swap or a core dump while
 //! it is alive. Disable core dumps and use encrypted swap on hosts that hold keys.
 
+mod envelope;
 mod fernet;
 mod keyfile;
 mod value;
 
+pub use envelope::sealed_key_id;
 pub use fernet::{Decrypted, FernetError, FernetKey, Keyring};
 pub use keyfile::KeyLoadError;
 pub use value::{SecretBytes, SecretString};
