@@ -486,6 +486,26 @@ impl Accounts {
 
     /// Ends one of the user's sessions. Ending another session needs a recent password
     /// entry; when it is stale, `password` must be given, and a new token is issued.
+    /// For sensitive actions: passes when the password was entered within the
+    /// re-authentication window; otherwise `password` must be given and right, and the
+    /// session gets a new token (returned).
+    pub(crate) async fn require_recent_password(
+        &self,
+        auth: &Authenticated,
+        password: Option<String>,
+    ) -> Result<Option<IssuedToken>, AppError> {
+        if auth.session.last_auth_at + self.sessions.reauth_secs > now() {
+            return Ok(None);
+        }
+        match password {
+            Some(p) if !p.is_empty() => {
+                self.check_password(auth, p, "password").await?;
+                Ok(Some(self.reissue(auth).await?))
+            }
+            _ => Err(AppError::ReauthRequired),
+        }
+    }
+
     pub(crate) async fn end_session(
         &self,
         auth: &Authenticated,
@@ -493,18 +513,11 @@ impl Accounts {
         password: Option<String>,
         client: &ClientInfo,
     ) -> Result<Option<IssuedToken>, AppError> {
-        let mut reissued = None;
-        if target != auth.session.id
-            && auth.session.last_auth_at + self.sessions.reauth_secs <= now()
-        {
-            match password {
-                Some(p) if !p.is_empty() => {
-                    self.check_password(auth, p, "password").await?;
-                    reissued = Some(self.reissue(auth).await?);
-                }
-                _ => return Err(AppError::ReauthRequired),
-            }
-        }
+        let reissued = if target == auth.session.id {
+            None
+        } else {
+            self.require_recent_password(auth, password).await?
+        };
         if !self.store.end_session(auth.user.id, target).await? {
             return Err(AppError::NotFound);
         }

@@ -266,7 +266,19 @@ pub(crate) async fn end_session(
         title = "palisade account service",
         description = "Errors are application/problem+json (RFC 9457) with a `field` member naming the field at fault."
     ),
-    paths(register, login, logout, me, change_password, sessions, end_session)
+    paths(
+        register,
+        login,
+        logout,
+        me,
+        change_password,
+        sessions,
+        end_session,
+        crate::vault::list,
+        crate::vault::put,
+        crate::vault::reveal,
+        crate::vault::delete
+    )
 )]
 pub(crate) struct ApiDoc;
 

@@ -100,6 +100,7 @@ pub(crate) fn app(state: AppState, shield: ShieldConfig) -> Router {
     Router::new()
         .merge(crate::web::router())
         .merge(crate::api::router())
+        .merge(crate::vault::router())
         .merge(reports)
         .route("/healthz", get(healthz))
         .route("/metrics", get(metrics))

@@ -42,6 +42,9 @@ pub(crate) struct Config {
     pub(crate) site_name: String,
     /// Breached-passwords list; default `<data_dir>/breached-passwords.txt` when present.
     pub(crate) password_blocklist: Option<PathBuf>,
+    /// Fernet key file (first key encrypts); default `<data_dir>/keys`. `PALISADE_KEYS`
+    /// (comma-separated keys) wins over both. Never a command-line flag: it would show in `ps`.
+    pub(crate) keys_file: Option<PathBuf>,
     /// Password hashes run at once (bounds hashing memory).
     pub(crate) hash_concurrency: usize,
     /// Argon2id memory, KiB.
@@ -68,6 +71,7 @@ const ENV_KEYS: &[&str] = &[
     "metrics_token",
     "site_name",
     "password_blocklist",
+    "keys_file",
     "hash_concurrency",
     "argon2_memory_kib",
     "argon2_iterations",
@@ -92,6 +96,7 @@ impl Default for Config {
             metrics_token: None,
             site_name: "palisade".into(),
             password_blocklist: None,
+            keys_file: None,
             hash_concurrency: std::thread::available_parallelism()
                 .map(|n| n.get())
                 .unwrap_or(2),

@@ -63,6 +63,37 @@ pub(crate) fn load_or_create_pepper(data_dir: &Path) -> Result<(PepperSet, bool)
         .ok_or_else(|| format!("pepper file {} holds no pepper", path.display()))
 }
 
+/// Where the keyring came from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum KeySource {
+    /// `PALISADE_KEYS`.
+    Env,
+    /// A key file.
+    File(std::path::PathBuf),
+}
+
+/// The keyring: `PALISADE_KEYS` if set, else `keys_file`, else `<data_dir>/keys` (created
+/// with one new key when missing and `create` is set).
+pub(crate) fn load_keyring(
+    config: &crate::config::Config,
+    create: bool,
+) -> Result<(Keyring, KeySource, bool), String> {
+    if std::env::var_os("PALISADE_KEYS").is_some() {
+        let ring = Keyring::from_env("PALISADE_KEYS").map_err(|e| e.to_string())?;
+        return Ok((ring, KeySource::Env, false));
+    }
+    let path = config
+        .keys_file
+        .clone()
+        .unwrap_or_else(|| config.data_dir.join("keys"));
+    if !create || config.keys_file.is_some() {
+        let ring = Keyring::from_file(&path).map_err(|e| e.to_string())?;
+        return Ok((ring, KeySource::File(path), false));
+    }
+    let (ring, created) = load_or_create_keyring(&config.data_dir)?;
+    Ok((ring, KeySource::File(path), created))
+}
+
 /// Loads `<data_dir>/keys` (the Fernet keyring), creating it with one new key when missing.
 pub(crate) fn load_or_create_keyring(data_dir: &Path) -> Result<(Keyring, bool), String> {
     let path = data_dir.join("keys");
@@ -75,6 +106,19 @@ pub(crate) fn load_or_create_keyring(data_dir: &Path) -> Result<(Keyring, bool),
     Keyring::from_file(&path)
         .map(|k| (k, created))
         .map_err(|e| e.to_string())
+}
+
+/// Replaces `path` atomically with a new private file holding `bytes`.
+pub(crate) fn replace_private(path: &Path, bytes: &[u8]) -> Result<(), String> {
+    let tmp = path.with_extension("new");
+    let _ = std::fs::remove_file(&tmp);
+    write_private(&tmp, bytes)?;
+    std::fs::rename(&tmp, path).map_err(|e| format!("{}: {e}", path.display()))
+}
+
+/// The lines of the pepper file, for rotation.
+pub(crate) fn pepper_file_text(data_dir: &Path) -> Result<Zeroizing<String>, String> {
+    read_private(&data_dir.join("pepper"))
 }
 
 fn write_private(path: &Path, bytes: &[u8]) -> Result<(), String> {

@@ -9,10 +9,12 @@ mod config;
 mod db;
 mod error;
 mod keys;
+mod keys_cli;
 mod serve;
 mod state;
 mod store;
 mod users;
+mod vault;
 mod web;
 
 use std::path::PathBuf;
@@ -51,6 +53,20 @@ enum Command {
         #[arg(long, value_name = "ADDR")]
         listen: Option<std::net::SocketAddr>,
     },
+    /// Manage encryption keys and pepper versions.
+    Keys {
+        #[command(flatten)]
+        common: Common,
+        #[command(subcommand)]
+        action: keys_cli::KeysAction,
+    },
+    /// Encrypt or decrypt a value with the keyring (Fernet; interoperates with Python).
+    Secret {
+        #[command(flatten)]
+        common: Common,
+        #[command(subcommand)]
+        action: keys_cli::SecretAction,
+    },
     /// Manage users.
     User {
         #[command(flatten)]
@@ -88,6 +104,22 @@ fn main() -> ExitCode {
                 };
                 let config = config::Config::load(common.config.as_deref(), overrides)?;
                 serve::run(config).await
+            }
+            Command::Keys { common, action } => {
+                let overrides = config::Overrides {
+                    listen: None,
+                    data_dir: common.data_dir,
+                };
+                let config = config::Config::load(common.config.as_deref(), overrides)?;
+                keys_cli::run_keys(&config, action).await
+            }
+            Command::Secret { common, action } => {
+                let overrides = config::Overrides {
+                    listen: None,
+                    data_dir: common.data_dir,
+                };
+                let config = config::Config::load(common.config.as_deref(), overrides)?;
+                keys_cli::run_secret(&config, action)
             }
             Command::User { common, action } => {
                 let overrides = config::Overrides {

@@ -52,12 +52,17 @@ pub(crate) async fn build(config: &Config) -> Result<Built, String> {
             config.data_dir.join("pepper").display()
         ));
     }
-    let (keyring, created) = crate::keys::load_or_create_keyring(&config.data_dir)?;
-    if created {
-        notes.push(format!(
-            "generated an encryption key in {}",
-            config.data_dir.join("keys").display()
-        ));
+    let (keyring, source, created) = crate::keys::load_keyring(config, true)?;
+    match (&source, created) {
+        (crate::keys::KeySource::File(path), true) => {
+            notes.push(format!("generated an encryption key in {}", path.display()))
+        }
+        (crate::keys::KeySource::File(path), false) => {
+            notes.push(format!("encryption keys from {}", path.display()))
+        }
+        (crate::keys::KeySource::Env, _) => {
+            notes.push("encryption keys from PALISADE_KEYS".to_owned())
+        }
     }
     let hasher = PasswordHasher::new(peppers)
         .with_algorithm(Algorithm::Argon2id(Argon2Params {
@@ -111,6 +116,7 @@ pub(crate) async fn build(config: &Config) -> Result<Built, String> {
     };
     let state = AppState(Arc::new(Inner {
         accounts,
+        keyring,
         forms: FormTokens::new(form_key).map_err(|e| e.to_string())?,
         metrics: metrics_handle(),
         metrics_token: config.metrics_token.clone(),

@@ -17,6 +17,8 @@ pub(crate) const SESSION_COOKIE: &str = "__Host-palisade-session";
 
 pub(crate) struct Inner {
     pub(crate) accounts: Accounts,
+    /// Seals vault values; the first key seals, every key opens.
+    pub(crate) keyring: palisade::secret::Keyring,
     pub(crate) forms: FormTokens,
     pub(crate) metrics: PrometheusHandle,
     pub(crate) metrics_token: Option<String>,

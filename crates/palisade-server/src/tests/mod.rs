@@ -7,3 +7,4 @@ mod postgres;
 mod sql_scan;
 mod support;
 mod throttling;
+mod vault;

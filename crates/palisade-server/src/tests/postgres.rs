@@ -89,16 +89,18 @@ async fn two_instances_share_sessions_and_failure_counts() {
     // arrange) the keys in the data directory.
     let dir = tempfile::tempdir().unwrap();
     let config = test_config(dir.path(), Some(db.url.clone()));
-    let (a, _) = (crate::serve::build(&config).await.unwrap(), ());
+    let a = crate::serve::build(&config).await.unwrap();
     let b = crate::serve::build(&config).await.unwrap();
     let app_a = TestApp {
         router: crate::app::app(a.state.clone(), crate::app::shield_config(&config).unwrap()),
         state: a.state,
+        config: config.clone(),
         _dir: tempfile::tempdir().unwrap(),
     };
     let app_b = TestApp {
         router: crate::app::app(b.state.clone(), crate::app::shield_config(&config).unwrap()),
         state: b.state,
+        config: config.clone(),
         _dir: dir,
     };
     assert_eq!(

@@ -20,6 +20,7 @@ pub(crate) const STRONG: &str = "gravel orbit violet canteen";
 pub(crate) struct TestApp {
     pub(crate) router: Router,
     pub(crate) state: AppState,
+    pub(crate) config: Config,
     pub(crate) _dir: tempfile::TempDir,
 }
 
@@ -47,6 +48,7 @@ impl TestApp {
         Self {
             router,
             state,
+            config,
             _dir: dir,
         }
     }

@@ -23,7 +23,8 @@ impl Keyring {
     /// Seals `plaintext` under the first key, bound to `aad`.
     pub fn seal(&self, plaintext: &[u8], aad: &[u8]) -> Result<String, FernetError> {
         let key = &self.keys()[0];
-        let cipher = XChaCha20Poly1305::new_from_slice(&key.derive(LABEL)[..]).expect("32-byte key");
+        let cipher =
+            XChaCha20Poly1305::new_from_slice(&key.derive(LABEL)[..]).expect("32-byte key");
         let mut nonce = [0u8; NONCE_LEN];
         getrandom::fill(&mut nonce).map_err(|_| FernetError::Rng)?;
         let mut buffer = Vec::with_capacity(NONCE_LEN + plaintext.len() + 16);
@@ -33,7 +34,11 @@ impl Keyring {
             .map_err(|_| FernetError::InvalidToken)?;
         let mut out = nonce.to_vec();
         out.extend_from_slice(&buffer);
-        Ok(format!("{PREFIX}.{}.{}", key.id(), URL_SAFE_NO_PAD.encode(out)))
+        Ok(format!(
+            "{PREFIX}.{}.{}",
+            key.id(),
+            URL_SAFE_NO_PAD.encode(out)
+        ))
     }
 
     /// Opens a sealed value. Fails — never returns altered bytes — when the value was
@@ -41,15 +46,26 @@ impl Keyring {
     /// is not in the ring ([`FernetError::UnknownKey`], naming the key).
     pub fn open(&self, sealed: &str, aad: &[u8]) -> Result<SecretBytes, FernetError> {
         let (key_id, body) = split(sealed).ok_or(FernetError::InvalidToken)?;
-        let key = self.keys().iter().find(|k| k.id() == key_id).ok_or_else(|| FernetError::UnknownKey(key_id.to_owned()))?;
-        let raw = URL_SAFE_NO_PAD.decode(body).map_err(|_| FernetError::InvalidToken)?;
+        let key = self
+            .keys()
+            .iter()
+            .find(|k| k.id() == key_id)
+            .ok_or_else(|| FernetError::UnknownKey(key_id.to_owned()))?;
+        let raw = URL_SAFE_NO_PAD
+            .decode(body)
+            .map_err(|_| FernetError::InvalidToken)?;
         if raw.len() < NONCE_LEN + 16 {
             return Err(FernetError::InvalidToken);
         }
         let (nonce, ciphertext) = raw.split_at(NONCE_LEN);
-        let cipher = XChaCha20Poly1305::new_from_slice(&key.derive(LABEL)[..]).expect("32-byte key");
+        let cipher =
+            XChaCha20Poly1305::new_from_slice(&key.derive(LABEL)[..]).expect("32-byte key");
         let mut buffer = ciphertext.to_vec();
-        match cipher.decrypt_in_place(&XNonce::try_from(nonce).map_err(|_| FernetError::InvalidToken)?, aad, &mut buffer) {
+        match cipher.decrypt_in_place(
+            &XNonce::try_from(nonce).map_err(|_| FernetError::InvalidToken)?,
+            aad,
+            &mut buffer,
+        ) {
             Ok(()) => Ok(SecretBytes::new(buffer)),
             Err(_) => {
                 buffer.zeroize();
@@ -60,7 +76,8 @@ impl Keyring {
 
     /// Re-seals a value under the first key (same associated data).
     pub fn reseal(&self, sealed: &str, aad: &[u8]) -> Result<String, FernetError> {
-        self.open(sealed, aad)?.expose(|plaintext| self.seal(plaintext, aad))
+        self.open(sealed, aad)?
+            .expose(|plaintext| self.seal(plaintext, aad))
     }
 }
 
@@ -72,7 +89,11 @@ pub fn sealed_key_id(sealed: &str) -> Option<&str> {
 fn split(sealed: &str) -> Option<(&str, &str)> {
     let mut parts = sealed.splitn(3, '.');
     match (parts.next(), parts.next(), parts.next()) {
-        (Some(PREFIX), Some(id), Some(body)) if id.len() == 8 && id.bytes().all(|b| b.is_ascii_hexdigit()) => Some((id, body)),
+        (Some(PREFIX), Some(id), Some(body))
+            if id.len() == 8 && id.bytes().all(|b| b.is_ascii_hexdigit()) =>
+        {
+            Some((id, body))
+        }
         _ => None,
     }
 }
@@ -92,16 +113,28 @@ mod tests {
         let sealed = ring.seal(b"db-password", b"owner 1\0name db").unwrap();
         assert_eq!(sealed_key_id(&sealed), Some(ring.keys()[0].id().as_str()));
         assert!(!sealed.contains("db-password"));
-        ring.open(&sealed, b"owner 1\0name db").unwrap().expose(|v| assert_eq!(v, b"db-password"));
-        assert_ne!(sealed, ring.seal(b"db-password", b"owner 1\0name db").unwrap(), "fresh nonce each time");
+        ring.open(&sealed, b"owner 1\0name db")
+            .unwrap()
+            .expose(|v| assert_eq!(v, b"db-password"));
+        assert_ne!(
+            sealed,
+            ring.seal(b"db-password", b"owner 1\0name db").unwrap(),
+            "fresh nonce each time"
+        );
     }
 
     #[test]
     fn moved_or_renamed_values_do_not_open() {
         let ring = ring();
         let sealed = ring.seal(b"alice's api key", b"owner 1\0name api").unwrap();
-        assert_eq!(ring.open(&sealed, b"owner 2\0name api").unwrap_err(), FernetError::InvalidToken);
-        assert_eq!(ring.open(&sealed, b"owner 1\0name other").unwrap_err(), FernetError::InvalidToken);
+        assert_eq!(
+            ring.open(&sealed, b"owner 2\0name api").unwrap_err(),
+            FernetError::InvalidToken
+        );
+        assert_eq!(
+            ring.open(&sealed, b"owner 1\0name other").unwrap_err(),
+            FernetError::InvalidToken
+        );
     }
 
     #[test]
@@ -113,7 +146,11 @@ mod tests {
         for i in 0..raw.len() {
             raw[i] ^= 1;
             let forged = format!("{head}.{}", URL_SAFE_NO_PAD.encode(&raw));
-            assert_eq!(ring.open(&forged, b"aad").unwrap_err(), FernetError::InvalidToken, "byte {i}");
+            assert_eq!(
+                ring.open(&forged, b"aad").unwrap_err(),
+                FernetError::InvalidToken,
+                "byte {i}"
+            );
             raw[i] ^= 1;
         }
         assert!(ring.open("pv1.zzzzzzzz.AAAA", b"aad").is_err());
@@ -125,8 +162,18 @@ mod tests {
         let old = ring();
         let sealed = old.seal(b"value", b"aad").unwrap();
         let new = ring();
-        assert_eq!(new.open(&sealed, b"aad").unwrap_err(), FernetError::UnknownKey(old.keys()[0].id()));
-        let both = Keyring::new(vec![FernetKey::generate().unwrap(), FernetKey::parse(std::str::from_utf8(&old.keys()[0].encode().expose(<[u8]>::to_vec)).unwrap()).unwrap()]).unwrap();
+        assert_eq!(
+            new.open(&sealed, b"aad").unwrap_err(),
+            FernetError::UnknownKey(old.keys()[0].id())
+        );
+        let both = Keyring::new(vec![
+            FernetKey::generate().unwrap(),
+            FernetKey::parse(
+                std::str::from_utf8(&old.keys()[0].encode().expose(<[u8]>::to_vec)).unwrap(),
+            )
+            .unwrap(),
+        ])
+        .unwrap();
         let resealed = both.reseal(&sealed, b"aad").unwrap();
         assert_eq!(sealed_key_id(&resealed), Some(both.keys()[0].id().as_str()));
     }

@@ -74,7 +74,8 @@ impl FernetKey {
     /// A 32-byte key for another purpose, derived as `HMAC-SHA256(key, label)`, so one
     /// keyring serves Fernet and the vault without reusing key material across algorithms.
     pub(crate) fn derive(&self, label: &[u8]) -> Zeroizing<[u8; 32]> {
-        let mut mac = <Hmac<Sha256> as KeyInit>::new_from_slice(&self.bytes[..]).expect("any key length");
+        let mut mac =
+            <Hmac<Sha256> as KeyInit>::new_from_slice(&self.bytes[..]).expect("any key length");
         mac.update(label);
         let mut out = Zeroizing::new([0u8; 32]);
         out.copy_from_slice(&mac.finalize().into_bytes());
