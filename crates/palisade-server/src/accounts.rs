@@ -79,6 +79,10 @@ pub(crate) struct Accounts {
     pub(crate) site_name: String,
     /// Password hashes and verifications actually computed (the attack tests read it).
     pub(crate) hashes_done: Arc<AtomicU64>,
+    /// The highest bcrypt cost among imported hashes still stored (0: none). While it is
+    /// set, every login also pays for a failed legacy verification at that cost, so that
+    /// imported, migrated and unknown accounts take the same time.
+    pub(crate) legacy_cost: std::sync::atomic::AtomicU32,
 }
 
 impl Accounts {
@@ -195,6 +199,23 @@ impl Accounts {
             .record(started.elapsed().as_secs_f64());
     }
 
+    /// Recomputes [`Accounts::legacy_cost`] from the stored hashes.
+    pub(crate) async fn refresh_legacy_cost(&self) -> Result<(), AppError> {
+        let cost = self
+            .store
+            .password_hashes()
+            .await?
+            .iter()
+            .filter_map(|h| match palisade::password::inspect(h) {
+                Ok(palisade::password::StoredKind::ImportedBcrypt { cost }) => Some(cost),
+                _ => None,
+            })
+            .max()
+            .unwrap_or(0);
+        self.legacy_cost.store(cost, Ordering::Relaxed);
+        Ok(())
+    }
+
     /// Looks a login identifier up: an email address when it has an `@`, else a username.
     /// Returns the throttle key for the account (by id when it exists, by name when it does
     /// not, counted alike) and the user.
@@ -269,21 +290,38 @@ impl Accounts {
             }
         }
         let started = Instant::now();
+        let legacy_cost = self.legacy_cost.load(Ordering::Relaxed);
+        let stored_is_legacy = user.as_ref().is_some_and(|u| {
+            matches!(
+                palisade::password::inspect(&u.password_hash),
+                Ok(palisade::password::StoredKind::ImportedBcrypt { .. })
+            )
+        });
+        // The password goes to the hashing pool; keep a copy for a rehash or the padding.
+        let copy = password.expose(|p| Password::parse(p.to_owned()))?;
         let verdict = match &user {
-            Some(u) => {
-                // The password goes to the hashing pool; keep a copy only if a rehash may follow.
-                let copy = password.expose(|p| Password::parse(p.to_owned()))?;
-                let v = self
-                    .hashing
+            Some(u) => Some(
+                self.hashing
                     .verify(password, u.password_hash.clone())
-                    .await?;
-                Some((v, copy))
-            }
+                    .await?,
+            ),
             None => {
                 self.hashing.dummy_verify(password).await;
                 None
             }
         };
+        // Equal work whatever the account: while imported hashes remain, a login that did
+        // not verify a legacy hash pays for one, and one that did pays for the Argon2id it
+        // skipped.
+        if legacy_cost > 0 {
+            let padding = copy.expose(|p| Password::parse(p.to_owned()))?;
+            if stored_is_legacy {
+                self.hashing.dummy_verify(padding).await;
+            } else {
+                self.hashing.dummy_verify_legacy(padding, legacy_cost).await;
+            }
+        }
+        let verdict = verdict.map(|v| (v, copy));
         self.hashed(started);
         let valid_user = match (verdict, user) {
             (Some((Verdict::Valid(v), copy)), Some(u)) if u.disabled == 0 => Some((v, copy, u)),
@@ -314,6 +352,9 @@ impl Accounts {
             self.store
                 .replace_hash(user.id, &user.password_hash, &new_hash)
                 .await?;
+            if stored_is_legacy {
+                self.refresh_legacy_cost().await?;
+            }
             self.audit(
                 "password_rehashed",
                 Some(user.id),

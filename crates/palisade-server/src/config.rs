@@ -42,6 +42,8 @@ pub(crate) struct Config {
     pub(crate) site_name: String,
     /// Breached-passwords list; default `<data_dir>/breached-passwords.txt` when present.
     pub(crate) password_blocklist: Option<PathBuf>,
+    /// The pepper of an imported Python app's `bcrypt(password + PEPPER)` hashes.
+    pub(crate) legacy_bcrypt_pepper: Option<Redacted>,
     /// Fernet key file (first key encrypts); default `<data_dir>/keys`. `PALISADE_KEYS`
     /// (comma-separated keys) wins over both. Never a command-line flag: it would show in `ps`.
     pub(crate) keys_file: Option<PathBuf>,
@@ -72,6 +74,7 @@ const ENV_KEYS: &[&str] = &[
     "site_name",
     "password_blocklist",
     "keys_file",
+    "legacy_bcrypt_pepper",
     "hash_concurrency",
     "argon2_memory_kib",
     "argon2_iterations",
@@ -97,6 +100,7 @@ impl Default for Config {
             site_name: "palisade".into(),
             password_blocklist: None,
             keys_file: None,
+            legacy_bcrypt_pepper: None,
             hash_concurrency: std::thread::available_parallelism()
                 .map(|n| n.get())
                 .unwrap_or(2),
@@ -104,6 +108,17 @@ impl Default for Config {
             argon2_iterations: 2,
             argon2_parallelism: 1,
         }
+    }
+}
+
+/// A secret setting: never shown by `Debug`.
+#[derive(Clone, Serialize, Deserialize)]
+#[serde(transparent)]
+pub(crate) struct Redacted(pub(crate) String);
+
+impl std::fmt::Debug for Redacted {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("[redacted]")
     }
 }
 

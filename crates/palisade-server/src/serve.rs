@@ -9,9 +9,9 @@ use std::time::Duration;
 use metrics_exporter_prometheus::{PrometheusBuilder, PrometheusHandle};
 use palisade::http::FormTokens;
 use palisade::password::{
-    Algorithm, Argon2Params, Blocklist, HashPool, PasswordHasher, PasswordPolicy,
+    Algorithm, Argon2Params, Blocklist, HashPool, LegacyPepper, PasswordHasher, PasswordPolicy,
 };
-use palisade::secret::SecretBytes;
+use palisade::secret::{SecretBytes, SecretString};
 use palisade::throttle::ThrottlePolicy;
 use sha2::{Digest, Sha256};
 
@@ -71,6 +71,12 @@ pub(crate) async fn build(config: &Config) -> Result<Built, String> {
             p: config.argon2_parallelism,
         }))
         .map_err(|e| format!("configuration: argon2_*: {e}"))?;
+    let hasher = match &config.legacy_bcrypt_pepper {
+        Some(pepper) => {
+            hasher.with_legacy_pepper(LegacyPepper::new(SecretString::new(pepper.0.clone())))
+        }
+        None => hasher,
+    };
     let mut policy = PasswordPolicy::new().with_site_words([config.site_name.clone()]);
     let default_list = config.data_dir.join("breached-passwords.txt");
     let list_path = config
@@ -113,7 +119,12 @@ pub(crate) async fn build(config: &Config) -> Result<Built, String> {
         },
         site_name: config.site_name.clone(),
         hashes_done: Arc::new(AtomicU64::new(0)),
+        legacy_cost: std::sync::atomic::AtomicU32::new(0),
     };
+    accounts
+        .refresh_legacy_cost()
+        .await
+        .map_err(|e| format!("database: {e}"))?;
     let state = AppState(Arc::new(Inner {
         accounts,
         keyring,

@@ -118,6 +118,34 @@ impl Store {
             .await?)
     }
 
+    /// Inserts users in one transaction, skipping any whose username or email is taken.
+    /// Returns how many were inserted.
+    pub(crate) async fn import_users(
+        &self,
+        users: &[NewUser<'_>],
+        now: i64,
+    ) -> Result<u64, StoreError> {
+        let mut tx = self.pool.begin().await?;
+        let mut inserted = 0;
+        for user in users {
+            inserted += sqlx::query(
+                "INSERT INTO users (username, email, email_key, display_name, password_hash, disabled, created_at, password_changed_at) \
+                 VALUES ($1, $2, $3, $4, $5, 0, $6, $6) ON CONFLICT DO NOTHING",
+            )
+            .bind(user.username)
+            .bind(user.email)
+            .bind(user.email_key)
+            .bind(user.display_name)
+            .bind(user.password_hash)
+            .bind(now)
+            .execute(&mut *tx)
+            .await?
+            .rows_affected();
+        }
+        tx.commit().await?;
+        Ok(inserted)
+    }
+
     pub(crate) async fn user_by_id(&self, id: i64) -> Result<Option<UserRow>, StoreError> {
         Ok(sqlx::query_as::<_, UserRow>(
             "SELECT id, username, email, display_name, password_hash, disabled, created_at FROM users WHERE id = $1",

@@ -20,6 +20,15 @@ pub(crate) enum UserAction {
     Unlock { name: String },
     /// End every session of a user.
     EndSessions { name: String },
+    /// Import users from CSV (header: username,email,password_hash[,display_name]) or JSON
+    /// lines, with bcrypt or Argon2 hashes from another application. They move to Argon2id
+    /// with the current pepper at their next login. Re-running imports nobody twice.
+    Import {
+        file: std::path::PathBuf,
+        /// Rows per transaction.
+        #[arg(long, default_value_t = 500)]
+        batch: usize,
+    },
 }
 
 pub(crate) async fn run(config: Config, action: UserAction) -> Result<ExitCode, String> {
@@ -142,6 +151,159 @@ pub(crate) async fn run(config: Config, action: UserAction) -> Result<ExitCode, 
                 .map_err(|e| e.to_string())?;
             println!("ended {ended} sessions of {}", user.username);
         }
+        UserAction::Import { file, batch } => {
+            return import(&store, &file, batch.max(1), now).await;
+        }
     }
     Ok(ExitCode::SUCCESS)
+}
+
+#[derive(serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ImportRow {
+    username: String,
+    email: String,
+    password_hash: String,
+    #[serde(default)]
+    display_name: Option<String>,
+}
+
+struct Valid {
+    username: String,
+    email: String,
+    email_key: String,
+    display_name: Option<String>,
+    password_hash: String,
+}
+
+fn validate(row: ImportRow) -> Result<Valid, String> {
+    let username = Username::parse(&row.username).map_err(|e| e.to_string())?;
+    let email = palisade::validate::Email::parse(&row.email).map_err(|e| e.to_string())?;
+    let display_name = match row.display_name.as_deref() {
+        None | Some("") => None,
+        Some(d) => Some(
+            palisade::validate::DisplayName::parse(d)
+                .map_err(|e| e.to_string())?
+                .as_str()
+                .to_owned(),
+        ),
+    };
+    match palisade::password::inspect(&row.password_hash) {
+        Ok(
+            palisade::password::StoredKind::ImportedBcrypt { .. }
+            | palisade::password::StoredKind::ImportedArgon2,
+        ) => {}
+        // Never echo the hash: it is a secret too.
+        _ => return Err(
+            "password_hash: not a bcrypt ($2a$/$2b$/$2y$) or Argon2 hash this service can verify"
+                .into(),
+        ),
+    }
+    Ok(Valid {
+        username: username.as_str().to_owned(),
+        email_key: email.comparison_key(),
+        email: email.as_str().to_owned(),
+        display_name,
+        password_hash: row.password_hash,
+    })
+}
+
+/// Reads rows as (line number, row or error).
+fn read_rows(path: &std::path::Path) -> Result<Vec<(u64, Result<ImportRow, String>)>, String> {
+    let text = std::fs::read_to_string(path).map_err(|e| format!("{}: {e}", path.display()))?;
+    let json_lines = text.trim_start().starts_with('{');
+    if json_lines {
+        return Ok(text
+            .lines()
+            .enumerate()
+            .filter(|(_, l)| !l.trim().is_empty())
+            .map(|(n, l)| {
+                (
+                    n as u64 + 1,
+                    serde_json::from_str::<ImportRow>(l).map_err(|_| {
+                        "not a JSON object with username, email, password_hash[, display_name]"
+                            .to_owned()
+                    }),
+                )
+            })
+            .collect());
+    }
+    let mut reader = csv::ReaderBuilder::new()
+        .flexible(false)
+        .from_reader(text.as_bytes());
+    let mut rows = Vec::new();
+    for record in reader.deserialize::<ImportRow>() {
+        match record {
+            Ok(row) => rows.push((rows.len() as u64 + 2, Ok(row))),
+            Err(e) => {
+                let line = e.position().map_or(0, |p| p.line());
+                if matches!(e.kind(), csv::ErrorKind::Io(_)) {
+                    return Err(format!("{}: {e}", path.display()));
+                }
+                rows.push((
+                    line,
+                    Err("not a CSV row of username,email,password_hash[,display_name]".to_owned()),
+                ));
+            }
+        }
+    }
+    Ok(rows)
+}
+
+async fn import(
+    store: &Store,
+    path: &std::path::Path,
+    batch: usize,
+    now: i64,
+) -> Result<ExitCode, String> {
+    let rows = read_rows(path)?;
+    let (mut valid, mut invalid) = (Vec::new(), 0usize);
+    for (line, row) in rows {
+        match row.and_then(validate) {
+            Ok(v) => valid.push(v),
+            Err(why) => {
+                invalid += 1;
+                eprintln!("{}:{line}: skipped: {why}", path.display());
+            }
+        }
+    }
+    let mut inserted = 0;
+    for chunk in valid.chunks(batch) {
+        let users: Vec<crate::store::NewUser<'_>> = chunk
+            .iter()
+            .map(|v| crate::store::NewUser {
+                username: &v.username,
+                email: &v.email,
+                email_key: &v.email_key,
+                display_name: v.display_name.as_deref(),
+                password_hash: &v.password_hash,
+            })
+            .collect();
+        inserted += store
+            .import_users(&users, now)
+            .await
+            .map_err(|e| e.to_string())?;
+    }
+    let present = valid.len() as u64 - inserted;
+    store
+        .audit(
+            now,
+            "users_imported",
+            None,
+            None,
+            None,
+            Some(&format!(
+                "{inserted} imported, {present} already present, {invalid} invalid"
+            )),
+        )
+        .await
+        .map_err(|e| e.to_string())?;
+    println!(
+        "imported {inserted} users; {present} already present; {invalid} invalid rows skipped"
+    );
+    Ok(if invalid > 0 {
+        ExitCode::from(1)
+    } else {
+        ExitCode::SUCCESS
+    })
 }

@@ -259,6 +259,17 @@ impl PasswordHasher {
         let _ = self.verify(password, stored);
     }
 
+    /// Does the work of a failed verification against an imported (unpeppered) bcrypt hash
+    /// of `cost`: one bcrypt computation, two when a legacy pepper is configured (both
+    /// recipes are tried). Pair it with [`PasswordHasher::dummy_verify`] so that, while
+    /// imported hashes remain, every login pays for both kinds and none can be told apart.
+    pub fn dummy_verify_legacy(&self, password: &[u8], cost: u32) {
+        let cost = cost.clamp(4, phc::MAX_BCRYPT_COST);
+        // A fixed, valid hash shape of the right cost: the work is in the computation.
+        let stored = format!("$2b${cost:02}$abcdefghijklmnopqrstuu0000000000000000000000000000000");
+        let _ = self.legacy_bcrypt_matches(password, &stored);
+    }
+
     fn parameter_drift(&self, inner: &Inner<'_>) -> Option<RehashReason> {
         match (self.algorithm, inner) {
             (Algorithm::Argon2id(p), Inner::Argon2(h)) => {
@@ -285,6 +296,34 @@ impl PasswordHasher {
         }
         bcrypt_matches(password, encoded)
     }
+}
+
+/// What a stored hash is, read without hashing anything.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum StoredKind {
+    /// Peppered (this library's own), with its pepper version.
+    Peppered {
+        /// The pepper version.
+        pepper: u32,
+    },
+    /// An imported Argon2 hash without pepper.
+    ImportedArgon2,
+    /// An imported bcrypt hash (plain or `password + PEPPER`), with its cost.
+    ImportedBcrypt {
+        /// log2 of the rounds.
+        cost: u32,
+    },
+}
+
+/// Classifies a stored hash without computing anything: for importers (refuse rows that
+/// cannot be verified) and for timing equalisation (the slowest imported cost).
+pub fn inspect(stored: &str) -> Result<StoredKind, HashError> {
+    Ok(match phc::parse(stored)? {
+        Stored::Peppered { pepper, .. } => StoredKind::Peppered { pepper },
+        Stored::Bare(Inner::Argon2(_)) => StoredKind::ImportedArgon2,
+        Stored::Bare(Inner::Bcrypt { cost, .. }) => StoredKind::ImportedBcrypt { cost },
+    })
 }
 
 /// The bcrypt input for a peppered hash: standard base64 of the 32-byte HMAC (44 ASCII

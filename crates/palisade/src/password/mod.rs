@@ -35,7 +35,9 @@ mod policy;
 mod pool;
 
 pub use blocklist::{Blocklist, BlocklistError};
-pub use hasher::{Algorithm, Argon2Params, PasswordHasher, RehashReason, Verdict, Verified};
+pub use hasher::{
+    Algorithm, Argon2Params, PasswordHasher, RehashReason, StoredKind, Verdict, Verified, inspect,
+};
 pub use pepper::{LegacyPepper, MIN_PEPPER_BYTES, PepperSet};
 pub use policy::{PasswordPolicy, PolicyViolation, user_words};
 #[cfg(feature = "tokio")]

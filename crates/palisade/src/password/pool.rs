@@ -95,6 +95,14 @@ impl HashPool {
             .await;
     }
 
+    /// [`PasswordHasher::dummy_verify_legacy`], off the runtime.
+    pub async fn dummy_verify_legacy(&self, password: Password, cost: u32) {
+        let hasher = self.hasher.clone();
+        let _ = self
+            .run(move || password.expose(|p| hasher.dummy_verify_legacy(p.as_bytes(), cost)))
+            .await;
+    }
+
     pub(crate) async fn run<R: Send + 'static>(
         &self,
         work: impl FnOnce() -> R + Send + 'static,

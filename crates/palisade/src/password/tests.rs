@@ -395,3 +395,41 @@ proptest::proptest! {
         let _ = hasher_v1().verify(b"x", &stored);
     }
 }
+
+#[test]
+fn inspect_classifies_without_hashing_and_legacy_dummy_runs() {
+    let h = hasher_v1();
+    let stored = h.hash(b"x").unwrap();
+    assert_eq!(
+        inspect(&stored).unwrap(),
+        StoredKind::Peppered { pepper: 1 }
+    );
+    let legacy = bcrypt::hash(b"x", 5).unwrap();
+    assert_eq!(
+        inspect(&legacy).unwrap(),
+        StoredKind::ImportedBcrypt { cost: 5 }
+    );
+    assert_eq!(
+        inspect(
+            "$argon2id$v=19$m=65536,t=2,p=1$c29tZXNhbHQ$9sTbSlTio3Biev89thdrlKKiCaYsjjYVJxGAL3swxpQ"
+        )
+        .unwrap(),
+        StoredKind::ImportedArgon2
+    );
+    assert!(inspect("md5$abc").is_err());
+    // The dummy shape parses as a bcrypt hash of the requested cost.
+    let shape = format!(
+        "$2b${:02}$abcdefghijklmnopqrstuu0000000000000000000000000000000",
+        6
+    );
+    assert_eq!(
+        inspect(&shape).unwrap(),
+        StoredKind::ImportedBcrypt { cost: 6 }
+    );
+    assert_eq!(
+        bcrypt::verify(b"x", &shape).ok(),
+        Some(false),
+        "a computable hash, so the dummy does the work"
+    );
+    h.dummy_verify_legacy(b"x", 4);
+}

@@ -1,0 +1,113 @@
+//! Moving users over from a Python app: bcrypt hashes, plain and `password + PEPPER`.
+
+use http::StatusCode;
+
+use super::support::*;
+use crate::config::Redacted;
+
+const PEPPER: &str = "settings.py-PEPPER-value";
+
+fn python_bcrypt_csv(path: &std::path::Path) -> bool {
+    if std::env::var("PALISADE_PYTHON_TESTS").as_deref() != Ok("1") {
+        eprintln!("SKIPPED user import: set PALISADE_PYTHON_TESTS=1 (needs python3 with bcrypt)");
+        return false;
+    }
+    let script = r#"
+import bcrypt, csv, sys
+PEPPER = sys.argv[2].encode()
+with open(sys.argv[1], "w", newline="") as f:
+    w = csv.writer(f)
+    w.writerow(["username", "email", "password_hash", "display_name"])
+    w.writerow(["plainuser", "plain@example.com", bcrypt.hashpw(b"old plain password", bcrypt.gensalt(4)).decode(), ""])
+    w.writerow(["pepperuser", "pepper@example.com", bcrypt.hashpw(b"old peppered password" + PEPPER, bcrypt.gensalt(5)).decode(), "Doe, Jane"])
+    w.writerow(["bademail", "not-an-email", bcrypt.hashpw(b"x", bcrypt.gensalt(4)).decode(), ""])
+    w.writerow(["md5user", "md5@example.com", "5f4dcc3b5aa765d61d8327deb882cf99", ""])
+"#;
+    let status = std::process::Command::new("python3")
+        .args(["-c", script])
+        .arg(path)
+        .arg(PEPPER)
+        .status()
+        .unwrap();
+    assert!(
+        status.success(),
+        "python3 with bcrypt is required when PALISADE_PYTHON_TESTS=1"
+    );
+    true
+}
+
+#[tokio::test]
+async fn imported_users_log_in_and_move_to_argon2id() {
+    let dir = tempfile::tempdir().unwrap();
+    let csv = dir.path().join("users.csv");
+    if !python_bcrypt_csv(&csv) {
+        return;
+    }
+    let mut config = test_config(dir.path(), None);
+    config.legacy_bcrypt_pepper = Some(Redacted(PEPPER.into()));
+    let app = TestApp::with_config(config.clone(), tempfile::tempdir().unwrap()).await;
+    let action = || crate::users::UserAction::Import {
+        file: csv.clone(),
+        batch: 1,
+    };
+    let code = crate::users::run(config.clone(), action()).await.unwrap();
+    assert_eq!(
+        code,
+        std::process::ExitCode::from(1),
+        "invalid rows make a non-zero exit"
+    );
+    let users = app.state.accounts.store.list_users().await.unwrap();
+    assert_eq!(users.len(), 2, "only the valid rows");
+    assert_eq!(users[1].display_name.as_deref(), Some("Doe, Jane"));
+    // A re-run duplicates nobody.
+    crate::users::run(config.clone(), action()).await.unwrap();
+    assert_eq!(
+        app.state.accounts.store.list_users().await.unwrap().len(),
+        2
+    );
+
+    app.state.accounts.refresh_legacy_cost().await.unwrap();
+    assert_eq!(
+        app.state
+            .accounts
+            .legacy_cost
+            .load(std::sync::atomic::Ordering::Relaxed),
+        5,
+        "the slowest imported cost"
+    );
+    assert_eq!(
+        app.login_from("plainuser", "wrong password", "127.0.0.1:1")
+            .await
+            .status,
+        StatusCode::UNAUTHORIZED
+    );
+    let plain = app
+        .login_from("plainuser", "old plain password", "127.0.0.1:2")
+        .await;
+    assert_eq!(plain.status, StatusCode::OK, "plain bcrypt: {}", plain.body);
+    let peppered = app
+        .login_from("PEPPER@example.com", "old peppered password", "127.0.0.1:3")
+        .await;
+    assert_eq!(
+        peppered.status,
+        StatusCode::OK,
+        "bcrypt(password + PEPPER): {}",
+        peppered.body
+    );
+    for user in app.state.accounts.store.list_users().await.unwrap() {
+        assert!(
+            user.password_hash.starts_with("$pepper$1$argon2id$"),
+            "{} not migrated",
+            user.username
+        );
+    }
+    assert_eq!(
+        app.state
+            .accounts
+            .legacy_cost
+            .load(std::sync::atomic::Ordering::Relaxed),
+        0,
+        "no imported hash left: no padding"
+    );
+    app.login("pepperuser", "old peppered password").await;
+}
