@@ -208,8 +208,11 @@ fn validate(row: ImportRow) -> Result<Valid, String> {
     })
 }
 
-/// Reads rows as (line number, row or error).
-fn read_rows(path: &std::path::Path) -> Result<Vec<(u64, Result<ImportRow, String>)>, String> {
+/// A row of the input: its line number, and the row or why it could not be read.
+type NumberedRow = (u64, Result<ImportRow, String>);
+
+/// Reads the rows of a CSV or JSON-lines file.
+fn read_rows(path: &std::path::Path) -> Result<Vec<NumberedRow>, String> {
     let text = std::fs::read_to_string(path).map_err(|e| format!("{}: {e}", path.display()))?;
     let json_lines = text.trim_start().starts_with('{');
     if json_lines {
