@@ -125,6 +125,14 @@ pub(crate) async fn build(config: &Config) -> Result<Built, String> {
         .refresh_legacy_cost()
         .await
         .map_err(|e| format!("database: {e}"))?;
+    let legacy_cost = accounts
+        .legacy_cost
+        .load(std::sync::atomic::Ordering::Relaxed);
+    if legacy_cost > 0 {
+        notes.push(format!(
+            "imported bcrypt hashes remain (cost up to {legacy_cost}): every login pays for one, so none can be told apart by timing"
+        ));
+    }
     let state = AppState(Arc::new(Inner {
         accounts,
         keyring,
