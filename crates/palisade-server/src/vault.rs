@@ -11,11 +11,13 @@ use palisade::secret::{FernetError, SecretString, sealed_key_id};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
-use crate::accounts::{IssuedToken, now};
-use crate::body::ApiJson;
+use askama::Template;
+
+use crate::accounts::{Authenticated, IssuedToken, now};
+use crate::body::{ApiJson, Form};
 use crate::error::AppError;
-use crate::state::{AppState, Auth};
-use crate::web::session_cookie;
+use crate::state::{AppState, Auth, MaybeAuth};
+use crate::web::{FormErrors, session_cookie};
 
 /// Largest secret value, in bytes.
 const MAX_VALUE_BYTES: usize = 16 * 1024;
@@ -81,6 +83,129 @@ fn sensitive(response: impl IntoResponse) -> Response {
     response
 }
 
+/// Seals and stores a value (created or replaced).
+async fn store_value(
+    state: &AppState,
+    auth: &Authenticated,
+    client: &ClientInfo,
+    name: &str,
+    value: SecretString,
+) -> Result<(), AppError> {
+    check_name(name)?;
+    if value.is_empty() || value.len() > MAX_VALUE_BYTES {
+        return Err(AppError::Body {
+            field: Some("value".into()),
+            status: StatusCode::UNPROCESSABLE_ENTITY,
+        });
+    }
+    let sealed = value
+        .expose(|v| state.keyring.seal(v.as_bytes(), &aad(auth.user.id, name)))
+        .map_err(|e| AppError::Internal(format!("sealing: {e}")))?;
+    let key_id = sealed_key_id(&sealed).unwrap_or_default().to_owned();
+    state
+        .accounts
+        .store
+        .put_secret(auth.user.id, name, &sealed, &key_id, now())
+        .await?;
+    state
+        .accounts
+        .audit(
+            "secret_stored",
+            Some(auth.user.id),
+            Some(&auth.user.username),
+            Some(client),
+            Some(name),
+        )
+        .await;
+    Ok(())
+}
+
+/// Opens a value after checking the password entry is recent (or the password given).
+/// A value that does not open is reported (audit event) and refused, never returned
+/// garbled.
+async fn reveal_value(
+    state: &AppState,
+    auth: &Authenticated,
+    client: &ClientInfo,
+    name: &str,
+    password: Option<String>,
+) -> Result<(SecretString, Option<IssuedToken>), AppError> {
+    check_name(name)?;
+    let reissued = state
+        .accounts
+        .require_recent_password(auth, password)
+        .await?;
+    let sealed = state
+        .accounts
+        .store
+        .secret(auth.user.id, name)
+        .await?
+        .ok_or(AppError::NotFound)?;
+    let value = match state.keyring.open(&sealed, &aad(auth.user.id, name)) {
+        Ok(v) => v,
+        Err(e) => {
+            let detail = match &e {
+                FernetError::UnknownKey(id) => {
+                    format!("{name}: sealed with key {id}, which is not loaded")
+                }
+                _ => format!("{name}: does not open (tampered with or moved)"),
+            };
+            state
+                .accounts
+                .audit(
+                    "secret_unreadable",
+                    Some(auth.user.id),
+                    Some(&auth.user.username),
+                    Some(client),
+                    Some(&detail),
+                )
+                .await;
+            return Err(AppError::Internal(format!("vault: {detail}")));
+        }
+    };
+    let value = SecretString::from_utf8(value)
+        .ok_or_else(|| AppError::Internal("vault: value is not UTF-8".into()))?;
+    state
+        .accounts
+        .audit(
+            "secret_revealed",
+            Some(auth.user.id),
+            Some(&auth.user.username),
+            Some(client),
+            Some(name),
+        )
+        .await;
+    Ok((value, reissued))
+}
+
+async fn remove(
+    state: &AppState,
+    auth: &Authenticated,
+    client: &ClientInfo,
+    name: &str,
+) -> Result<(), AppError> {
+    check_name(name)?;
+    if !state
+        .accounts
+        .store
+        .delete_secret(auth.user.id, name)
+        .await?
+    {
+        return Err(AppError::NotFound);
+    }
+    state
+        .accounts
+        .audit(
+            "secret_deleted",
+            Some(auth.user.id),
+            Some(&auth.user.username),
+            Some(client),
+            Some(name),
+        )
+        .await;
+    Ok(())
+}
+
 #[utoipa::path(get, path = "/api/v1/secrets", responses((status = 200, body = [SecretListItem]), (status = 401)))]
 pub(crate) async fn list(
     State(state): State<AppState>,
@@ -104,33 +229,7 @@ pub(crate) async fn put(
     Path(name): Path<String>,
     ApiJson(body): ApiJson<PutSecret>,
 ) -> Result<Response, AppError> {
-    check_name(&name)?;
-    let value = SecretString::new(body.value);
-    if value.len() > MAX_VALUE_BYTES {
-        return Err(AppError::Body {
-            field: Some("value".into()),
-            status: StatusCode::UNPROCESSABLE_ENTITY,
-        });
-    }
-    let sealed = value
-        .expose(|v| state.keyring.seal(v.as_bytes(), &aad(auth.user.id, &name)))
-        .map_err(|e| AppError::Internal(format!("sealing: {e}")))?;
-    let key_id = sealed_key_id(&sealed).unwrap_or_default().to_owned();
-    state
-        .accounts
-        .store
-        .put_secret(auth.user.id, &name, &sealed, &key_id, now())
-        .await?;
-    state
-        .accounts
-        .audit(
-            "secret_stored",
-            Some(auth.user.id),
-            Some(&auth.user.username),
-            Some(&client),
-            Some(&name),
-        )
-        .await;
+    store_value(&state, &auth, &client, &name, SecretString::new(body.value)).await?;
     Ok(sensitive(StatusCode::NO_CONTENT))
 }
 
@@ -144,53 +243,8 @@ pub(crate) async fn reveal(
     Path(name): Path<String>,
     body: Option<ApiJson<RevealRequest>>,
 ) -> Result<Response, AppError> {
-    check_name(&name)?;
     let password = body.and_then(|ApiJson(b)| b.password);
-    let reissued = state
-        .accounts
-        .require_recent_password(&auth, password)
-        .await?;
-    let sealed = state
-        .accounts
-        .store
-        .secret(auth.user.id, &name)
-        .await?
-        .ok_or(AppError::NotFound)?;
-    let value = match state.keyring.open(&sealed, &aad(auth.user.id, &name)) {
-        Ok(v) => v,
-        Err(e) => {
-            // A damaged or moved row, or a retired key: report it, never return garbage.
-            let detail = match &e {
-                FernetError::UnknownKey(id) => {
-                    format!("{name}: sealed with key {id}, which is not loaded")
-                }
-                _ => format!("{name}: does not open (tampered with or moved)"),
-            };
-            state
-                .accounts
-                .audit(
-                    "secret_unreadable",
-                    Some(auth.user.id),
-                    Some(&auth.user.username),
-                    Some(&client),
-                    Some(&detail),
-                )
-                .await;
-            return Err(AppError::Internal(format!("vault: {detail}")));
-        }
-    };
-    let value = SecretString::from_utf8(value)
-        .ok_or_else(|| AppError::Internal("vault: value is not UTF-8".into()))?;
-    state
-        .accounts
-        .audit(
-            "secret_revealed",
-            Some(auth.user.id),
-            Some(&auth.user.username),
-            Some(&client),
-            Some(&name),
-        )
-        .await;
+    let (value, reissued) = reveal_value(&state, &auth, &client, &name, password).await?;
     let token = reissued.map(|IssuedToken(t)| t);
     let jar = match &token {
         Some(t) => jar.add(session_cookie(t.clone())),
@@ -215,26 +269,242 @@ pub(crate) async fn delete(
     Auth(auth): Auth,
     Path(name): Path<String>,
 ) -> Result<Response, AppError> {
-    check_name(&name)?;
-    if !state
-        .accounts
-        .store
-        .delete_secret(auth.user.id, &name)
-        .await?
-    {
-        return Err(AppError::NotFound);
-    }
-    state
-        .accounts
-        .audit(
-            "secret_deleted",
-            Some(auth.user.id),
-            Some(&auth.user.username),
-            Some(&client),
-            Some(&name),
-        )
-        .await;
+    remove(&state, &auth, &client, &name).await?;
     Ok(sensitive(StatusCode::NO_CONTENT))
+}
+
+struct SecretLine {
+    name: String,
+    updated: String,
+}
+
+#[derive(Template)]
+#[template(path = "secrets.html")]
+struct SecretsPage<'a> {
+    site_name: &'a str,
+    secrets: Vec<SecretLine>,
+    csrf: String,
+    name: &'a str,
+    revealed: Option<(&'a str, &'a str)>,
+    notice: Option<&'a str>,
+    errors: FormErrors,
+}
+
+async fn secret_lines(state: &AppState, auth: &Authenticated) -> Result<Vec<SecretLine>, AppError> {
+    let list = state.accounts.store.secret_names(auth.user.id).await?;
+    Ok(list
+        .into_iter()
+        .map(|(name, t)| SecretLine {
+            name,
+            updated: crate::web::utc(t),
+        })
+        .collect())
+}
+
+/// What the page shows besides the list.
+#[derive(Default)]
+struct Shown<'a> {
+    name: &'a str,
+    revealed: Option<(&'a str, &'a str)>,
+    notice: Option<&'a str>,
+    errors: FormErrors,
+}
+
+fn render_page(
+    state: &AppState,
+    auth: &Authenticated,
+    status: StatusCode,
+    secrets: Vec<SecretLine>,
+    shown: Shown<'_>,
+) -> Response {
+    let template = SecretsPage {
+        site_name: &state.accounts.site_name,
+        secrets,
+        csrf: state.forms.token(auth.session.id.as_bytes()),
+        name: shown.name,
+        revealed: shown.revealed,
+        notice: shown.notice,
+        errors: shown.errors,
+    };
+    crate::web::render(status, &template)
+}
+
+async fn page(
+    state: &AppState,
+    auth: &Authenticated,
+    status: StatusCode,
+    shown: Shown<'_>,
+) -> Response {
+    match secret_lines(state, auth).await {
+        Ok(lines) => render_page(state, auth, status, lines, shown),
+        Err(e) => e.into_response(),
+    }
+}
+
+async fn secrets_page(State(state): State<AppState>, MaybeAuth(auth): MaybeAuth) -> Response {
+    let Some(auth) = auth else {
+        return crate::web::see_other("/login");
+    };
+    page(&state, &auth, StatusCode::OK, Shown::default()).await
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct StoreForm {
+    csrf: String,
+    name: String,
+    value: String,
+}
+
+async fn store_submit(
+    State(state): State<AppState>,
+    client: ClientInfo,
+    MaybeAuth(auth): MaybeAuth,
+    Form(form): Form<StoreForm>,
+) -> Response {
+    let Some(auth) = auth else {
+        return crate::web::see_other("/login");
+    };
+    let value = SecretString::new(form.value);
+    let result = match crate::web::check_form_token(&state, &auth, &form.csrf) {
+        Ok(()) => store_value(&state, &auth, &client, &form.name, value).await,
+        Err(e) => Err(e),
+    };
+    match result {
+        Ok(()) => {
+            page(
+                &state,
+                &auth,
+                StatusCode::OK,
+                Shown {
+                    notice: Some("Stored."),
+                    ..Shown::default()
+                },
+            )
+            .await
+        }
+        Err(e) => {
+            let shown = Shown {
+                name: &form.name,
+                errors: FormErrors::from(&e),
+                ..Shown::default()
+            };
+            page(&state, &auth, e.problem().status(), shown).await
+        }
+    }
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct NamedForm {
+    csrf: String,
+    #[serde(default)]
+    password: String,
+}
+
+async fn reveal_submit(
+    State(state): State<AppState>,
+    client: ClientInfo,
+    jar: CookieJar,
+    MaybeAuth(auth): MaybeAuth,
+    Path(name): Path<String>,
+    Form(form): Form<NamedForm>,
+) -> Response {
+    let Some(auth) = auth else {
+        return crate::web::see_other("/login");
+    };
+    let result = match crate::web::check_form_token(&state, &auth, &form.csrf) {
+        Ok(()) => reveal_value(&state, &auth, &client, &name, Some(form.password)).await,
+        Err(e) => Err(e),
+    };
+    match result {
+        Ok((value, reissued)) => {
+            let jar = match reissued {
+                Some(IssuedToken(t)) => jar.add(session_cookie(t)),
+                None => jar,
+            };
+            // The page's form token follows the session, which keeps its id on reissue.
+            let lines = match secret_lines(&state, &auth).await {
+                Ok(lines) => lines,
+                Err(e) => return e.into_response(),
+            };
+            let response = value.expose(|v| {
+                render_page(
+                    &state,
+                    &auth,
+                    StatusCode::OK,
+                    lines,
+                    Shown {
+                        revealed: Some((&name, v)),
+                        ..Shown::default()
+                    },
+                )
+            });
+            (jar, response).into_response()
+        }
+        Err(e) => {
+            let errors = FormErrors {
+                general: Some(e.problem_detail()),
+                ..FormErrors::default()
+            };
+            page(
+                &state,
+                &auth,
+                e.problem().status(),
+                Shown {
+                    errors,
+                    ..Shown::default()
+                },
+            )
+            .await
+        }
+    }
+}
+
+async fn delete_submit(
+    State(state): State<AppState>,
+    client: ClientInfo,
+    MaybeAuth(auth): MaybeAuth,
+    Path(name): Path<String>,
+    Form(form): Form<NamedForm>,
+) -> Response {
+    let Some(auth) = auth else {
+        return crate::web::see_other("/login");
+    };
+    let result = match crate::web::check_form_token(&state, &auth, &form.csrf) {
+        Ok(()) => remove(&state, &auth, &client, &name).await,
+        Err(e) => Err(e),
+    };
+    match result {
+        Ok(()) => {
+            page(
+                &state,
+                &auth,
+                StatusCode::OK,
+                Shown {
+                    notice: Some("Deleted."),
+                    ..Shown::default()
+                },
+            )
+            .await
+        }
+        Err(e) => {
+            let errors = FormErrors {
+                general: Some(e.problem_detail()),
+                ..FormErrors::default()
+            };
+            page(
+                &state,
+                &auth,
+                e.problem().status(),
+                Shown {
+                    errors,
+                    ..Shown::default()
+                },
+            )
+            .await
+        }
+    }
 }
 
 pub(crate) fn router() -> Router<AppState> {
@@ -245,4 +515,7 @@ pub(crate) fn router() -> Router<AppState> {
             axum::routing::put(put).delete(delete),
         )
         .route("/api/v1/secrets/{name}/reveal", post(reveal))
+        .route("/account/secrets", get(secrets_page).post(store_submit))
+        .route("/account/secrets/{name}/reveal", post(reveal_submit))
+        .route("/account/secrets/{name}/delete", post(delete_submit))
 }

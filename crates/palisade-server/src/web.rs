@@ -46,7 +46,7 @@ pub(crate) struct FormErrors {
 }
 
 impl FormErrors {
-    fn from(error: &AppError) -> Self {
+    pub(crate) fn from(error: &AppError) -> Self {
         let message = match error {
             AppError::Internal(_) => {
                 "Something went wrong on our side; nothing was changed.".to_owned()
@@ -69,7 +69,7 @@ impl FormErrors {
 }
 
 impl AppError {
-    fn problem_detail(&self) -> String {
+    pub(crate) fn problem_detail(&self) -> String {
         match self {
             AppError::Invalid(e) => e.rule().to_string(),
             AppError::WeakPassword(v) => v.to_string(),
@@ -134,7 +134,7 @@ struct AccountPage<'a> {
 }
 
 /// Renders a page as a sensitive (never cached) HTML response.
-fn page(status: StatusCode, template: &impl Template) -> Response {
+pub(crate) fn render(status: StatusCode, template: &impl Template) -> Response {
     match template.render() {
         Ok(html) => {
             let mut response = (status, Html(html)).into_response();
@@ -145,13 +145,13 @@ fn page(status: StatusCode, template: &impl Template) -> Response {
     }
 }
 
-fn see_other(to: &str) -> Response {
+pub(crate) fn see_other(to: &str) -> Response {
     let mut response = Redirect::to(to).into_response();
     response.extensions_mut().insert(Sensitive);
     response
 }
 
-fn utc(t: i64) -> String {
+pub(crate) fn utc(t: i64) -> String {
     let days = t.div_euclid(86_400);
     let secs = t.rem_euclid(86_400);
     // Civil from days (Howard Hinnant).
@@ -194,7 +194,7 @@ async fn login_page(
             .map(|_| "Your account is ready: sign in.".to_owned()),
         ..FormErrors::default()
     };
-    page(
+    render(
         StatusCode::OK,
         &LoginPage {
             site_name: &state.accounts.site_name,
@@ -232,7 +232,7 @@ async fn login_submit(
         }
         Err(error) => {
             let status = error.problem().status();
-            let mut response = page(
+            let mut response = render(
                 status,
                 &LoginPage {
                     site_name: &state.accounts.site_name,
@@ -251,7 +251,7 @@ async fn login_submit(
 }
 
 async fn register_page(State(state): State<AppState>) -> Response {
-    page(
+    render(
         StatusCode::OK,
         &RegisterPage {
             site_name: &state.accounts.site_name,
@@ -286,7 +286,7 @@ async fn register_submit(
     };
     match state.accounts.register(registration, &client).await {
         Ok(_) => see_other("/login?registered=1"),
-        Err(error) => page(
+        Err(error) => render(
             error.problem().status(),
             &RegisterPage {
                 site_name: &state.accounts.site_name,
@@ -321,7 +321,7 @@ async fn account_view(
             user_agent: s.user_agent,
         })
         .collect();
-    page(
+    render(
         status,
         &AccountPage {
             site_name: &state.accounts.site_name,
@@ -361,7 +361,11 @@ async fn account(
     account_view(&state, &auth, StatusCode::OK, notice, FormErrors::default()).await
 }
 
-fn check_form_token(state: &AppState, auth: &Authenticated, token: &str) -> Result<(), AppError> {
+pub(crate) fn check_form_token(
+    state: &AppState,
+    auth: &Authenticated,
+    token: &str,
+) -> Result<(), AppError> {
     if state.forms.verify(auth.session.id.as_bytes(), token) {
         Ok(())
     } else {

@@ -298,3 +298,83 @@ async fn reencryption_interrupted_and_resumed_loses_nothing() {
         );
     }
 }
+
+#[tokio::test]
+async fn the_vault_page_stores_reveals_escaped_and_deletes() {
+    let app = TestApp::sqlite().await;
+    app.register("pia", "pia@example.com", STRONG).await;
+    let login = app
+        .send(form(
+            "/login",
+            &[("identifier", "pia"), ("password", STRONG)],
+            None,
+            "127.0.0.1:5",
+        ))
+        .await;
+    let cookie = login.cookie().unwrap();
+    let page = app.send(page_get("/account/secrets", Some(&cookie))).await;
+    assert_eq!(page.status, StatusCode::OK);
+    assert_eq!(page.headers.get("cache-control").unwrap(), "no-store");
+    let csrf = page
+        .body
+        .split("name=\"csrf\" value=\"")
+        .nth(1)
+        .unwrap()
+        .split('"')
+        .next()
+        .unwrap()
+        .to_owned();
+    let value = "<script>alert(1)</script>";
+    let stored = app
+        .send(form(
+            "/account/secrets",
+            &[("csrf", &csrf), ("name", "xss"), ("value", value)],
+            Some(&cookie),
+            "127.0.0.1:5",
+        ))
+        .await;
+    assert_eq!(stored.status, StatusCode::OK);
+    assert!(stored.body.contains("Stored.") && !stored.body.contains(value));
+    let forged = app
+        .send(form(
+            "/account/secrets",
+            &[("csrf", "forged"), ("name", "x"), ("value", "y")],
+            Some(&cookie),
+            "127.0.0.1:5",
+        ))
+        .await;
+    assert_eq!(forged.status, StatusCode::FORBIDDEN);
+    let shown = app
+        .send(form(
+            "/account/secrets/xss/reveal",
+            &[("csrf", &csrf), ("password", "")],
+            Some(&cookie),
+            "127.0.0.1:5",
+        ))
+        .await;
+    assert_eq!(shown.status, StatusCode::OK);
+    assert!(
+        shown.body.contains("&#60;script&#62;") || shown.body.contains("&lt;script&gt;"),
+        "{}",
+        shown.body
+    );
+    assert!(!shown.body.contains(value), "revealed values are escaped");
+    let gone = app
+        .send(form(
+            "/account/secrets/xss/delete",
+            &[("csrf", &csrf)],
+            Some(&cookie),
+            "127.0.0.1:5",
+        ))
+        .await;
+    assert!(gone.body.contains("Deleted."));
+    assert!(
+        app.state
+            .accounts
+            .store
+            .secret_names(1)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+}

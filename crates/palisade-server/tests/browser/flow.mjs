@@ -72,6 +72,15 @@ try {
   const session = cookies.find((c) => c.name === '__Host-palisade-session');
   expect(session && session.httpOnly && session.secure && session.sameSite === 'Lax', 'hardened session cookie');
 
+  await a.click('#secrets-link');
+  await a.fill('#name', 'db.password');
+  await a.fill('#value', 'hunter2 <b>not bold</b>');
+  await a.click('button:has-text("Store")');
+  expect((await a.textContent('main')).includes('Stored.'), 'secret stored');
+  await a.click('button:has-text("Reveal")');
+  expect((await a.textContent('#revealed-value')) === 'hunter2 <b>not bold</b>', 'secret revealed as text');
+  await a.goto(origin + '/account');
+
   const b = watch(await (await browser.newContext()).newPage(), 'B');
   await logIn(b);
 
