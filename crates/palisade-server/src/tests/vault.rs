@@ -275,9 +275,18 @@ async fn reencryption_interrupted_and_resumed_loses_nothing() {
     let per_key = app.state.accounts.store.secrets_per_key().await.unwrap();
     assert_eq!(per_key.iter().find(|(k, _)| *k == new_id).unwrap().1, 6);
     // Retiring the old key is refused while secrets still need it.
-    let refused = crate::keys_cli::run_keys(&app.config, crate::keys_cli::KeysAction::Retire { id: old_id.clone() }).await.unwrap();
+    let refused = crate::keys_cli::run_keys(
+        &app.config,
+        crate::keys_cli::KeysAction::Retire { id: old_id.clone() },
+    )
+    .await
+    .unwrap();
     assert_eq!(refused, std::process::ExitCode::from(1));
-    assert_eq!(Keyring::from_file(&path).unwrap().keys().len(), 2, "the key file is unchanged");
+    assert_eq!(
+        Keyring::from_file(&path).unwrap().keys().len(),
+        2,
+        "the key file is unchanged"
+    );
     // Resume: the rest moves; nothing is left on the old key.
     let done = crate::keys_cli::reencrypt(&app.config, 3, None)
         .await
@@ -285,7 +294,12 @@ async fn reencryption_interrupted_and_resumed_loses_nothing() {
     assert_eq!(done, 4);
     let per_key = app.state.accounts.store.secrets_per_key().await.unwrap();
     assert_eq!(per_key, vec![(new_id.clone(), 10)]);
-    let retired = crate::keys_cli::run_keys(&app.config, crate::keys_cli::KeysAction::Retire { id: old_id.clone() }).await.unwrap();
+    let retired = crate::keys_cli::run_keys(
+        &app.config,
+        crate::keys_cli::KeysAction::Retire { id: old_id.clone() },
+    )
+    .await
+    .unwrap();
     assert_eq!(retired, std::process::ExitCode::SUCCESS);
     assert_eq!(Keyring::from_file(&path).unwrap().keys().len(), 1);
     // Without the old key every value still opens; with only the old key none does.

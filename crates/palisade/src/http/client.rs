@@ -1,22 +1,18 @@
 //! The request's real scheme and client address, believing forwarded headers only from
 //! trusted proxies.
 
-use std::convert::Infallible;
-use std::future::{Ready, ready};
 use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
-use std::task::{Context, Poll};
 
-use axum::body::Body;
 use axum::extract::{ConnectInfo, FromRequestParts};
 use axum::response::{IntoResponse, Response};
-use futures_util::future::Either;
 use http::request::Parts;
 use http::{HeaderMap, Request, StatusCode};
 use ipnet::IpNet;
-use tower::{Layer, Service};
+use tower::Layer;
 
 use super::Problem;
+use super::gate::{Gated, RequestGate};
 
 /// How the connection reached this process. The TLS listener inserts
 /// `ConnectionScheme::Https` into every request's extensions; its absence means plain HTTP.
@@ -224,56 +220,34 @@ impl<S> Layer<S> for ClientInfoLayer {
     type Service = ClientInfoService<S>;
 
     fn layer(&self, inner: S) -> Self::Service {
-        ClientInfoService {
-            inner,
-            proxies: self.proxies.clone(),
-        }
+        Gated::new(self.proxies.clone(), inner)
     }
 }
 
 /// The service of [`ClientInfoLayer`].
-#[derive(Debug, Clone)]
-pub struct ClientInfoService<S> {
-    inner: S,
-    proxies: TrustedProxies,
-}
+pub type ClientInfoService<S> = Gated<TrustedProxies, S>;
 
-impl<S, B> Service<Request<B>> for ClientInfoService<S>
-where
-    S: Service<Request<B>, Response = Response<Body>, Error = Infallible>,
-{
-    type Response = Response<Body>;
-    type Error = Infallible;
-    type Future = Either<Ready<Result<Response<Body>, Infallible>>, S::Future>;
+impl super::gate::sealed::Sealed for TrustedProxies {}
 
-    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Infallible>> {
-        self.inner.poll_ready(cx)
-    }
-
-    fn call(&mut self, mut req: Request<B>) -> Self::Future {
+impl RequestGate for TrustedProxies {
+    fn check<B>(&self, req: &mut Request<B>) -> Option<Response> {
         let Some(peer) = req
             .extensions()
             .get::<ConnectInfo<SocketAddr>>()
             .map(|c| c.0.ip())
         else {
-            tracing::error!(
-                "no peer address: serve with into_make_service_with_connect_info::<SocketAddr>()"
-            );
-            let problem = Problem::new(
-                StatusCode::INTERNAL_SERVER_ERROR,
-                "server-misconfigured",
-                "Server misconfigured",
-            );
-            return Either::Left(ready(Ok(problem.into_response())));
+            return Some(super::misconfigured(
+                "no peer address: serve with into_make_service_with_connect_info::<SocketAddr>()",
+            ));
         };
         let scheme = req
             .extensions()
             .get::<ConnectionScheme>()
             .copied()
             .unwrap_or(ConnectionScheme::Http);
-        let info = self.proxies.resolve(peer, scheme, req.headers());
+        let info = self.resolve(peer, scheme, req.headers());
         req.extensions_mut().insert(info);
-        Either::Right(self.inner.call(req))
+        None
     }
 }
 

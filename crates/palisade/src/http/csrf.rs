@@ -1,21 +1,17 @@
 //! Cross-site request forgery: Fetch Metadata and Origin checks, and form tokens.
 
-use std::convert::Infallible;
-use std::future::{Ready, ready};
 use std::sync::Arc;
-use std::task::{Context, Poll};
 
-use axum::body::Body;
 use axum::response::{IntoResponse, Response};
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use futures_util::future::Either;
 use hmac::{Hmac, KeyInit, Mac};
 use http::{Method, Request, StatusCode, header};
 use sha2::Sha256;
 use subtle::ConstantTimeEq;
-use tower::{Layer, Service};
+use tower::Layer;
 
+use super::gate::{Gated, RequestGate};
 use super::{ConfigError, Problem};
 use crate::secret::SecretBytes;
 
@@ -88,35 +84,19 @@ impl<S> Layer<S> for CsrfLayer {
     type Service = CsrfService<S>;
 
     fn layer(&self, inner: S) -> Self::Service {
-        CsrfService {
-            inner,
-            layer: self.clone(),
-        }
+        Gated::new(self.clone(), inner)
     }
 }
 
 /// The service of [`CsrfLayer`].
-#[derive(Debug, Clone)]
-pub struct CsrfService<S> {
-    inner: S,
-    layer: CsrfLayer,
-}
+pub type CsrfService<S> = Gated<CsrfLayer, S>;
 
-impl<S, B> Service<Request<B>> for CsrfService<S>
-where
-    S: Service<Request<B>, Response = Response<Body>, Error = Infallible>,
-{
-    type Response = Response<Body>;
-    type Error = Infallible;
-    type Future = Either<Ready<Result<Response<Body>, Infallible>>, S::Future>;
+impl super::gate::sealed::Sealed for CsrfLayer {}
 
-    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Infallible>> {
-        self.inner.poll_ready(cx)
-    }
-
-    fn call(&mut self, req: Request<B>) -> Self::Future {
-        if self.layer.allows(&req) {
-            return Either::Right(self.inner.call(req));
+impl RequestGate for CsrfLayer {
+    fn check<B>(&self, req: &mut Request<B>) -> Option<Response> {
+        if self.allows(req) {
+            return None;
         }
         let problem = Problem::new(
             StatusCode::FORBIDDEN,
@@ -125,7 +105,7 @@ where
         )
         .with_detail("State-changing requests must come from this site's own pages.")
         .with_field("origin");
-        Either::Left(ready(Ok(problem.into_response())))
+        Some(problem.into_response())
     }
 }
 

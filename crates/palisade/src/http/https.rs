@@ -1,16 +1,13 @@
 //! HTTPS enforcement: redirect page loads, refuse everything else sent in clear.
 
-use std::convert::Infallible;
-use std::future::{Ready, ready};
 use std::sync::Arc;
-use std::task::{Context, Poll};
 
 use axum::body::Body;
 use axum::response::{IntoResponse, Response};
-use futures_util::future::Either;
 use http::{HeaderValue, Method, Request, StatusCode, header};
-use tower::{Layer, Service};
+use tower::Layer;
 
+use super::gate::{Gated, RequestGate};
 use super::{ClientInfo, ConfigError, Problem};
 
 /// What to do with plain-HTTP requests.
@@ -186,36 +183,17 @@ impl<S> Layer<S> for HttpsLayer {
     type Service = HttpsService<S>;
 
     fn layer(&self, inner: S) -> Self::Service {
-        HttpsService {
-            inner,
-            policy: self.policy.clone(),
-        }
+        Gated::new(self.policy.clone(), inner)
     }
 }
 
 /// The service of [`HttpsLayer`].
-#[derive(Debug, Clone)]
-pub struct HttpsService<S> {
-    inner: S,
-    policy: HttpsPolicy,
-}
+pub type HttpsService<S> = Gated<HttpsPolicy, S>;
 
-impl<S, B> Service<Request<B>> for HttpsService<S>
-where
-    S: Service<Request<B>, Response = Response<Body>, Error = Infallible>,
-{
-    type Response = Response<Body>;
-    type Error = Infallible;
-    type Future = Either<Ready<Result<Response<Body>, Infallible>>, S::Future>;
+impl super::gate::sealed::Sealed for HttpsPolicy {}
 
-    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Infallible>> {
-        self.inner.poll_ready(cx)
-    }
-
-    fn call(&mut self, req: Request<B>) -> Self::Future {
-        match self.policy.check(&req) {
-            Some(refusal) => Either::Left(ready(Ok(refusal))),
-            None => Either::Right(self.inner.call(req)),
-        }
+impl RequestGate for HttpsPolicy {
+    fn check<B>(&self, req: &mut Request<B>) -> Option<Response> {
+        HttpsPolicy::check(self, req)
     }
 }

@@ -27,6 +27,7 @@
 mod client;
 pub mod csp;
 mod csrf;
+mod gate;
 mod headers;
 mod https;
 mod problem;
@@ -39,6 +40,7 @@ pub use client::{
 };
 pub use csp::{Csp, CspLayer, CspNonce, CspPolicy};
 pub use csrf::{CsrfLayer, CsrfService, FormTokens};
+pub use gate::{Gated, RequestGate};
 pub use headers::{SecurityHeaders, SecurityHeadersLayer, Sensitive};
 pub use https::{HttpsLayer, HttpsPolicy, HttpsService, redirect_only};
 pub use problem::{PROBLEM_JSON, Problem};
