@@ -68,22 +68,9 @@ pub(crate) async fn run(config: Config, action: UserAction) -> Result<ExitCode, 
             store
                 .set_disabled(user.id, true)
                 .await
-                .map_err(|e| e.to_string())?;
-            let ended = store
-                .end_all_sessions(user.id)
-                .await
-                .map_err(|e| e.to_string())?;
-            store
-                .audit(
-                    now,
-                    "user_disabled",
-                    Some(user.id),
-                    Some(&user.username),
-                    None,
-                    Some("cli"),
-                )
-                .await
-                .map_err(|e| e.to_string())?;
+                .map_err(store_error)?;
+            let ended = store.end_all_sessions(user.id).await.map_err(store_error)?;
+            audit(&store, now, "user_disabled", &user).await?;
             println!("disabled {} and ended {ended} sessions", user.username);
         }
         UserAction::Enable { name } => {
@@ -91,64 +78,28 @@ pub(crate) async fn run(config: Config, action: UserAction) -> Result<ExitCode, 
             store
                 .set_disabled(user.id, false)
                 .await
-                .map_err(|e| e.to_string())?;
-            store
-                .audit(
-                    now,
-                    "user_enabled",
-                    Some(user.id),
-                    Some(&user.username),
-                    None,
-                    Some("cli"),
-                )
-                .await
-                .map_err(|e| e.to_string())?;
+                .map_err(store_error)?;
+            audit(&store, now, "user_enabled", &user).await?;
             println!("enabled {}", user.username);
         }
         UserAction::Unlock { name } => {
             let user = find(name).await?;
             let account = format!("acct:id:{}", user.id);
-            store
-                .clear_counter(&account)
-                .await
-                .map_err(|e| e.to_string())?;
+            store.clear_counter(&account).await.map_err(store_error)?;
             let pairs = store
                 .clear_counters_with_prefix(&format!("pair:{account}|"))
                 .await
-                .map_err(|e| e.to_string())?;
-            store
-                .audit(
-                    now,
-                    "user_unlocked",
-                    Some(user.id),
-                    Some(&user.username),
-                    None,
-                    Some("cli"),
-                )
-                .await
-                .map_err(|e| e.to_string())?;
+                .map_err(store_error)?;
+            audit(&store, now, "user_unlocked", &user).await?;
             println!(
-                "cleared failed-login counters of {} ({} per-address)",
-                user.username, pairs
+                "cleared failed-login counters of {} ({pairs} per-address)",
+                user.username
             );
         }
         UserAction::EndSessions { name } => {
             let user = find(name).await?;
-            let ended = store
-                .end_all_sessions(user.id)
-                .await
-                .map_err(|e| e.to_string())?;
-            store
-                .audit(
-                    now,
-                    "sessions_ended",
-                    Some(user.id),
-                    Some(&user.username),
-                    None,
-                    Some("cli"),
-                )
-                .await
-                .map_err(|e| e.to_string())?;
+            let ended = store.end_all_sessions(user.id).await.map_err(store_error)?;
+            audit(&store, now, "sessions_ended", &user).await?;
             println!("ended {ended} sessions of {}", user.username);
         }
         UserAction::Import { file, batch } => {
@@ -156,6 +107,30 @@ pub(crate) async fn run(config: Config, action: UserAction) -> Result<ExitCode, 
         }
     }
     Ok(ExitCode::SUCCESS)
+}
+
+fn store_error(e: crate::store::StoreError) -> String {
+    e.to_string()
+}
+
+/// Records an administrator's action on a user in the audit trail.
+async fn audit(
+    store: &Store,
+    now: i64,
+    event: &str,
+    user: &crate::store::UserRow,
+) -> Result<(), String> {
+    store
+        .audit(
+            now,
+            event,
+            Some(user.id),
+            Some(&user.username),
+            None,
+            Some("cli"),
+        )
+        .await
+        .map_err(store_error)
 }
 
 #[derive(serde::Deserialize)]
