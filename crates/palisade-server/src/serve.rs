@@ -190,7 +190,9 @@ fn announce(config: &Config, built: &Built) {
 pub(crate) async fn run(mut config: Config) -> Result<ExitCode, String> {
     let built = build(&config).await?;
 
-    // Expired sessions are refused on use; this only keeps the table small.
+    // Expired sessions are refused on use and stale counters delay nobody; this only keeps
+    // the tables small.
+    let forget_after = built.state.accounts.throttle.forget_after as i64;
     let store = built.state.accounts.store.clone();
     let idle = config.session_idle_minutes as i64 * 60;
     tokio::spawn(async move {
@@ -200,6 +202,9 @@ pub(crate) async fn run(mut config: Config) -> Result<ExitCode, String> {
             let now = crate::accounts::now();
             if let Err(e) = store.delete_expired_sessions(now, now - idle).await {
                 tracing::warn!(error = %e, "session cleanup failed");
+            }
+            if let Err(e) = store.delete_stale_counters(now - forget_after).await {
+                tracing::warn!(error = %e, "throttle cleanup failed");
             }
         }
     });

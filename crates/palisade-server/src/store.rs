@@ -396,6 +396,16 @@ impl Store {
         })
     }
 
+    /// Forgets counters untouched since `cutoff` (they no longer delay anyone), so a spray
+    /// of made-up names cannot grow the table without bound.
+    pub(crate) async fn delete_stale_counters(&self, cutoff: i64) -> Result<u64, StoreError> {
+        Ok(sqlx::query("DELETE FROM throttle WHERE at < $1")
+            .bind(cutoff)
+            .execute(&self.pool)
+            .await?
+            .rows_affected())
+    }
+
     pub(crate) async fn clear_counter(&self, key: &str) -> Result<(), StoreError> {
         sqlx::query("DELETE FROM throttle WHERE key = $1")
             .bind(key)

@@ -103,3 +103,26 @@ async fn per_address_delays_grow_and_unknown_names_count_alike() {
     }
     assert_eq!(last, StatusCode::TOO_MANY_REQUESTS);
 }
+
+#[tokio::test]
+async fn stale_counters_are_forgotten() {
+    let app = TestApp::sqlite().await;
+    for i in 0..20 {
+        app.login_from(&format!("made-up-{i}"), "x", "192.0.2.99:1")
+            .await;
+    }
+    let store = &app.state.accounts.store;
+    assert_eq!(
+        store
+            .delete_stale_counters(crate::accounts::now() - 86_400)
+            .await
+            .unwrap(),
+        0,
+        "fresh counters stay"
+    );
+    let removed = store
+        .delete_stale_counters(crate::accounts::now() + 1)
+        .await
+        .unwrap();
+    assert!(removed >= 20, "{removed}");
+}
