@@ -131,11 +131,13 @@ impl Accounts {
             Some(&email),
             display_name.as_ref().map(DisplayName::as_str),
         );
+        // Counted before the strength check: zxcvbn and hashing are the costly parts, and
+        // a client past its rate gets neither.
+        self.rate(&format!("reg:{}", client_key(client.addr)), client)
+            .await?;
         self.policy
             .check(&password, &words)
             .map_err(AppError::WeakPassword)?;
-        self.rate(&format!("reg:{}", client_key(client.addr)), client)
-            .await?;
         let hash = self.timed_hash(password).await?;
         let id = self
             .store

@@ -126,3 +126,25 @@ async fn stale_counters_are_forgotten() {
         .unwrap();
     assert!(removed >= 20, "{removed}");
 }
+
+#[tokio::test]
+async fn registrations_from_one_address_are_rate_limited_before_any_costly_check() {
+    let app = TestApp::sqlite().await;
+    let before = app.hashes();
+    let mut throttled = 0;
+    for i in 0..60 {
+        let body = serde_json::json!({"username": format!("flood{i}"), "email": format!("flood{i}@example.com"), "password": format!("correct horse battery {i} staple")});
+        let reply = app
+            .send(req(
+                "POST",
+                "/api/v1/register",
+                Some(("application/json", body.to_string())),
+                None,
+                "198.51.100.3:1",
+            ))
+            .await;
+        throttled += usize::from(reply.status == StatusCode::TOO_MANY_REQUESTS);
+    }
+    assert_eq!(throttled, 10, "50 registrations per address per window");
+    assert_eq!(app.hashes() - before, 50);
+}
