@@ -366,10 +366,13 @@ async fn store_submit(
         return crate::web::see_other("/login");
     };
     let value = SecretString::new(form.value);
-    let result = match crate::web::check_form_token(&state, &auth, &form.csrf) {
-        Ok(()) => store_value(&state, &auth, &client, &form.name, value).await,
-        Err(e) => Err(e),
-    };
+    let result = crate::web::guarded(
+        &state,
+        &auth,
+        &form.csrf,
+        store_value(&state, &auth, &client, &form.name, value),
+    )
+    .await;
     match result {
         Ok(()) => {
             page(
@@ -413,10 +416,13 @@ async fn reveal_submit(
     let Some(auth) = auth else {
         return crate::web::see_other("/login");
     };
-    let result = match crate::web::check_form_token(&state, &auth, &form.csrf) {
-        Ok(()) => reveal_value(&state, &auth, &client, &name, Some(form.password)).await,
-        Err(e) => Err(e),
-    };
+    let result = crate::web::guarded(
+        &state,
+        &auth,
+        &form.csrf,
+        reveal_value(&state, &auth, &client, &name, Some(form.password)),
+    )
+    .await;
     match result {
         Ok((value, reissued)) => {
             let jar = match reissued {
@@ -471,10 +477,13 @@ async fn delete_submit(
     let Some(auth) = auth else {
         return crate::web::see_other("/login");
     };
-    let result = match crate::web::check_form_token(&state, &auth, &form.csrf) {
-        Ok(()) => remove(&state, &auth, &client, &name).await,
-        Err(e) => Err(e),
-    };
+    let result = crate::web::guarded(
+        &state,
+        &auth,
+        &form.csrf,
+        remove(&state, &auth, &client, &name),
+    )
+    .await;
     match result {
         Ok(()) => {
             page(

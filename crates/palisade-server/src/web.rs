@@ -361,6 +361,18 @@ async fn account(
     account_view(&state, &auth, StatusCode::OK, notice, FormErrors::default()).await
 }
 
+/// Runs `action` only when the form token belongs to this session (futures are lazy: a
+/// refused form does nothing).
+pub(crate) async fn guarded<T>(
+    state: &AppState,
+    auth: &Authenticated,
+    token: &str,
+    action: impl std::future::Future<Output = Result<T, AppError>>,
+) -> Result<T, AppError> {
+    check_form_token(state, auth, token)?;
+    action.await
+}
+
 pub(crate) fn check_form_token(
     state: &AppState,
     auth: &Authenticated,
@@ -391,15 +403,15 @@ async fn password_submit(
     let Some(auth) = auth else {
         return see_other("/login");
     };
-    let result = match check_form_token(&state, &auth, &form.csrf) {
-        Ok(()) => {
-            state
-                .accounts
-                .change_password(&auth, form.current_password, form.new_password, &client)
-                .await
-        }
-        Err(e) => Err(e),
-    };
+    let result = guarded(
+        &state,
+        &auth,
+        &form.csrf,
+        state
+            .accounts
+            .change_password(&auth, form.current_password, form.new_password, &client),
+    )
+    .await;
     match result {
         Ok(IssuedToken(token)) => (
             jar.add(session_cookie(token)),
@@ -441,15 +453,15 @@ async fn end_session_submit(
         return see_other("/login");
     };
     let _ = form.end;
-    let result = match check_form_token(&state, &auth, &form.csrf) {
-        Ok(()) => {
-            state
-                .accounts
-                .end_session(&auth, &id, Some(form.password), &client)
-                .await
-        }
-        Err(e) => Err(e),
-    };
+    let result = guarded(
+        &state,
+        &auth,
+        &form.csrf,
+        state
+            .accounts
+            .end_session(&auth, &id, Some(form.password), &client),
+    )
+    .await;
     match result {
         Ok(Some(IssuedToken(token))) => (
             jar.add(session_cookie(token)),

@@ -92,7 +92,7 @@ fn every_query_is_a_literal() {
 fn the_scanner_catches_assembled_sql() {
     let mut problems = Vec::new();
     let bad = r#"
-        sqlx::query(&format!("SELECT * FROM users WHERE name = '{name}'"))
+        sqlx::query(&std::format!("SELECT * FROM users WHERE name = '{name}'"))
         sqlx::query_as::<_, Row>(text.as_str())
         let q = format!("DELETE FROM t WHERE id = {id}");
         sql.push_str(" WHERE x = ");
