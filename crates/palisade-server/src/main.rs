@@ -6,6 +6,7 @@ mod api;
 mod app;
 mod body;
 mod config;
+mod csp_cli;
 mod db;
 mod error;
 mod keys;
@@ -67,6 +68,11 @@ enum Command {
         #[command(subcommand)]
         action: keys_cli::SecretAction,
     },
+    /// Content-Security-Policy tools.
+    Csp {
+        #[command(subcommand)]
+        action: CspAction,
+    },
     /// Manage users.
     User {
         #[command(flatten)]
@@ -74,6 +80,12 @@ enum Command {
         #[command(subcommand)]
         action: users::UserAction,
     },
+}
+
+#[derive(Subcommand)]
+enum CspAction {
+    /// Judge a policy: parse problems and weaknesses, each with a fix.
+    Check(csp_cli::CheckArgs),
 }
 
 fn main() -> ExitCode {
@@ -121,6 +133,9 @@ fn main() -> ExitCode {
                 let config = config::Config::load(common.config.as_deref(), overrides)?;
                 keys_cli::run_secret(&config, action)
             }
+            Command::Csp {
+                action: CspAction::Check(args),
+            } => csp_cli::run(args),
             Command::User { common, action } => {
                 let overrides = config::Overrides {
                     listen: None,

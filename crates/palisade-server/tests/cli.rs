@@ -433,3 +433,105 @@ fn secret_encrypt_and_decrypt_from_the_command_line() {
     );
     assert_eq!(decrypted, "s3cr3t value\n");
 }
+
+#[test]
+fn csp_check_exit_codes_and_formats() {
+    let dir = tempfile::tempdir().unwrap();
+    let run = |args: &[&str]| {
+        let out = palisade(dir.path()).args(args).output().unwrap();
+        (out.status.code(), String::from_utf8(out.stdout).unwrap())
+    };
+    let (code, out) = run(&["csp", "check", "script-src 'unsafe-inline'"]);
+    assert_eq!(code, Some(1));
+    assert!(
+        out.contains("script-unsafe-inline") && out.contains("fix:"),
+        "{out}"
+    );
+    let strict = "default-src 'none'; script-src 'nonce-r4nd0mV4lu3xyzQ' 'strict-dynamic'; base-uri 'none'; frame-ancestors 'none'; object-src 'none'; require-trusted-types-for 'script'; report-to csp";
+    assert_eq!(run(&["csp", "check", strict]).0, Some(0));
+    assert_eq!(
+        run(&["csp", "check", "--fail-on", "info", strict]).0,
+        Some(0),
+        "only findings at or above the threshold fail"
+    );
+    assert_eq!(
+        run(&[
+            "csp",
+            "check",
+            "--fail-on",
+            "medium",
+            "script-src 'nonce-r4nd0mV4lu3xyzQ'; object-src 'none'; base-uri 'none'"
+        ])
+        .0,
+        Some(1)
+    );
+    let (_, json) = run(&["csp", "check", "--format", "json", "script-src 'self'"]);
+    let v: serde_json::Value = serde_json::from_str(&json).unwrap();
+    assert_eq!(v["policies"][0]["script-src"][0], "'self'");
+    let (_, sarif) = run(&["csp", "check", "--format", "sarif", "script-src *"]);
+    let v: serde_json::Value = serde_json::from_str(&sarif).unwrap();
+    assert_eq!(v["version"], "2.1.0");
+    let results = v["runs"][0]["results"].as_array().unwrap();
+    assert!(
+        results
+            .iter()
+            .any(|r| r["ruleId"] == "script-wildcard" && r["level"] == "error")
+    );
+    let rules = v["runs"][0]["tool"]["driver"]["rules"].as_array().unwrap();
+    assert!(
+        results
+            .iter()
+            .all(|r| rules.iter().any(|rule| rule["id"] == r["ruleId"])),
+        "every result has its rule"
+    );
+    assert_eq!(
+        run(&["csp", "check", "--format", "yaml", "x"]).0,
+        Some(2),
+        "usage error"
+    );
+    let (code, out, _) = run_with_stdin(
+        palisade(dir.path()).args(["csp", "check", "-"]),
+        b"object-src 'none'",
+    );
+    assert_eq!(code, Some(1));
+    assert!(
+        String::from_utf8(out)
+            .unwrap()
+            .contains("missing-script-src")
+    );
+}
+
+#[test]
+fn csp_check_sarif_is_valid_against_the_official_schema() {
+    if std::env::var("PALISADE_PYTHON_TESTS").as_deref() != Ok("1") {
+        eprintln!(
+            "SKIPPED SARIF schema validation: set PALISADE_PYTHON_TESTS=1 (needs python3 with jsonschema)"
+        );
+        return;
+    }
+    let schema = std::env::var_os("PALISADE_TESTDATA")
+        .map(std::path::PathBuf::from)
+        .unwrap_or_else(|| {
+            std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../../shared/testdata")
+        })
+        .join("sarif/sarif-schema-2.1.0.json");
+    assert!(schema.is_file(), "{} missing", schema.display());
+    let dir = tempfile::tempdir().unwrap();
+    for policy in [
+        "script-src * 'unsafe-inline'; report-uri /r",
+        "",
+        "default-src 'none'",
+        "scirpt-src self; script-src 'nonce-abc'",
+    ] {
+        let out = palisade(dir.path())
+            .args(["csp", "check", "--format", "sarif", policy])
+            .output()
+            .unwrap();
+        let script = "import json,sys,jsonschema; jsonschema.validate(json.load(sys.stdin), json.load(open(sys.argv[1])))";
+        let (code, _, err) = run_with_stdin(
+            Command::new("python3").args(["-c", script]).arg(&schema),
+            &out.stdout,
+        );
+        assert_eq!(code, Some(0), "SARIF for {policy:?} is invalid: {err}");
+    }
+}

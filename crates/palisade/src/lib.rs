@@ -3,8 +3,12 @@
 //! - [`password`]: Argon2id hashing with a versioned pepper, bcrypt import, policy checks.
 //! - [`secret`]: zeroizing secret types and a Fernet keyring.
 //! - [`validate`]: newtypes parsed at the boundary, and log-safe text.
+//! - [`throttle`]: login throttling decisions that never lock the owner out.
+//! - [`csp_eval`]: judging a Content-Security-Policy.
+//! - `http` (feature): tower layers — HTTPS, headers, CSP with nonces, CSRF, the Shield.
 #![forbid(unsafe_code)]
 
+pub mod csp_eval;
 #[cfg(feature = "http")]
 pub mod http;
 pub mod password;
