@@ -11,6 +11,7 @@ mod db;
 mod error;
 mod keys;
 mod keys_cli;
+mod scan;
 mod serve;
 mod state;
 mod store;
@@ -73,6 +74,8 @@ enum Command {
         #[command(subcommand)]
         action: CspAction,
     },
+    /// Fetch a page and grade its security headers, cookies and CSP.
+    Scan(scan::ScanArgs),
     /// Manage users.
     User {
         #[command(flatten)]
@@ -136,6 +139,7 @@ fn main() -> ExitCode {
             Command::Csp {
                 action: CspAction::Check(args),
             } => csp_cli::run(args),
+            Command::Scan(args) => scan::run(args).await,
             Command::User { common, action } => {
                 let overrides = config::Overrides {
                     listen: None,

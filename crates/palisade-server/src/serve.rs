@@ -229,6 +229,10 @@ pub(crate) async fn run(mut config: Config) -> Result<ExitCode, String> {
                     .await;
                 });
             }
+            let listener = std::net::TcpListener::bind(config.listen)
+                .map_err(|e| format!("listen {}: {e}", config.listen))?;
+            // With port 0 the origin (and so the CSRF check) must name the real port.
+            config.listen = listener.local_addr().map_err(|e| e.to_string())?;
             let app = crate::app::app(built.state.clone(), crate::app::shield_config(&config)?);
             let handle = axum_server::Handle::new();
             let stopper = handle.clone();
@@ -237,7 +241,7 @@ pub(crate) async fn run(mut config: Config) -> Result<ExitCode, String> {
                 stopper.graceful_shutdown(Some(Duration::from_secs(10)));
             });
             announce(&config, &built);
-            palisade::http::tls::serve_https(config.listen, app, &tls, handle)
+            palisade::http::tls::serve_https(listener, app, &tls, handle)
                 .await
                 .map_err(|e| format!("listen {}: {e}", config.listen))?;
         }

@@ -41,8 +41,9 @@ async fn start(tls: Arc<ReloadingTls>) -> (SocketAddr, Handle<SocketAddr>) {
         ));
     let handle = Handle::new();
     let server_handle = handle.clone();
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     tokio::spawn(async move {
-        serve_https("127.0.0.1:0".parse().unwrap(), app, &tls, server_handle)
+        serve_https(listener, app, &tls, server_handle)
             .await
             .unwrap()
     });

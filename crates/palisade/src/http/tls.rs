@@ -175,17 +175,19 @@ fn build(cert: &Path, key: &Path) -> Result<Arc<ServerConfig>, TlsError> {
     Ok(Arc::new(config))
 }
 
-/// Serves `app` over TLS on `addr` until `handle` shuts it down. Requests carry
+/// Serves `app` over TLS on a bound `listener` until `handle` shuts it down (binding first
+/// lets the caller learn the port before building the app). Requests carry
 /// [`ConnectionScheme::Https`] and the peer address, as the [`Shield`](super::Shield)
 /// expects.
 pub async fn serve_https(
-    addr: SocketAddr,
+    listener: std::net::TcpListener,
     app: Router,
     tls: &ReloadingTls,
     handle: Handle<SocketAddr>,
 ) -> io::Result<()> {
     let app = app.layer(Extension(ConnectionScheme::Https));
-    axum_server::bind_rustls(addr, tls.rustls_config())
+    listener.set_nonblocking(true)?;
+    axum_server::from_tcp_rustls(listener, tls.rustls_config())?
         .handle(handle)
         .serve(app.into_make_service_with_connect_info::<SocketAddr>())
         .await
