@@ -4,7 +4,7 @@ use std::io::Read;
 use std::process::ExitCode;
 
 use clap::{Args, ValueEnum};
-use palisade::csp_eval::{Report, Severity, evaluate};
+use palisade::csp_eval::{Report, Severity, evaluate, observatory_expectation};
 use serde_json::json;
 
 #[derive(Clone, Copy, ValueEnum)]
@@ -86,6 +86,10 @@ pub(crate) fn run(args: CheckArgs) -> Result<ExitCode, String> {
             if report.findings.is_empty() {
                 println!("no findings");
             }
+            println!(
+                "MDN Observatory category (served over HTTPS): {}",
+                observatory_expectation(policy.trim(), true)
+            );
             for f in &report.findings {
                 println!(
                     "{:<6} {:<30} {}: {}\n       fix: {}",
@@ -113,7 +117,11 @@ pub(crate) fn run(args: CheckArgs) -> Result<ExitCode, String> {
                         .collect::<serde_json::Map<_, _>>()
                 })
                 .collect();
-            println!("{}", json!({"policies": policies, "findings": findings}));
+            let observatory = observatory_expectation(policy.trim(), true);
+            println!(
+                "{}",
+                json!({"policies": policies, "findings": findings, "observatory": observatory})
+            );
         }
         Format::Sarif => println!("{}", sarif(&report, &policy)),
     }

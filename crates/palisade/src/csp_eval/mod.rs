@@ -18,8 +18,10 @@
 //! an allowed host really serves no JSONP, needs the site itself (`palisade scan`).
 
 mod checks;
+mod observatory;
 mod parse;
 
+pub use observatory::observatory_expectation;
 pub use parse::{Directive, Policy};
 
 /// How much a finding matters.
