@@ -468,7 +468,10 @@ fn csp_check_exit_codes_and_formats() {
     let (_, json) = run(&["csp", "check", "--format", "json", "script-src 'self'"]);
     let v: serde_json::Value = serde_json::from_str(&json).unwrap();
     assert_eq!(v["policies"][0]["script-src"][0], "'self'");
-    assert_eq!(v["observatory"], "CspImplementedWithUnsafeInline", "no object-src: plugins from anywhere");
+    assert_eq!(
+        v["observatory"], "CspImplementedWithUnsafeInline",
+        "no object-src: plugins from anywhere"
+    );
     let (_, sarif) = run(&["csp", "check", "--format", "sarif", "script-src *"]);
     let v: serde_json::Value = serde_json::from_str(&sarif).unwrap();
     assert_eq!(v["version"], "2.1.0");
