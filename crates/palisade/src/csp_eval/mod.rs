@@ -10,7 +10,9 @@
 //! use palisade::csp_eval::{Severity, evaluate};
 //! let report = evaluate("script-src 'self' 'unsafe-inline'; object-src 'none'");
 //! assert!(report.findings.iter().any(|f| f.id == "script-unsafe-inline" && f.severity == Severity::High));
-//! assert_eq!(evaluate("default-src 'none'; script-src 'nonce-r4nd0mV4lu3xyz' 'strict-dynamic'; base-uri 'none'; frame-ancestors 'none'; require-trusted-types-for 'script'; report-to csp").worst(), Some(Severity::Info));
+//! let strict = "default-src 'none'; script-src 'nonce-r4nd0mV4lu3xyz' 'strict-dynamic'; \
+//!               base-uri 'none'; frame-ancestors 'none'; require-trusted-types-for 'script'; report-to csp";
+//! assert!(evaluate(strict).worst() <= Some(Severity::Info));
 //! ```
 //!
 //! # Deployment caveat
