@@ -4,8 +4,8 @@
 
 use super::{Finding, Severity};
 
-/// Directive names of CSP Level 3 and the Trusted Types / reporting extensions.
-pub(crate) const KNOWN: &[&str] = &[
+/// Directives of CSP Level 3 (and Trusted Types) in current use.
+pub(crate) const CURRENT_DIRECTIVES: &[&str] = &[
     "default-src",
     "script-src",
     "script-src-elem",
@@ -29,18 +29,26 @@ pub(crate) const KNOWN: &[&str] = &[
     "sandbox",
     "upgrade-insecure-requests",
     "report-to",
-    "report-uri",
     "require-trusted-types-for",
     "trusted-types",
     "webrtc",
-    "navigate-to",
+];
+
+/// Deprecated or never-shipped directives (`report-uri` still works, as a fallback).
+pub(crate) const DEPRECATED_DIRECTIVES: &[&str] = &[
     "block-all-mixed-content",
     "plugin-types",
     "prefetch-src",
     "referrer",
     "reflected-xss",
+    "report-uri",
+    "navigate-to",
     "require-sri-for",
 ];
+
+fn is_known(name: &str) -> bool {
+    CURRENT_DIRECTIVES.contains(&name) || DEPRECATED_DIRECTIVES.contains(&name)
+}
 
 const KEYWORDS: &[&str] = &[
     "self",
@@ -153,9 +161,10 @@ pub(crate) fn parse(text: &str, findings: &mut Vec<Finding>) -> Policy {
             ));
             continue;
         }
-        if !KNOWN.contains(&name.as_str()) {
-            let hint = KNOWN
+        if !is_known(&name) {
+            let hint = CURRENT_DIRECTIVES
                 .iter()
+                .chain(DEPRECATED_DIRECTIVES)
                 .map(|k| (edit_distance(&name, k), *k))
                 .min()
                 .filter(|(d, _)| *d <= 2)
@@ -181,7 +190,7 @@ pub(crate) fn parse(text: &str, findings: &mut Vec<Finding>) -> Policy {
         }
         for value in &values {
             let lower = value.to_ascii_lowercase();
-            if KNOWN.contains(&lower.as_str()) && lower != "sandbox" {
+            if is_known(&lower) && lower != "sandbox" {
                 findings.push(Finding::new(
                     Severity::High,
                     "missing-semicolon",

@@ -5,41 +5,8 @@ use super::super::ConfigError;
 /// Stands for the per-response nonce in a source list.
 pub const NONCE: &str = "'nonce'";
 
-const DIRECTIVES: &[&str] = &[
-    "default-src",
-    "script-src",
-    "script-src-elem",
-    "script-src-attr",
-    "style-src",
-    "style-src-elem",
-    "style-src-attr",
-    "img-src",
-    "font-src",
-    "connect-src",
-    "media-src",
-    "object-src",
-    "frame-src",
-    "child-src",
-    "worker-src",
-    "manifest-src",
-    "fenced-frame-src",
-    "form-action",
-    "frame-ancestors",
-    "base-uri",
-    "sandbox",
-    "upgrade-insecure-requests",
-    "report-to",
-    "require-trusted-types-for",
-    "trusted-types",
-];
-const DEPRECATED: &[&str] = &[
-    "block-all-mixed-content",
-    "plugin-types",
-    "prefetch-src",
-    "referrer",
-    "reflected-xss",
-    "report-uri",
-];
+use crate::csp_eval::{CURRENT_DIRECTIVES as DIRECTIVES, DEPRECATED_DIRECTIVES as DEPRECATED};
+
 const KEYWORDS: &[&str] = &[
     "'self'",
     "'none'",
