@@ -24,6 +24,7 @@ mod observatory;
 mod parse;
 
 pub use observatory::observatory_expectation;
+#[cfg(feature = "http")]
 pub(crate) use parse::{CURRENT_DIRECTIVES, DEPRECATED_DIRECTIVES};
 pub use parse::{Directive, Policy};
 
