@@ -4,6 +4,7 @@
 mod accounts;
 mod api;
 mod app;
+mod audit_cli;
 mod body;
 mod config;
 mod csp_cli;
@@ -74,6 +75,8 @@ enum Command {
         #[command(subcommand)]
         action: CspAction,
     },
+    /// Audit Cargo.lock files against a local RustSec advisory database.
+    Audit(audit_cli::AuditArgs),
     /// Fetch a page and grade its security headers, cookies and CSP.
     Scan(scan::ScanArgs),
     /// Manage users.
@@ -140,6 +143,7 @@ fn main() -> ExitCode {
                 action: CspAction::Check(args),
             } => csp_cli::run(args),
             Command::Scan(args) => scan::run(args).await,
+            Command::Audit(args) => audit_cli::run(args),
             Command::User { common, action } => {
                 let overrides = config::Overrides {
                     listen: None,

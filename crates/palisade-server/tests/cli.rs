@@ -539,3 +539,118 @@ fn csp_check_sarif_is_valid_against_the_official_schema() {
         assert_eq!(code, Some(0), "SARIF for {policy:?} is invalid: {err}");
     }
 }
+
+fn shared(rel: &str) -> std::path::PathBuf {
+    std::env::var_os("PALISADE_TESTDATA")
+        .map(std::path::PathBuf::from)
+        .unwrap_or_else(|| {
+            std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../../shared/testdata")
+        })
+        .join(rel)
+}
+
+#[test]
+fn audit_cargo_lockfiles_exit_codes_and_sarif() {
+    let db = shared("advisories/rustsec");
+    if !db.is_dir() {
+        assert!(
+            std::env::var("CI").as_deref() != Ok("true"),
+            "test data missing (CI=true)"
+        );
+        eprintln!("SKIPPED audit CLI: no shared test data");
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let xsv = shared("lockfiles/cargo/BurntSushi__xsv/Cargo.lock");
+    let run = |args: &[&str]| {
+        let out = palisade(dir.path())
+            .arg("audit")
+            .args(args)
+            .arg("--db")
+            .arg(&db)
+            .output()
+            .unwrap();
+        (
+            out.status.code(),
+            String::from_utf8(out.stdout).unwrap(),
+            String::from_utf8(out.stderr).unwrap(),
+        )
+    };
+    let (code, text, _) = run(&[xsv.to_str().unwrap()]);
+    assert_eq!(code, Some(1), "vulnerabilities found");
+    assert!(
+        text.contains("smallvec")
+            && text.contains("RUSTSEC-2019-0009")
+            && text.contains("6 vulnerabilities"),
+        "{text}"
+    );
+    let (_, json, _) = run(&[xsv.to_str().unwrap(), "--format", "json"]);
+    let v: serde_json::Value = serde_json::from_str(&json).unwrap();
+    let smallvec = v["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|f| f["id"] == "RUSTSEC-2019-0009")
+        .unwrap();
+    assert_eq!(smallvec["package"], "smallvec");
+    assert!(smallvec["line"].as_u64().unwrap() > 1);
+    // Ignoring every vulnerability id makes the run pass.
+    let ids: Vec<String> = v["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|f| f["informational"].is_null())
+        .map(|f| f["id"].as_str().unwrap().to_owned())
+        .collect();
+    let mut args = vec![xsv.to_str().unwrap().to_owned()];
+    for id in &ids {
+        args.push("--ignore".into());
+        args.push(id.clone());
+    }
+    let (code, _, _) = run(&args.iter().map(String::as_str).collect::<Vec<_>>());
+    assert_eq!(code, Some(0), "only ignored vulnerabilities remain");
+    // This project's own lockfile is clean.
+    let own = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../Cargo.lock");
+    assert_eq!(run(&[own.to_str().unwrap()]).0, Some(0));
+    // Could not run: exit 2 with the reason.
+    let broken = dir.path().join("Cargo.lock");
+    std::fs::write(&broken, "[[package]]\nname = \"x\"\nversion = \"nope\"\n").unwrap();
+    let (code, _, err) = run(&[broken.to_str().unwrap()]);
+    assert_eq!(code, Some(2));
+    assert!(err.contains("Cargo.lock"), "{err}");
+    let out = palisade(dir.path())
+        .args(["audit", xsv.to_str().unwrap()])
+        .env_remove("PALISADE_ADVISORY_DB")
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2), "no database");
+    // SARIF, valid against the official schema.
+    let sarif_path = dir.path().join("audit.sarif");
+    let (code, _, _) = run(&[
+        xsv.to_str().unwrap(),
+        "--format",
+        "sarif",
+        "--output",
+        sarif_path.to_str().unwrap(),
+    ]);
+    assert_eq!(code, Some(1));
+    let sarif: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&sarif_path).unwrap()).unwrap();
+    let results = sarif["runs"][0]["results"].as_array().unwrap();
+    assert!(results.iter().all(|r| {
+        r["locations"][0]["physicalLocation"]["region"]["startLine"]
+            .as_u64()
+            .unwrap()
+            > 1
+    }));
+    if std::env::var("PALISADE_PYTHON_TESTS").as_deref() == Ok("1") {
+        let script = "import json,sys,jsonschema; jsonschema.validate(json.load(open(sys.argv[2])), json.load(open(sys.argv[1])))";
+        let status = Command::new("python3")
+            .args(["-c", script])
+            .arg(shared("sarif/sarif-schema-2.1.0.json"))
+            .arg(&sarif_path)
+            .status()
+            .unwrap();
+        assert!(status.success(), "audit SARIF is not valid SARIF 2.1.0");
+    }
+}
