@@ -8,6 +8,7 @@
 //! reported apart from vulnerabilities.
 #![forbid(unsafe_code)]
 
+pub mod python;
 mod sarif;
 
 use std::path::{Path, PathBuf};

@@ -5,6 +5,7 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use clap::{Args, ValueEnum};
+use palisade_audit::python::{self, OsvDb, PyPackage};
 use palisade_audit::{Finding, RustSecDb, Severity, audit_cargo, sarif};
 use serde_json::json;
 
@@ -40,6 +41,25 @@ pub(crate) struct AuditArgs {
     ignore: Vec<String>,
 }
 
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Kind {
+    Cargo,
+    Requirements,
+    Pipfile,
+    Poetry,
+}
+
+fn kind(path: &Path) -> Option<Kind> {
+    let name = path.file_name()?.to_str()?;
+    match name {
+        "Cargo.lock" => Some(Kind::Cargo),
+        "Pipfile.lock" => Some(Kind::Pipfile),
+        "poetry.lock" => Some(Kind::Poetry),
+        n if n.starts_with("requirements") && n.ends_with(".txt") => Some(Kind::Requirements),
+        _ => None,
+    }
+}
+
 fn find_lockfiles(path: &Path, depth: usize, out: &mut Vec<PathBuf>) -> Result<(), String> {
     if path.is_file() {
         out.push(path.to_owned());
@@ -54,7 +74,7 @@ fn find_lockfiles(path: &Path, depth: usize, out: &mut Vec<PathBuf>) -> Result<(
             && !matches!(name.to_str(), Some("target" | ".git" | "node_modules"))
         {
             find_lockfiles(&p, depth - 1, out)?;
-        } else if name == "Cargo.lock" {
+        } else if kind(&p).is_some() {
             out.push(p);
         }
     }
@@ -71,10 +91,14 @@ pub(crate) fn run(args: AuditArgs) -> Result<ExitCode, String> {
     if dbs.is_empty() {
         return Err("no advisory database: give --db DIR (a RustSec advisory-db checkout) or set PALISADE_ADVISORY_DB".into());
     }
-    let dbs = dbs
-        .iter()
-        .map(|d| RustSecDb::open(d).map_err(|e| e.to_string()))
-        .collect::<Result<Vec<_>, _>>()?;
+    let (mut rustsec, mut osv) = (Vec::new(), Vec::new());
+    for d in &dbs {
+        if d.join("crates").is_dir() {
+            rustsec.push(RustSecDb::open(d).map_err(|e| e.to_string())?);
+        } else {
+            osv.push(OsvDb::open(d).map_err(|e| e.to_string())?);
+        }
+    }
     let paths = if args.paths.is_empty() {
         vec![PathBuf::from(".")]
     } else {
@@ -86,7 +110,7 @@ pub(crate) fn run(args: AuditArgs) -> Result<ExitCode, String> {
     }
     if lockfiles.is_empty() {
         return Err(format!(
-            "no Cargo.lock found under {}",
+            "no lockfile found under {}",
             paths
                 .iter()
                 .map(|p| p.display().to_string())
@@ -95,24 +119,60 @@ pub(crate) fn run(args: AuditArgs) -> Result<ExitCode, String> {
         ));
     }
     let mut findings: Vec<Finding> = Vec::new();
+    let mut not_audited: Vec<PyPackage> = Vec::new();
+    let keep = |f: Finding, findings: &mut Vec<Finding>| {
+        if !args.ignore.contains(&f.id)
+            && !findings.iter().any(|g| {
+                g.id == f.id
+                    && g.package == f.package
+                    && g.version == f.version
+                    && g.lockfile == f.lockfile
+            })
+        {
+            findings.push(f);
+        }
+    };
     for lockfile in &lockfiles {
-        if lockfile.file_name().is_none_or(|n| n != "Cargo.lock") {
+        let Some(kind) = kind(lockfile) else {
             return Err(format!(
-                "{}: unknown lockfile format (this version reads Cargo.lock)",
+                "{}: unknown lockfile format (Cargo.lock, requirements*.txt, Pipfile.lock, poetry.lock)",
+                lockfile.display()
+            ));
+        };
+        if kind == Kind::Cargo {
+            if rustsec.is_empty() {
+                return Err(format!(
+                    "{}: no RustSec database given (--db advisory-db)",
+                    lockfile.display()
+                ));
+            }
+            for db in &rustsec {
+                for f in audit_cargo(lockfile, db).map_err(|e| e.to_string())? {
+                    keep(f, &mut findings);
+                }
+            }
+            continue;
+        }
+        if osv.is_empty() {
+            return Err(format!(
+                "{}: no OSV database given (--db path/to/advisory-database)",
                 lockfile.display()
             ));
         }
-        for db in &dbs {
-            for f in audit_cargo(lockfile, db).map_err(|e| e.to_string())? {
-                if !args.ignore.contains(&f.id)
-                    && !findings.iter().any(|g| {
-                        g.id == f.id
-                            && g.package == f.package
-                            && g.version == f.version
-                            && g.lockfile == f.lockfile
-                    })
-                {
-                    findings.push(f);
+        let packages = match kind {
+            Kind::Requirements => python::read_requirements(lockfile),
+            Kind::Pipfile => python::read_pipfile_lock(lockfile),
+            _ => python::read_poetry_lock(lockfile),
+        }
+        .map_err(|e| e.to_string())?;
+        for db in &osv {
+            let (found, unpinned) = python::audit_python(&packages, db);
+            for f in found {
+                keep(f, &mut findings);
+            }
+            for u in unpinned {
+                if !not_audited.contains(&u) {
+                    not_audited.push(u);
                 }
             }
         }
@@ -121,6 +181,7 @@ pub(crate) fn run(args: AuditArgs) -> Result<ExitCode, String> {
         Format::Sarif => sarif(&findings).to_string(),
         Format::Json => json!({
             "lockfiles": lockfiles.iter().map(|l| l.to_string_lossy()).collect::<Vec<_>>(),
+            "not_audited": not_audited.iter().map(|p| json!({"package": p.name, "file": p.file.to_string_lossy(), "line": p.line, "reason": "not pinned"})).collect::<Vec<_>>(),
             "findings": findings.iter().map(|f| json!({
                 "ecosystem": f.ecosystem, "package": f.package, "version": f.version, "id": f.id, "aliases": f.aliases,
                 "title": f.title, "severity": f.severity.as_str(), "cvss_score": f.cvss_score, "fixed_in": f.fixed_in,
@@ -133,6 +194,9 @@ pub(crate) fn run(args: AuditArgs) -> Result<ExitCode, String> {
             for f in &findings {
                 let severity = f.informational.clone().unwrap_or_else(|| f.severity.as_str().to_owned());
                 text.push_str(&format!("{:<28} {:<16} {:<20} {:<9} {}\n", f.package, f.version, f.id, severity, if f.fixed_in.is_empty() { "-".to_owned() } else { f.fixed_in.join(", ") }));
+            }
+            for p in &not_audited {
+                text.push_str(&format!("{:<28} {:<16} cannot audit: not pinned ({}:{})\n", p.name, "-", p.file.display(), p.line));
             }
             let vulns = findings.iter().filter(|f| f.informational.is_none()).count();
             text.push_str(&format!("{} lockfile(s): {vulns} vulnerabilities, {} informational\n", lockfiles.len(), findings.len() - vulns));
