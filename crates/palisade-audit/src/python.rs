@@ -107,8 +107,23 @@ fn read_requirements_into(
             read_requirements_into(&target, seen, out)?;
             continue;
         }
+        if let Some(target) = entry
+            .strip_prefix("-e")
+            .or_else(|| entry.strip_prefix("--editable"))
+        {
+            // An editable install pins nothing: reported as not auditable, never skipped.
+            let target = target.trim_start_matches('=').trim();
+            let name = target.rsplit(['/', '=']).next().unwrap_or(target);
+            out.push(PyPackage {
+                name: normalise(name),
+                version: None,
+                file: path.to_owned(),
+                line: start,
+            });
+            continue;
+        }
         if entry.starts_with('-') {
-            continue; // --index-url, -e, --hash on its own line, …
+            continue; // options: --index-url, --hash on its own line, …
         }
         // Drop markers and hashes, then extras.
         let spec = entry

@@ -70,7 +70,7 @@ fn requirements_syntax() {
     std::fs::write(dir.path().join("base.txt"), "Django==1.11.3 \\\n    --hash=sha256:abc\nrequests[security]==2.19.0 ; python_version >= \"3\"\n# comment\nflask>=1.0\n").unwrap();
     std::fs::write(
         dir.path().join("requirements.txt"),
-        "-r base.txt\n-r base.txt\n--index-url https://x\nPyYAML===3.12  # pinned\n",
+        "-r base.txt\n-r base.txt\n--index-url https://x\nPyYAML===3.12  # pinned\n-e git+https://example.com/repo.git#egg=mylib\n",
     )
     .unwrap();
     let pkgs = python::read_requirements(&dir.path().join("requirements.txt")).unwrap();
@@ -85,6 +85,7 @@ fn requirements_syntax() {
             ("requests".into(), Some("2.19.0".into()), 3),
             ("flask".into(), None, 5),
             ("pyyaml".into(), Some("3.12".into()), 4),
+            ("mylib".into(), None, 5),
         ]
     );
     assert_eq!(python::normalise("Zope.Interface__x"), "zope-interface-x");
