@@ -94,7 +94,7 @@ pub(crate) fn user_view(u: &crate::store::UserRow) -> UserView {
     }
 }
 
-fn user_agent(headers: &HeaderMap) -> String {
+pub(crate) fn user_agent(headers: &HeaderMap) -> String {
     headers
         .get(header::USER_AGENT)
         .and_then(|v| v.to_str().ok())
@@ -102,7 +102,8 @@ fn user_agent(headers: &HeaderMap) -> String {
         .to_owned()
 }
 
-fn sensitive(response: impl IntoResponse) -> Response {
+/// Marks a response as never to be cached (authenticated and auth responses).
+pub(crate) fn sensitive(response: impl IntoResponse) -> Response {
     let mut response = response.into_response();
     response.extensions_mut().insert(Sensitive);
     response

@@ -6,7 +6,7 @@ use axum::routing::{get, post};
 use axum::{Json, Router};
 use axum_extra::extract::CookieJar;
 use http::StatusCode;
-use palisade::http::{ClientInfo, Sensitive};
+use palisade::http::ClientInfo;
 use palisade::secret::{FernetError, SecretString, sealed_key_id};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
@@ -14,6 +14,7 @@ use utoipa::ToSchema;
 use askama::Template;
 
 use crate::accounts::{Authenticated, IssuedToken, now};
+use crate::api::sensitive;
 use crate::body::{ApiJson, Form};
 use crate::error::AppError;
 use crate::state::{AppState, Auth, MaybeAuth};
@@ -75,12 +76,6 @@ pub(crate) struct Revealed {
     /// Present when the password was re-entered: this session's new token.
     #[serde(skip_serializing_if = "Option::is_none")]
     token: Option<String>,
-}
-
-fn sensitive(response: impl IntoResponse) -> Response {
-    let mut response = response.into_response();
-    response.extensions_mut().insert(Sensitive);
-    response
 }
 
 /// Seals and stores a value (created or replaced).
@@ -449,10 +444,7 @@ async fn reveal_submit(
             (jar, response).into_response()
         }
         Err(e) => {
-            let errors = FormErrors {
-                general: Some(e.problem_detail()),
-                ..FormErrors::default()
-            };
+            let errors = FormErrors::general(&e);
             page(
                 &state,
                 &auth,
@@ -498,10 +490,7 @@ async fn delete_submit(
             .await
         }
         Err(e) => {
-            let errors = FormErrors {
-                general: Some(e.problem_detail()),
-                ..FormErrors::default()
-            };
+            let errors = FormErrors::general(&e);
             page(
                 &state,
                 &auth,

@@ -68,6 +68,18 @@ impl FormErrors {
     }
 }
 
+impl FormErrors {
+    /// The message at the top of the page, whatever field it concerns (for forms whose
+    /// fields repeat per row).
+    pub(crate) fn general(error: &AppError) -> Self {
+        let errors = Self::from(error);
+        Self {
+            general: Some(errors.general.unwrap_or(errors.message)),
+            ..Self::default()
+        }
+    }
+}
+
 impl AppError {
     pub(crate) fn problem_detail(&self) -> String {
         match self {
@@ -218,13 +230,10 @@ async fn login_submit(
     headers: HeaderMap,
     Form(form): Form<LoginForm>,
 ) -> Response {
-    let agent = headers
-        .get(header::USER_AGENT)
-        .and_then(|v| v.to_str().ok())
-        .unwrap_or("");
+    let agent = crate::api::user_agent(&headers);
     match state
         .accounts
-        .login(&form.identifier, form.password, &client, agent)
+        .login(&form.identifier, form.password, &client, &agent)
         .await
     {
         Ok((IssuedToken(token), _, _)) => {
@@ -470,14 +479,8 @@ async fn end_session_submit(
             .into_response(),
         Ok(None) => see_other("/account?done=session"),
         Err(error) => {
-            let mut errors = FormErrors::from(&error);
             // The password box sits in each session's row: show the message at the top.
-            if errors.field.is_some() {
-                errors = FormErrors {
-                    general: Some(errors.message),
-                    ..FormErrors::default()
-                };
-            }
+            let errors = FormErrors::general(&error);
             account_view(&state, &auth, error.problem().status(), None, errors).await
         }
     }
