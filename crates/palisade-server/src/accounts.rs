@@ -13,6 +13,7 @@ use palisade::throttle::{Decision, ThrottlePolicy, client_key};
 use palisade::validate::{DisplayName, Email, LogSafe, Password, Username};
 use sha2::{Digest, Sha256};
 
+use crate::clock::Clock;
 use crate::error::AppError;
 use crate::store::{NewUser, SessionRow, Store, UserRow};
 
@@ -38,13 +39,6 @@ fn random_bytes<const N: usize>() -> Result<[u8; N], AppError> {
     getrandom::fill(&mut bytes)
         .map_err(|_| AppError::Internal("OS random number generator failed".into()))?;
     Ok(bytes)
-}
-
-pub(crate) fn now() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_secs() as i64)
-        .unwrap_or(0)
 }
 
 /// Session timing.
@@ -77,6 +71,7 @@ pub(crate) struct Accounts {
     pub(crate) throttle: ThrottlePolicy,
     pub(crate) sessions: SessionPolicy,
     pub(crate) site_name: String,
+    pub(crate) clock: Clock,
     /// Password hashes and verifications actually computed (the attack tests read it).
     pub(crate) hashes_done: Arc<AtomicU64>,
     /// The highest bcrypt cost among imported hashes still stored (0: none). While it is
@@ -107,7 +102,14 @@ impl Accounts {
         );
         if let Err(e) = self
             .store
-            .audit(now(), event, user_id, subject, client.as_deref(), detail)
+            .audit(
+                self.clock.now(),
+                event,
+                user_id,
+                subject,
+                client.as_deref(),
+                detail,
+            )
             .await
         {
             tracing::error!(error = %e, "could not store audit event");
@@ -149,7 +151,7 @@ impl Accounts {
                     display_name: display_name.as_ref().map(DisplayName::as_str),
                     password_hash: &hash,
                 },
-                now(),
+                self.clock.now(),
             )
             .await?;
         metrics::counter!("palisade_registrations_total").increment(1);
@@ -171,9 +173,11 @@ impl Accounts {
     async fn rate(&self, key: &str, client: &ClientInfo) -> Result<(), AppError> {
         let counter = self
             .store
-            .count_attempt(key, now(), self.throttle.client_window as i64)
+            .count_attempt(key, self.clock.now(), self.throttle.client_window as i64)
             .await?;
-        if let Decision::Throttled { retry_after } = self.throttle.check_rate(counter, now()) {
+        if let Decision::Throttled { retry_after } =
+            self.throttle.check_rate(counter, self.clock.now())
+        {
             metrics::counter!("palisade_throttled_total").increment(1);
             self.audit(
                 "throttled",
@@ -186,6 +190,55 @@ impl Accounts {
             return Err(AppError::Throttled { retry_after });
         }
         Ok(())
+    }
+
+    /// Counts a login attempt into its (account, client) and account-wide delay counters
+    /// before any hashing, so that attempts in flight are seen by the next check; refuses
+    /// it, counting nothing, when either counter owes a delay.
+    async fn count_login_attempt(
+        &self,
+        pair_key: &str,
+        account_key: &str,
+        user: Option<&UserRow>,
+        identifier: &str,
+        client: &ClientInfo,
+    ) -> Result<(), AppError> {
+        let t = self.clock.now();
+        let refused = if !self
+            .store
+            .count_attempt_if_allowed(pair_key, self.throttle.schedule(false), t)
+            .await?
+        {
+            Some((pair_key, false))
+        } else if !self
+            .store
+            .count_attempt_if_allowed(account_key, self.throttle.schedule(true), t)
+            .await?
+        {
+            self.store.uncount_attempt(pair_key).await?;
+            Some((account_key, true))
+        } else {
+            None
+        };
+        let Some((key, account_wide)) = refused else {
+            return Ok(());
+        };
+        let counter = self.store.counter(key).await?;
+        let retry_after = match self.throttle.check_delay(counter, t, account_wide) {
+            Decision::Throttled { retry_after } => retry_after,
+            // The delay ended between the two statements: a retry will be counted.
+            Decision::Allowed => 1,
+        };
+        metrics::counter!("palisade_throttled_total").increment(1);
+        self.audit(
+            "throttled",
+            user.map(|u| u.id),
+            Some(identifier),
+            Some(client),
+            Some("account"),
+        )
+        .await;
+        Err(AppError::Throttled { retry_after })
     }
 
     async fn timed_hash(&self, password: Password) -> Result<String, AppError> {
@@ -271,26 +324,8 @@ impl Accounts {
         self.rate(&format!("ip:{client_key}"), client).await?;
         let (account_key, user) = self.find_login(identifier).await?;
         let pair_key = format!("pair:{account_key}|{client_key}");
-        let t = now();
-        let pair = self.store.counter(&pair_key).await?;
-        let account = self.store.counter(&account_key).await?;
-        for decision in [
-            self.throttle.check_delay(pair, t, false),
-            self.throttle.check_delay(account, t, true),
-        ] {
-            if let Decision::Throttled { retry_after } = decision {
-                metrics::counter!("palisade_throttled_total").increment(1);
-                self.audit(
-                    "throttled",
-                    user.as_ref().map(|u| u.id),
-                    Some(identifier),
-                    Some(client),
-                    Some("account"),
-                )
-                .await;
-                return Err(AppError::Throttled { retry_after });
-            }
-        }
+        self.count_login_attempt(&pair_key, &account_key, user.as_ref(), identifier, client)
+            .await?;
         let started = Instant::now();
         let legacy_cost = self.legacy_cost.load(Ordering::Relaxed);
         let stored_is_legacy = user.as_ref().is_some_and(|u| {
@@ -328,12 +363,7 @@ impl Accounts {
         let valid_user = match (verdict, user) {
             (Some((Verdict::Valid(v), copy)), Some(u)) if u.disabled == 0 => Some((v, copy, u)),
             (_, user) => {
-                self.store
-                    .put_counter(&pair_key, self.throttle.record_failure(pair, t))
-                    .await?;
-                self.store
-                    .put_counter(&account_key, self.throttle.record_failure(account, t))
-                    .await?;
+                // Already counted, before the hash started.
                 metrics::counter!("palisade_logins_total", "outcome" => "failed").increment(1);
                 self.audit(
                     "login_failed",
@@ -347,8 +377,11 @@ impl Accounts {
             }
         };
         let (verified, copy, user) = valid_user.expect("matched above");
+        // This client knows the password: its pair counter starts over. The account-wide
+        // counter only takes back this attempt; clearing it would hand a distributed
+        // attacker a fresh allowance every time the owner signs in.
         self.store.clear_counter(&pair_key).await?;
-        self.store.clear_counter(&account_key).await?;
+        self.store.uncount_attempt(&account_key).await?;
         if verified.needs_rehash() {
             let new_hash = self.timed_hash(copy).await?;
             self.store
@@ -386,7 +419,7 @@ impl Accounts {
         user_agent: &str,
     ) -> Result<(IssuedToken, SessionRow), AppError> {
         let token = IssuedToken(URL_SAFE_NO_PAD.encode(random_bytes::<32>()?));
-        let t = now();
+        let t = self.clock.now();
         let session = SessionRow {
             id: hex(&random_bytes::<16>()?),
             user_id,
@@ -424,7 +457,7 @@ impl Accounts {
         let Some((session, user)) = self.store.session_with_user(&token_hash(token)).await? else {
             return Ok(None);
         };
-        let t = now();
+        let t = self.clock.now();
         if session.expires_at <= t || session.last_seen_at + self.sessions.idle_secs <= t {
             self.store.end_session(session.user_id, &session.id).await?;
             return Ok(None);
@@ -505,7 +538,7 @@ impl Accounts {
         let hash = self.timed_hash(new).await?;
         let ended = self
             .store
-            .change_password(auth.user.id, &hash, &auth.session.id, now())
+            .change_password(auth.user.id, &hash, &auth.session.id, self.clock.now())
             .await?;
         let token = self.reissue(auth).await?;
         self.audit(
@@ -522,7 +555,7 @@ impl Accounts {
     async fn reissue(&self, auth: &Authenticated) -> Result<IssuedToken, AppError> {
         let token = IssuedToken(URL_SAFE_NO_PAD.encode(random_bytes::<32>()?));
         self.store
-            .reissue_session(&auth.session.id, &token_hash(&token.0), now())
+            .reissue_session(&auth.session.id, &token_hash(&token.0), self.clock.now())
             .await?;
         Ok(token)
     }
@@ -537,7 +570,7 @@ impl Accounts {
         auth: &Authenticated,
         password: Option<String>,
     ) -> Result<Option<IssuedToken>, AppError> {
-        if auth.session.last_auth_at + self.sessions.reauth_secs > now() {
+        if auth.session.last_auth_at + self.sessions.reauth_secs > self.clock.now() {
             return Ok(None);
         }
         match password {

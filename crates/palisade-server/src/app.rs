@@ -18,14 +18,15 @@ use crate::state::AppState;
 use crate::store::Store;
 
 /// Stores CSP reports in the database without holding up the response.
-struct DbReportSink(Store);
+struct DbReportSink(Store, crate::clock::Clock);
 
 impl CspReportSink for DbReportSink {
     fn accept(&self, report: CspReport, client: IpAddr) {
         let store = self.0.clone();
+        let now = self.1.now();
         tokio::spawn(async move {
             if let Err(e) = store
-                .insert_csp_report(crate::accounts::now(), &client.to_string(), &report)
+                .insert_csp_report(now, &client.to_string(), &report)
                 .await
             {
                 tracing::error!(error = %e, "could not store CSP report");
@@ -94,7 +95,10 @@ pub(crate) fn shield_config(config: &Config) -> Result<ShieldConfig, String> {
 pub(crate) fn app(state: AppState, shield: ShieldConfig) -> Router {
     let reports = csp_report_router::<AppState>(
         "/csp-report",
-        Arc::new(DbReportSink(state.accounts.store.clone())),
+        Arc::new(DbReportSink(
+            state.accounts.store.clone(),
+            state.accounts.clock.clone(),
+        )),
         ReportLimits::default(),
     );
     Router::new()

@@ -307,7 +307,7 @@ pub(crate) async fn reencrypt(
             }
         }
         done += store
-            .reseal_batch(&resealed, &current, crate::accounts::now())
+            .reseal_batch(&resealed, &current, crate::clock::system_now())
             .await
             .map_err(|e| e.to_string())?;
         batches += 1;

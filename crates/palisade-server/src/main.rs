@@ -6,6 +6,7 @@ mod api;
 mod app;
 mod audit_cli;
 mod body;
+mod clock;
 mod config;
 mod csp_cli;
 mod db;

@@ -16,6 +16,7 @@ use palisade::throttle::ThrottlePolicy;
 use sha2::{Digest, Sha256};
 
 use crate::accounts::{Accounts, SessionPolicy};
+use crate::clock::Clock;
 use crate::config::Config;
 use crate::state::{AppState, Inner};
 use crate::store::Store;
@@ -40,8 +41,13 @@ pub(crate) struct Built {
     pub(crate) notes: Vec<String>,
 }
 
-/// Builds the shared state: database, keys, hasher, policy.
+/// Builds the shared state on the system clock: database, keys, hasher, policy.
 pub(crate) async fn build(config: &Config) -> Result<Built, String> {
+    build_with_clock(config, Clock::system()).await
+}
+
+/// Builds the shared state with time read from `clock`.
+pub(crate) async fn build_with_clock(config: &Config, clock: Clock) -> Result<Built, String> {
     crate::keys::ensure_private_dir(&config.data_dir)?;
     let db = crate::db::connect(config).await?;
     let mut notes = Vec::new();
@@ -118,6 +124,7 @@ pub(crate) async fn build(config: &Config) -> Result<Built, String> {
             reauth_secs: (config.reauth_minutes * 60) as i64,
         },
         site_name: config.site_name.clone(),
+        clock,
         hashes_done: Arc::new(AtomicU64::new(0)),
         legacy_cost: std::sync::atomic::AtomicU32::new(0),
     };
@@ -194,12 +201,13 @@ pub(crate) async fn run(mut config: Config) -> Result<ExitCode, String> {
     // the tables small.
     let forget_after = built.state.accounts.throttle.forget_after as i64;
     let store = built.state.accounts.store.clone();
+    let clock = built.state.accounts.clock.clone();
     let idle = config.session_idle_minutes as i64 * 60;
     tokio::spawn(async move {
         let mut tick = tokio::time::interval(Duration::from_secs(600));
         loop {
             tick.tick().await;
-            let now = crate::accounts::now();
+            let now = clock.now();
             if let Err(e) = store.delete_expired_sessions(now, now - idle).await {
                 tracing::warn!(error = %e, "session cleanup failed");
             }

@@ -1,6 +1,6 @@
 //! Every query the service runs: literal SQL, values only as bind parameters.
 
-use palisade::throttle::Counter;
+use palisade::throttle::{Counter, DelaySchedule};
 use sqlx::{AnyPool, FromRow};
 
 /// A storage failure. `Conflict` is the only one a user can cause.
@@ -357,17 +357,46 @@ impl Store {
             .unwrap_or_default())
     }
 
-    /// Stores a delay counter's new value.
-    pub(crate) async fn put_counter(&self, key: &str, counter: Counter) -> Result<(), StoreError> {
-        sqlx::query(
-            "INSERT INTO throttle (key, failures, at) VALUES ($1, $2, $3) \
-             ON CONFLICT (key) DO UPDATE SET failures = $2, at = $3",
+    /// Counts one attempt into a delay counter if, and only if, the counter allows an
+    /// attempt now, in one atomic statement (the row is locked while the condition is
+    /// evaluated, so attempts in flight are all seen). `false`: refused, nothing changed.
+    /// The condition is [`palisade::throttle::ThrottlePolicy::check_delay`] written in SQL;
+    /// `the_sql_gate_agrees_with_the_policy` checks both against each other.
+    pub(crate) async fn count_attempt_if_allowed(
+        &self,
+        key: &str,
+        schedule: DelaySchedule,
+        now: i64,
+    ) -> Result<bool, StoreError> {
+        let counted = sqlx::query_scalar::<_, i64>(
+            "INSERT INTO throttle (key, failures, at) VALUES ($1, 1, $2) \
+             ON CONFLICT (key) DO UPDATE SET \
+               failures = CASE WHEN throttle.at <= $3 THEN 1 ELSE throttle.failures + 1 END, \
+               at = $2 \
+             WHERE throttle.at <= $3 \
+                OR throttle.failures < $4 \
+                OR throttle.at + CASE WHEN throttle.failures - $4 >= $5 THEN $6 \
+                     ELSE CAST(1 AS BIGINT) << CAST(throttle.failures - $4 AS INTEGER) END <= $2 \
+             RETURNING failures",
         )
         .bind(key)
-        .bind(i64::from(counter.failures))
-        .bind(counter.at)
-        .execute(&self.pool)
+        .bind(now)
+        .bind(now.saturating_sub(schedule.forget_after.min(i64::MAX as u64) as i64))
+        .bind(i64::from(schedule.free_failures))
+        .bind(i64::from(schedule.doublings))
+        .bind(schedule.max_delay.min(i64::MAX as u64) as i64)
+        .fetch_optional(&self.pool)
         .await?;
+        Ok(counted.is_some())
+    }
+
+    /// Takes back one attempt counted by [`Store::count_attempt_if_allowed`] that turned
+    /// out not to be a failure (or was refused by a later check), atomically.
+    pub(crate) async fn uncount_attempt(&self, key: &str) -> Result<(), StoreError> {
+        sqlx::query("UPDATE throttle SET failures = failures - 1 WHERE key = $1 AND failures > 0")
+            .bind(key)
+            .execute(&self.pool)
+            .await?;
         Ok(())
     }
 

@@ -45,7 +45,7 @@ pub(crate) async fn run(config: Config, action: UserAction) -> Result<ExitCode, 
                 .ok_or_else(|| format!("no user named {}", username.as_str()))
         }
     };
-    let now = crate::accounts::now();
+    let now = crate::clock::system_now();
     match action {
         UserAction::List => {
             println!("{:<8} {:<32} {:<40} status", "id", "username", "email");

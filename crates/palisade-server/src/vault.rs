@@ -13,7 +13,7 @@ use utoipa::ToSchema;
 
 use askama::Template;
 
-use crate::accounts::{Authenticated, IssuedToken, now};
+use crate::accounts::{Authenticated, IssuedToken};
 use crate::api::sensitive;
 use crate::body::{ApiJson, Form};
 use crate::error::AppError;
@@ -100,7 +100,13 @@ async fn store_value(
     state
         .accounts
         .store
-        .put_secret(auth.user.id, name, &sealed, &key_id, now())
+        .put_secret(
+            auth.user.id,
+            name,
+            &sealed,
+            &key_id,
+            state.accounts.clock.now(),
+        )
         .await?;
     state
         .accounts

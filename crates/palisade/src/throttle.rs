@@ -8,15 +8,24 @@
 //! Pure decisions over counters the caller stores (a database, so every instance agrees);
 //! the time is passed in.
 //!
+//! # Concurrency
+//! A store must count an attempt *before* its password is hashed, by one atomic statement
+//! that increments only while [`ThrottlePolicy::check_delay`] allows it (see
+//! [`DelaySchedule`], which gives the numbers that statement needs). Reading a counter,
+//! deciding, and writing back a value computed from the read loses updates when requests
+//! run at once: an attacker with 64 requests in flight then gets every guess hashed.
+//!
 //! # Example
 //! ```
 //! use palisade::throttle::{Counter, Decision, ThrottlePolicy};
 //! let policy = ThrottlePolicy::default();
 //! let mut pair = Counter::default();
-//! for _ in 0..5 { pair = policy.record_failure(pair, 1_000); }
+//! for _ in 0..4 { pair = policy.record_failure(pair, 1_000); }
 //! assert_eq!(policy.check_delay(pair, 1_000, false), Decision::Allowed);
-//! pair = policy.record_failure(pair, 1_000);
-//! assert_eq!(policy.check_delay(pair, 1_000, false), Decision::Throttled { retry_after: 2 });
+//! pair = policy.record_failure(pair, 1_000); // the fifth failure: 1 s, then doubling
+//! assert_eq!(policy.check_delay(pair, 1_000, false), Decision::Throttled { retry_after: 1 });
+//! pair = policy.record_failure(pair, 1_001);
+//! assert_eq!(policy.check_delay(pair, 1_001, false), Decision::Throttled { retry_after: 2 });
 //! ```
 //!
 //! # Deployment caveat
@@ -51,7 +60,8 @@ pub enum Decision {
 /// The limits. All times in seconds.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct ThrottlePolicy {
-    /// Failures per (account, client) before delays start.
+    /// Failures per (account, client) that cost no delay; the next attempt after them
+    /// waits 1 s, then 2, 4, … (doubling with each failure).
     pub pair_free_failures: u32,
     /// Longest delay per (account, client).
     pub pair_max_delay: u64,
@@ -81,27 +91,58 @@ impl Default for ThrottlePolicy {
     }
 }
 
+/// The delays of one counter kind, in the shape an atomic database statement needs: after
+/// `failures` failures the next attempt waits 0 s while `failures < free_failures`, else
+/// `min(max_delay, 2^(failures - free_failures))` s, which is `max_delay` once
+/// `failures - free_failures >= doublings`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct DelaySchedule {
+    /// Failures that cost no delay.
+    pub free_failures: u32,
+    /// The longest delay, seconds.
+    pub max_delay: u64,
+    /// Doublings from 1 s until the delay reaches `max_delay` (at most 63).
+    pub doublings: u32,
+    /// Failures older than this many seconds are forgotten (the counter starts over).
+    pub forget_after: u64,
+}
+
+impl DelaySchedule {
+    /// Seconds owed after `failures` failures.
+    pub fn delay(&self, failures: u32) -> u64 {
+        match failures.checked_sub(self.free_failures) {
+            None => 0,
+            Some(over) if over >= self.doublings => self.max_delay,
+            Some(over) => (1u64 << over).min(self.max_delay),
+        }
+    }
+}
+
 impl ThrottlePolicy {
-    /// Delay owed after `failures` failures: none up to the free count, then 1 s doubling
-    /// up to the maximum.
-    fn delay(failures: u32, free: u32, max: u64) -> u64 {
-        match failures.checked_sub(free) {
-            None | Some(0) => 0,
-            Some(over) => 1u64.checked_shl(over.min(63)).unwrap_or(u64::MAX).min(max),
+    /// The delays of the per-(account, client) counter (`account_wide = false`) or of the
+    /// account-wide one.
+    pub fn schedule(&self, account_wide: bool) -> DelaySchedule {
+        let (free_failures, max_delay) = if account_wide {
+            (self.account_free_failures, self.account_max_delay)
+        } else {
+            (self.pair_free_failures, self.pair_max_delay)
+        };
+        // The smallest d with 2^d >= max_delay.
+        let doublings = (0..63).find(|d| (1u64 << d) >= max_delay).unwrap_or(63);
+        DelaySchedule {
+            free_failures,
+            max_delay,
+            doublings,
+            forget_after: self.forget_after,
         }
     }
 
     /// Checks a delay counter (`account_wide` picks which limits apply).
     pub fn check_delay(&self, counter: Counter, now: i64, account_wide: bool) -> Decision {
-        let (free, max) = if account_wide {
-            (self.account_free_failures, self.account_max_delay)
-        } else {
-            (self.pair_free_failures, self.pair_max_delay)
-        };
         if now - counter.at >= self.forget_after as i64 {
             return Decision::Allowed;
         }
-        let delay = Self::delay(counter.failures, free, max);
+        let delay = self.schedule(account_wide).delay(counter.failures);
         let ready_at = counter.at.saturating_add(delay as i64);
         if delay == 0 || now >= ready_at {
             Decision::Allowed
@@ -157,12 +198,12 @@ mod tests {
     fn delays_grow_and_are_capped() {
         let p = ThrottlePolicy::default();
         let mut c = Counter::default();
-        for _ in 0..5 {
+        for _ in 0..4 {
             c = p.record_failure(c, 100);
             assert_eq!(p.check_delay(c, 100, false), Decision::Allowed);
         }
         let mut last = 0;
-        for _ in 0..30 {
+        for _ in 0..31 {
             c = p.record_failure(c, 100);
             let Decision::Throttled { retry_after } = p.check_delay(c, 100, false) else {
                 panic!()
@@ -192,6 +233,35 @@ mod tests {
             p.check_delay(c, 0, true),
             Decision::Throttled { retry_after: 60 }
         );
+    }
+
+    #[test]
+    fn the_schedule_matches_the_doubling_rule() {
+        let p = ThrottlePolicy::default();
+        let pair = p.schedule(false);
+        let delays: Vec<u64> = (0..17).map(|f| pair.delay(f)).collect();
+        assert_eq!(
+            delays,
+            [
+                0, 0, 0, 0, 0, 1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 900, 900
+            ]
+        );
+        let account = p.schedule(true);
+        assert_eq!(account.delay(99), 0);
+        assert_eq!(account.delay(100), 1);
+        assert_eq!(account.delay(105), 32);
+        assert_eq!(account.delay(106), 60);
+        assert_eq!(account.delay(u32::MAX), 60);
+        // Every count agrees with the plain rule min(max, 2^(f - free)).
+        for schedule in [pair, account] {
+            for f in 0..200u32 {
+                let expected = match f.checked_sub(schedule.free_failures) {
+                    None => 0,
+                    Some(over) => 2f64.powi(over as i32).min(schedule.max_delay as f64) as u64,
+                };
+                assert_eq!(schedule.delay(f), expected, "{f} failures");
+            }
+        }
     }
 
     #[test]

@@ -214,7 +214,7 @@ async fn expired_and_forged_sessions_are_refused() {
     // Absolute lifetime, even when active.
     let token = app.login("dave", STRONG).await;
     sqlx::query("UPDATE sessions SET expires_at = $1")
-        .bind(crate::accounts::now() - 1)
+        .bind(app.clock.now() - 1)
         .execute(app.state.accounts.store.pool())
         .await
         .unwrap();

@@ -3,6 +3,7 @@
 
 mod api;
 mod attacks;
+mod concurrency;
 mod import;
 mod postgres;
 mod sql_scan;

@@ -10,8 +10,9 @@ use http::{HeaderMap, Request, StatusCode, header};
 use serde_json::Value;
 use tower::ServiceExt;
 
+use crate::clock::{Clock, ManualClock, system_now};
 use crate::config::Config;
-use crate::serve::{Built, build};
+use crate::serve::{Built, build_with_clock};
 use crate::state::AppState;
 
 pub(crate) const ORIGIN: &str = "http://127.0.0.1:8080";
@@ -21,6 +22,8 @@ pub(crate) struct TestApp {
     pub(crate) router: Router,
     pub(crate) state: AppState,
     pub(crate) config: Config,
+    /// The service's clock, which stands still until a test moves it.
+    pub(crate) clock: ManualClock,
     pub(crate) _dir: tempfile::TempDir,
 }
 
@@ -43,12 +46,24 @@ impl TestApp {
     }
 
     pub(crate) async fn with_config(config: Config, dir: tempfile::TempDir) -> Self {
-        let Built { state, .. } = build(&config).await.unwrap();
+        let (clock, hand) = Clock::manual(system_now());
+        Self::with_clock(config, dir, clock, hand).await
+    }
+
+    /// A service on `config` whose time is `clock` (two instances can share one).
+    pub(crate) async fn with_clock(
+        config: Config,
+        dir: tempfile::TempDir,
+        clock: Clock,
+        hand: ManualClock,
+    ) -> Self {
+        let Built { state, .. } = build_with_clock(&config, clock).await.unwrap();
         let router = crate::app::app(state.clone(), crate::app::shield_config(&config).unwrap());
         Self {
             router,
             state,
             config,
+            clock: hand,
             _dir: dir,
         }
     }
