@@ -9,6 +9,7 @@ use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use palisade::http::ClientInfo;
 use palisade::password::{HashPool, PasswordPolicy, Verdict, user_words};
+use palisade::secret::SecretString;
 use palisade::throttle::{Decision, ThrottlePolicy, client_key};
 use palisade::validate::{DisplayName, Email, LogSafe, Password, Username};
 use sha2::{Digest, Sha256};
@@ -17,8 +18,29 @@ use crate::clock::Clock;
 use crate::error::AppError;
 use crate::store::{NewUser, SessionRow, Store, UserRow};
 
-/// A session token as issued to a client: 256 random bits. Only its SHA-256 is stored.
-pub(crate) struct IssuedToken(pub(crate) String);
+/// A session token as issued to a client: 256 random bits. Only its SHA-256 is stored;
+/// this copy is zeroized when dropped.
+pub(crate) struct IssuedToken(SecretString);
+
+impl IssuedToken {
+    fn generate() -> Result<Self, AppError> {
+        Ok(Self(SecretString::new(
+            URL_SAFE_NO_PAD.encode(random_bytes::<32>()?),
+        )))
+    }
+
+    /// Runs `f` with the token (to set a cookie or answer a login).
+    pub(crate) fn expose<R>(&self, f: impl FnOnce(&str) -> R) -> R {
+        self.0.expose(f)
+    }
+}
+
+/// The one place a token leaves the service: the login response body.
+impl serde::Serialize for IssuedToken {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        self.0.expose(|t| serializer.serialize_str(t))
+    }
+}
 
 impl std::fmt::Debug for IssuedToken {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -37,7 +59,7 @@ fn hex(bytes: &[u8]) -> String {
 fn random_bytes<const N: usize>() -> Result<[u8; N], AppError> {
     let mut bytes = [0u8; N];
     getrandom::fill(&mut bytes)
-        .map_err(|_| AppError::Internal("OS random number generator failed".into()))?;
+        .map_err(|_| AppError::internal("OS random number generator failed"))?;
     Ok(bytes)
 }
 
@@ -53,7 +75,7 @@ pub(crate) struct SessionPolicy {
 pub(crate) struct Registration {
     pub(crate) username: String,
     pub(crate) email: String,
-    pub(crate) password: String,
+    pub(crate) password: SecretString,
     pub(crate) display_name: Option<String>,
 }
 
@@ -127,7 +149,7 @@ impl Accounts {
             None | Some("") => None,
             Some(d) => Some(DisplayName::parse(d)?),
         };
-        let password = Password::parse(form.password)?;
+        let password = Password::from_secret(form.password)?;
         let words = user_words(
             Some(&username),
             Some(&email),
@@ -166,7 +188,7 @@ impl Accounts {
         self.store
             .user_by_id(id)
             .await?
-            .ok_or_else(|| AppError::Internal("user vanished after insert".into()))
+            .ok_or_else(|| AppError::internal("user vanished after insert"))
     }
 
     /// Counts one attempt against a per-client rate; refuses past it.
@@ -312,14 +334,14 @@ impl Accounts {
     pub(crate) async fn login(
         &self,
         identifier: &str,
-        password: String,
+        password: SecretString,
         client: &ClientInfo,
         user_agent: &str,
     ) -> Result<(IssuedToken, SessionRow, UserRow), AppError> {
         if identifier.is_empty() {
             return Err(palisade::validate::ValidationError::required("identifier").into());
         }
-        let password = Password::parse(password)?;
+        let password = Password::from_secret(password)?;
         let client_key = client_key(client.addr);
         self.rate(&format!("ip:{client_key}"), client).await?;
         let (account_key, user) = self.find_login(identifier).await?;
@@ -330,7 +352,7 @@ impl Accounts {
         let legacy_cost = self.legacy_cost.load(Ordering::Relaxed);
         let stored_is_legacy = user.as_ref().is_some_and(|u| {
             matches!(
-                palisade::password::inspect(&u.password_hash),
+                palisade::password::inspect(u.password_hash.as_str()),
                 Ok(palisade::password::StoredKind::ImportedBcrypt { .. })
             )
         });
@@ -339,7 +361,7 @@ impl Accounts {
         let verdict = match &user {
             Some(u) => Some(
                 self.hashing
-                    .verify(password, u.password_hash.clone())
+                    .verify(password, u.password_hash.as_str().to_owned())
                     .await?,
             ),
             None => {
@@ -385,7 +407,7 @@ impl Accounts {
         if verified.needs_rehash() {
             let new_hash = self.timed_hash(copy).await?;
             self.store
-                .replace_hash(user.id, &user.password_hash, &new_hash)
+                .replace_hash(user.id, user.password_hash.as_str(), &new_hash)
                 .await?;
             if stored_is_legacy {
                 self.refresh_legacy_cost().await?;
@@ -418,7 +440,7 @@ impl Accounts {
         client: &ClientInfo,
         user_agent: &str,
     ) -> Result<(IssuedToken, SessionRow), AppError> {
-        let token = IssuedToken(URL_SAFE_NO_PAD.encode(random_bytes::<32>()?));
+        let token = IssuedToken::generate()?;
         let t = self.clock.now();
         let session = SessionRow {
             id: hex(&random_bytes::<16>()?),
@@ -435,7 +457,7 @@ impl Accounts {
                 .collect(),
         };
         self.store
-            .insert_session(&session, &token_hash(&token.0))
+            .insert_session(&session, &token.expose(token_hash))
             .await?;
         Ok((token, session))
     }
@@ -495,15 +517,15 @@ impl Accounts {
     async fn check_password(
         &self,
         auth: &Authenticated,
-        password: String,
+        password: SecretString,
         field: &'static str,
     ) -> Result<(), AppError> {
         let password =
-            Password::parse(password).map_err(|e| AppError::Invalid(e.for_field(field)))?;
+            Password::from_secret(password).map_err(|e| AppError::Invalid(e.for_field(field)))?;
         let started = Instant::now();
         let verdict = self
             .hashing
-            .verify(password, auth.user.password_hash.clone())
+            .verify(password, auth.user.password_hash.as_str().to_owned())
             .await?;
         self.hashed(started);
         match verdict {
@@ -517,12 +539,12 @@ impl Accounts {
     pub(crate) async fn change_password(
         &self,
         auth: &Authenticated,
-        current: String,
-        new: String,
+        current: SecretString,
+        new: SecretString,
         client: &ClientInfo,
     ) -> Result<IssuedToken, AppError> {
-        let new =
-            Password::parse(new).map_err(|e| AppError::Invalid(e.for_field("new_password")))?;
+        let new = Password::from_secret(new)
+            .map_err(|e| AppError::Invalid(e.for_field("new_password")))?;
         let username = Username::parse(&auth.user.username).ok();
         let email = Email::parse(&auth.user.email).ok();
         let words = user_words(
@@ -553,9 +575,13 @@ impl Accounts {
     }
 
     async fn reissue(&self, auth: &Authenticated) -> Result<IssuedToken, AppError> {
-        let token = IssuedToken(URL_SAFE_NO_PAD.encode(random_bytes::<32>()?));
+        let token = IssuedToken::generate()?;
         self.store
-            .reissue_session(&auth.session.id, &token_hash(&token.0), self.clock.now())
+            .reissue_session(
+                &auth.session.id,
+                &token.expose(token_hash),
+                self.clock.now(),
+            )
             .await?;
         Ok(token)
     }
@@ -568,7 +594,7 @@ impl Accounts {
     pub(crate) async fn require_recent_password(
         &self,
         auth: &Authenticated,
-        password: Option<String>,
+        password: Option<SecretString>,
     ) -> Result<Option<IssuedToken>, AppError> {
         if auth.session.last_auth_at + self.sessions.reauth_secs > self.clock.now() {
             return Ok(None);
@@ -586,7 +612,7 @@ impl Accounts {
         &self,
         auth: &Authenticated,
         target: &str,
-        password: Option<String>,
+        password: Option<SecretString>,
         client: &ClientInfo,
     ) -> Result<Option<IssuedToken>, AppError> {
         let reissued = if target == auth.session.id {

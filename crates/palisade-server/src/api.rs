@@ -7,6 +7,7 @@ use axum::{Json, Router};
 use axum_extra::extract::CookieJar;
 use http::{HeaderMap, HeaderValue, StatusCode, header};
 use palisade::http::{ClientInfo, Sensitive};
+use palisade::secret::SecretString;
 use serde::{Deserialize, Serialize};
 use utoipa::{OpenApi, ToSchema};
 
@@ -21,7 +22,8 @@ use crate::web::{clear_session_cookie, session_cookie};
 pub(crate) struct RegisterRequest {
     username: String,
     email: String,
-    password: String,
+    #[schema(value_type = String)]
+    password: SecretString,
     display_name: Option<String>,
 }
 
@@ -30,21 +32,25 @@ pub(crate) struct RegisterRequest {
 pub(crate) struct LoginRequest {
     /// Username or email address.
     identifier: String,
-    password: String,
+    #[schema(value_type = String)]
+    password: SecretString,
 }
 
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct PasswordChangeRequest {
-    current_password: String,
-    new_password: String,
+    #[schema(value_type = String)]
+    current_password: SecretString,
+    #[schema(value_type = String)]
+    new_password: SecretString,
 }
 
 #[derive(Debug, Default, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct EndSessionRequest {
     /// Required when the last password entry is older than the re-authentication window.
-    password: Option<String>,
+    #[schema(value_type = Option<String>)]
+    password: Option<SecretString>,
 }
 
 #[derive(Debug, Serialize, ToSchema)]
@@ -67,21 +73,13 @@ pub(crate) struct SessionView {
     user_agent: String,
 }
 
-#[derive(Serialize, ToSchema)]
+#[derive(Debug, Serialize, ToSchema)]
 pub(crate) struct LoginResponse {
     /// The session token, for clients that do not keep cookies (send it as
     /// `Authorization: Bearer <token>`). Browsers get it as an HttpOnly cookie too.
-    token: String,
+    #[schema(value_type = String)]
+    token: IssuedToken,
     user: UserView,
-}
-
-impl std::fmt::Debug for LoginResponse {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("LoginResponse")
-            .field("token", &"[redacted]")
-            .field("user", &self.user)
-            .finish()
-    }
 }
 
 pub(crate) fn user_view(u: &crate::store::UserRow) -> UserView {
@@ -140,7 +138,7 @@ pub(crate) async fn login(
     headers: HeaderMap,
     ApiJson(body): ApiJson<LoginRequest>,
 ) -> Result<Response, AppError> {
-    let (IssuedToken(token), _session, user) = state
+    let (token, _session, user) = state
         .accounts
         .login(
             &body.identifier,
@@ -149,7 +147,7 @@ pub(crate) async fn login(
             &user_agent(&headers),
         )
         .await?;
-    let jar = jar.add(session_cookie(token.clone()));
+    let jar = jar.add(session_cookie(&token));
     Ok(sensitive((
         jar,
         Json(LoginResponse {
@@ -189,11 +187,11 @@ pub(crate) async fn change_password(
     Auth(auth): Auth,
     ApiJson(body): ApiJson<PasswordChangeRequest>,
 ) -> Result<Response, AppError> {
-    let IssuedToken(token) = state
+    let token = state
         .accounts
         .change_password(&auth, body.current_password, body.new_password, &client)
         .await?;
-    let jar = jar.add(session_cookie(token.clone()));
+    let jar = jar.add(session_cookie(&token));
     Ok(sensitive((
         jar,
         Json(LoginResponse {
@@ -248,8 +246,8 @@ pub(crate) async fn end_session(
         .await?
     {
         None => Ok(sensitive(StatusCode::NO_CONTENT)),
-        Some(IssuedToken(token)) => {
-            let jar = jar.add(session_cookie(token.clone()));
+        Some(token) => {
+            let jar = jar.add(session_cookie(&token));
             Ok(sensitive((
                 jar,
                 Json(LoginResponse {

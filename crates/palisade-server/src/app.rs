@@ -60,7 +60,9 @@ async fn metrics(
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.strip_prefix("Bearer "));
     let token_ok = match (&state.metrics_token, bearer) {
-        (Some(expected), Some(given)) => bool::from(expected.as_bytes().ct_eq(given.as_bytes())),
+        (Some(expected), Some(given)) => {
+            expected.expose(|e| bool::from(e.as_bytes().ct_eq(given.as_bytes())))
+        }
         _ => false,
     };
     if !local && !token_ok {

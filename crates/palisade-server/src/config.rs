@@ -5,6 +5,7 @@ use std::path::{Path, PathBuf};
 
 use figment::Figment;
 use figment::providers::{Env, Format, Serialized, Toml};
+use palisade::secret::SecretString;
 use serde::{Deserialize, Serialize};
 
 /// Every setting. Each has a safe default; `palisade serve` with none of them works.
@@ -16,8 +17,17 @@ pub(crate) struct Config {
     /// Where the SQLite database and generated keys live.
     pub(crate) data_dir: PathBuf,
     /// `postgres://…` to use PostgreSQL (also read from `DATABASE_URL`); default SQLite in
-    /// the data directory.
-    pub(crate) database_url: Option<String>,
+    /// the data directory. May hold a password, so it is held as a secret.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub(crate) database_url: Option<Redacted>,
+    /// The PostgreSQL password as a Fernet token under the keyring (`palisade secret
+    /// encrypt`), opened at start, so no file or variable holds it in plain text.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub(crate) database_password_token: Option<Redacted>,
+    /// PEM client certificate for PostgreSQL certificate authentication (no password).
+    pub(crate) database_tls_cert: Option<PathBuf>,
+    /// Its PEM private key; refused unless only its owner may read it (mode 0600).
+    pub(crate) database_tls_key: Option<PathBuf>,
     /// Allow a PostgreSQL server off loopback without verified TLS. Dangerous.
     pub(crate) allow_insecure_database_tls: bool,
     /// The origin people use (`https://accounts.example.com`); default `http://<listen>`.
@@ -37,12 +47,14 @@ pub(crate) struct Config {
     /// How recent a password entry must be to end other sessions, minutes.
     pub(crate) reauth_minutes: u64,
     /// Bearer token that may read `/metrics` from off loopback.
-    pub(crate) metrics_token: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub(crate) metrics_token: Option<Redacted>,
     /// The site's name (shown in pages, and a word passwords must not lean on).
     pub(crate) site_name: String,
     /// Breached-passwords list; default `<data_dir>/breached-passwords.txt` when present.
     pub(crate) password_blocklist: Option<PathBuf>,
     /// The pepper of an imported Python app's `bcrypt(password + PEPPER)` hashes.
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub(crate) legacy_bcrypt_pepper: Option<Redacted>,
     /// Fernet key file (first key encrypts); default `<data_dir>/keys`. `PALISADE_KEYS`
     /// (comma-separated keys) wins over both. Never a command-line flag: it would show in `ps`.
@@ -62,6 +74,9 @@ const ENV_KEYS: &[&str] = &[
     "data_dir",
     "database_url",
     "allow_insecure_database_tls",
+    "database_password_token",
+    "database_tls_cert",
+    "database_tls_key",
     "public_origin",
     "trusted_proxies",
     "tls_cert",
@@ -87,6 +102,9 @@ impl Default for Config {
             listen: "127.0.0.1:8080".parse().expect("valid"),
             data_dir: PathBuf::from("palisade-data"),
             database_url: None,
+            database_password_token: None,
+            database_tls_cert: None,
+            database_tls_key: None,
             allow_insecure_database_tls: false,
             public_origin: None,
             trusted_proxies: Vec::new(),
@@ -111,14 +129,41 @@ impl Default for Config {
     }
 }
 
-/// A secret setting: never shown by `Debug`.
-#[derive(Clone, Serialize, Deserialize)]
+/// A secret setting: zeroized on drop, `[redacted]` in `Debug`, never serialized.
+#[derive(Debug, Deserialize)]
 #[serde(transparent)]
-pub(crate) struct Redacted(pub(crate) String);
+pub(crate) struct Redacted(SecretString);
 
-impl std::fmt::Debug for Redacted {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("[redacted]")
+impl Redacted {
+    #[cfg(test)]
+    pub(crate) fn new(value: String) -> Self {
+        Self(SecretString::new(value))
+    }
+
+    /// Runs `f` with the value.
+    pub(crate) fn expose<R>(&self, f: impl FnOnce(&str) -> R) -> R {
+        self.0.expose(f)
+    }
+
+    /// The value as a library secret.
+    pub(crate) fn to_secret(&self) -> SecretString {
+        self.0.duplicate()
+    }
+}
+
+impl Clone for Redacted {
+    fn clone(&self) -> Self {
+        Self(self.0.duplicate())
+    }
+}
+
+/// Configuration layers are merged through serde; a secret set anywhere must not be
+/// written out by that (or any other) path, so serializing one is an error.
+impl Serialize for Redacted {
+    fn serialize<S: serde::Serializer>(&self, _: S) -> Result<S::Ok, S::Error> {
+        Err(serde::ser::Error::custom(
+            "secret settings are never serialized",
+        ))
     }
 }
 
@@ -173,6 +218,26 @@ impl Config {
         if self.tls_cert.is_some() != self.tls_key.is_some() {
             return Err("configuration: tls_cert and tls_key must be given together".into());
         }
+        if self.database_tls_cert.is_some() != self.database_tls_key.is_some() {
+            return Err(
+                "configuration: database_tls_cert and database_tls_key must be given together"
+                    .into(),
+            );
+        }
+        let postgres_only = [
+            (
+                "database_password_token",
+                self.database_password_token.is_some(),
+            ),
+            ("database_tls_cert", self.database_tls_cert.is_some()),
+        ];
+        for (name, set) in postgres_only {
+            if set && !self.uses_postgres() {
+                return Err(format!(
+                    "configuration: {name} needs a postgres:// database_url"
+                ));
+            }
+        }
         if self.http_redirect_listen.is_some() && self.tls_cert.is_none() {
             return Err("configuration: http_redirect_listen needs tls_cert and tls_key".into());
         }
@@ -204,8 +269,8 @@ impl Config {
 
     /// Whether PostgreSQL is configured.
     pub(crate) fn uses_postgres(&self) -> bool {
-        self.database_url
-            .as_deref()
-            .is_some_and(|u| u.starts_with("postgres://") || u.starts_with("postgresql://"))
+        self.database_url.as_ref().is_some_and(|u| {
+            u.expose(|u| u.starts_with("postgres://") || u.starts_with("postgresql://"))
+        })
     }
 }

@@ -8,7 +8,10 @@ use std::time::Duration;
 use sqlx::any::{AnyConnectOptions, AnyPoolOptions};
 use sqlx::{AnyPool, Executor};
 
-use crate::config::Config;
+use palisade::secret::SecretString;
+use zeroize::Zeroizing;
+
+use crate::config::{Config, Redacted};
 
 static SQLITE_MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("migrations/sqlite");
 static POSTGRES_MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("migrations/postgres");
@@ -25,9 +28,7 @@ pub(crate) struct Db {
 pub(crate) async fn connect(config: &Config) -> Result<Db, String> {
     sqlx::any::install_default_drivers();
     match &config.database_url {
-        Some(url) if config.uses_postgres() => {
-            connect_postgres(url, config.allow_insecure_database_tls).await
-        }
+        Some(url) if config.uses_postgres() => connect_postgres(config, url).await,
         Some(_) => Err(
             "configuration: database_url must be a postgres:// URL (SQLite needs no URL)".into(),
         ),
@@ -118,24 +119,112 @@ pub(crate) fn check_postgres_tls(url: &str, allow_insecure: bool) -> Result<(), 
     ))
 }
 
-async fn connect_postgres(url: &str, allow_insecure: bool) -> Result<Db, String> {
-    check_postgres_tls(url, allow_insecure)?;
-    let options = AnyConnectOptions::from_str(url)
-        .map_err(|_| format!("database {}: invalid URL", redact(url)))?;
+async fn connect_postgres(config: &Config, url: &Redacted) -> Result<Db, String> {
+    let url = url.expose(|u| Zeroizing::new(u.to_owned()));
+    check_postgres_tls(&url, config.allow_insecure_database_tls)?;
+    let shown = redact(&url);
+    let options = {
+        let connect_url = postgres_url(config, &url)?;
+        // The pool keeps this copy (ordinary memory) to reconnect; ours is zeroized here.
+        AnyConnectOptions::from_str(&connect_url)
+            .map_err(|_| format!("database {shown}: invalid URL"))?
+    };
     let pool = AnyPoolOptions::new()
         .max_connections(16)
         .acquire_timeout(Duration::from_secs(10))
         .connect_with(options)
         .await
-        .map_err(|e| format!("database {}: {e}", redact(url)))?;
+        .map_err(|e| format!("database {shown}: {e}"))?;
     POSTGRES_MIGRATIONS
         .run(&pool)
         .await
         .map_err(|e| format!("database migrations: {e}"))?;
     Ok(Db {
         pool,
-        describe: format!("PostgreSQL at {}", redact(url)),
+        describe: format!("PostgreSQL at {shown}"),
     })
+}
+
+/// The URL the pool connects with: `database_url`, plus the client certificate and the
+/// password opened from `database_password_token` when they are configured.
+fn postgres_url(config: &Config, url: &str) -> Result<Zeroizing<String>, String> {
+    let mut parsed = url::Url::parse(url)
+        .map_err(|_| "configuration: database_url is not a valid URL".to_owned())?;
+    if let (Some(cert), Some(key)) = (&config.database_tls_cert, &config.database_tls_key) {
+        std::fs::File::open(cert).map_err(|e| {
+            format!(
+                "configuration: database_tls_cert: {} cannot be read: {e}",
+                cert.display()
+            )
+        })?;
+        palisade::secret::ensure_private_file(key)
+            .map_err(|e| format!("configuration: database_tls_key: {e}"))?;
+        let path = |p: &Path| {
+            p.to_str()
+                .map(str::to_owned)
+                .ok_or_else(|| format!("configuration: {} is not UTF-8", p.display()))
+        };
+        parsed
+            .query_pairs_mut()
+            .append_pair("sslcert", &path(cert)?)
+            .append_pair("sslkey", &path(key)?);
+    }
+    let Some(token) = &config.database_password_token else {
+        return Ok(Zeroizing::new(String::from(parsed)));
+    };
+    if parsed.password().is_some() {
+        return Err("configuration: database_url holds a password and database_password_token is set: give the password one way only".into());
+    }
+    if parsed.username().is_empty() {
+        return Err(
+            "configuration: database_password_token needs a user name in database_url".into(),
+        );
+    }
+    let password = open_password_token(config, token)?;
+    Ok(password.expose(|p| with_password(parsed.as_str(), p)))
+}
+
+/// `scheme://user@rest` with `:password` after the user, built in one allocation of its
+/// final size so that no unzeroized partial copy of the password is left behind.
+pub(crate) fn with_password(url: &str, password: &str) -> Zeroizing<String> {
+    let encoded: Zeroizing<String> = {
+        let mut e = Zeroizing::new(String::with_capacity(password.len() * 3));
+        for piece in
+            percent_encoding::utf8_percent_encode(password, percent_encoding::NON_ALPHANUMERIC)
+        {
+            e.push_str(piece);
+        }
+        e
+    };
+    // The user name is percent-encoded, so the first '@' after the scheme ends it.
+    let start = url.find("://").map_or(0, |i| i + 3);
+    let at = url[start..].find('@').map_or(start, |i| start + i);
+    let mut out = Zeroizing::new(String::with_capacity(url.len() + 1 + encoded.len()));
+    out.push_str(&url[..at]);
+    out.push(':');
+    out.push_str(&encoded);
+    out.push_str(&url[at..]);
+    out
+}
+
+/// Opens `database_password_token` with the keyring. Errors name the setting, never the
+/// token or the password.
+fn open_password_token(config: &Config, token: &Redacted) -> Result<SecretString, String> {
+    let (keyring, source, _) = crate::keys::load_keyring(config, false)
+        .map_err(|e| format!("configuration: database_password_token needs the keyring: {e}"))?;
+    let from = match source {
+        crate::keys::KeySource::Env => "PALISADE_KEYS".to_owned(),
+        crate::keys::KeySource::File(path) => path.display().to_string(),
+    };
+    let opened = token
+        .expose(|t| keyring.decrypt(t.trim(), None))
+        .map_err(|_| {
+            format!(
+                "configuration: database_password_token does not open with the keys from {from} (made with another key, or damaged)"
+            )
+        })?;
+    SecretString::from_utf8(opened.plaintext)
+        .ok_or_else(|| "configuration: database_password_token does not hold UTF-8 text".into())
 }
 
 #[cfg(test)]

@@ -44,14 +44,14 @@ impl From<StoreError> for AppError {
     fn from(e: StoreError) -> Self {
         match e {
             StoreError::Conflict(field) => AppError::Taken(field),
-            StoreError::Db(e) => AppError::Internal(format!("database: {e}")),
+            StoreError::Db(e) => AppError::internal(format_args!("database: {e}")),
         }
     }
 }
 
 impl From<palisade::password::HashError> for AppError {
     fn from(e: palisade::password::HashError) -> Self {
-        AppError::Internal(format!("password hashing: {e}"))
+        AppError::internal(format_args!("password hashing: {e}"))
     }
 }
 
@@ -69,77 +69,79 @@ impl AppError {
         }
     }
 
+    /// What a person is told, on a page or in a problem's `detail`: the one message table.
+    pub(crate) fn message(&self) -> String {
+        match self {
+            AppError::Invalid(e) => e.rule().to_string(),
+            AppError::WeakPassword(v) => v.to_string(),
+            AppError::Body { .. } => "The body does not match what this endpoint accepts.".into(),
+            AppError::Taken(field) => format!("This {field} is already registered."),
+            AppError::BadCredentials => {
+                "The username or email address, or the password, is not correct.".into()
+            }
+            AppError::Throttled { retry_after } => {
+                format!("Too many attempts. Try again in {retry_after} seconds.")
+            }
+            AppError::Unauthenticated => "Please sign in.".into(),
+            AppError::ReauthRequired => "Enter your password again to do this.".into(),
+            AppError::WrongPassword { .. } => "The password is not correct.".into(),
+            AppError::FormToken => "The form has expired; reload the page and try again.".into(),
+            AppError::NotFound => "Not found.".into(),
+            AppError::Internal(_) => {
+                "Something went wrong on our side; nothing was changed.".into()
+            }
+        }
+    }
+
     pub(crate) fn problem(&self) -> Problem {
         use StatusCode as S;
-        match self {
-            AppError::Invalid(e) => {
-                Problem::new(S::UNPROCESSABLE_ENTITY, "invalid-field", "Invalid field")
-                    .with_detail(e.to_string())
-                    .with_field(e.field())
-            }
-            AppError::WeakPassword(v) => Problem::new(
+        let (status, kind, title) = match self {
+            AppError::Invalid(_) => (S::UNPROCESSABLE_ENTITY, "invalid-field", "Invalid field"),
+            AppError::WeakPassword(_) => (
                 S::UNPROCESSABLE_ENTITY,
                 "weak-password",
                 "Password not accepted",
-            )
-            .with_detail(v.to_string())
-            .with_field("password"),
-            AppError::Body { field, status } => {
-                let p = Problem::new(*status, "invalid-body", "Invalid request body")
-                    .with_detail("The body does not match what this endpoint accepts.");
-                match field {
-                    Some(f) => p.with_field(f.clone()),
-                    None => p,
-                }
-            }
-            AppError::Taken(field) => {
-                Problem::new(S::CONFLICT, "already-registered", "Already registered")
-                    .with_detail(format!("This {field} is already registered."))
-                    .with_field(*field)
-            }
-            AppError::BadCredentials => {
-                Problem::new(S::UNAUTHORIZED, "invalid-credentials", "Sign-in failed")
-                    .with_detail("The username or email address, or the password, is not correct.")
-            }
-            AppError::Throttled { retry_after } => {
-                Problem::new(S::TOO_MANY_REQUESTS, "throttled", "Too many attempts")
-                    .with_detail(format!(
-                        "Too many attempts. Try again in {retry_after} seconds."
-                    ))
-                    .with_retry_after(*retry_after)
-            }
-            AppError::Unauthenticated => {
-                Problem::new(S::UNAUTHORIZED, "unauthenticated", "Not signed in")
-            }
-            AppError::ReauthRequired => Problem::new(
+            ),
+            AppError::Body { status, .. } => (*status, "invalid-body", "Invalid request body"),
+            AppError::Taken(_) => (S::CONFLICT, "already-registered", "Already registered"),
+            AppError::BadCredentials => (S::UNAUTHORIZED, "invalid-credentials", "Sign-in failed"),
+            AppError::Throttled { .. } => (S::TOO_MANY_REQUESTS, "throttled", "Too many attempts"),
+            AppError::Unauthenticated => (S::UNAUTHORIZED, "unauthenticated", "Not signed in"),
+            AppError::ReauthRequired => (
                 S::FORBIDDEN,
                 "reauthentication-required",
                 "Password required",
-            )
-            .with_detail("Enter your password again to do this.")
-            .with_field("password"),
-            AppError::WrongPassword { field } => {
-                Problem::new(S::FORBIDDEN, "wrong-password", "Wrong password")
-                    .with_detail("The password is not correct.")
-                    .with_field(*field)
-            }
-            AppError::FormToken => Problem::new(S::FORBIDDEN, "form-token", "Form expired")
-                .with_detail("The form has expired; reload the page and try again.")
-                .with_field("csrf"),
-            AppError::NotFound => Problem::new(S::NOT_FOUND, "not-found", "Not found"),
-            AppError::Internal(_) => {
-                Problem::new(S::INTERNAL_SERVER_ERROR, "internal", "Internal error")
-                    .with_detail("Something went wrong on our side; nothing was changed.")
-            }
+            ),
+            AppError::WrongPassword { .. } => (S::FORBIDDEN, "wrong-password", "Wrong password"),
+            AppError::FormToken => (S::FORBIDDEN, "form-token", "Form expired"),
+            AppError::NotFound => (S::NOT_FOUND, "not-found", "Not found"),
+            AppError::Internal(_) => (S::INTERNAL_SERVER_ERROR, "internal", "Internal error"),
+        };
+        let mut problem = Problem::new(status, kind, title);
+        if !matches!(self, AppError::Unauthenticated | AppError::NotFound) {
+            problem = problem.with_detail(self.message());
         }
+        if let AppError::Throttled { retry_after } = self {
+            problem = problem.with_retry_after(*retry_after);
+        }
+        match (self, self.field()) {
+            (AppError::FormToken, _) => problem.with_field("csrf"),
+            (_, Some(field)) => problem.with_field(field.to_owned()),
+            (_, None) => problem,
+        }
+    }
+
+    /// An internal failure: logged here, once, whichever face (API or page) then shows
+    /// the fixed message. `detail` must hold no secret.
+    pub(crate) fn internal(detail: impl std::fmt::Display) -> Self {
+        let detail = detail.to_string();
+        tracing::error!(error = %detail, "request failed");
+        AppError::Internal(detail)
     }
 }
 
 impl IntoResponse for AppError {
     fn into_response(self) -> Response {
-        if let AppError::Internal(details) = &self {
-            tracing::error!(error = %details, "request failed");
-        }
         let mut response = self.problem().into_response();
         response.extensions_mut().insert(palisade::http::Sensitive);
         response

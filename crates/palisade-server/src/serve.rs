@@ -11,7 +11,7 @@ use palisade::http::FormTokens;
 use palisade::password::{
     Algorithm, Argon2Params, Blocklist, HashPool, LegacyPepper, PasswordHasher, PasswordPolicy,
 };
-use palisade::secret::{SecretBytes, SecretString};
+use palisade::secret::SecretBytes;
 use palisade::throttle::ThrottlePolicy;
 use sha2::{Digest, Sha256};
 
@@ -78,9 +78,7 @@ pub(crate) async fn build_with_clock(config: &Config, clock: Clock) -> Result<Bu
         }))
         .map_err(|e| format!("configuration: argon2_*: {e}"))?;
     let hasher = match &config.legacy_bcrypt_pepper {
-        Some(pepper) => {
-            hasher.with_legacy_pepper(LegacyPepper::new(SecretString::new(pepper.0.clone())))
-        }
+        Some(pepper) => hasher.with_legacy_pepper(LegacyPepper::new(pepper.to_secret())),
         None => hasher,
     };
     let mut policy = PasswordPolicy::new().with_site_words([config.site_name.clone()]);

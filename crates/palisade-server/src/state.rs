@@ -21,7 +21,7 @@ pub(crate) struct Inner {
     pub(crate) keyring: palisade::secret::Keyring,
     pub(crate) forms: FormTokens,
     pub(crate) metrics: PrometheusHandle,
-    pub(crate) metrics_token: Option<String>,
+    pub(crate) metrics_token: Option<crate::config::Redacted>,
 }
 
 #[derive(Clone)]

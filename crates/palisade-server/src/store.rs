@@ -14,13 +14,37 @@ pub(crate) enum StoreError {
     Db(#[from] sqlx::Error),
 }
 
+/// A password hash as stored. Not a key to anything by itself, but a target for offline
+/// guessing: `[redacted]` in `Debug`, read only through [`StoredHash::as_str`].
+#[derive(Clone, PartialEq, Eq)]
+pub(crate) struct StoredHash(String);
+
+impl StoredHash {
+    pub(crate) fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl From<String> for StoredHash {
+    fn from(hash: String) -> Self {
+        Self(hash)
+    }
+}
+
+impl std::fmt::Debug for StoredHash {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("StoredHash([redacted])")
+    }
+}
+
 #[derive(Debug, Clone, FromRow)]
 pub(crate) struct UserRow {
     pub(crate) id: i64,
     pub(crate) username: String,
     pub(crate) email: String,
     pub(crate) display_name: Option<String>,
-    pub(crate) password_hash: String,
+    #[sqlx(try_from = "String")]
+    pub(crate) password_hash: StoredHash,
     pub(crate) disabled: i64,
     pub(crate) created_at: i64,
 }
@@ -255,7 +279,7 @@ impl Store {
                 username: r.username,
                 email: r.email,
                 display_name: r.display_name,
-                password_hash: r.password_hash,
+                password_hash: StoredHash::from(r.password_hash),
                 disabled: r.disabled,
                 created_at: r.user_created_at,
             };

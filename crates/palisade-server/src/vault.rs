@@ -44,23 +44,19 @@ pub(crate) fn aad(owner: i64, name: &str) -> Vec<u8> {
     format!("palisade-vault\0{owner}\0{name}").into_bytes()
 }
 
-#[derive(Deserialize, ToSchema)]
+#[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct PutSecret {
-    value: String,
-}
-
-impl std::fmt::Debug for PutSecret {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("PutSecret { value: [redacted] }")
-    }
+    #[schema(value_type = String)]
+    value: SecretString,
 }
 
 #[derive(Debug, Default, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct RevealRequest {
     /// Needed when the last password entry is older than the re-authentication window.
-    password: Option<String>,
+    #[schema(value_type = Option<String>)]
+    password: Option<SecretString>,
 }
 
 #[derive(Debug, Serialize, ToSchema)]
@@ -75,7 +71,8 @@ pub(crate) struct Revealed {
     value: String,
     /// Present when the password was re-entered: this session's new token.
     #[serde(skip_serializing_if = "Option::is_none")]
-    token: Option<String>,
+    #[schema(value_type = Option<String>)]
+    token: Option<IssuedToken>,
 }
 
 /// Seals and stores a value (created or replaced).
@@ -95,7 +92,7 @@ async fn store_value(
     }
     let sealed = value
         .expose(|v| state.keyring.seal(v.as_bytes(), &aad(auth.user.id, name)))
-        .map_err(|e| AppError::Internal(format!("sealing: {e}")))?;
+        .map_err(|e| AppError::internal(format_args!("sealing: {e}")))?;
     let key_id = sealed_key_id(&sealed).unwrap_or_default().to_owned();
     state
         .accounts
@@ -129,7 +126,7 @@ async fn reveal_value(
     auth: &Authenticated,
     client: &ClientInfo,
     name: &str,
-    password: Option<String>,
+    password: Option<SecretString>,
 ) -> Result<(SecretString, Option<IssuedToken>), AppError> {
     check_name(name)?;
     let reissued = state
@@ -161,11 +158,11 @@ async fn reveal_value(
                     Some(&detail),
                 )
                 .await;
-            return Err(AppError::Internal(format!("vault: {detail}")));
+            return Err(AppError::internal(format_args!("vault: {detail}")));
         }
     };
     let value = SecretString::from_utf8(value)
-        .ok_or_else(|| AppError::Internal("vault: value is not UTF-8".into()))?;
+        .ok_or_else(|| AppError::internal("vault: value is not UTF-8"))?;
     state
         .accounts
         .audit(
@@ -230,7 +227,7 @@ pub(crate) async fn put(
     Path(name): Path<String>,
     ApiJson(body): ApiJson<PutSecret>,
 ) -> Result<Response, AppError> {
-    store_value(&state, &auth, &client, &name, SecretString::new(body.value)).await?;
+    store_value(&state, &auth, &client, &name, body.value).await?;
     Ok(sensitive(StatusCode::NO_CONTENT))
 }
 
@@ -246,9 +243,9 @@ pub(crate) async fn reveal(
 ) -> Result<Response, AppError> {
     let password = body.and_then(|ApiJson(b)| b.password);
     let (value, reissued) = reveal_value(&state, &auth, &client, &name, password).await?;
-    let token = reissued.map(|IssuedToken(t)| t);
+    let token = reissued;
     let jar = match &token {
-        Some(t) => jar.add(session_cookie(t.clone())),
+        Some(t) => jar.add(session_cookie(t)),
         None => jar,
     };
     Ok(sensitive((
@@ -354,7 +351,7 @@ async fn secrets_page(State(state): State<AppState>, MaybeAuth(auth): MaybeAuth)
 struct StoreForm {
     csrf: String,
     name: String,
-    value: String,
+    value: SecretString,
 }
 
 async fn store_submit(
@@ -366,7 +363,7 @@ async fn store_submit(
     let Some(auth) = auth else {
         return crate::web::see_other("/login");
     };
-    let value = SecretString::new(form.value);
+    let value = form.value;
     let result = crate::web::guarded(
         &state,
         &auth,
@@ -403,7 +400,7 @@ async fn store_submit(
 struct NamedForm {
     csrf: String,
     #[serde(default)]
-    password: String,
+    password: Option<SecretString>,
 }
 
 async fn reveal_submit(
@@ -421,13 +418,13 @@ async fn reveal_submit(
         &state,
         &auth,
         &form.csrf,
-        reveal_value(&state, &auth, &client, &name, Some(form.password)),
+        reveal_value(&state, &auth, &client, &name, form.password),
     )
     .await;
     match result {
         Ok((value, reissued)) => {
             let jar = match reissued {
-                Some(IssuedToken(t)) => jar.add(session_cookie(t)),
+                Some(t) => jar.add(session_cookie(&t)),
                 None => jar,
             };
             // The page's form token follows the session, which keeps its id on reissue.

@@ -10,6 +10,7 @@ use axum_extra::extract::CookieJar;
 use axum_extra::extract::cookie::{Cookie, SameSite};
 use http::{HeaderMap, HeaderValue, StatusCode, header};
 use palisade::http::{ClientInfo, Sensitive};
+use palisade::secret::SecretString;
 use serde::Deserialize;
 
 use crate::accounts::{Authenticated, IssuedToken, Registration};
@@ -17,8 +18,8 @@ use crate::body::Form;
 use crate::error::AppError;
 use crate::state::{AppState, MaybeAuth, SESSION_COOKIE};
 
-pub(crate) fn session_cookie(token: String) -> Cookie<'static> {
-    Cookie::build((SESSION_COOKIE, token))
+pub(crate) fn session_cookie(token: &IssuedToken) -> Cookie<'static> {
+    Cookie::build((SESSION_COOKIE, token.expose(str::to_owned)))
         .secure(true)
         .http_only(true)
         .same_site(SameSite::Lax)
@@ -47,12 +48,7 @@ pub(crate) struct FormErrors {
 
 impl FormErrors {
     pub(crate) fn from(error: &AppError) -> Self {
-        let message = match error {
-            AppError::Internal(_) => {
-                "Something went wrong on our side; nothing was changed.".to_owned()
-            }
-            other => other.problem_detail(),
-        };
+        let message = error.message();
         match error.field() {
             Some(field) => Self {
                 field: Some(field.to_owned()),
@@ -76,31 +72,6 @@ impl FormErrors {
         Self {
             general: Some(errors.general.unwrap_or(errors.message)),
             ..Self::default()
-        }
-    }
-}
-
-impl AppError {
-    pub(crate) fn problem_detail(&self) -> String {
-        match self {
-            AppError::Invalid(e) => e.rule().to_string(),
-            AppError::WeakPassword(v) => v.to_string(),
-            AppError::Taken(field) => format!("This {field} is already registered."),
-            AppError::BadCredentials => {
-                "The username or email address, or the password, is not correct.".into()
-            }
-            AppError::Throttled { retry_after } => {
-                format!("Too many attempts. Try again in {retry_after} seconds.")
-            }
-            AppError::ReauthRequired => "Enter your password again to end another session.".into(),
-            AppError::WrongPassword { .. } => "The password is not correct.".into(),
-            AppError::FormToken => "The form has expired; reload the page and try again.".into(),
-            AppError::Body { .. } => "The form could not be read.".into(),
-            AppError::Unauthenticated => "Please sign in.".into(),
-            AppError::NotFound => "Not found.".into(),
-            AppError::Internal(_) => {
-                "Something went wrong on our side; nothing was changed.".into()
-            }
         }
     }
 }
@@ -153,7 +124,7 @@ pub(crate) fn render(status: StatusCode, template: &impl Template) -> Response {
             response.extensions_mut().insert(Sensitive);
             response
         }
-        Err(e) => AppError::Internal(format!("template: {e}")).into_response(),
+        Err(e) => AppError::internal(format_args!("template: {e}")).into_response(),
     }
 }
 
@@ -220,7 +191,7 @@ async fn login_page(
 #[serde(deny_unknown_fields)]
 struct LoginForm {
     identifier: String,
-    password: String,
+    password: SecretString,
 }
 
 async fn login_submit(
@@ -236,8 +207,8 @@ async fn login_submit(
         .login(&form.identifier, form.password, &client, &agent)
         .await
     {
-        Ok((IssuedToken(token), _, _)) => {
-            (jar.add(session_cookie(token)), see_other("/account")).into_response()
+        Ok((token, _, _)) => {
+            (jar.add(session_cookie(&token)), see_other("/account")).into_response()
         }
         Err(error) => {
             let status = error.problem().status();
@@ -279,7 +250,7 @@ struct RegisterForm {
     email: String,
     #[serde(default)]
     display_name: String,
-    password: String,
+    password: SecretString,
 }
 
 async fn register_submit(
@@ -398,8 +369,8 @@ pub(crate) fn check_form_token(
 #[serde(deny_unknown_fields)]
 struct PasswordForm {
     csrf: String,
-    current_password: String,
-    new_password: String,
+    current_password: SecretString,
+    new_password: SecretString,
 }
 
 async fn password_submit(
@@ -422,8 +393,8 @@ async fn password_submit(
     )
     .await;
     match result {
-        Ok(IssuedToken(token)) => (
-            jar.add(session_cookie(token)),
+        Ok(token) => (
+            jar.add(session_cookie(&token)),
             see_other("/account?done=password"),
         )
             .into_response(),
@@ -445,7 +416,7 @@ async fn password_submit(
 struct EndSessionForm {
     csrf: String,
     #[serde(default)]
-    password: String,
+    password: Option<SecretString>,
     #[serde(default)]
     end: String,
 }
@@ -468,12 +439,12 @@ async fn end_session_submit(
         &form.csrf,
         state
             .accounts
-            .end_session(&auth, &id, Some(form.password), &client),
+            .end_session(&auth, &id, form.password, &client),
     )
     .await;
     match result {
-        Ok(Some(IssuedToken(token))) => (
-            jar.add(session_cookie(token)),
+        Ok(Some(token)) => (
+            jar.add(session_cookie(&token)),
             see_other("/account?done=session"),
         )
             .into_response(),

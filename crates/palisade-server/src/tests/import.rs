@@ -44,7 +44,7 @@ async fn imported_users_log_in_and_move_to_argon2id() {
         return;
     }
     let mut config = test_config(dir.path(), None);
-    config.legacy_bcrypt_pepper = Some(Redacted(PEPPER.into()));
+    config.legacy_bcrypt_pepper = Some(Redacted::new(PEPPER.into()));
     let app = TestApp::with_config(config.clone(), tempfile::tempdir().unwrap()).await;
     let action = || crate::users::UserAction::Import {
         file: csv.clone(),
@@ -96,7 +96,9 @@ async fn imported_users_log_in_and_move_to_argon2id() {
     );
     for user in app.state.accounts.store.list_users().await.unwrap() {
         assert!(
-            user.password_hash.starts_with("$pepper$1$argon2id$"),
+            user.password_hash
+                .as_str()
+                .starts_with("$pepper$1$argon2id$"),
             "{} not migrated",
             user.username
         );

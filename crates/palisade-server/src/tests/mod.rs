@@ -4,8 +4,10 @@
 mod api;
 mod attacks;
 mod concurrency;
+mod database_auth;
 mod import;
 mod postgres;
+mod secret_hygiene;
 mod sql_scan;
 mod support;
 mod throttling;

@@ -30,7 +30,7 @@ pub(crate) struct TestApp {
 pub(crate) fn test_config(dir: &std::path::Path, database_url: Option<String>) -> Config {
     Config {
         data_dir: dir.to_owned(),
-        database_url,
+        database_url: database_url.map(crate::config::Redacted::new),
         // Cheap hashing keeps the tests fast; the benchmarks use the real parameters.
         argon2_memory_kib: 256,
         argon2_iterations: 1,

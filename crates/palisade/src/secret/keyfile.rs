@@ -131,6 +131,16 @@ fn parse_keys<'a>(
     })
 }
 
+/// Refuses a secret file (a key, a client certificate's private key) that other users may
+/// read or write: on Unix, any group or other permission bit.
+pub fn ensure_private_file(path: &Path) -> Result<(), KeyLoadError> {
+    let file = File::open(path).map_err(|source| KeyLoadError::Io {
+        path: path.to_owned(),
+        source,
+    })?;
+    check_private(path, &file)
+}
+
 #[cfg(unix)]
 fn check_private(path: &Path, file: &File) -> Result<(), KeyLoadError> {
     use std::os::unix::fs::PermissionsExt;

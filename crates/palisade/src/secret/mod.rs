@@ -26,5 +26,5 @@ mod value;
 
 pub use envelope::sealed_key_id;
 pub use fernet::{Decrypted, FernetError, FernetKey, Keyring};
-pub use keyfile::KeyLoadError;
+pub use keyfile::{KeyLoadError, ensure_private_file};
 pub use value::{SecretBytes, SecretString};

@@ -184,3 +184,12 @@ mod tests {
         assert_eq!(ok.expose(str::len), 2);
     }
 }
+
+/// Deserializes from a string, taking ownership of the decoded buffer (the deserializer's
+/// own scratch copies, if any, are beyond reach). The only way in from a request body.
+#[cfg(feature = "serde")]
+impl<'de> serde::Deserialize<'de> for SecretString {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        String::deserialize(deserializer).map(Self::new)
+    }
+}

@@ -20,7 +20,11 @@ impl Password {
 
     /// Parses a password, taking ownership so no unzeroized copy is left behind.
     pub fn parse(input: String) -> Result<Self, ValidationError> {
-        let secret = SecretString::new(input);
+        Self::from_secret(SecretString::new(input))
+    }
+
+    /// Parses a password already held as a secret (a request field, a prompt).
+    pub fn from_secret(secret: SecretString) -> Result<Self, ValidationError> {
         let rule = secret.expose(|s| {
             if s.is_empty() {
                 Some(Rule::Empty)

@@ -1,0 +1,263 @@
+//! No password, token, hash or secret setting reaches `Debug` output, an error message or a
+//! log line: every type that holds one is built here with a marker value and formatted,
+//! and a whole session of requests runs with its logs captured.
+
+use std::io::Write;
+use std::sync::{Arc, Mutex};
+
+use http::StatusCode;
+use palisade::secret::SecretString;
+use serde_json::json;
+
+use super::support::*;
+use crate::config::{Config, Redacted};
+
+const MARKER: &str = "Zebra-Marker-7731-Quokka";
+
+fn assert_hidden(what: &str, shown: &str) {
+    assert!(!shown.contains(MARKER), "{what} shows the secret: {shown}");
+}
+
+#[test]
+fn request_types_and_settings_never_print_a_secret() {
+    let password = format!("{MARKER} correct horse");
+    let requests: Vec<(&str, String)> = vec![
+        (
+            "RegisterRequest",
+            format!(
+                "{:?}",
+                serde_json::from_value::<crate::api::RegisterRequest>(
+                    json!({"username": "u", "email": "u@example.com", "password": password})
+                )
+                .unwrap()
+            ),
+        ),
+        (
+            "LoginRequest",
+            format!(
+                "{:?}",
+                serde_json::from_value::<crate::api::LoginRequest>(
+                    json!({"identifier": "u", "password": password})
+                )
+                .unwrap()
+            ),
+        ),
+        (
+            "PasswordChangeRequest",
+            format!(
+                "{:?}",
+                serde_json::from_value::<crate::api::PasswordChangeRequest>(
+                    json!({"current_password": password, "new_password": password})
+                )
+                .unwrap()
+            ),
+        ),
+        (
+            "EndSessionRequest",
+            format!(
+                "{:?}",
+                serde_json::from_value::<crate::api::EndSessionRequest>(
+                    json!({"password": password})
+                )
+                .unwrap()
+            ),
+        ),
+        (
+            "RevealRequest",
+            format!(
+                "{:?}",
+                serde_json::from_value::<crate::vault::RevealRequest>(
+                    json!({"password": password})
+                )
+                .unwrap()
+            ),
+        ),
+        (
+            "PutSecret",
+            format!(
+                "{:?}",
+                serde_json::from_value::<crate::vault::PutSecret>(json!({"value": password}))
+                    .unwrap()
+            ),
+        ),
+        (
+            "StoredHash",
+            format!(
+                "{:?}",
+                crate::store::StoredHash::from(format!("$pepper$1${MARKER}"))
+            ),
+        ),
+        (
+            "SecretString",
+            format!(
+                "{:?} {}",
+                SecretString::new(password.clone()),
+                SecretString::new(password.clone())
+            ),
+        ),
+    ];
+    for (what, shown) in &requests {
+        assert_hidden(what, shown);
+        assert!(shown.contains("redacted"), "{what}: {shown}");
+    }
+    let config = Config {
+        database_url: Some(Redacted::new(format!(
+            "postgres://app:{MARKER}@db.example.com/app"
+        ))),
+        metrics_token: Some(Redacted::new(MARKER.into())),
+        legacy_bcrypt_pepper: Some(Redacted::new(MARKER.into())),
+        database_password_token: Some(Redacted::new(MARKER.into())),
+        ..Config::default()
+    };
+    assert_hidden("Config", &format!("{config:?}"));
+    assert_hidden("Config (pretty)", &format!("{config:#?}"));
+    // Secret settings cannot be written out through serde either.
+    assert!(serde_json::to_string(&config).is_err());
+}
+
+#[tokio::test]
+async fn configuration_and_connection_errors_never_show_the_database_password() {
+    let dir = tempfile::tempdir().unwrap();
+    // Off loopback without verified TLS: refused before connecting.
+    let mut config = test_config(
+        dir.path(),
+        Some(format!("postgres://app:{MARKER}@db.example.com/app")),
+    );
+    let err = crate::db::connect(&config).await.unwrap_err();
+    assert_hidden("remote database refusal", &err);
+    // A closed port: the connection error names the redacted URL.
+    config.database_url = Some(Redacted::new(format!(
+        "postgres://app:{MARKER}@127.0.0.1:9/app"
+    )));
+    let err = crate::db::connect(&config).await.unwrap_err();
+    assert_hidden("connection failure", &err);
+    assert!(err.contains("redacted"), "{err}");
+    // A password in the URL and a token: refused, naming both, showing neither.
+    config.database_password_token = Some(Redacted::new(MARKER.into()));
+    let err = crate::db::connect(&config).await.unwrap_err();
+    assert_hidden("two passwords", &err);
+    assert!(
+        err.contains("database_url") && err.contains("database_password_token"),
+        "{err}"
+    );
+}
+
+/// A `tracing` writer into a shared buffer.
+#[derive(Clone, Default)]
+struct Captured(Arc<Mutex<Vec<u8>>>);
+
+impl Write for Captured {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().unwrap().extend_from_slice(buf);
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+impl<'a> tracing_subscriber::fmt::MakeWriter<'a> for Captured {
+    type Writer = Captured;
+    fn make_writer(&'a self) -> Captured {
+        self.clone()
+    }
+}
+
+#[tokio::test]
+async fn a_whole_session_logs_no_secret_and_internal_errors_once() {
+    let captured = Captured::default();
+    let subscriber = tracing_subscriber::fmt()
+        .with_writer(captured.clone())
+        .with_max_level(tracing::Level::TRACE)
+        .with_ansi(false)
+        .finish();
+    let _guard = tracing::subscriber::set_default(subscriber);
+
+    let app = TestApp::sqlite().await;
+    let password = format!("{MARKER} gravel orbit");
+    let reply = app
+        .register("hygiene", "hygiene@example.com", &password)
+        .await;
+    assert_eq!(reply.status, StatusCode::CREATED, "{}", reply.body);
+    assert_hidden("registration reply", &reply.body);
+    let wrong = app
+        .login_from("hygiene", &format!("{MARKER} wrong"), "127.0.0.1:1")
+        .await;
+    assert_eq!(wrong.status, StatusCode::UNAUTHORIZED);
+    assert_hidden("failed login reply", &wrong.body);
+    let token = app.login("hygiene", &password).await;
+    let reply = app
+        .json(
+            "PUT",
+            "/api/v1/secrets/api-key",
+            Some(json!({"value": MARKER})),
+            Some(&token),
+        )
+        .await;
+    assert_eq!(reply.status, StatusCode::NO_CONTENT, "{}", reply.body);
+    let new_password = format!("{MARKER} violet canteen");
+    let reply = app
+        .json(
+            "POST",
+            "/api/v1/password",
+            Some(json!({"current_password": password, "new_password": new_password})),
+            Some(&token),
+        )
+        .await;
+    assert_eq!(reply.status, StatusCode::OK, "{}", reply.body);
+    let token = reply.json()["token"].as_str().unwrap().to_owned();
+    // A weak password and a NUL in one are refused without echoing them.
+    let weak = app
+        .register("hygiene2", "h2@example.com", &format!("{MARKER}\0"))
+        .await;
+    assert_eq!(weak.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert_hidden("refused registration", &weak.body);
+
+    // What login returns prints no token.
+    let (issued, session, user) = app
+        .state
+        .accounts
+        .login(
+            "hygiene",
+            SecretString::new(new_password.clone()),
+            &palisade::http::ClientInfo {
+                https: true,
+                addr: "127.0.0.1".parse().unwrap(),
+                peer: "127.0.0.1".parse().unwrap(),
+            },
+            "tests",
+        )
+        .await
+        .unwrap();
+    let shown = format!("{:?}", (&issued, &session, &user));
+    assert!(!issued.expose(|t| shown.contains(t)), "{shown}");
+    assert!(!shown.contains(&token));
+    assert!(!shown.contains("$pepper$"), "the hash shows: {shown}");
+
+    // An internal error is logged once, whichever face meets it.
+    app.state.accounts.store.pool().close().await;
+    let api = app
+        .login_from("hygiene", &new_password, "127.0.0.1:2")
+        .await;
+    assert_eq!(api.status, StatusCode::INTERNAL_SERVER_ERROR);
+    let page = app
+        .send(form(
+            "/login",
+            &[("identifier", "hygiene"), ("password", &new_password)],
+            None,
+            "127.0.0.1:3",
+        ))
+        .await;
+    assert_eq!(page.status, StatusCode::INTERNAL_SERVER_ERROR);
+    assert!(page.body.contains("Something went wrong"));
+
+    let logs = String::from_utf8(captured.0.lock().unwrap().clone()).unwrap();
+    assert!(logs.contains("palisade::audit"), "logs were captured");
+    assert_hidden("logs", &logs);
+    assert!(!logs.contains(&token), "a session token was logged");
+    assert_eq!(
+        logs.matches("request failed").count(),
+        2,
+        "one line per failed request, from the API and the page alike:\n{logs}"
+    );
+}
