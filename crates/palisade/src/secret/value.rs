@@ -145,6 +145,15 @@ pub(crate) fn exact_size(mut bytes: Vec<u8>) -> Vec<u8> {
     exact
 }
 
+/// Deserializes from a string, taking ownership of the decoded buffer (the deserializer's
+/// own scratch copies, if any, are beyond reach). The only way in from a request body.
+#[cfg(feature = "serde")]
+impl<'de> serde::Deserialize<'de> for SecretString {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        String::deserialize(deserializer).map(Self::new)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -183,13 +192,13 @@ mod tests {
         let ok = SecretString::from_utf8(SecretBytes::new(b"ok".to_vec())).unwrap();
         assert_eq!(ok.expose(str::len), 2);
     }
-}
 
-/// Deserializes from a string, taking ownership of the decoded buffer (the deserializer's
-/// own scratch copies, if any, are beyond reach). The only way in from a request body.
-#[cfg(feature = "serde")]
-impl<'de> serde::Deserialize<'de> for SecretString {
-    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        String::deserialize(deserializer).map(Self::new)
+    #[cfg(feature = "serde")]
+    #[test]
+    fn deserializes_straight_into_a_secret() {
+        let s: SecretString = serde_json::from_str("\"hunter2 \\u00e9\"").unwrap();
+        assert_eq!(s.expose(str::to_owned), "hunter2 é");
+        assert_eq!(format!("{s:?}"), "[redacted]");
+        assert!(serde_json::from_str::<SecretString>("42").is_err());
     }
 }
