@@ -96,10 +96,6 @@ pub(crate) struct Accounts {
     pub(crate) clock: Clock,
     /// Password hashes and verifications actually computed (the attack tests read it).
     pub(crate) hashes_done: Arc<AtomicU64>,
-    /// The highest bcrypt cost among imported hashes still stored (0: none). While it is
-    /// set, every login also pays for a failed legacy verification at that cost, so that
-    /// imported, migrated and unknown accounts take the same time.
-    pub(crate) legacy_cost: std::sync::atomic::AtomicU32,
 }
 
 impl Accounts {
@@ -172,6 +168,7 @@ impl Accounts {
                     email_key: &email.comparison_key(),
                     display_name: display_name.as_ref().map(DisplayName::as_str),
                     password_hash: &hash,
+                    legacy_cost: None,
                 },
                 self.clock.now(),
             )
@@ -276,27 +273,13 @@ impl Accounts {
             .record(started.elapsed().as_secs_f64());
     }
 
-    /// Recomputes [`Accounts::legacy_cost`] from the stored hashes.
-    pub(crate) async fn refresh_legacy_cost(&self) -> Result<(), AppError> {
-        let cost = self
-            .store
-            .password_hashes()
-            .await?
-            .iter()
-            .filter_map(|h| match palisade::password::inspect(h) {
-                Ok(palisade::password::StoredKind::ImportedBcrypt { cost }) => Some(cost),
-                _ => None,
-            })
-            .max()
-            .unwrap_or(0);
-        self.legacy_cost.store(cost, Ordering::Relaxed);
-        Ok(())
-    }
-
     /// Looks a login identifier up: an email address when it has an `@`, else a username.
     /// Returns the throttle key for the account (by id when it exists, by name when it does
-    /// not, counted alike) and the user.
-    async fn find_login(&self, identifier: &str) -> Result<(String, Option<UserRow>), AppError> {
+    /// not, counted alike), the user, and the highest imported bcrypt cost still stored.
+    async fn find_login(
+        &self,
+        identifier: &str,
+    ) -> Result<(String, Option<UserRow>, u32), AppError> {
         let (username, email_key) = if identifier.contains('@') {
             (
                 String::new(),
@@ -312,20 +295,17 @@ impl Accounts {
                 String::new(),
             )
         };
-        if username.is_empty() && email_key.is_empty() {
-            let name: String = identifier
-                .chars()
-                .take(254)
-                .collect::<String>()
-                .to_lowercase();
-            return Ok((format!("acct:name:{name}"), None));
-        }
-        let user = self.store.user_by_login(&username, &email_key).await?;
+        // A malformed identifier names nobody, but is looked up all the same (same work).
+        let (user, legacy_cost) = self.store.login_lookup(&username, &email_key).await?;
         let key = match &user {
             Some(u) => format!("acct:id:{}", u.id),
+            None if username.is_empty() && email_key.is_empty() => {
+                let name: String = identifier.chars().take(254).collect();
+                format!("acct:name:{}", name.to_lowercase())
+            }
             None => format!("acct:name:{username}{email_key}"),
         };
-        Ok((key, user))
+        Ok((key, user, legacy_cost))
     }
 
     /// Logs in. Every path does the same work: an unknown or disabled account gets a
@@ -344,12 +324,11 @@ impl Accounts {
         let password = Password::from_secret(password)?;
         let client_key = client_key(client.addr);
         self.rate(&format!("ip:{client_key}"), client).await?;
-        let (account_key, user) = self.find_login(identifier).await?;
+        let (account_key, user, legacy_cost) = self.find_login(identifier).await?;
         let pair_key = format!("pair:{account_key}|{client_key}");
         self.count_login_attempt(&pair_key, &account_key, user.as_ref(), identifier, client)
             .await?;
         let started = Instant::now();
-        let legacy_cost = self.legacy_cost.load(Ordering::Relaxed);
         let stored_is_legacy = user.as_ref().is_some_and(|u| {
             matches!(
                 palisade::password::inspect(u.password_hash.as_str()),
@@ -409,9 +388,6 @@ impl Accounts {
             self.store
                 .replace_hash(user.id, user.password_hash.as_str(), &new_hash)
                 .await?;
-            if stored_is_legacy {
-                self.refresh_legacy_cost().await?;
-            }
             self.audit(
                 "password_rehashed",
                 Some(user.id),

@@ -124,15 +124,12 @@ pub(crate) async fn build_with_clock(config: &Config, clock: Clock) -> Result<Bu
         site_name: config.site_name.clone(),
         clock,
         hashes_done: Arc::new(AtomicU64::new(0)),
-        legacy_cost: std::sync::atomic::AtomicU32::new(0),
     };
-    accounts
-        .refresh_legacy_cost()
+    let legacy_cost = accounts
+        .store
+        .max_legacy_cost()
         .await
         .map_err(|e| format!("database: {e}"))?;
-    let legacy_cost = accounts
-        .legacy_cost
-        .load(std::sync::atomic::Ordering::Relaxed);
     if legacy_cost > 0 {
         notes.push(format!(
             "imported bcrypt hashes remain (cost up to {legacy_cost}): every login pays for one, so none can be told apart by timing"

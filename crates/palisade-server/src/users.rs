@@ -255,6 +255,10 @@ async fn import(
                 email_key: &v.email_key,
                 display_name: v.display_name.as_deref(),
                 password_hash: &v.password_hash,
+                legacy_cost: match palisade::password::inspect(&v.password_hash) {
+                    Ok(palisade::password::StoredKind::ImportedBcrypt { cost }) => Some(cost),
+                    _ => None,
+                },
             })
             .collect();
         inserted += store

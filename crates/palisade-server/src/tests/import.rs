@@ -66,12 +66,8 @@ async fn imported_users_log_in_and_move_to_argon2id() {
         2
     );
 
-    app.state.accounts.refresh_legacy_cost().await.unwrap();
     assert_eq!(
-        app.state
-            .accounts
-            .legacy_cost
-            .load(std::sync::atomic::Ordering::Relaxed),
+        app.state.accounts.store.max_legacy_cost().await.unwrap(),
         5,
         "the slowest imported cost"
     );
@@ -104,12 +100,45 @@ async fn imported_users_log_in_and_move_to_argon2id() {
         );
     }
     assert_eq!(
-        app.state
-            .accounts
-            .legacy_cost
-            .load(std::sync::atomic::Ordering::Relaxed),
+        app.state.accounts.store.max_legacy_cost().await.unwrap(),
         0,
         "no imported hash left: no padding"
     );
     app.login("pepperuser", "old peppered password").await;
+}
+
+/// Databases from before the `legacy_cost` column get it filled in by the migration.
+#[tokio::test]
+async fn the_migration_fills_in_the_cost_of_hashes_imported_earlier() {
+    let app = TestApp::sqlite().await;
+    let pool = app.state.accounts.store.pool();
+    for (name, hash) in [
+        (
+            "old-import",
+            "$2b$07$cVWp4XaNU8a4v1uMRum2SO026BWLIoQMD/TXg5uZV.0P.uO8m3YEm",
+        ),
+        (
+            "native",
+            "$pepper$1$argon2id$v=19$m=256,t=1,p=1$c2FsdHNhbHQ$aGFzaGhhc2hoYXNoaGFzaA",
+        ),
+    ] {
+        sqlx::query("INSERT INTO users (username, email, email_key, password_hash, disabled, created_at, password_changed_at) VALUES ($1, $2, $2, $3, 0, 0, 0)")
+            .bind(name)
+            .bind(format!("{name}@example.com"))
+            .bind(hash)
+            .execute(pool)
+            .await
+            .unwrap();
+    }
+    assert_eq!(app.state.accounts.store.max_legacy_cost().await.unwrap(), 0);
+    let backfill = include_str!("../../migrations/sqlite/0003_legacy_cost.sql")
+        .split(';')
+        .find(|s| s.contains("UPDATE users"))
+        .unwrap()
+        .to_owned();
+    sqlx::raw_sql(sqlx::AssertSqlSafe(backfill))
+        .execute(pool)
+        .await
+        .unwrap();
+    assert_eq!(app.state.accounts.store.max_legacy_cost().await.unwrap(), 7);
 }

@@ -142,13 +142,24 @@ async fn configuration_and_connection_errors_never_show_the_database_password() 
     );
 }
 
-/// A `tracing` writer into a shared buffer.
-#[derive(Clone, Default)]
-struct Captured(Arc<Mutex<Vec<u8>>>);
+thread_local! {
+    /// Where this thread's log lines go while a test captures them.
+    static CAPTURE: std::cell::RefCell<Option<Arc<Mutex<Vec<u8>>>>> =
+        const { std::cell::RefCell::new(None) };
+}
 
-impl Write for Captured {
+/// A `tracing` writer into the current thread's capture buffer, if any. One global
+/// subscriber writes through it: per-thread (scoped) subscribers race with other tests over
+/// tracing's process-wide interest cache, and then miss events.
+struct ThreadCapture;
+
+impl Write for ThreadCapture {
     fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        self.0.lock().unwrap().extend_from_slice(buf);
+        CAPTURE.with(|c| {
+            if let Some(sink) = &*c.borrow() {
+                sink.lock().unwrap().extend_from_slice(buf);
+            }
+        });
         Ok(buf.len())
     }
     fn flush(&mut self) -> std::io::Result<()> {
@@ -156,22 +167,25 @@ impl Write for Captured {
     }
 }
 
-impl<'a> tracing_subscriber::fmt::MakeWriter<'a> for Captured {
-    type Writer = Captured;
-    fn make_writer(&'a self) -> Captured {
-        self.clone()
-    }
+/// Captures the log lines this thread emits until the returned buffer is read.
+fn capture_logs() -> Arc<Mutex<Vec<u8>>> {
+    static INSTALL: std::sync::Once = std::sync::Once::new();
+    INSTALL.call_once(|| {
+        let subscriber = tracing_subscriber::fmt()
+            .with_writer(|| ThreadCapture)
+            .with_max_level(tracing::Level::INFO)
+            .with_ansi(false)
+            .finish();
+        let _ = tracing::subscriber::set_global_default(subscriber);
+    });
+    let sink = Arc::new(Mutex::new(Vec::new()));
+    CAPTURE.with(|c| *c.borrow_mut() = Some(sink.clone()));
+    sink
 }
 
 #[tokio::test]
 async fn a_whole_session_logs_no_secret_and_internal_errors_once() {
-    let captured = Captured::default();
-    let subscriber = tracing_subscriber::fmt()
-        .with_writer(captured.clone())
-        .with_max_level(tracing::Level::TRACE)
-        .with_ansi(false)
-        .finish();
-    let _guard = tracing::subscriber::set_default(subscriber);
+    let captured = capture_logs();
 
     let app = TestApp::sqlite().await;
     let password = format!("{MARKER} gravel orbit");
@@ -251,7 +265,7 @@ async fn a_whole_session_logs_no_secret_and_internal_errors_once() {
     assert_eq!(page.status, StatusCode::INTERNAL_SERVER_ERROR);
     assert!(page.body.contains("Something went wrong"));
 
-    let logs = String::from_utf8(captured.0.lock().unwrap().clone()).unwrap();
+    let logs = String::from_utf8(captured.lock().unwrap().clone()).unwrap();
     assert!(logs.contains("palisade::audit"), "logs were captured");
     assert_hidden("logs", &logs);
     assert!(!logs.contains(&token), "a session token was logged");
