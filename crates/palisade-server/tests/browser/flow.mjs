@@ -22,7 +22,7 @@ const origin = await new Promise((resolve, reject) => {
   const timer = setTimeout(() => reject(new Error('server did not start: ' + text)), 30000);
   server.stderr.on('data', (chunk) => {
     text += chunk;
-    const m = text.match(/listening on (\S+)/);
+    const m = text.match(/listening on (\S+)\n/); // the whole line: a chunk may end mid-port
     if (m) { clearTimeout(timer); resolve('http://' + m[1]); }
   });
   server.on('exit', (code) => reject(new Error('server exited ' + code + ': ' + text)));
