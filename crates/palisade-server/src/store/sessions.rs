@@ -1,0 +1,167 @@
+//! The `sessions` table.
+
+use sqlx::FromRow;
+
+use super::{Store, StoreError, StoredHash, UserRow};
+
+#[derive(Debug, Clone, FromRow)]
+pub(crate) struct SessionRow {
+    pub(crate) id: String,
+    pub(crate) user_id: i64,
+    pub(crate) created_at: i64,
+    pub(crate) last_seen_at: i64,
+    pub(crate) last_auth_at: i64,
+    pub(crate) expires_at: i64,
+    pub(crate) client_addr: String,
+    pub(crate) user_agent: String,
+}
+
+#[derive(FromRow)]
+struct SessionWithUser {
+    id: String,
+    user_id: i64,
+    created_at: i64,
+    last_seen_at: i64,
+    last_auth_at: i64,
+    expires_at: i64,
+    client_addr: String,
+    user_agent: String,
+    username: String,
+    email: String,
+    display_name: Option<String>,
+    password_hash: String,
+    disabled: i64,
+    user_created_at: i64,
+}
+
+impl Store {
+    pub(crate) async fn insert_session(
+        &self,
+        s: &SessionRow,
+        token_hash: &str,
+    ) -> Result<(), StoreError> {
+        sqlx::query(
+            "INSERT INTO sessions (id, user_id, token_hash, created_at, last_seen_at, last_auth_at, expires_at, client_addr, user_agent) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
+        )
+        .bind(&s.id)
+        .bind(s.user_id)
+        .bind(token_hash)
+        .bind(s.created_at)
+        .bind(s.last_seen_at)
+        .bind(s.last_auth_at)
+        .bind(s.expires_at)
+        .bind(&s.client_addr)
+        .bind(&s.user_agent)
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    /// The session behind a token hash and its user, in one round trip.
+    pub(crate) async fn session_with_user(
+        &self,
+        token_hash: &str,
+    ) -> Result<Option<(SessionRow, UserRow)>, StoreError> {
+        let row = sqlx::query_as::<_, SessionWithUser>(
+            "SELECT s.id, s.user_id, s.created_at, s.last_seen_at, s.last_auth_at, s.expires_at, s.client_addr, s.user_agent, \
+                    u.username, u.email, u.display_name, u.password_hash, u.disabled, u.created_at AS user_created_at \
+             FROM sessions s JOIN users u ON u.id = s.user_id WHERE s.token_hash = $1",
+        )
+        .bind(token_hash)
+        .fetch_optional(&self.pool)
+        .await?;
+        Ok(row.map(|r| {
+            let user = UserRow {
+                id: r.user_id,
+                username: r.username,
+                email: r.email,
+                display_name: r.display_name,
+                password_hash: StoredHash::from(r.password_hash),
+                disabled: r.disabled,
+                created_at: r.user_created_at,
+            };
+            let session = SessionRow {
+                id: r.id,
+                user_id: r.user_id,
+                created_at: r.created_at,
+                last_seen_at: r.last_seen_at,
+                last_auth_at: r.last_auth_at,
+                expires_at: r.expires_at,
+                client_addr: r.client_addr,
+                user_agent: r.user_agent,
+            };
+            (session, user)
+        }))
+    }
+
+    /// Records activity, at most once a minute per session.
+    pub(crate) async fn touch_session(&self, id: &str, now: i64) -> Result<(), StoreError> {
+        sqlx::query("UPDATE sessions SET last_seen_at = $1 WHERE id = $2 AND last_seen_at < $3")
+            .bind(now)
+            .bind(id)
+            .bind(now - 60)
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
+    /// Gives a session a new token and a fresh password-entry time (after re-authentication).
+    pub(crate) async fn reissue_session(
+        &self,
+        id: &str,
+        token_hash: &str,
+        now: i64,
+    ) -> Result<(), StoreError> {
+        sqlx::query("UPDATE sessions SET token_hash = $1, last_auth_at = $2, last_seen_at = $2 WHERE id = $3")
+            .bind(token_hash)
+            .bind(now)
+            .bind(id)
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
+    pub(crate) async fn sessions_of(&self, user_id: i64) -> Result<Vec<SessionRow>, StoreError> {
+        Ok(sqlx::query_as::<_, SessionRow>(
+            "SELECT id, user_id, created_at, last_seen_at, last_auth_at, expires_at, client_addr, user_agent \
+             FROM sessions WHERE user_id = $1 ORDER BY created_at DESC LIMIT 100",
+        )
+        .bind(user_id)
+        .fetch_all(&self.pool)
+        .await?)
+    }
+
+    /// Ends one of the user's sessions; `false` when it is not theirs or does not exist.
+    pub(crate) async fn end_session(&self, user_id: i64, id: &str) -> Result<bool, StoreError> {
+        let done = sqlx::query("DELETE FROM sessions WHERE id = $1 AND user_id = $2")
+            .bind(id)
+            .bind(user_id)
+            .execute(&self.pool)
+            .await?;
+        Ok(done.rows_affected() == 1)
+    }
+
+    pub(crate) async fn end_all_sessions(&self, user_id: i64) -> Result<u64, StoreError> {
+        Ok(sqlx::query("DELETE FROM sessions WHERE user_id = $1")
+            .bind(user_id)
+            .execute(&self.pool)
+            .await?
+            .rows_affected())
+    }
+
+    pub(crate) async fn delete_expired_sessions(
+        &self,
+        now: i64,
+        idle_cutoff: i64,
+    ) -> Result<u64, StoreError> {
+        Ok(
+            sqlx::query("DELETE FROM sessions WHERE expires_at <= $1 OR last_seen_at <= $2")
+                .bind(now)
+                .bind(idle_cutoff)
+                .execute(&self.pool)
+                .await?
+                .rows_affected(),
+        )
+    }
+}

@@ -1,0 +1,253 @@
+//! The `users` table.
+
+use sqlx::FromRow;
+
+use super::{Store, StoreError};
+
+/// A password hash as stored. Not a key to anything by itself, but a target for offline
+/// guessing: `[redacted]` in `Debug`, read only through [`StoredHash::as_str`].
+#[derive(Clone, PartialEq, Eq)]
+pub(crate) struct StoredHash(String);
+
+impl StoredHash {
+    pub(crate) fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl From<String> for StoredHash {
+    fn from(hash: String) -> Self {
+        Self(hash)
+    }
+}
+
+impl std::fmt::Debug for StoredHash {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("StoredHash([redacted])")
+    }
+}
+
+#[derive(Debug, Clone, FromRow)]
+pub(crate) struct UserRow {
+    pub(crate) id: i64,
+    pub(crate) username: String,
+    pub(crate) email: String,
+    pub(crate) display_name: Option<String>,
+    #[sqlx(try_from = "String")]
+    pub(crate) password_hash: StoredHash,
+    pub(crate) disabled: i64,
+    pub(crate) created_at: i64,
+}
+
+const USER_COLUMNS_BY_LOGIN: &str = "SELECT id, username, email, display_name, password_hash, disabled, created_at FROM users WHERE username = $1 OR email_key = $2";
+
+pub(crate) struct NewUser<'a> {
+    pub(crate) username: &'a str,
+    pub(crate) email: &'a str,
+    pub(crate) email_key: &'a str,
+    pub(crate) display_name: Option<&'a str>,
+    pub(crate) password_hash: &'a str,
+    /// The bcrypt cost when `password_hash` is an imported bcrypt hash.
+    pub(crate) legacy_cost: Option<u32>,
+}
+
+#[derive(FromRow)]
+struct LoginLookup {
+    id: Option<i64>,
+    username: Option<String>,
+    email: Option<String>,
+    display_name: Option<String>,
+    password_hash: Option<String>,
+    disabled: Option<i64>,
+    created_at: Option<i64>,
+    max_legacy_cost: Option<i64>,
+}
+
+impl Store {
+    pub(crate) async fn insert_user(&self, user: NewUser<'_>, now: i64) -> Result<i64, StoreError> {
+        let result = sqlx::query_scalar::<_, i64>(
+            "INSERT INTO users (username, email, email_key, display_name, password_hash, legacy_cost, disabled, created_at, password_changed_at) \
+             VALUES ($1, $2, $3, $4, $5, $6, 0, $7, $7) RETURNING id",
+        )
+        .bind(user.username)
+        .bind(user.email)
+        .bind(user.email_key)
+        .bind(user.display_name)
+        .bind(user.password_hash)
+        .bind(user.legacy_cost.map(i64::from))
+        .bind(now)
+        .fetch_one(&self.pool)
+        .await;
+        match result {
+            Ok(id) => Ok(id),
+            Err(sqlx::Error::Database(e)) if e.is_unique_violation() => {
+                Err(StoreError::Conflict(if e.message().contains("email") {
+                    "email"
+                } else {
+                    "username"
+                }))
+            }
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    /// The user whose username is `username` or whose email comparison key is `email_key`.
+    pub(crate) async fn user_by_login(
+        &self,
+        username: &str,
+        email_key: &str,
+    ) -> Result<Option<UserRow>, StoreError> {
+        Ok(sqlx::query_as::<_, UserRow>(USER_COLUMNS_BY_LOGIN)
+            .bind(username)
+            .bind(email_key)
+            .fetch_optional(&self.pool)
+            .await?)
+    }
+
+    /// The user a login names (by username, or by email comparison key) if any, and the
+    /// highest bcrypt cost among imported hashes still stored (0: none), in one round trip
+    /// whether or not the user exists. The cost comes from an indexed MAX(), so it stays
+    /// cheap with any number of imported users and is current on every instance.
+    pub(crate) async fn login_lookup(
+        &self,
+        username: &str,
+        email_key: &str,
+    ) -> Result<(Option<UserRow>, u32), StoreError> {
+        let row = sqlx::query_as::<_, LoginLookup>(
+            "SELECT u.id, u.username, u.email, u.display_name, u.password_hash, u.disabled, u.created_at, m.max_legacy_cost \
+             FROM (SELECT MAX(legacy_cost) AS max_legacy_cost FROM users) m \
+             LEFT JOIN users u ON u.id = (SELECT id FROM users WHERE username = $1 OR email_key = $2 LIMIT 1)",
+        )
+        .bind(username)
+        .bind(email_key)
+        .fetch_one(&self.pool)
+        .await?;
+        let cost = row.max_legacy_cost.unwrap_or(0).clamp(0, 31) as u32;
+        let user = match (row.id, row.username, row.email, row.password_hash) {
+            (Some(id), Some(username), Some(email), Some(hash)) => Some(UserRow {
+                id,
+                username,
+                email,
+                display_name: row.display_name,
+                password_hash: StoredHash::from(hash),
+                disabled: row.disabled.unwrap_or(1),
+                created_at: row.created_at.unwrap_or(0),
+            }),
+            _ => None,
+        };
+        Ok((user, cost))
+    }
+
+    /// The highest bcrypt cost among imported hashes still stored (0: none).
+    pub(crate) async fn max_legacy_cost(&self) -> Result<u32, StoreError> {
+        let cost = sqlx::query_scalar::<_, Option<i64>>("SELECT MAX(legacy_cost) FROM users")
+            .fetch_one(&self.pool)
+            .await?;
+        Ok(cost.unwrap_or(0).clamp(0, 31) as u32)
+    }
+
+    /// Inserts users in one transaction, skipping any whose username or email is taken.
+    /// Returns how many were inserted.
+    pub(crate) async fn import_users(
+        &self,
+        users: &[NewUser<'_>],
+        now: i64,
+    ) -> Result<u64, StoreError> {
+        let mut tx = self.pool.begin().await?;
+        let mut inserted = 0;
+        for user in users {
+            inserted += sqlx::query(
+                "INSERT INTO users (username, email, email_key, display_name, password_hash, legacy_cost, disabled, created_at, password_changed_at) \
+                 VALUES ($1, $2, $3, $4, $5, $6, 0, $7, $7) ON CONFLICT DO NOTHING",
+            )
+            .bind(user.username)
+            .bind(user.email)
+            .bind(user.email_key)
+            .bind(user.display_name)
+            .bind(user.password_hash)
+            .bind(user.legacy_cost.map(i64::from))
+            .bind(now)
+            .execute(&mut *tx)
+            .await?
+            .rows_affected();
+        }
+        tx.commit().await?;
+        Ok(inserted)
+    }
+
+    pub(crate) async fn user_by_id(&self, id: i64) -> Result<Option<UserRow>, StoreError> {
+        Ok(sqlx::query_as::<_, UserRow>(
+            "SELECT id, username, email, display_name, password_hash, disabled, created_at FROM users WHERE id = $1",
+        )
+        .bind(id)
+        .fetch_optional(&self.pool)
+        .await?)
+    }
+
+    pub(crate) async fn list_users(&self) -> Result<Vec<UserRow>, StoreError> {
+        Ok(sqlx::query_as::<_, UserRow>(
+            "SELECT id, username, email, display_name, password_hash, disabled, created_at FROM users ORDER BY id",
+        )
+        .fetch_all(&self.pool)
+        .await?)
+    }
+
+    pub(crate) async fn set_disabled(&self, id: i64, disabled: bool) -> Result<(), StoreError> {
+        sqlx::query("UPDATE users SET disabled = $1 WHERE id = $2")
+            .bind(i64::from(disabled))
+            .bind(id)
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
+    /// Replaces a hash found outdated at login (same password, new algorithm or pepper).
+    pub(crate) async fn replace_hash(
+        &self,
+        id: i64,
+        old_hash: &str,
+        new_hash: &str,
+    ) -> Result<(), StoreError> {
+        sqlx::query("UPDATE users SET password_hash = $1, legacy_cost = NULL WHERE id = $2 AND password_hash = $3")
+            .bind(new_hash)
+            .bind(id)
+            .bind(old_hash)
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
+    /// Sets a new password and ends every session but `keep`, in one transaction.
+    pub(crate) async fn change_password(
+        &self,
+        id: i64,
+        new_hash: &str,
+        keep: &str,
+        now: i64,
+    ) -> Result<u64, StoreError> {
+        let mut tx = self.pool.begin().await?;
+        sqlx::query("UPDATE users SET password_hash = $1, legacy_cost = NULL, password_changed_at = $2 WHERE id = $3")
+            .bind(new_hash)
+            .bind(now)
+            .bind(id)
+            .execute(&mut *tx)
+            .await?;
+        let ended = sqlx::query("DELETE FROM sessions WHERE user_id = $1 AND id <> $2")
+            .bind(id)
+            .bind(keep)
+            .execute(&mut *tx)
+            .await?
+            .rows_affected();
+        tx.commit().await?;
+        Ok(ended)
+    }
+
+    /// Every stored password hash (for counting pepper versions).
+    pub(crate) async fn password_hashes(&self) -> Result<Vec<String>, StoreError> {
+        Ok(
+            sqlx::query_scalar::<_, String>("SELECT password_hash FROM users")
+                .fetch_all(&self.pool)
+                .await?,
+        )
+    }
+}
