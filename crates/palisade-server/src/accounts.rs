@@ -1,75 +1,20 @@
-//! Registration, login, sessions and password changes: the account logic behind both the
-//! JSON API and the pages.
+//! Registration, login, password changes and re-authentication: the account logic behind
+//! both the JSON API and the pages.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Instant;
 
-use base64::Engine as _;
-use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use palisade::http::ClientInfo;
 use palisade::password::{HashPool, PasswordPolicy, Verdict, user_words};
 use palisade::secret::SecretString;
 use palisade::throttle::{Decision, ThrottlePolicy, client_key};
 use palisade::validate::{DisplayName, Email, LogSafe, Password, Username};
-use sha2::{Digest, Sha256};
 
 use crate::clock::Clock;
 use crate::error::AppError;
+use crate::sessions::{Authenticated, IssuedToken, Sessions};
 use crate::store::{NewUser, SessionRow, Store, UserRow};
-
-/// A session token as issued to a client: 256 random bits. Only its SHA-256 is stored;
-/// this copy is zeroized when dropped.
-pub(crate) struct IssuedToken(SecretString);
-
-impl IssuedToken {
-    fn generate() -> Result<Self, AppError> {
-        Ok(Self(SecretString::new(
-            URL_SAFE_NO_PAD.encode(random_bytes::<32>()?),
-        )))
-    }
-
-    /// Runs `f` with the token (to set a cookie or answer a login).
-    pub(crate) fn expose<R>(&self, f: impl FnOnce(&str) -> R) -> R {
-        self.0.expose(f)
-    }
-}
-
-/// The one place a token leaves the service: the login response body.
-impl serde::Serialize for IssuedToken {
-    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        self.0.expose(|t| serializer.serialize_str(t))
-    }
-}
-
-impl std::fmt::Debug for IssuedToken {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("IssuedToken([redacted])")
-    }
-}
-
-pub(crate) fn token_hash(token: &str) -> String {
-    hex(&Sha256::digest(token.as_bytes()))
-}
-
-fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
-}
-
-fn random_bytes<const N: usize>() -> Result<[u8; N], AppError> {
-    let mut bytes = [0u8; N];
-    getrandom::fill(&mut bytes)
-        .map_err(|_| AppError::internal("OS random number generator failed"))?;
-    Ok(bytes)
-}
-
-/// Session timing.
-#[derive(Debug, Clone, Copy)]
-pub(crate) struct SessionPolicy {
-    pub(crate) idle_secs: i64,
-    pub(crate) absolute_secs: i64,
-    pub(crate) reauth_secs: i64,
-}
 
 /// The raw fields of a registration.
 pub(crate) struct Registration {
@@ -79,19 +24,12 @@ pub(crate) struct Registration {
     pub(crate) display_name: Option<String>,
 }
 
-/// An authenticated request's session and user.
-#[derive(Debug, Clone)]
-pub(crate) struct Authenticated {
-    pub(crate) session: SessionRow,
-    pub(crate) user: UserRow,
-}
-
 pub(crate) struct Accounts {
     pub(crate) store: Store,
     pub(crate) hashing: HashPool,
     pub(crate) policy: PasswordPolicy,
     pub(crate) throttle: ThrottlePolicy,
-    pub(crate) sessions: SessionPolicy,
+    pub(crate) sessions: Sessions,
     pub(crate) site_name: String,
     pub(crate) clock: Clock,
     /// Password hashes and verifications actually computed (the attack tests read it).
@@ -397,7 +335,7 @@ impl Accounts {
             )
             .await;
         }
-        let (token, session) = self.new_session(user.id, client, user_agent).await?;
+        let (token, session) = self.sessions.start(user.id, client, user_agent).await?;
         metrics::counter!("palisade_logins_total", "outcome" => "success").increment(1);
         self.audit(
             "logged_in",
@@ -410,74 +348,12 @@ impl Accounts {
         Ok((token, session, user))
     }
 
-    async fn new_session(
-        &self,
-        user_id: i64,
-        client: &ClientInfo,
-        user_agent: &str,
-    ) -> Result<(IssuedToken, SessionRow), AppError> {
-        let token = IssuedToken::generate()?;
-        let t = self.clock.now();
-        let session = SessionRow {
-            id: hex(&random_bytes::<16>()?),
-            user_id,
-            created_at: t,
-            last_seen_at: t,
-            last_auth_at: t,
-            expires_at: t + self.sessions.absolute_secs,
-            client_addr: client.addr.to_string(),
-            user_agent: user_agent
-                .chars()
-                .filter(|c| !c.is_control())
-                .take(200)
-                .collect(),
-        };
-        self.store
-            .insert_session(&session, &token.expose(token_hash))
-            .await?;
-        Ok((token, session))
-    }
-
-    /// The session and user behind a presented token, if it is current.
-    pub(crate) async fn authenticate(
-        &self,
-        token: &str,
-    ) -> Result<Option<Authenticated>, AppError> {
-        // Tokens are 43 URL-safe base64 characters; anything else cannot be one (and a stored
-        // hash, 64 hex characters, is refused here before any lookup).
-        if token.len() != 43
-            || !token
-                .bytes()
-                .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
-        {
-            return Ok(None);
-        }
-        let Some((session, user)) = self.store.session_with_user(&token_hash(token)).await? else {
-            return Ok(None);
-        };
-        let t = self.clock.now();
-        if session.expires_at <= t || session.last_seen_at + self.sessions.idle_secs <= t {
-            self.store.end_session(session.user_id, &session.id).await?;
-            return Ok(None);
-        }
-        if user.disabled != 0 {
-            return Ok(None);
-        }
-        // `last seen` moves at most once a minute: most requests write nothing.
-        if session.last_seen_at <= t - 60 {
-            self.store.touch_session(&session.id, t).await?;
-        }
-        Ok(Some(Authenticated { session, user }))
-    }
-
     pub(crate) async fn logout(
         &self,
         auth: &Authenticated,
         client: &ClientInfo,
     ) -> Result<(), AppError> {
-        self.store
-            .end_session(auth.user.id, &auth.session.id)
-            .await?;
+        self.sessions.end(auth.user.id, &auth.session.id).await?;
         self.audit(
             "logged_out",
             Some(auth.user.id),
@@ -538,7 +414,7 @@ impl Accounts {
             .store
             .change_password(auth.user.id, &hash, &auth.session.id, self.clock.now())
             .await?;
-        let token = self.reissue(auth).await?;
+        let token = self.sessions.reissue(&auth.session.id).await?;
         self.audit(
             "password_changed",
             Some(auth.user.id),
@@ -547,18 +423,6 @@ impl Accounts {
             Some(&format!("ended {ended} other sessions")),
         )
         .await;
-        Ok(token)
-    }
-
-    async fn reissue(&self, auth: &Authenticated) -> Result<IssuedToken, AppError> {
-        let token = IssuedToken::generate()?;
-        self.store
-            .reissue_session(
-                &auth.session.id,
-                &token.expose(token_hash),
-                self.clock.now(),
-            )
-            .await?;
         Ok(token)
     }
 
@@ -572,13 +436,13 @@ impl Accounts {
         auth: &Authenticated,
         password: Option<SecretString>,
     ) -> Result<Option<IssuedToken>, AppError> {
-        if auth.session.last_auth_at + self.sessions.reauth_secs > self.clock.now() {
+        if auth.session.last_auth_at + self.sessions.policy().reauth_secs > self.clock.now() {
             return Ok(None);
         }
         match password {
             Some(p) if !p.is_empty() => {
                 self.check_password(auth, p, "password").await?;
-                Ok(Some(self.reissue(auth).await?))
+                Ok(Some(self.sessions.reissue(&auth.session.id).await?))
             }
             _ => Err(AppError::ReauthRequired),
         }
@@ -596,7 +460,7 @@ impl Accounts {
         } else {
             self.require_recent_password(auth, password).await?
         };
-        if !self.store.end_session(auth.user.id, target).await? {
+        if !self.sessions.end(auth.user.id, target).await? {
             return Err(AppError::NotFound);
         }
         self.audit(

@@ -11,11 +11,11 @@ use palisade::secret::SecretString;
 use serde::{Deserialize, Serialize};
 use utoipa::{OpenApi, ToSchema};
 
-use crate::accounts::{Authenticated, IssuedToken, Registration};
+use crate::accounts::Registration;
 use crate::body::ApiJson;
 use crate::error::AppError;
-use crate::state::{AppState, Auth};
-use crate::web::{clear_session_cookie, session_cookie};
+use crate::sessions::{Auth, Authenticated, IssuedToken, clear_session_cookie, session_cookie};
+use crate::state::AppState;
 
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
@@ -224,7 +224,7 @@ pub(crate) async fn sessions(
     State(state): State<AppState>,
     Auth(auth): Auth,
 ) -> Result<Response, AppError> {
-    let list = state.accounts.store.sessions_of(auth.user.id).await?;
+    let list = state.accounts.sessions.list(auth.user.id).await?;
     Ok(sensitive(Json(session_views(&auth, list))))
 }
 

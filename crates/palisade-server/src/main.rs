@@ -15,6 +15,7 @@ mod keys;
 mod keys_cli;
 mod scan;
 mod serve;
+mod sessions;
 mod state;
 mod store;
 mod users;

@@ -15,9 +15,10 @@ use palisade::secret::SecretBytes;
 use palisade::throttle::ThrottlePolicy;
 use sha2::{Digest, Sha256};
 
-use crate::accounts::{Accounts, SessionPolicy};
+use crate::accounts::Accounts;
 use crate::clock::Clock;
 use crate::config::Config;
+use crate::sessions::{SessionPolicy, Sessions};
 use crate::state::{AppState, Inner};
 use crate::store::Store;
 
@@ -112,15 +113,19 @@ pub(crate) async fn build_with_clock(config: &Config, clock: Clock) -> Result<Bu
     });
     let store = Store::new(db.pool.clone());
     let accounts = Accounts {
-        store,
+        store: store.clone(),
         hashing: HashPool::new(Arc::new(hasher), config.hash_concurrency),
         policy,
         throttle: ThrottlePolicy::default(),
-        sessions: SessionPolicy {
-            idle_secs: (config.session_idle_minutes * 60) as i64,
-            absolute_secs: (config.session_absolute_minutes * 60) as i64,
-            reauth_secs: (config.reauth_minutes * 60) as i64,
-        },
+        sessions: Sessions::new(
+            store.clone(),
+            clock.clone(),
+            SessionPolicy {
+                idle_secs: (config.session_idle_minutes * 60) as i64,
+                absolute_secs: (config.session_absolute_minutes * 60) as i64,
+                reauth_secs: (config.reauth_minutes * 60) as i64,
+            },
+        ),
         site_name: config.site_name.clone(),
         clock,
         hashes_done: Arc::new(AtomicU64::new(0)),
@@ -191,26 +196,7 @@ fn announce(config: &Config, built: &Built) {
 
 pub(crate) async fn run(mut config: Config) -> Result<ExitCode, String> {
     let built = build(&config).await?;
-
-    // Expired sessions are refused on use and stale counters delay nobody; this only keeps
-    // the tables small.
-    let forget_after = built.state.accounts.throttle.forget_after as i64;
-    let store = built.state.accounts.store.clone();
-    let clock = built.state.accounts.clock.clone();
-    let idle = config.session_idle_minutes as i64 * 60;
-    tokio::spawn(async move {
-        let mut tick = tokio::time::interval(Duration::from_secs(600));
-        loop {
-            tick.tick().await;
-            let now = clock.now();
-            if let Err(e) = store.delete_expired_sessions(now, now - idle).await {
-                tracing::warn!(error = %e, "session cleanup failed");
-            }
-            if let Err(e) = store.delete_stale_counters(now - forget_after).await {
-                tracing::warn!(error = %e, "throttle cleanup failed");
-            }
-        }
-    });
+    crate::sessions::spawn_cleanup(&built.state);
 
     match (config.tls_cert.clone(), config.tls_key.clone()) {
         (Some(cert), Some(key)) => {

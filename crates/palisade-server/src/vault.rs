@@ -13,12 +13,12 @@ use utoipa::ToSchema;
 
 use askama::Template;
 
-use crate::accounts::{Authenticated, IssuedToken};
 use crate::api::sensitive;
 use crate::body::{ApiJson, Form};
 use crate::error::AppError;
-use crate::state::{AppState, Auth, MaybeAuth};
-use crate::web::{FormErrors, session_cookie};
+use crate::sessions::{Auth, Authenticated, IssuedToken, MaybeAuth, session_cookie};
+use crate::state::AppState;
+use crate::web::FormErrors;
 
 /// Largest secret value, in bytes.
 const MAX_VALUE_BYTES: usize = 16 * 1024;

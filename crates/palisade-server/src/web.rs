@@ -7,36 +7,16 @@ use axum::extract::{Path, Query, State};
 use axum::response::{Html, IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
 use axum_extra::extract::CookieJar;
-use axum_extra::extract::cookie::{Cookie, SameSite};
 use http::{HeaderMap, HeaderValue, StatusCode, header};
 use palisade::http::{ClientInfo, Sensitive};
 use palisade::secret::SecretString;
 use serde::Deserialize;
 
-use crate::accounts::{Authenticated, IssuedToken, Registration};
+use crate::accounts::Registration;
 use crate::body::Form;
 use crate::error::AppError;
-use crate::state::{AppState, MaybeAuth, SESSION_COOKIE};
-
-pub(crate) fn session_cookie(token: &IssuedToken) -> Cookie<'static> {
-    Cookie::build((SESSION_COOKIE, token.expose(str::to_owned)))
-        .secure(true)
-        .http_only(true)
-        .same_site(SameSite::Lax)
-        .path("/")
-        .build()
-}
-
-pub(crate) fn clear_session_cookie(jar: CookieJar) -> CookieJar {
-    jar.remove(
-        Cookie::build((SESSION_COOKIE, ""))
-            .secure(true)
-            .http_only(true)
-            .same_site(SameSite::Lax)
-            .path("/")
-            .build(),
-    )
-}
+use crate::sessions::{Authenticated, MaybeAuth, clear_session_cookie, session_cookie};
+use crate::state::AppState;
 
 /// An error to show on a form: beside its field when it has one.
 #[derive(Debug, Default)]
@@ -286,9 +266,9 @@ async fn account_view(
     notice: Option<&str>,
     errors: FormErrors,
 ) -> Response {
-    let sessions = match state.accounts.store.sessions_of(auth.user.id).await {
+    let sessions = match state.accounts.sessions.list(auth.user.id).await {
         Ok(s) => s,
-        Err(e) => return AppError::from(e).into_response(),
+        Err(e) => return e.into_response(),
     };
     let sessions = sessions
         .into_iter()

@@ -59,4 +59,3 @@ pub(crate) enum CountedTable {
     Sessions,
     CspReports,
 }
-

@@ -184,7 +184,7 @@ pub(crate) fn form(
     if let Some(cookie) = cookie {
         request.headers_mut().insert(
             header::COOKIE,
-            format!("{}={cookie}", crate::state::SESSION_COOKIE)
+            format!("{}={cookie}", crate::sessions::SESSION_COOKIE)
                 .parse()
                 .unwrap(),
         );
@@ -197,7 +197,7 @@ pub(crate) fn page_get(path: &str, cookie: Option<&str>) -> Request<Body> {
     if let Some(cookie) = cookie {
         request.headers_mut().insert(
             header::COOKIE,
-            format!("{}={cookie}", crate::state::SESSION_COOKIE)
+            format!("{}={cookie}", crate::sessions::SESSION_COOKIE)
                 .parse()
                 .unwrap(),
         );
@@ -223,7 +223,7 @@ impl Reply {
             .iter()
             .find_map(|v| {
                 let v = v.to_str().ok()?;
-                let rest = v.strip_prefix(&format!("{}=", crate::state::SESSION_COOKIE))?;
+                let rest = v.strip_prefix(&format!("{}=", crate::sessions::SESSION_COOKIE))?;
                 let value = rest.split(';').next()?;
                 (!value.is_empty()).then(|| value.to_owned())
             })

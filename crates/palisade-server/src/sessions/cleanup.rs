@@ -1,0 +1,27 @@
+//! Deletes expired sessions and stale throttle counters every ten minutes. Both are refused
+//! or ignored on use anyway; this only keeps the tables small.
+
+use std::time::Duration;
+
+use crate::state::AppState;
+
+pub(crate) fn spawn_cleanup(state: &AppState) {
+    let accounts = &state.accounts;
+    let forget_after = accounts.throttle.forget_after as i64;
+    let idle = accounts.sessions.policy().idle_secs;
+    let store = accounts.store.clone();
+    let clock = accounts.clock.clone();
+    tokio::spawn(async move {
+        let mut tick = tokio::time::interval(Duration::from_secs(600));
+        loop {
+            tick.tick().await;
+            let now = clock.now();
+            if let Err(e) = store.delete_expired_sessions(now, now - idle).await {
+                tracing::warn!(error = %e, "session cleanup failed");
+            }
+            if let Err(e) = store.delete_stale_counters(now - forget_after).await {
+                tracing::warn!(error = %e, "throttle cleanup failed");
+            }
+        }
+    });
+}

@@ -1,0 +1,130 @@
+//! Sessions: opaque 256-bit tokens, only their SHA-256 stored; idle and absolute expiry;
+//! the cookie, the extractors, and the cleanup of expired rows.
+
+mod cleanup;
+mod cookie;
+mod extract;
+mod token;
+
+use palisade::http::ClientInfo;
+
+use crate::clock::Clock;
+use crate::error::AppError;
+use crate::store::{SessionRow, Store, UserRow};
+
+pub(crate) use cleanup::spawn_cleanup;
+#[cfg(test)]
+pub(crate) use cookie::SESSION_COOKIE;
+pub(crate) use cookie::{clear_session_cookie, presented_token, session_cookie};
+pub(crate) use extract::{Auth, MaybeAuth};
+pub(crate) use token::{IssuedToken, hex, random_bytes, token_hash};
+
+/// Session timing.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct SessionPolicy {
+    pub(crate) idle_secs: i64,
+    pub(crate) absolute_secs: i64,
+    pub(crate) reauth_secs: i64,
+}
+
+/// An authenticated request's session and user.
+#[derive(Debug, Clone)]
+pub(crate) struct Authenticated {
+    pub(crate) session: SessionRow,
+    pub(crate) user: UserRow,
+}
+
+/// Starts, checks, renews, lists and ends sessions.
+pub(crate) struct Sessions {
+    store: Store,
+    clock: Clock,
+    policy: SessionPolicy,
+}
+
+impl Sessions {
+    pub(crate) fn new(store: Store, clock: Clock, policy: SessionPolicy) -> Self {
+        Self {
+            store,
+            clock,
+            policy,
+        }
+    }
+
+    pub(crate) fn policy(&self) -> SessionPolicy {
+        self.policy
+    }
+
+    /// Starts a session for `user_id`: a new token, idle and absolute expiry.
+    pub(crate) async fn start(
+        &self,
+        user_id: i64,
+        client: &ClientInfo,
+        user_agent: &str,
+    ) -> Result<(IssuedToken, SessionRow), AppError> {
+        let token = IssuedToken::generate()?;
+        let t = self.clock.now();
+        let session = SessionRow {
+            id: hex(&random_bytes::<16>()?),
+            user_id,
+            created_at: t,
+            last_seen_at: t,
+            last_auth_at: t,
+            expires_at: t + self.policy.absolute_secs,
+            client_addr: client.addr.to_string(),
+            user_agent: user_agent
+                .chars()
+                .filter(|c| !c.is_control())
+                .take(200)
+                .collect(),
+        };
+        self.store
+            .insert_session(&session, &token.expose(token_hash))
+            .await?;
+        Ok((token, session))
+    }
+
+    /// The session and user behind a presented token, if it is current.
+    pub(crate) async fn authenticate(
+        &self,
+        token: &str,
+    ) -> Result<Option<Authenticated>, AppError> {
+        if !token::well_formed(token) {
+            return Ok(None);
+        }
+        let Some((session, user)) = self.store.session_with_user(&token_hash(token)).await? else {
+            return Ok(None);
+        };
+        let t = self.clock.now();
+        if session.expires_at <= t || session.last_seen_at + self.policy.idle_secs <= t {
+            self.store.end_session(session.user_id, &session.id).await?;
+            return Ok(None);
+        }
+        if user.disabled != 0 {
+            return Ok(None);
+        }
+        // `last seen` moves at most once a minute: most requests write nothing.
+        if session.last_seen_at <= t - 60 {
+            self.store.touch_session(&session.id, t).await?;
+        }
+        Ok(Some(Authenticated { session, user }))
+    }
+
+    /// Gives a session a new token and a fresh password-entry time.
+    pub(crate) async fn reissue(&self, session_id: &str) -> Result<IssuedToken, AppError> {
+        let token = IssuedToken::generate()?;
+        self.store
+            .reissue_session(session_id, &token.expose(token_hash), self.clock.now())
+            .await?;
+        Ok(token)
+    }
+
+    /// The user's sessions, newest first.
+    pub(crate) async fn list(&self, user_id: i64) -> Result<Vec<SessionRow>, AppError> {
+        Ok(self.store.sessions_of(user_id).await?)
+    }
+
+    /// Ends one of the user's sessions; `false` when it is not theirs or does not exist.
+    pub(crate) async fn end(&self, user_id: i64, id: &str) -> Result<bool, AppError> {
+        Ok(self.store.end_session(user_id, id).await?)
+    }
+}
