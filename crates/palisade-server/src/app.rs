@@ -105,8 +105,12 @@ pub(crate) fn app(state: AppState, shield: ShieldConfig) -> Router {
     );
     Router::new()
         .merge(crate::web::router())
+        .merge(crate::accounts::pages::router())
+        .merge(crate::accounts::api::router())
+        .merge(crate::sessions::api::router())
+        .merge(crate::vault::api::router())
+        .merge(crate::vault::pages::router())
         .merge(crate::api::router())
-        .merge(crate::vault::router())
         .merge(reports)
         .route("/healthz", get(healthz))
         .route("/metrics", get(metrics))

@@ -1,6 +1,7 @@
 //! Sessions: opaque 256-bit tokens, only their SHA-256 stored; idle and absolute expiry;
 //! the cookie, the extractors, and the cleanup of expired rows.
 
+pub(crate) mod api;
 mod cleanup;
 mod cookie;
 mod extract;

@@ -26,7 +26,7 @@ fn request_types_and_settings_never_print_a_secret() {
             "RegisterRequest",
             format!(
                 "{:?}",
-                serde_json::from_value::<crate::api::RegisterRequest>(
+                serde_json::from_value::<crate::accounts::api::RegisterRequest>(
                     json!({"username": "u", "email": "u@example.com", "password": password})
                 )
                 .unwrap()
@@ -36,7 +36,7 @@ fn request_types_and_settings_never_print_a_secret() {
             "LoginRequest",
             format!(
                 "{:?}",
-                serde_json::from_value::<crate::api::LoginRequest>(
+                serde_json::from_value::<crate::accounts::api::LoginRequest>(
                     json!({"identifier": "u", "password": password})
                 )
                 .unwrap()
@@ -46,7 +46,7 @@ fn request_types_and_settings_never_print_a_secret() {
             "PasswordChangeRequest",
             format!(
                 "{:?}",
-                serde_json::from_value::<crate::api::PasswordChangeRequest>(
+                serde_json::from_value::<crate::accounts::api::PasswordChangeRequest>(
                     json!({"current_password": password, "new_password": password})
                 )
                 .unwrap()
@@ -56,7 +56,7 @@ fn request_types_and_settings_never_print_a_secret() {
             "EndSessionRequest",
             format!(
                 "{:?}",
-                serde_json::from_value::<crate::api::EndSessionRequest>(
+                serde_json::from_value::<crate::sessions::api::EndSessionRequest>(
                     json!({"password": password})
                 )
                 .unwrap()
@@ -66,7 +66,7 @@ fn request_types_and_settings_never_print_a_secret() {
             "RevealRequest",
             format!(
                 "{:?}",
-                serde_json::from_value::<crate::vault::RevealRequest>(
+                serde_json::from_value::<crate::vault::api::RevealRequest>(
                     json!({"password": password})
                 )
                 .unwrap()
@@ -76,7 +76,7 @@ fn request_types_and_settings_never_print_a_secret() {
             "PutSecret",
             format!(
                 "{:?}",
-                serde_json::from_value::<crate::vault::PutSecret>(json!({"value": password}))
+                serde_json::from_value::<crate::vault::api::PutSecret>(json!({"value": password}))
                     .unwrap()
             ),
         ),

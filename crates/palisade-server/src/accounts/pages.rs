@@ -1,60 +1,23 @@
-//! HTML pages: sign in, create an account, the account page. Server-rendered with
-//! escaping (askama), no inline script or style, usable without JavaScript.
+//! The account pages: sign in, create an account, the account page (password change,
+//! sessions, sign out). Server-rendered with escaping, no script, usable without JavaScript.
 
 use askama::Template;
 use axum::Router;
 use axum::extract::{Path, Query, State};
-use axum::response::{Html, IntoResponse, Redirect, Response};
+use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum_extra::extract::CookieJar;
 use http::{HeaderMap, HeaderValue, StatusCode, header};
-use palisade::http::{ClientInfo, Sensitive};
+use palisade::http::ClientInfo;
 use palisade::secret::SecretString;
 use serde::Deserialize;
 
-use crate::accounts::Registration;
+use super::Registration;
 use crate::body::Form;
 use crate::error::AppError;
 use crate::sessions::{Authenticated, MaybeAuth, clear_session_cookie, session_cookie};
 use crate::state::AppState;
-
-/// An error to show on a form: beside its field when it has one.
-#[derive(Debug, Default)]
-pub(crate) struct FormErrors {
-    pub(crate) field: Option<String>,
-    pub(crate) message: String,
-    pub(crate) general: Option<String>,
-}
-
-impl FormErrors {
-    pub(crate) fn from(error: &AppError) -> Self {
-        let message = error.message();
-        match error.field() {
-            Some(field) => Self {
-                field: Some(field.to_owned()),
-                message,
-                general: None,
-            },
-            None => Self {
-                field: None,
-                message: String::new(),
-                general: Some(message),
-            },
-        }
-    }
-}
-
-impl FormErrors {
-    /// The message at the top of the page, whatever field it concerns (for forms whose
-    /// fields repeat per row).
-    pub(crate) fn general(error: &AppError) -> Self {
-        let errors = Self::from(error);
-        Self {
-            general: Some(errors.general.unwrap_or(errors.message)),
-            ..Self::default()
-        }
-    }
-}
+use crate::web::{FormErrors, check_form_token, guarded, render, see_other, utc};
 
 #[derive(Template)]
 #[template(path = "login.html")]
@@ -94,48 +57,6 @@ struct AccountPage<'a> {
     csrf: String,
     notice: Option<&'a str>,
     errors: FormErrors,
-}
-
-/// Renders a page as a sensitive (never cached) HTML response.
-pub(crate) fn render(status: StatusCode, template: &impl Template) -> Response {
-    match template.render() {
-        Ok(html) => {
-            let mut response = (status, Html(html)).into_response();
-            response.extensions_mut().insert(Sensitive);
-            response
-        }
-        Err(e) => AppError::internal(format_args!("template: {e}")).into_response(),
-    }
-}
-
-pub(crate) fn see_other(to: &str) -> Response {
-    let mut response = Redirect::to(to).into_response();
-    response.extensions_mut().insert(Sensitive);
-    response
-}
-
-pub(crate) fn utc(t: i64) -> String {
-    let days = t.div_euclid(86_400);
-    let secs = t.rem_euclid(86_400);
-    // Civil from days (Howard Hinnant).
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z - era * 146_097;
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let d = doy - (153 * mp + 2) / 5 + 1;
-    let m = if mp < 10 { mp + 3 } else { mp - 9 };
-    let y = yoe + era * 400 + i64::from(m <= 2);
-    format!(
-        "{y:04}-{m:02}-{d:02} {:02}:{:02} UTC",
-        secs / 3600,
-        secs % 3600 / 60
-    )
-}
-
-async fn home(MaybeAuth(auth): MaybeAuth) -> Response {
-    see_other(if auth.is_some() { "/account" } else { "/login" })
 }
 
 #[derive(Deserialize)]
@@ -181,7 +102,7 @@ async fn login_submit(
     headers: HeaderMap,
     Form(form): Form<LoginForm>,
 ) -> Response {
-    let agent = crate::api::user_agent(&headers);
+    let agent = crate::web::user_agent(&headers);
     match state
         .accounts
         .login(&form.identifier, form.password, &client, &agent)
@@ -321,30 +242,6 @@ async fn account(
     account_view(&state, &auth, StatusCode::OK, notice, FormErrors::default()).await
 }
 
-/// Runs `action` only when the form token belongs to this session (futures are lazy: a
-/// refused form does nothing).
-pub(crate) async fn guarded<T>(
-    state: &AppState,
-    auth: &Authenticated,
-    token: &str,
-    action: impl std::future::Future<Output = Result<T, AppError>>,
-) -> Result<T, AppError> {
-    check_form_token(state, auth, token)?;
-    action.await
-}
-
-pub(crate) fn check_form_token(
-    state: &AppState,
-    auth: &Authenticated,
-    token: &str,
-) -> Result<(), AppError> {
-    if state.forms.verify(auth.session.id.as_bytes(), token) {
-        Ok(())
-    } else {
-        Err(AppError::FormToken)
-    }
-}
-
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 struct PasswordForm {
@@ -473,34 +370,12 @@ async fn logout_submit(
     response
 }
 
-async fn stylesheet() -> Response {
-    (
-        [
-            (header::CONTENT_TYPE, "text/css; charset=utf-8"),
-            (header::CACHE_CONTROL, "public, max-age=3600"),
-        ],
-        include_str!("../static/style.css"),
-    )
-        .into_response()
-}
-
 pub(crate) fn router() -> Router<AppState> {
     Router::new()
-        .route("/", get(home))
         .route("/login", get(login_page).post(login_submit))
         .route("/register", get(register_page).post(register_submit))
         .route("/account", get(account))
         .route("/account/password", post(password_submit))
         .route("/account/sessions/{id}/end", post(end_session_submit))
         .route("/logout", post(logout_submit))
-        .route("/static/style.css", get(stylesheet))
-}
-
-#[cfg(test)]
-mod tests {
-    #[test]
-    fn utc_formats_known_instants() {
-        assert_eq!(super::utc(0), "1970-01-01 00:00 UTC");
-        assert_eq!(super::utc(1_800_000_000), "2027-01-15 08:00 UTC");
-    }
 }

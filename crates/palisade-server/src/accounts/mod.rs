@@ -1,6 +1,9 @@
 //! Registration, login, password changes and re-authentication: the account logic behind
 //! both the JSON API and the pages.
 
+pub(crate) mod api;
+pub(crate) mod pages;
+
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Instant;

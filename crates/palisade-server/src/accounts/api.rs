@@ -1,0 +1,178 @@
+//! `POST /api/v1/register`, `/login`, `/logout`, `/password` and `GET /api/v1/me`.
+
+use axum::extract::State;
+use axum::response::Response;
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use axum_extra::extract::CookieJar;
+use http::{HeaderMap, HeaderValue, StatusCode};
+use palisade::http::ClientInfo;
+use palisade::secret::SecretString;
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+
+use super::Registration;
+use crate::body::ApiJson;
+use crate::error::AppError;
+use crate::sessions::{Auth, IssuedToken, clear_session_cookie, session_cookie};
+use crate::state::AppState;
+use crate::web::{sensitive, user_agent};
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RegisterRequest {
+    username: String,
+    email: String,
+    #[schema(value_type = String)]
+    password: SecretString,
+    display_name: Option<String>,
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct LoginRequest {
+    /// Username or email address.
+    identifier: String,
+    #[schema(value_type = String)]
+    password: SecretString,
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct PasswordChangeRequest {
+    #[schema(value_type = String)]
+    current_password: SecretString,
+    #[schema(value_type = String)]
+    new_password: SecretString,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub(crate) struct UserView {
+    id: i64,
+    username: String,
+    email: String,
+    display_name: Option<String>,
+    created_at: i64,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub(crate) struct LoginResponse {
+    /// The session token, for clients that do not keep cookies (send it as
+    /// `Authorization: Bearer <token>`). Browsers get it as an HttpOnly cookie too.
+    #[schema(value_type = String)]
+    pub(crate) token: IssuedToken,
+    pub(crate) user: UserView,
+}
+
+pub(crate) fn user_view(u: &crate::store::UserRow) -> UserView {
+    UserView {
+        id: u.id,
+        username: u.username.clone(),
+        email: u.email.clone(),
+        display_name: u.display_name.clone(),
+        created_at: u.created_at,
+    }
+}
+
+#[utoipa::path(post, path = "/api/v1/register", request_body = RegisterRequest,
+    responses((status = 201, body = UserView), (status = 409, description = "username or email taken"), (status = 422, description = "invalid field or weak password")))]
+pub(crate) async fn register(
+    State(state): State<AppState>,
+    client: ClientInfo,
+    ApiJson(body): ApiJson<RegisterRequest>,
+) -> Result<Response, AppError> {
+    let user = state
+        .accounts
+        .register(
+            Registration {
+                username: body.username,
+                email: body.email,
+                password: body.password,
+                display_name: body.display_name,
+            },
+            &client,
+        )
+        .await?;
+    Ok(sensitive((StatusCode::CREATED, Json(user_view(&user)))))
+}
+
+#[utoipa::path(post, path = "/api/v1/login", request_body = LoginRequest,
+    responses((status = 200, body = LoginResponse), (status = 401, description = "wrong credentials"), (status = 429, description = "throttled")))]
+pub(crate) async fn login(
+    State(state): State<AppState>,
+    client: ClientInfo,
+    jar: CookieJar,
+    headers: HeaderMap,
+    ApiJson(body): ApiJson<LoginRequest>,
+) -> Result<Response, AppError> {
+    let (token, _session, user) = state
+        .accounts
+        .login(
+            &body.identifier,
+            body.password,
+            &client,
+            &user_agent(&headers),
+        )
+        .await?;
+    let jar = jar.add(session_cookie(&token));
+    Ok(sensitive((
+        jar,
+        Json(LoginResponse {
+            token,
+            user: user_view(&user),
+        }),
+    )))
+}
+
+#[utoipa::path(post, path = "/api/v1/logout", responses((status = 204), (status = 401)))]
+pub(crate) async fn logout(
+    State(state): State<AppState>,
+    client: ClientInfo,
+    jar: CookieJar,
+    Auth(auth): Auth,
+) -> Result<Response, AppError> {
+    state.accounts.logout(&auth, &client).await?;
+    let mut response = sensitive((clear_session_cookie(jar), StatusCode::NO_CONTENT));
+    response.headers_mut().insert(
+        "clear-site-data",
+        HeaderValue::from_static("\"cache\", \"cookies\", \"storage\""),
+    );
+    Ok(response)
+}
+
+#[utoipa::path(get, path = "/api/v1/me", responses((status = 200, body = UserView), (status = 401)))]
+pub(crate) async fn me(Auth(auth): Auth) -> Response {
+    sensitive(Json(user_view(&auth.user)))
+}
+
+#[utoipa::path(post, path = "/api/v1/password", request_body = PasswordChangeRequest,
+    responses((status = 200, body = LoginResponse, description = "changed; other sessions ended; this session has a new token"), (status = 403), (status = 422)))]
+pub(crate) async fn change_password(
+    State(state): State<AppState>,
+    client: ClientInfo,
+    jar: CookieJar,
+    Auth(auth): Auth,
+    ApiJson(body): ApiJson<PasswordChangeRequest>,
+) -> Result<Response, AppError> {
+    let token = state
+        .accounts
+        .change_password(&auth, body.current_password, body.new_password, &client)
+        .await?;
+    let jar = jar.add(session_cookie(&token));
+    Ok(sensitive((
+        jar,
+        Json(LoginResponse {
+            token,
+            user: user_view(&auth.user),
+        }),
+    )))
+}
+
+pub(crate) fn router() -> Router<AppState> {
+    Router::new()
+        .route("/api/v1/register", post(register))
+        .route("/api/v1/login", post(login))
+        .route("/api/v1/logout", post(logout))
+        .route("/api/v1/me", get(me))
+        .route("/api/v1/password", post(change_password))
+}

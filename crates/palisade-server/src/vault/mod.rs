@@ -1,0 +1,166 @@
+//! The vault: each user's named secrets, sealed before they reach the database, bound to
+//! their owner and name; revealing asks for a recent password and is audited.
+
+pub(crate) mod api;
+pub(crate) mod pages;
+
+use http::StatusCode;
+use palisade::http::ClientInfo;
+use palisade::secret::{FernetError, SecretString, sealed_key_id};
+
+use crate::error::AppError;
+use crate::sessions::{Authenticated, IssuedToken};
+use crate::state::AppState;
+
+/// Largest secret value, in bytes.
+const MAX_VALUE_BYTES: usize = 16 * 1024;
+
+/// A secret's name: 1 to 64 of `A-Z a-z 0-9 . _ -`.
+fn check_name(name: &str) -> Result<(), AppError> {
+    let ok = (1..=64).contains(&name.len())
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b'-'));
+    if ok {
+        Ok(())
+    } else {
+        Err(AppError::Body {
+            field: Some("name".into()),
+            status: StatusCode::UNPROCESSABLE_ENTITY,
+        })
+    }
+}
+
+/// The associated data binding a sealed value to its owner and name.
+pub(crate) fn aad(owner: i64, name: &str) -> Vec<u8> {
+    format!("palisade-vault\0{owner}\0{name}").into_bytes()
+}
+
+/// Seals and stores a value (created or replaced).
+pub(crate) async fn store_value(
+    state: &AppState,
+    auth: &Authenticated,
+    client: &ClientInfo,
+    name: &str,
+    value: SecretString,
+) -> Result<(), AppError> {
+    check_name(name)?;
+    if value.is_empty() || value.len() > MAX_VALUE_BYTES {
+        return Err(AppError::Body {
+            field: Some("value".into()),
+            status: StatusCode::UNPROCESSABLE_ENTITY,
+        });
+    }
+    let sealed = value
+        .expose(|v| state.keyring.seal(v.as_bytes(), &aad(auth.user.id, name)))
+        .map_err(|e| AppError::internal(format_args!("sealing: {e}")))?;
+    let key_id = sealed_key_id(&sealed).unwrap_or_default().to_owned();
+    state
+        .accounts
+        .store
+        .put_secret(
+            auth.user.id,
+            name,
+            &sealed,
+            &key_id,
+            state.accounts.clock.now(),
+        )
+        .await?;
+    state
+        .accounts
+        .audit(
+            "secret_stored",
+            Some(auth.user.id),
+            Some(&auth.user.username),
+            Some(client),
+            Some(name),
+        )
+        .await;
+    Ok(())
+}
+
+/// Opens a value after checking the password entry is recent (or the password given).
+/// A value that does not open is reported (audit event) and refused, never returned
+/// garbled.
+pub(crate) async fn reveal_value(
+    state: &AppState,
+    auth: &Authenticated,
+    client: &ClientInfo,
+    name: &str,
+    password: Option<SecretString>,
+) -> Result<(SecretString, Option<IssuedToken>), AppError> {
+    check_name(name)?;
+    let reissued = state
+        .accounts
+        .require_recent_password(auth, password)
+        .await?;
+    let sealed = state
+        .accounts
+        .store
+        .secret(auth.user.id, name)
+        .await?
+        .ok_or(AppError::NotFound)?;
+    let value = match state.keyring.open(&sealed, &aad(auth.user.id, name)) {
+        Ok(v) => v,
+        Err(e) => {
+            let detail = match &e {
+                FernetError::UnknownKey(id) => {
+                    format!("{name}: sealed with key {id}, which is not loaded")
+                }
+                _ => format!("{name}: does not open (tampered with or moved)"),
+            };
+            state
+                .accounts
+                .audit(
+                    "secret_unreadable",
+                    Some(auth.user.id),
+                    Some(&auth.user.username),
+                    Some(client),
+                    Some(&detail),
+                )
+                .await;
+            return Err(AppError::internal(format_args!("vault: {detail}")));
+        }
+    };
+    let value = SecretString::from_utf8(value)
+        .ok_or_else(|| AppError::internal("vault: value is not UTF-8"))?;
+    state
+        .accounts
+        .audit(
+            "secret_revealed",
+            Some(auth.user.id),
+            Some(&auth.user.username),
+            Some(client),
+            Some(name),
+        )
+        .await;
+    Ok((value, reissued))
+}
+
+pub(crate) async fn remove(
+    state: &AppState,
+    auth: &Authenticated,
+    client: &ClientInfo,
+    name: &str,
+) -> Result<(), AppError> {
+    check_name(name)?;
+    if !state
+        .accounts
+        .store
+        .delete_secret(auth.user.id, name)
+        .await?
+    {
+        return Err(AppError::NotFound);
+    }
+    state
+        .accounts
+        .audit(
+            "secret_deleted",
+            Some(auth.user.id),
+            Some(&auth.user.username),
+            Some(client),
+            Some(name),
+        )
+        .await;
+    Ok(())
+}
