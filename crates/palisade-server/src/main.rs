@@ -4,25 +4,20 @@
 mod accounts;
 mod api;
 mod app;
-mod audit_cli;
 mod body;
 mod clock;
+mod commands;
 mod config;
-mod csp_cli;
 mod db;
 mod error;
 mod keys;
-mod keys_cli;
-mod scan;
-mod serve;
+mod service;
 mod sessions;
 mod state;
 mod store;
-mod users;
 mod vault;
 mod web;
 
-use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
@@ -38,22 +33,12 @@ struct Cli {
     command: Command,
 }
 
-#[derive(clap::Args, Clone)]
-struct Common {
-    /// TOML configuration file.
-    #[arg(long, value_name = "FILE")]
-    config: Option<PathBuf>,
-    /// Data directory (SQLite database and keys).
-    #[arg(long, value_name = "DIR")]
-    data_dir: Option<PathBuf>,
-}
-
 #[derive(Subcommand)]
 enum Command {
     /// Run the account service.
     Serve {
         #[command(flatten)]
-        common: Common,
+        common: commands::Common,
         /// Address to listen on (default 127.0.0.1:8080).
         #[arg(long, value_name = "ADDR")]
         listen: Option<std::net::SocketAddr>,
@@ -61,39 +46,40 @@ enum Command {
     /// Manage encryption keys and pepper versions.
     Keys {
         #[command(flatten)]
-        common: Common,
+        common: commands::Common,
         #[command(subcommand)]
-        action: keys_cli::KeysAction,
+        action: commands::keys::KeysAction,
     },
     /// Encrypt or decrypt a value with the keyring (Fernet; interoperates with Python).
     Secret {
         #[command(flatten)]
-        common: Common,
+        common: commands::Common,
         #[command(subcommand)]
-        action: keys_cli::SecretAction,
+        action: commands::secret::SecretAction,
     },
     /// Content-Security-Policy tools.
     Csp {
         #[command(subcommand)]
         action: CspAction,
     },
-    /// Audit Cargo.lock files against a local RustSec advisory database.
-    Audit(audit_cli::AuditArgs),
+    /// Audit lockfiles (Cargo.lock; Python requirements, Pipfile.lock, poetry.lock) against
+    /// local advisory databases (RustSec, OSV).
+    Audit(commands::audit::AuditArgs),
     /// Fetch a page and grade its security headers, cookies and CSP.
-    Scan(scan::ScanArgs),
+    Scan(commands::scan::ScanArgs),
     /// Manage users.
     User {
         #[command(flatten)]
-        common: Common,
+        common: commands::Common,
         #[command(subcommand)]
-        action: users::UserAction,
+        action: commands::user::UserAction,
     },
 }
 
 #[derive(Subcommand)]
 enum CspAction {
     /// Judge a policy: parse problems and weaknesses, each with a fix.
-    Check(csp_cli::CheckArgs),
+    Check(commands::csp::CheckArgs),
 }
 
 fn main() -> ExitCode {
@@ -117,42 +103,20 @@ fn main() -> ExitCode {
     };
     let result = runtime.block_on(async {
         match cli.command {
-            Command::Serve { common, listen } => {
-                let overrides = config::Overrides {
-                    listen,
-                    data_dir: common.data_dir,
-                };
-                let config = config::Config::load(common.config.as_deref(), overrides)?;
-                serve::run(config).await
-            }
+            Command::Serve { common, listen } => commands::serve::run(common.config(listen)?).await,
             Command::Keys { common, action } => {
-                let overrides = config::Overrides {
-                    listen: None,
-                    data_dir: common.data_dir,
-                };
-                let config = config::Config::load(common.config.as_deref(), overrides)?;
-                keys_cli::run_keys(&config, action).await
+                commands::keys::run_keys(&common.config(None)?, action).await
             }
             Command::Secret { common, action } => {
-                let overrides = config::Overrides {
-                    listen: None,
-                    data_dir: common.data_dir,
-                };
-                let config = config::Config::load(common.config.as_deref(), overrides)?;
-                keys_cli::run_secret(&config, action)
+                commands::secret::run_secret(&common.config(None)?, action)
             }
             Command::Csp {
                 action: CspAction::Check(args),
-            } => csp_cli::run(args),
-            Command::Scan(args) => scan::run(args).await,
-            Command::Audit(args) => audit_cli::run(args),
+            } => commands::csp::run(args),
+            Command::Scan(args) => commands::scan::run(args).await,
+            Command::Audit(args) => commands::audit::run(args),
             Command::User { common, action } => {
-                let overrides = config::Overrides {
-                    listen: None,
-                    data_dir: common.data_dir,
-                };
-                let config = config::Config::load(common.config.as_deref(), overrides)?;
-                users::run(config, action).await
+                commands::user::run(common.config(None)?, action).await
             }
         }
     });

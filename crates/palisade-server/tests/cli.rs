@@ -217,6 +217,18 @@ fn user_commands() {
     let (code, _, err) = run(&["user", "disable", "nobody"]);
     assert_eq!(code, Some(2));
     assert!(err.contains("no user named nobody"), "{err}");
+    // `--data-dir` before or after the action, from anywhere.
+    let elsewhere = tempfile::tempdir().unwrap();
+    let data = dir.path().join("palisade-data");
+    for args in [
+        ["user", "list", "--data-dir", data.to_str().unwrap()],
+        ["user", "--data-dir", data.to_str().unwrap(), "list"],
+    ] {
+        let out = palisade(elsewhere.path()).args(args).output().unwrap();
+        let text = String::from_utf8_lossy(&out.stdout);
+        assert_eq!(out.status.code(), Some(0), "{args:?}");
+        assert!(text.contains("durable"), "{args:?}: {text}");
+    }
 }
 
 fn run_with_stdin(cmd: &mut Command, input: &[u8]) -> (Option<i32>, Vec<u8>, String) {

@@ -245,7 +245,7 @@ fn config_for(url: String) -> (Config, tempfile::TempDir, Keyring) {
 }
 
 async fn start_error(config: &Config) -> String {
-    match crate::serve::build(config).await {
+    match crate::service::build(config).await {
         Ok(_) => panic!("the service started"),
         Err(e) => {
             assert!(!e.contains(DB_PASSWORD), "the password shows: {e}");

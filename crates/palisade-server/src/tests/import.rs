@@ -46,11 +46,13 @@ async fn imported_users_log_in_and_move_to_argon2id() {
     let mut config = test_config(dir.path(), None);
     config.legacy_bcrypt_pepper = Some(Redacted::new(PEPPER.into()));
     let app = TestApp::with_config(config.clone(), tempfile::tempdir().unwrap()).await;
-    let action = || crate::users::UserAction::Import {
+    let action = || crate::commands::user::UserAction::Import {
         file: csv.clone(),
         batch: 1,
     };
-    let code = crate::users::run(config.clone(), action()).await.unwrap();
+    let code = crate::commands::user::run(config.clone(), action())
+        .await
+        .unwrap();
     assert_eq!(
         code,
         std::process::ExitCode::from(1),
@@ -60,7 +62,9 @@ async fn imported_users_log_in_and_move_to_argon2id() {
     assert_eq!(users.len(), 2, "only the valid rows");
     assert_eq!(users[1].display_name.as_deref(), Some("Doe, Jane"));
     // A re-run duplicates nobody.
-    crate::users::run(config.clone(), action()).await.unwrap();
+    crate::commands::user::run(config.clone(), action())
+        .await
+        .unwrap();
     assert_eq!(
         app.state.accounts.store.list_users().await.unwrap().len(),
         2

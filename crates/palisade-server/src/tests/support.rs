@@ -12,7 +12,7 @@ use tower::ServiceExt;
 
 use crate::clock::{Clock, ManualClock, system_now};
 use crate::config::Config;
-use crate::serve::{Built, build_with_clock};
+use crate::service::{Built, build_with_clock};
 use crate::state::AppState;
 
 pub(crate) const ORIGIN: &str = "http://127.0.0.1:8080";

@@ -256,7 +256,7 @@ async fn reencryption_interrupted_and_resumed_loses_nothing() {
     crate::keys::replace_private(&path, contents.as_bytes()).unwrap();
     let ring = Keyring::from_file(&path).unwrap();
     // Interrupted after two batches of three.
-    let done = crate::keys_cli::reencrypt(&app.config, 3, Some(2))
+    let done = crate::commands::keys::reencrypt(&app.config, 3, Some(2))
         .await
         .unwrap();
     assert_eq!(done, 6);
@@ -275,9 +275,9 @@ async fn reencryption_interrupted_and_resumed_loses_nothing() {
     let per_key = app.state.accounts.store.secrets_per_key().await.unwrap();
     assert_eq!(per_key.iter().find(|(k, _)| *k == new_id).unwrap().1, 6);
     // Retiring the old key is refused while secrets still need it.
-    let refused = crate::keys_cli::run_keys(
+    let refused = crate::commands::keys::run_keys(
         &app.config,
-        crate::keys_cli::KeysAction::Retire { id: old_id.clone() },
+        crate::commands::keys::KeysAction::Retire { id: old_id.clone() },
     )
     .await
     .unwrap();
@@ -288,15 +288,15 @@ async fn reencryption_interrupted_and_resumed_loses_nothing() {
         "the key file is unchanged"
     );
     // Resume: the rest moves; nothing is left on the old key.
-    let done = crate::keys_cli::reencrypt(&app.config, 3, None)
+    let done = crate::commands::keys::reencrypt(&app.config, 3, None)
         .await
         .unwrap();
     assert_eq!(done, 4);
     let per_key = app.state.accounts.store.secrets_per_key().await.unwrap();
     assert_eq!(per_key, vec![(new_id.clone(), 10)]);
-    let retired = crate::keys_cli::run_keys(
+    let retired = crate::commands::keys::run_keys(
         &app.config,
-        crate::keys_cli::KeysAction::Retire { id: old_id.clone() },
+        crate::commands::keys::KeysAction::Retire { id: old_id.clone() },
     )
     .await
     .unwrap();

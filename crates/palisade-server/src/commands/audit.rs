@@ -9,7 +9,7 @@ use palisade_audit::python::{self, OsvDb, PyPackage};
 use palisade_audit::{Finding, RustSecDb, Severity, audit_cargo, sarif};
 use serde_json::json;
 
-use crate::csp_cli::Format;
+use crate::commands::csp::Format;
 
 #[derive(Clone, Copy, ValueEnum)]
 pub(crate) enum FailOn {

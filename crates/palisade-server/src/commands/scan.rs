@@ -15,7 +15,7 @@ use http::HeaderMap;
 use palisade::csp_eval::{Severity, evaluate};
 use serde_json::json;
 
-use crate::csp_cli::Format;
+use crate::commands::csp::Format;
 
 /// Bytes of body read at most (for subresource-integrity checks); the rest is not fetched.
 const MAX_BODY: usize = 1024 * 1024;

@@ -1,10 +1,9 @@
-//! `palisade keys …` and `palisade secret …`: key generation, rotation, re-encryption,
-//! retirement and status; Fernet encryption and decryption of standard input.
+//! `palisade keys …`: key generation, rotation, re-encryption, retirement and status;
+//! pepper rotation.
 
-use std::io::{IsTerminal, Read, Write};
+use std::io::{IsTerminal, Write};
 use std::path::PathBuf;
 use std::process::ExitCode;
-use std::time::Duration;
 
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE;
@@ -37,58 +36,6 @@ pub(crate) enum KeysAction {
     Status,
     /// Add a new pepper version, used for new hashes and on each user's next login.
     RotatePepper,
-}
-
-#[derive(Subcommand)]
-pub(crate) enum SecretAction {
-    /// Encrypt standard input into a Fernet token on standard output.
-    Encrypt,
-    /// Decrypt a Fernet token on standard input; the value goes to standard output.
-    Decrypt {
-        /// Refuse tokens older than this many seconds.
-        #[arg(long, value_name = "SECONDS")]
-        ttl: Option<u64>,
-    },
-}
-
-const MAX_STDIN: u64 = 1024 * 1024;
-
-fn read_stdin() -> Result<Zeroizing<Vec<u8>>, String> {
-    let mut input = Zeroizing::new(Vec::new());
-    std::io::stdin()
-        .take(MAX_STDIN + 1)
-        .read_to_end(&mut input)
-        .map_err(|e| format!("standard input: {e}"))?;
-    if input.len() as u64 > MAX_STDIN {
-        return Err("standard input is larger than 1 MiB".into());
-    }
-    Ok(input)
-}
-
-pub(crate) fn run_secret(config: &Config, action: SecretAction) -> Result<ExitCode, String> {
-    let (ring, _, _) = load_keyring(config, false)?;
-    let input = read_stdin()?;
-    let mut out = std::io::stdout().lock();
-    match action {
-        SecretAction::Encrypt => {
-            let token = ring.encrypt(&input).map_err(|e| e.to_string())?;
-            writeln!(out, "{token}").map_err(|e| e.to_string())?;
-        }
-        SecretAction::Decrypt { ttl } => {
-            let token = std::str::from_utf8(&input)
-                .map_err(|_| "the token is not text".to_owned())?
-                .trim();
-            let decrypted = ring
-                .decrypt(token, ttl.map(Duration::from_secs))
-                .map_err(|e| e.to_string())?;
-            decrypted
-                .plaintext
-                .expose(|v| out.write_all(v))
-                .map_err(|e| e.to_string())?;
-        }
-    }
-    out.flush().map_err(|e| e.to_string())?;
-    Ok(ExitCode::SUCCESS)
 }
 
 fn key_file(config: &Config) -> Result<PathBuf, String> {
