@@ -3,6 +3,9 @@
 
 pub(crate) mod api;
 pub(crate) mod pages;
+mod throttle;
+
+pub(crate) use throttle::keys;
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -11,7 +14,7 @@ use std::time::Instant;
 use palisade::http::ClientInfo;
 use palisade::password::{HashPool, PasswordPolicy, Verdict, user_words};
 use palisade::secret::SecretString;
-use palisade::throttle::{Decision, ThrottlePolicy, client_key};
+use palisade::throttle::{ThrottlePolicy, client_key};
 use palisade::validate::{DisplayName, Email, LogSafe, Password, Username};
 
 use crate::clock::Clock;
@@ -94,8 +97,11 @@ impl Accounts {
         );
         // Counted before the strength check: zxcvbn and hashing are the costly parts, and
         // a client past its rate gets neither.
-        self.rate(&format!("reg:{}", client_key(client.addr)), client)
-            .await?;
+        self.rate(
+            &keys::client_registrations(&client_key(client.addr)),
+            client,
+        )
+        .await?;
         self.policy
             .check(&password, &words)
             .map_err(AppError::WeakPassword)?;
@@ -129,78 +135,6 @@ impl Accounts {
             .ok_or_else(|| AppError::internal("user vanished after insert"))
     }
 
-    /// Counts one attempt against a per-client rate; refuses past it.
-    async fn rate(&self, key: &str, client: &ClientInfo) -> Result<(), AppError> {
-        let counter = self
-            .store
-            .count_attempt(key, self.clock.now(), self.throttle.client_window as i64)
-            .await?;
-        if let Decision::Throttled { retry_after } =
-            self.throttle.check_rate(counter, self.clock.now())
-        {
-            metrics::counter!("palisade_throttled_total").increment(1);
-            self.audit(
-                "throttled",
-                None,
-                None,
-                Some(client),
-                Some(key.split(':').next().unwrap_or("")),
-            )
-            .await;
-            return Err(AppError::Throttled { retry_after });
-        }
-        Ok(())
-    }
-
-    /// Counts a login attempt into its (account, client) and account-wide delay counters
-    /// before any hashing, so that attempts in flight are seen by the next check; refuses
-    /// it, counting nothing, when either counter owes a delay.
-    async fn count_login_attempt(
-        &self,
-        pair_key: &str,
-        account_key: &str,
-        user: Option<&UserRow>,
-        identifier: &str,
-        client: &ClientInfo,
-    ) -> Result<(), AppError> {
-        let t = self.clock.now();
-        let refused = if !self
-            .store
-            .count_attempt_if_allowed(pair_key, self.throttle.schedule(false), t)
-            .await?
-        {
-            Some((pair_key, false))
-        } else if !self
-            .store
-            .count_attempt_if_allowed(account_key, self.throttle.schedule(true), t)
-            .await?
-        {
-            self.store.uncount_attempt(pair_key).await?;
-            Some((account_key, true))
-        } else {
-            None
-        };
-        let Some((key, account_wide)) = refused else {
-            return Ok(());
-        };
-        let counter = self.store.counter(key).await?;
-        let retry_after = match self.throttle.check_delay(counter, t, account_wide) {
-            Decision::Throttled { retry_after } => retry_after,
-            // The delay ended between the two statements: a retry will be counted.
-            Decision::Allowed => 1,
-        };
-        metrics::counter!("palisade_throttled_total").increment(1);
-        self.audit(
-            "throttled",
-            user.map(|u| u.id),
-            Some(identifier),
-            Some(client),
-            Some("account"),
-        )
-        .await;
-        Err(AppError::Throttled { retry_after })
-    }
-
     async fn timed_hash(&self, password: Password) -> Result<String, AppError> {
         let started = Instant::now();
         let hash = self.hashing.hash(password).await?;
@@ -212,41 +146,6 @@ impl Accounts {
         self.hashes_done.fetch_add(1, Ordering::Relaxed);
         metrics::histogram!("palisade_password_hash_seconds")
             .record(started.elapsed().as_secs_f64());
-    }
-
-    /// Looks a login identifier up: an email address when it has an `@`, else a username.
-    /// Returns the throttle key for the account (by id when it exists, by name when it does
-    /// not, counted alike), the user, and the highest imported bcrypt cost still stored.
-    async fn find_login(
-        &self,
-        identifier: &str,
-    ) -> Result<(String, Option<UserRow>, u32), AppError> {
-        let (username, email_key) = if identifier.contains('@') {
-            (
-                String::new(),
-                Email::parse(identifier)
-                    .map(|e| e.comparison_key())
-                    .unwrap_or_default(),
-            )
-        } else {
-            (
-                Username::parse(identifier)
-                    .map(|u| u.as_str().to_owned())
-                    .unwrap_or_default(),
-                String::new(),
-            )
-        };
-        // A malformed identifier names nobody, but is looked up all the same (same work).
-        let (user, legacy_cost) = self.store.login_lookup(&username, &email_key).await?;
-        let key = match &user {
-            Some(u) => format!("acct:id:{}", u.id),
-            None if username.is_empty() && email_key.is_empty() => {
-                let name: String = identifier.chars().take(254).collect();
-                format!("acct:name:{}", name.to_lowercase())
-            }
-            None => format!("acct:name:{username}{email_key}"),
-        };
-        Ok((key, user, legacy_cost))
     }
 
     /// Logs in. Every path does the same work: an unknown or disabled account gets a
@@ -264,13 +163,52 @@ impl Accounts {
         }
         let password = Password::from_secret(password)?;
         let client_key = client_key(client.addr);
-        self.rate(&format!("ip:{client_key}"), client).await?;
+        self.rate(&keys::client_logins(&client_key), client).await?;
         let (account_key, user, legacy_cost) = self.find_login(identifier).await?;
-        let pair_key = format!("pair:{account_key}|{client_key}");
+        let pair_key = keys::pair(&account_key, &client_key);
         self.count_login_attempt(&pair_key, &account_key, user.as_ref(), identifier, client)
             .await?;
+        let verdict = self
+            .verify_equal_work(user.as_ref(), password, legacy_cost)
+            .await?;
+        let (verified, password, user) = match (verdict, user) {
+            (Some((Verdict::Valid(v), password)), Some(u)) if u.disabled == 0 => (v, password, u),
+            (_, user) => {
+                // Already counted, before the hash started.
+                metrics::counter!("palisade_logins_total", "outcome" => "failed").increment(1);
+                let id = user.as_ref().map(|u| u.id);
+                self.audit("login_failed", id, Some(identifier), Some(client), None)
+                    .await;
+                return Err(AppError::BadCredentials);
+            }
+        };
+        // This client knows the password: its pair counter starts over. The account-wide
+        // counter only takes back this attempt; clearing it would hand a distributed
+        // attacker a fresh allowance every time the owner signs in.
+        self.store.clear_counter(&pair_key).await?;
+        self.store.uncount_attempt(&account_key).await?;
+        if verified.needs_rehash() {
+            self.rehash(&user, password, client).await?;
+        }
+        let (token, session) = self.sessions.start(user.id, client, user_agent).await?;
+        metrics::counter!("palisade_logins_total", "outcome" => "success").increment(1);
+        let name = Some(user.username.as_str());
+        self.audit("logged_in", Some(user.id), name, Some(client), None)
+            .await;
+        Ok((token, session, user))
+    }
+
+    /// Verifies `password` against `user`'s hash (a dummy hash when there is no user), and
+    /// pads the work so that unknown, imported and native accounts take the same time. On a
+    /// known user, returns the verdict and the password (for a rehash).
+    async fn verify_equal_work(
+        &self,
+        user: Option<&UserRow>,
+        password: Password,
+        legacy_cost: u32,
+    ) -> Result<Option<(Verdict, Password)>, AppError> {
         let started = Instant::now();
-        let stored_is_legacy = user.as_ref().is_some_and(|u| {
+        let stored_is_legacy = user.is_some_and(|u| {
             matches!(
                 palisade::password::inspect(u.password_hash.as_str()),
                 Ok(palisade::password::StoredKind::ImportedBcrypt { .. })
@@ -278,7 +216,7 @@ impl Accounts {
         });
         // The password goes to the hashing pool; keep a copy for a rehash or the padding.
         let copy = password.expose(|p| Password::parse(p.to_owned()))?;
-        let verdict = match &user {
+        let verdict = match user {
             Some(u) => Some(
                 self.hashing
                     .verify(password, u.password_hash.as_str().to_owned())
@@ -289,9 +227,8 @@ impl Accounts {
                 None
             }
         };
-        // Equal work whatever the account: while imported hashes remain, a login that did
-        // not verify a legacy hash pays for one, and one that did pays for the Argon2id it
-        // skipped.
+        // While imported hashes remain, a login that did not verify a legacy hash pays for
+        // one, and one that did pays for the Argon2id it skipped.
         if legacy_cost > 0 {
             let padding = copy.expose(|p| Password::parse(p.to_owned()))?;
             if stored_is_legacy {
@@ -300,55 +237,25 @@ impl Accounts {
                 self.hashing.dummy_verify_legacy(padding, legacy_cost).await;
             }
         }
-        let verdict = verdict.map(|v| (v, copy));
         self.hashed(started);
-        let valid_user = match (verdict, user) {
-            (Some((Verdict::Valid(v), copy)), Some(u)) if u.disabled == 0 => Some((v, copy, u)),
-            (_, user) => {
-                // Already counted, before the hash started.
-                metrics::counter!("palisade_logins_total", "outcome" => "failed").increment(1);
-                self.audit(
-                    "login_failed",
-                    user.as_ref().map(|u| u.id),
-                    Some(identifier),
-                    Some(client),
-                    None,
-                )
-                .await;
-                return Err(AppError::BadCredentials);
-            }
-        };
-        let (verified, copy, user) = valid_user.expect("matched above");
-        // This client knows the password: its pair counter starts over. The account-wide
-        // counter only takes back this attempt; clearing it would hand a distributed
-        // attacker a fresh allowance every time the owner signs in.
-        self.store.clear_counter(&pair_key).await?;
-        self.store.uncount_attempt(&account_key).await?;
-        if verified.needs_rehash() {
-            let new_hash = self.timed_hash(copy).await?;
-            self.store
-                .replace_hash(user.id, user.password_hash.as_str(), &new_hash)
-                .await?;
-            self.audit(
-                "password_rehashed",
-                Some(user.id),
-                Some(&user.username),
-                Some(client),
-                None,
-            )
+        Ok(verdict.map(|v| (v, copy)))
+    }
+
+    /// Replaces a hash found outdated at login (same password, new algorithm or pepper).
+    async fn rehash(
+        &self,
+        user: &UserRow,
+        password: Password,
+        client: &ClientInfo,
+    ) -> Result<(), AppError> {
+        let new_hash = self.timed_hash(password).await?;
+        self.store
+            .replace_hash(user.id, user.password_hash.as_str(), &new_hash)
+            .await?;
+        let name = Some(user.username.as_str());
+        self.audit("password_rehashed", Some(user.id), name, Some(client), None)
             .await;
-        }
-        let (token, session) = self.sessions.start(user.id, client, user_agent).await?;
-        metrics::counter!("palisade_logins_total", "outcome" => "success").increment(1);
-        self.audit(
-            "logged_in",
-            Some(user.id),
-            Some(&user.username),
-            Some(client),
-            None,
-        )
-        .await;
-        Ok((token, session, user))
+        Ok(())
     }
 
     pub(crate) async fn logout(

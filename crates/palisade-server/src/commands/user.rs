@@ -84,10 +84,10 @@ pub(crate) async fn run(config: Config, action: UserAction) -> Result<ExitCode, 
         }
         UserAction::Unlock { name } => {
             let user = find(name).await?;
-            let account = format!("acct:id:{}", user.id);
+            let account = crate::accounts::keys::account(user.id);
             store.clear_counter(&account).await.map_err(store_error)?;
             let pairs = store
-                .clear_counters_with_prefix(&format!("pair:{account}|"))
+                .clear_counters_with_prefix(&crate::accounts::keys::pair_prefix(&account))
                 .await
                 .map_err(store_error)?;
             audit(&store, now, "user_unlocked", &user).await?;

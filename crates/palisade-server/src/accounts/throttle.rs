@@ -1,0 +1,152 @@
+//! Login and registration throttling for the account service: the counter keys, and the
+//! checks that count an attempt before any hashing (see `palisade::throttle`).
+
+use palisade::http::ClientInfo;
+use palisade::throttle::Decision;
+use palisade::validate::{Email, Username};
+
+use super::Accounts;
+use crate::error::AppError;
+use crate::store::UserRow;
+
+/// The throttle table's keys: one format, written only here.
+pub(crate) mod keys {
+    /// Logins per client address (IPv6 by /64), per window.
+    pub(crate) fn client_logins(client_key: &str) -> String {
+        format!("ip:{client_key}")
+    }
+
+    /// Registrations per client address, per window.
+    pub(crate) fn client_registrations(client_key: &str) -> String {
+        format!("reg:{client_key}")
+    }
+
+    /// An existing account's failures, from every client.
+    pub(crate) fn account(user_id: i64) -> String {
+        format!("acct:id:{user_id}")
+    }
+
+    /// A name nobody has: counted exactly like an account.
+    pub(crate) fn unknown_account(name: &str) -> String {
+        format!("acct:name:{name}")
+    }
+
+    /// One account's failures from one client.
+    pub(crate) fn pair(account_key: &str, client_key: &str) -> String {
+        format!("{}{client_key}", pair_prefix(account_key))
+    }
+
+    /// What every pair key of an account starts with (to clear them all).
+    pub(crate) fn pair_prefix(account_key: &str) -> String {
+        format!("pair:{account_key}|")
+    }
+}
+
+impl Accounts {
+    /// Counts one attempt against a per-client rate; refuses past it.
+    pub(super) async fn rate(&self, key: &str, client: &ClientInfo) -> Result<(), AppError> {
+        let counter = self
+            .store
+            .count_attempt(key, self.clock.now(), self.throttle.client_window as i64)
+            .await?;
+        if let Decision::Throttled { retry_after } =
+            self.throttle.check_rate(counter, self.clock.now())
+        {
+            metrics::counter!("palisade_throttled_total").increment(1);
+            self.audit(
+                "throttled",
+                None,
+                None,
+                Some(client),
+                Some(key.split(':').next().unwrap_or("")),
+            )
+            .await;
+            return Err(AppError::Throttled { retry_after });
+        }
+        Ok(())
+    }
+
+    /// Counts a login attempt into its (account, client) and account-wide delay counters
+    /// before any hashing, so that attempts in flight are seen by the next check; refuses
+    /// it, counting nothing, when either counter owes a delay.
+    pub(super) async fn count_login_attempt(
+        &self,
+        pair_key: &str,
+        account_key: &str,
+        user: Option<&UserRow>,
+        identifier: &str,
+        client: &ClientInfo,
+    ) -> Result<(), AppError> {
+        let t = self.clock.now();
+        let refused = if !self
+            .store
+            .count_attempt_if_allowed(pair_key, self.throttle.schedule(false), t)
+            .await?
+        {
+            Some((pair_key, false))
+        } else if !self
+            .store
+            .count_attempt_if_allowed(account_key, self.throttle.schedule(true), t)
+            .await?
+        {
+            self.store.uncount_attempt(pair_key).await?;
+            Some((account_key, true))
+        } else {
+            None
+        };
+        let Some((key, account_wide)) = refused else {
+            return Ok(());
+        };
+        let counter = self.store.counter(key).await?;
+        let retry_after = match self.throttle.check_delay(counter, t, account_wide) {
+            Decision::Throttled { retry_after } => retry_after,
+            // The delay ended between the two statements: a retry will be counted.
+            Decision::Allowed => 1,
+        };
+        metrics::counter!("palisade_throttled_total").increment(1);
+        self.audit(
+            "throttled",
+            user.map(|u| u.id),
+            Some(identifier),
+            Some(client),
+            Some("account"),
+        )
+        .await;
+        Err(AppError::Throttled { retry_after })
+    }
+
+    /// Looks a login identifier up: an email address when it has an `@`, else a username.
+    /// Returns the throttle key for the account (by id when it exists, by name when it does
+    /// not, counted alike), the user, and the highest imported bcrypt cost still stored.
+    pub(super) async fn find_login(
+        &self,
+        identifier: &str,
+    ) -> Result<(String, Option<UserRow>, u32), AppError> {
+        let (username, email_key) = if identifier.contains('@') {
+            (
+                String::new(),
+                Email::parse(identifier)
+                    .map(|e| e.comparison_key())
+                    .unwrap_or_default(),
+            )
+        } else {
+            (
+                Username::parse(identifier)
+                    .map(|u| u.as_str().to_owned())
+                    .unwrap_or_default(),
+                String::new(),
+            )
+        };
+        // A malformed identifier names nobody, but is looked up all the same (same work).
+        let (user, legacy_cost) = self.store.login_lookup(&username, &email_key).await?;
+        let key = match &user {
+            Some(u) => keys::account(u.id),
+            None if username.is_empty() && email_key.is_empty() => {
+                let name: String = identifier.chars().take(254).collect();
+                keys::unknown_account(&name.to_lowercase())
+            }
+            None => keys::unknown_account(&format!("{username}{email_key}")),
+        };
+        Ok((key, user, legacy_cost))
+    }
+}
