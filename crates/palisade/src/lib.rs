@@ -13,6 +13,8 @@ pub mod csp_eval;
 pub mod http;
 pub mod password;
 pub mod secret;
+#[cfg(feature = "http")]
+pub mod site_grade;
 pub mod throttle;
 pub mod validate;
 

@@ -12,7 +12,7 @@ use std::time::Duration;
 
 use clap::Args;
 use http::HeaderMap;
-use palisade::csp_eval::{Severity, evaluate};
+use palisade::site_grade::{Page, grade_page, letter, letter_rank, score};
 use serde_json::json;
 
 use crate::commands::csp::Format;
@@ -36,33 +36,6 @@ pub(crate) struct ScanArgs {
     /// Exit 1 when the grade is below this one.
     #[arg(long, default_value = "B")]
     fail_below: String,
-}
-
-/// One graded check.
-#[derive(Debug, Clone)]
-struct Check {
-    id: &'static str,
-    /// Points subtracted (0 when passed or not applicable).
-    deduction: u32,
-    passed: bool,
-    message: String,
-    fix: &'static str,
-}
-
-fn check(
-    id: &'static str,
-    passed: bool,
-    deduction: u32,
-    message: impl Into<String>,
-    fix: &'static str,
-) -> Check {
-    Check {
-        id,
-        deduction: if passed { 0 } else { deduction },
-        passed,
-        message: message.into(),
-        fix,
-    }
 }
 
 struct Fetched {
@@ -171,266 +144,6 @@ fn is_loopback(url: &reqwest::Url) -> bool {
     }
 }
 
-fn header<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
-    headers.get(name).and_then(|v| v.to_str().ok())
-}
-
-fn grade_headers(
-    url: &reqwest::Url,
-    fetched: &Fetched,
-    http_redirects: Option<bool>,
-) -> Vec<Check> {
-    let h = &fetched.headers;
-    let https = url.scheme() == "https";
-    let local_dev = !https && is_loopback(url);
-    let mut checks = Vec::new();
-    if !https && !local_dev {
-        checks.push(check(
-            "https",
-            false,
-            50,
-            "the page is served over plain HTTP",
-            "Serve it over HTTPS and redirect HTTP to it",
-        ));
-    }
-    if let Some(redirects) = http_redirects {
-        checks.push(check(
-            "http-redirect",
-            redirects,
-            20,
-            if redirects {
-                "plain HTTP redirects to HTTPS"
-            } else {
-                "plain HTTP does not redirect to HTTPS"
-            },
-            "Redirect every plain-HTTP page load to https://",
-        ));
-    }
-    if https {
-        match header(h, "strict-transport-security") {
-            None => checks.push(check(
-                "hsts",
-                false,
-                20,
-                "no Strict-Transport-Security header",
-                "Send Strict-Transport-Security: max-age=31536000; includeSubDomains",
-            )),
-            Some(v) => {
-                let lower = v.to_ascii_lowercase();
-                let age = lower
-                    .split(';')
-                    .find_map(|p| p.trim().strip_prefix("max-age="))
-                    .and_then(|a| a.trim_matches('"').parse::<u64>().ok())
-                    .unwrap_or(0);
-                checks.push(check(
-                    "hsts-max-age",
-                    age >= 15_552_000,
-                    10,
-                    format!("HSTS max-age is {age} seconds"),
-                    "Use max-age of at least one year (31536000)",
-                ));
-                checks.push(check(
-                    "hsts-subdomains",
-                    lower.contains("includesubdomains"),
-                    0,
-                    if lower.contains("includesubdomains") {
-                        "HSTS covers subdomains"
-                    } else {
-                        "HSTS does not cover subdomains (informational)"
-                    },
-                    "Add includeSubDomains once every subdomain serves HTTPS",
-                ));
-            }
-        }
-    }
-    match header(h, "content-security-policy") {
-        None => checks.push(check(
-            "csp",
-            false,
-            25,
-            "no Content-Security-Policy (report-only does not protect)",
-            "Send a nonce-based policy: palisade csp check helps",
-        )),
-        Some(policy) => {
-            let report = evaluate(policy);
-            let (deduction, what) = match report.worst() {
-                Some(Severity::High) => (20, "has high-severity weaknesses"),
-                Some(Severity::Medium) => (10, "has medium-severity weaknesses"),
-                Some(Severity::Low) => (5, "has low-severity weaknesses"),
-                _ => (0, "is strict"),
-            };
-            let first = report
-                .findings
-                .iter()
-                .find(|f| f.severity > Severity::Info)
-                .map(|f| format!(" (first: {} — {})", f.id, f.message))
-                .unwrap_or_default();
-            checks.push(check(
-                "csp-quality",
-                deduction == 0,
-                deduction,
-                format!("the CSP {what}{first}"),
-                "Run palisade csp check on the policy and apply its fixes",
-            ));
-        }
-    }
-    checks.push(check(
-        "nosniff",
-        header(h, "x-content-type-options").is_some_and(|v| v.eq_ignore_ascii_case("nosniff")),
-        5,
-        "X-Content-Type-Options: nosniff",
-        "Send X-Content-Type-Options: nosniff",
-    ));
-    let csp_frames = header(h, "content-security-policy")
-        .is_some_and(|p| p.to_ascii_lowercase().contains("frame-ancestors"));
-    let xfo = header(h, "x-frame-options")
-        .is_some_and(|v| ["deny", "sameorigin"].contains(&v.to_ascii_lowercase().as_str()));
-    checks.push(check(
-        "frame-protection",
-        csp_frames || xfo,
-        20,
-        "framing is restricted (frame-ancestors or X-Frame-Options)",
-        "Send frame-ancestors 'none' in the CSP (and X-Frame-Options: DENY)",
-    ));
-    let referrer = header(h, "referrer-policy").map(|v| v.to_ascii_lowercase());
-    let safe_referrer = referrer
-        .as_deref()
-        .is_some_and(|v| !v.contains("unsafe-url") && !v.contains("no-referrer-when-downgrade"));
-    checks.push(check(
-        "referrer-policy",
-        safe_referrer,
-        5,
-        format!(
-            "Referrer-Policy: {}",
-            referrer.as_deref().unwrap_or("(none)")
-        ),
-        "Send Referrer-Policy: no-referrer (or strict-origin-when-cross-origin)",
-    ));
-    checks.push(check(
-        "coop",
-        header(h, "cross-origin-opener-policy").is_some(),
-        5,
-        "Cross-Origin-Opener-Policy",
-        "Send Cross-Origin-Opener-Policy: same-origin",
-    ));
-    checks.push(check(
-        "corp",
-        header(h, "cross-origin-resource-policy").is_some(),
-        5,
-        "Cross-Origin-Resource-Policy",
-        "Send Cross-Origin-Resource-Policy: same-origin",
-    ));
-    let acao = header(h, "access-control-allow-origin");
-    let credentialed = header(h, "access-control-allow-credentials")
-        .is_some_and(|v| v.eq_ignore_ascii_case("true"));
-    let bad_cors = credentialed && acao.is_some_and(|o| o == "*" || o.contains("evil.example"));
-    checks.push(check(
-        "cors",
-        !bad_cors,
-        50,
-        if bad_cors {
-            "credentialed CORS for any origin"
-        } else {
-            "no credentialed CORS for arbitrary origins"
-        },
-        "Allow credentials only for a fixed list of origins",
-    ));
-    let banner = header(h, "x-powered-by").is_some()
-        || header(h, "server").is_some_and(|s| s.chars().any(|c| c.is_ascii_digit()));
-    checks.push(check(
-        "banner",
-        !banner,
-        5,
-        if banner {
-            "Server or X-Powered-By reveals the software"
-        } else {
-            "no version banner"
-        },
-        "Remove X-Powered-By and the version from Server",
-    ));
-    let mut cookie_problems = Vec::new();
-    for value in h
-        .get_all(http::header::SET_COOKIE)
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-    {
-        let name = value.split('=').next().unwrap_or("").trim().to_owned();
-        let attrs: Vec<String> = value
-            .split(';')
-            .skip(1)
-            .map(|a| a.trim().to_ascii_lowercase())
-            .collect();
-        let has = |a: &str| {
-            attrs
-                .iter()
-                .any(|x| x == a || x.starts_with(&format!("{a}=")))
-        };
-        if https && !has("secure") {
-            cookie_problems.push(format!("{name} lacks Secure"));
-        }
-        if !has("httponly") {
-            cookie_problems.push(format!("{name} lacks HttpOnly"));
-        }
-        if !has("samesite") {
-            cookie_problems.push(format!("{name} lacks SameSite"));
-        }
-        if name.starts_with("__Host-") && (!has("secure") || !has("path") || has("domain")) {
-            cookie_problems.push(format!("{name} breaks the __Host- prefix rules"));
-        }
-    }
-    let cookie_deduction = (cookie_problems.len() as u32 * 5).min(20);
-    checks.push(check(
-        "cookies",
-        cookie_problems.is_empty(),
-        cookie_deduction,
-        if cookie_problems.is_empty() {
-            "cookies are Secure, HttpOnly and SameSite (or none are set)".to_owned()
-        } else {
-            cookie_problems.join("; ")
-        },
-        "Set Secure, HttpOnly, SameSite=Lax; prefer the __Host- prefix",
-    ));
-    let lower_body = fetched.body.to_ascii_lowercase();
-    let external_without_sri = lower_body
-        .split("<script")
-        .skip(1)
-        .map(|tag| tag.split('>').next().unwrap_or(""))
-        .filter(|tag| {
-            tag.contains("src=\"http")
-                || tag.contains("src='http")
-                || tag.contains("src=\"//")
-                || tag.contains("src='//")
-        })
-        .filter(|tag| !tag.contains("integrity="))
-        .count() as u32;
-    checks.push(check(
-        "sri",
-        external_without_sri == 0,
-        (external_without_sri * 5).min(15),
-        format!("{external_without_sri} external scripts without integrity="),
-        "Add integrity= (and crossorigin) to scripts from other hosts",
-    ));
-    checks
-}
-
-fn grade(score: u32) -> &'static str {
-    match score {
-        100.. => "A+",
-        90..=99 => "A",
-        80..=89 => "B",
-        70..=79 => "C",
-        60..=69 => "D",
-        _ => "F",
-    }
-}
-
-fn grade_rank(g: &str) -> usize {
-    ["F", "D", "C", "B", "A", "A+"]
-        .iter()
-        .position(|x| x.eq_ignore_ascii_case(g))
-        .unwrap_or(0)
-}
-
 pub(crate) async fn run(args: ScanArgs) -> Result<ExitCode, String> {
     if !["A+", "A", "B", "C", "D", "F"]
         .iter()
@@ -450,7 +163,10 @@ pub(crate) async fn run(args: ScanArgs) -> Result<ExitCode, String> {
         match client.get(plain).send().await {
             Ok(r) => Some(
                 r.status().is_redirection()
-                    && header(r.headers(), "location").is_some_and(|l| l.starts_with("https://")),
+                    && r.headers()
+                        .get(http::header::LOCATION)
+                        .and_then(|v| v.to_str().ok())
+                        .is_some_and(|l| l.starts_with("https://")),
             ),
             Err(_) => None,
         }
@@ -459,9 +175,15 @@ pub(crate) async fn run(args: ScanArgs) -> Result<ExitCode, String> {
     } else {
         None
     };
-    let checks = grade_headers(&final_url, &fetched, http_redirects);
-    let score = 100u32.saturating_sub(checks.iter().map(|c| c.deduction).sum());
-    let letter = grade(score);
+    let checks = grade_page(&Page {
+        https: final_url.scheme() == "https",
+        loopback: is_loopback(&final_url),
+        headers: &fetched.headers,
+        body: &fetched.body,
+        http_redirects,
+    });
+    let score = score(&checks);
+    let letter = letter(score);
     match args.format {
         Format::Text => {
             for (url, status) in &fetched.chain {
@@ -509,7 +231,7 @@ pub(crate) async fn run(args: ScanArgs) -> Result<ExitCode, String> {
             );
         }
     }
-    Ok(if grade_rank(letter) < grade_rank(&args.fail_below) {
+    Ok(if letter_rank(letter) < letter_rank(&args.fail_below) {
         ExitCode::from(1)
     } else {
         ExitCode::SUCCESS
