@@ -256,10 +256,9 @@ async fn reencryption_interrupted_and_resumed_loses_nothing() {
     crate::keys::replace_private(&path, contents.as_bytes()).unwrap();
     let ring = Keyring::from_file(&path).unwrap();
     // Interrupted after two batches of three.
-    let done = crate::commands::keys::reencrypt(&app.config, 3, Some(2))
-        .await
-        .unwrap();
-    assert_eq!(done, 6);
+    let admin = crate::admin::Admin::open(&app.config).await.unwrap();
+    let done = admin.reencrypt(3, Some(2), &mut |_, _| {}).await.unwrap();
+    assert_eq!((done.done, done.failed.len()), (6, 0));
     let rows = || async {
         sqlx::query_as::<_, (i64, String, String)>("SELECT owner_id, name, sealed FROM secrets")
             .fetch_all(app.state.accounts.store.pool())
@@ -275,32 +274,20 @@ async fn reencryption_interrupted_and_resumed_loses_nothing() {
     let per_key = app.state.accounts.store.secrets_per_key().await.unwrap();
     assert_eq!(per_key.iter().find(|(k, _)| *k == new_id).unwrap().1, 6);
     // Retiring the old key is refused while secrets still need it.
-    let refused = crate::commands::keys::run_keys(
-        &app.config,
-        crate::commands::keys::KeysAction::Retire { id: old_id.clone() },
-    )
-    .await
-    .unwrap();
-    assert_eq!(refused, std::process::ExitCode::from(1));
+    let refused = admin.retire_key(&old_id).await.unwrap();
+    assert_eq!(refused, crate::admin::Retired::StillNeeded(4));
     assert_eq!(
         Keyring::from_file(&path).unwrap().keys().len(),
         2,
         "the key file is unchanged"
     );
     // Resume: the rest moves; nothing is left on the old key.
-    let done = crate::commands::keys::reencrypt(&app.config, 3, None)
-        .await
-        .unwrap();
-    assert_eq!(done, 4);
+    let done = admin.reencrypt(3, None, &mut |_, _| {}).await.unwrap();
+    assert_eq!(done.done, 4);
     let per_key = app.state.accounts.store.secrets_per_key().await.unwrap();
     assert_eq!(per_key, vec![(new_id.clone(), 10)]);
-    let retired = crate::commands::keys::run_keys(
-        &app.config,
-        crate::commands::keys::KeysAction::Retire { id: old_id.clone() },
-    )
-    .await
-    .unwrap();
-    assert_eq!(retired, std::process::ExitCode::SUCCESS);
+    let retired = admin.retire_key(&old_id).await.unwrap();
+    assert_eq!(retired, crate::admin::Retired::Done);
     assert_eq!(Keyring::from_file(&path).unwrap().keys().len(), 1);
     // Without the old key every value still opens; with only the old key none does.
     let only_new = Keyring::new(vec![FernetKey::parse(&text(&ring.keys()[0])).unwrap()]).unwrap();

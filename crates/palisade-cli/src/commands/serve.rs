@@ -4,8 +4,7 @@ use std::net::SocketAddr;
 use std::process::ExitCode;
 use std::time::Duration;
 
-use crate::config::Config;
-use crate::service::{Built, build};
+use palisade_service::{Config, Service, build};
 
 async fn shutdown_signal() {
     let ctrl_c = tokio::signal::ctrl_c();
@@ -28,7 +27,7 @@ async fn shutdown_signal() {
     let _ = ctrl_c.await;
 }
 
-fn announce(config: &Config, built: &Built) {
+fn announce(config: &Config, built: &Service) {
     eprintln!(
         "palisade {} serving {}",
         env!("CARGO_PKG_VERSION"),
@@ -41,15 +40,15 @@ fn announce(config: &Config, built: &Built) {
     };
     eprintln!("  listening on {}{tls}", config.listen);
     eprintln!("  data directory {}", config.data_dir.display());
-    eprintln!("  database: {}", built.database);
-    for note in &built.notes {
+    eprintln!("  database: {}", built.database());
+    for note in built.notes() {
         eprintln!("  {note}");
     }
 }
 
 pub(crate) async fn run(mut config: Config) -> Result<ExitCode, String> {
     let built = build(&config).await?;
-    crate::sessions::spawn_cleanup(&built.state);
+    built.spawn_cleanup();
 
     match (config.tls_cert.clone(), config.tls_key.clone()) {
         (Some(cert), Some(key)) => {
@@ -75,7 +74,7 @@ pub(crate) async fn run(mut config: Config) -> Result<ExitCode, String> {
                 .map_err(|e| format!("listen {}: {e}", config.listen))?;
             // With port 0 the origin (and so the CSRF check) must name the real port.
             config.listen = listener.local_addr().map_err(|e| e.to_string())?;
-            let app = crate::app::app(built.state.clone(), crate::app::shield_config(&config)?);
+            let app = built.router(&config)?;
             let handle = axum_server::Handle::new();
             let stopper = handle.clone();
             tokio::spawn(async move {
@@ -93,7 +92,7 @@ pub(crate) async fn run(mut config: Config) -> Result<ExitCode, String> {
                 .map_err(|e| format!("listen {}: {e}", config.listen))?;
             // With port 0 the origin (and so the CSRF check) must name the real port.
             config.listen = listener.local_addr().map_err(|e| e.to_string())?;
-            let app = crate::app::app(built.state.clone(), crate::app::shield_config(&config)?);
+            let app = built.router(&config)?;
             announce(&config, &built);
             axum::serve(
                 listener,

@@ -46,25 +46,25 @@ async fn imported_users_log_in_and_move_to_argon2id() {
     let mut config = test_config(dir.path(), None);
     config.legacy_bcrypt_pepper = Some(Redacted::new(PEPPER.into()));
     let app = TestApp::with_config(config.clone(), tempfile::tempdir().unwrap()).await;
-    let action = || crate::commands::user::UserAction::Import {
-        file: csv.clone(),
-        batch: 1,
-    };
-    let code = crate::commands::user::run(config.clone(), action())
-        .await
-        .unwrap();
-    assert_eq!(
-        code,
-        std::process::ExitCode::from(1),
-        "invalid rows make a non-zero exit"
+    let admin = crate::admin::Admin::open(&config).await.unwrap();
+    let rows = || crate::admin::read_import_file(&csv).unwrap();
+    let report = admin.import(rows(), 1).await.unwrap();
+    let lines: Vec<u64> = report.skipped.iter().map(|(line, _)| *line).collect();
+    assert_eq!(lines, [4, 5], "invalid rows are reported by line");
+    assert!(
+        report
+            .skipped
+            .iter()
+            .all(|(_, why)| !why.contains("5f4dcc3b")),
+        "never the hash: {:?}",
+        report.skipped
     );
     let users = app.state.accounts.store.list_users().await.unwrap();
     assert_eq!(users.len(), 2, "only the valid rows");
     assert_eq!(users[1].display_name.as_deref(), Some("Doe, Jane"));
     // A re-run duplicates nobody.
-    crate::commands::user::run(config.clone(), action())
-        .await
-        .unwrap();
+    let again = admin.import(rows(), 1).await.unwrap();
+    assert_eq!((again.inserted, again.present), (0, 2));
     assert_eq!(
         app.state.accounts.store.list_users().await.unwrap().len(),
         2

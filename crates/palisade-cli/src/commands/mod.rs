@@ -12,7 +12,7 @@ pub(crate) mod user;
 use std::net::SocketAddr;
 use std::path::PathBuf;
 
-use crate::config::{Config, Overrides};
+use palisade_service::{Config, Overrides};
 
 /// The flags every subcommand that touches the data takes, before or after its action
 /// (`palisade user --data-dir D list` and `palisade user list --data-dir D` alike).

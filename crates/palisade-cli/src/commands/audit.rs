@@ -82,7 +82,48 @@ fn find_lockfiles(path: &Path, depth: usize, out: &mut Vec<PathBuf>) -> Result<(
 }
 
 pub(crate) fn run(args: AuditArgs) -> Result<ExitCode, String> {
-    let mut dbs = args.dbs.clone();
+    let (rustsec, osv) = open_databases(&args.dbs)?;
+    let lockfiles = lockfiles(&args.paths)?;
+    let mut report = Report::default();
+    for lockfile in &lockfiles {
+        audit_one(lockfile, &rustsec, &osv, &args.ignore, &mut report)?;
+    }
+    let rendered = render(
+        args.format,
+        &lockfiles,
+        &report.findings,
+        &report.not_audited,
+    );
+    match &args.output {
+        Some(path) => std::fs::write(path, rendered.as_bytes())
+            .map_err(|e| format!("{}: {e}", path.display()))?,
+        None => print!(
+            "{rendered}{}",
+            if rendered.ends_with('\n') { "" } else { "\n" }
+        ),
+    }
+    let threshold = match args.fail_on {
+        FailOn::Any => Severity::Unknown,
+        FailOn::Low => Severity::Low,
+        FailOn::Medium => Severity::Medium,
+        FailOn::High => Severity::High,
+        FailOn::Critical => Severity::Critical,
+    };
+    let failing = report.findings.iter().any(|f| {
+        f.informational.is_none()
+            && (matches!(args.fail_on, FailOn::Any) || f.severity >= threshold)
+    });
+    Ok(if failing {
+        ExitCode::from(1)
+    } else {
+        ExitCode::SUCCESS
+    })
+}
+
+/// The databases named by `--db` (or `PALISADE_ADVISORY_DB`): RustSec checkouts (they have
+/// `crates/`) and OSV directories.
+fn open_databases(given: &[PathBuf]) -> Result<(Vec<RustSecDb>, Vec<OsvDb>), String> {
+    let mut dbs = given.to_vec();
     if dbs.is_empty()
         && let Ok(env) = std::env::var("PALISADE_ADVISORY_DB")
     {
@@ -99,86 +140,110 @@ pub(crate) fn run(args: AuditArgs) -> Result<ExitCode, String> {
             osv.push(OsvDb::open(d).map_err(|e| e.to_string())?);
         }
     }
-    let paths = if args.paths.is_empty() {
+    Ok((rustsec, osv))
+}
+
+/// Every lockfile named, or found under the directories named (default `.`).
+fn lockfiles(given: &[PathBuf]) -> Result<Vec<PathBuf>, String> {
+    let paths = if given.is_empty() {
         vec![PathBuf::from(".")]
     } else {
-        args.paths.clone()
+        given.to_vec()
     };
     let mut lockfiles = Vec::new();
     for p in &paths {
         find_lockfiles(p, 4, &mut lockfiles)?;
     }
     if lockfiles.is_empty() {
+        let names: Vec<String> = paths.iter().map(|p| p.display().to_string()).collect();
+        return Err(format!("no lockfile found under {}", names.join(", ")));
+    }
+    Ok(lockfiles)
+}
+
+/// What the run found, without duplicates.
+#[derive(Default)]
+struct Report {
+    findings: Vec<Finding>,
+    not_audited: Vec<PyPackage>,
+}
+
+impl Report {
+    fn keep(&mut self, f: Finding, ignore: &[String]) {
+        let seen = self.findings.iter().any(|g| {
+            g.id == f.id
+                && g.package == f.package
+                && g.version == f.version
+                && g.lockfile == f.lockfile
+        });
+        if !ignore.contains(&f.id) && !seen {
+            self.findings.push(f);
+        }
+    }
+}
+
+/// Audits one lockfile against the databases of its ecosystem.
+fn audit_one(
+    lockfile: &Path,
+    rustsec: &[RustSecDb],
+    osv: &[OsvDb],
+    ignore: &[String],
+    report: &mut Report,
+) -> Result<(), String> {
+    let Some(kind) = kind(lockfile) else {
         return Err(format!(
-            "no lockfile found under {}",
-            paths
-                .iter()
-                .map(|p| p.display().to_string())
-                .collect::<Vec<_>>()
-                .join(", ")
+            "{}: unknown lockfile format (Cargo.lock, requirements*.txt, Pipfile.lock, poetry.lock)",
+            lockfile.display()
+        ));
+    };
+    if kind == Kind::Cargo {
+        if rustsec.is_empty() {
+            return Err(format!(
+                "{}: no RustSec database given (--db advisory-db)",
+                lockfile.display()
+            ));
+        }
+        for db in rustsec {
+            for f in audit_cargo(lockfile, db).map_err(|e| e.to_string())? {
+                report.keep(f, ignore);
+            }
+        }
+        return Ok(());
+    }
+    if osv.is_empty() {
+        return Err(format!(
+            "{}: no OSV database given (--db path/to/advisory-database)",
+            lockfile.display()
         ));
     }
-    let mut findings: Vec<Finding> = Vec::new();
-    let mut not_audited: Vec<PyPackage> = Vec::new();
-    let keep = |f: Finding, findings: &mut Vec<Finding>| {
-        if !args.ignore.contains(&f.id)
-            && !findings.iter().any(|g| {
-                g.id == f.id
-                    && g.package == f.package
-                    && g.version == f.version
-                    && g.lockfile == f.lockfile
-            })
-        {
-            findings.push(f);
+    let packages = match kind {
+        Kind::Requirements => python::read_requirements(lockfile),
+        Kind::Pipfile => python::read_pipfile_lock(lockfile),
+        _ => python::read_poetry_lock(lockfile),
+    }
+    .map_err(|e| e.to_string())?;
+    for db in osv {
+        let (found, unpinned) = python::audit_python(&packages, db);
+        for f in found {
+            report.keep(f, ignore);
         }
-    };
-    for lockfile in &lockfiles {
-        let Some(kind) = kind(lockfile) else {
-            return Err(format!(
-                "{}: unknown lockfile format (Cargo.lock, requirements*.txt, Pipfile.lock, poetry.lock)",
-                lockfile.display()
-            ));
-        };
-        if kind == Kind::Cargo {
-            if rustsec.is_empty() {
-                return Err(format!(
-                    "{}: no RustSec database given (--db advisory-db)",
-                    lockfile.display()
-                ));
-            }
-            for db in &rustsec {
-                for f in audit_cargo(lockfile, db).map_err(|e| e.to_string())? {
-                    keep(f, &mut findings);
-                }
-            }
-            continue;
-        }
-        if osv.is_empty() {
-            return Err(format!(
-                "{}: no OSV database given (--db path/to/advisory-database)",
-                lockfile.display()
-            ));
-        }
-        let packages = match kind {
-            Kind::Requirements => python::read_requirements(lockfile),
-            Kind::Pipfile => python::read_pipfile_lock(lockfile),
-            _ => python::read_poetry_lock(lockfile),
-        }
-        .map_err(|e| e.to_string())?;
-        for db in &osv {
-            let (found, unpinned) = python::audit_python(&packages, db);
-            for f in found {
-                keep(f, &mut findings);
-            }
-            for u in unpinned {
-                if !not_audited.contains(&u) {
-                    not_audited.push(u);
-                }
+        for u in unpinned {
+            if !report.not_audited.contains(&u) {
+                report.not_audited.push(u);
             }
         }
     }
-    let rendered = match args.format {
-        Format::Sarif => sarif(&findings).to_string(),
+    Ok(())
+}
+
+fn render(
+    format: Format,
+    lockfiles: &[PathBuf],
+    findings: &[Finding],
+    not_audited: &[PyPackage],
+) -> String {
+    match format {
+        Format::Sarif => sarif(findings).to_string(),
         Format::Json => json!({
             "lockfiles": lockfiles.iter().map(|l| l.to_string_lossy()).collect::<Vec<_>>(),
             "not_audited": not_audited.iter().map(|p| json!({"package": p.name, "file": p.file.to_string_lossy(), "line": p.line, "reason": "not pinned"})).collect::<Vec<_>>(),
@@ -191,40 +256,16 @@ pub(crate) fn run(args: AuditArgs) -> Result<ExitCode, String> {
         .to_string(),
         Format::Text => {
             let mut text = format!("{:<28} {:<16} {:<20} {:<9} {}\n", "package", "version", "advisory", "severity", "fixed in");
-            for f in &findings {
+            for f in findings {
                 let severity = f.informational.clone().unwrap_or_else(|| f.severity.as_str().to_owned());
                 text.push_str(&format!("{:<28} {:<16} {:<20} {:<9} {}\n", f.package, f.version, f.id, severity, if f.fixed_in.is_empty() { "-".to_owned() } else { f.fixed_in.join(", ") }));
             }
-            for p in &not_audited {
+            for p in not_audited {
                 text.push_str(&format!("{:<28} {:<16} cannot audit: not pinned ({}:{})\n", p.name, "-", p.file.display(), p.line));
             }
             let vulns = findings.iter().filter(|f| f.informational.is_none()).count();
             text.push_str(&format!("{} lockfile(s): {vulns} vulnerabilities, {} informational\n", lockfiles.len(), findings.len() - vulns));
             text
         }
-    };
-    match &args.output {
-        Some(path) => std::fs::write(path, rendered.as_bytes())
-            .map_err(|e| format!("{}: {e}", path.display()))?,
-        None => print!(
-            "{rendered}{}",
-            if rendered.ends_with('\n') { "" } else { "\n" }
-        ),
     }
-    let threshold = match args.fail_on {
-        FailOn::Any => Severity::Unknown,
-        FailOn::Low => Severity::Low,
-        FailOn::Medium => Severity::Medium,
-        FailOn::High => Severity::High,
-        FailOn::Critical => Severity::Critical,
-    };
-    let failing = findings.iter().any(|f| {
-        f.informational.is_none()
-            && (matches!(args.fail_on, FailOn::Any) || f.severity >= threshold)
-    });
-    Ok(if failing {
-        ExitCode::from(1)
-    } else {
-        ExitCode::SUCCESS
-    })
 }

@@ -12,7 +12,7 @@ use tower::ServiceExt;
 
 use crate::clock::{Clock, ManualClock, system_now};
 use crate::config::Config;
-use crate::service::{Built, build_with_clock};
+use crate::service::build_with_clock;
 use crate::state::AppState;
 
 pub(crate) const ORIGIN: &str = "http://127.0.0.1:8080";
@@ -57,7 +57,7 @@ impl TestApp {
         clock: Clock,
         hand: ManualClock,
     ) -> Self {
-        let Built { state, .. } = build_with_clock(&config, clock).await.unwrap();
+        let state = build_with_clock(&config, clock).await.unwrap().state;
         let router = crate::app::app(state.clone(), crate::app::shield_config(&config).unwrap());
         Self {
             router,

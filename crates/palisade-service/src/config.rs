@@ -11,62 +11,62 @@ use serde::{Deserialize, Serialize};
 /// Every setting. Each has a safe default; `palisade serve` with none of them works.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub(crate) struct Config {
+pub struct Config {
     /// Address to listen on.
-    pub(crate) listen: SocketAddr,
+    pub listen: SocketAddr,
     /// Where the SQLite database and generated keys live.
-    pub(crate) data_dir: PathBuf,
+    pub data_dir: PathBuf,
     /// `postgres://…` to use PostgreSQL (also read from `DATABASE_URL`); default SQLite in
     /// the data directory. May hold a password, so it is held as a secret.
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub(crate) database_url: Option<Redacted>,
+    pub database_url: Option<Redacted>,
     /// The PostgreSQL password as a Fernet token under the keyring (`palisade secret
     /// encrypt`), opened at start, so no file or variable holds it in plain text.
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub(crate) database_password_token: Option<Redacted>,
+    pub database_password_token: Option<Redacted>,
     /// PEM client certificate for PostgreSQL certificate authentication (no password).
-    pub(crate) database_tls_cert: Option<PathBuf>,
+    pub database_tls_cert: Option<PathBuf>,
     /// Its PEM private key; refused unless only its owner may read it (mode 0600).
-    pub(crate) database_tls_key: Option<PathBuf>,
+    pub database_tls_key: Option<PathBuf>,
     /// Allow a PostgreSQL server off loopback without verified TLS. Dangerous.
-    pub(crate) allow_insecure_database_tls: bool,
+    pub allow_insecure_database_tls: bool,
     /// The origin people use (`https://accounts.example.com`); default `http://<listen>`.
-    pub(crate) public_origin: Option<String>,
+    pub public_origin: Option<String>,
     /// Proxy networks whose forwarded headers are believed.
-    pub(crate) trusted_proxies: Vec<String>,
+    pub trusted_proxies: Vec<String>,
     /// PEM certificate chain for native TLS.
-    pub(crate) tls_cert: Option<PathBuf>,
+    pub tls_cert: Option<PathBuf>,
     /// PEM private key for native TLS.
-    pub(crate) tls_key: Option<PathBuf>,
+    pub tls_key: Option<PathBuf>,
     /// With TLS, a plain-HTTP listener that only redirects.
-    pub(crate) http_redirect_listen: Option<SocketAddr>,
+    pub http_redirect_listen: Option<SocketAddr>,
     /// Idle session timeout, minutes.
-    pub(crate) session_idle_minutes: u64,
+    pub session_idle_minutes: u64,
     /// Absolute session lifetime, minutes.
-    pub(crate) session_absolute_minutes: u64,
+    pub session_absolute_minutes: u64,
     /// How recent a password entry must be to end other sessions, minutes.
-    pub(crate) reauth_minutes: u64,
+    pub reauth_minutes: u64,
     /// Bearer token that may read `/metrics` from off loopback.
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub(crate) metrics_token: Option<Redacted>,
+    pub metrics_token: Option<Redacted>,
     /// The site's name (shown in pages, and a word passwords must not lean on).
-    pub(crate) site_name: String,
+    pub site_name: String,
     /// Breached-passwords list; default `<data_dir>/breached-passwords.txt` when present.
-    pub(crate) password_blocklist: Option<PathBuf>,
+    pub password_blocklist: Option<PathBuf>,
     /// The pepper of an imported Python app's `bcrypt(password + PEPPER)` hashes.
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub(crate) legacy_bcrypt_pepper: Option<Redacted>,
+    pub legacy_bcrypt_pepper: Option<Redacted>,
     /// Fernet key file (first key encrypts); default `<data_dir>/keys`. `PALISADE_KEYS`
     /// (comma-separated keys) wins over both. Never a command-line flag: it would show in `ps`.
-    pub(crate) keys_file: Option<PathBuf>,
+    pub keys_file: Option<PathBuf>,
     /// Password hashes run at once (bounds hashing memory).
-    pub(crate) hash_concurrency: usize,
+    pub hash_concurrency: usize,
     /// Argon2id memory, KiB.
-    pub(crate) argon2_memory_kib: u32,
+    pub argon2_memory_kib: u32,
     /// Argon2id passes.
-    pub(crate) argon2_iterations: u32,
+    pub argon2_iterations: u32,
     /// Argon2id lanes.
-    pub(crate) argon2_parallelism: u32,
+    pub argon2_parallelism: u32,
 }
 
 const ENV_KEYS: &[&str] = &[
@@ -132,7 +132,7 @@ impl Default for Config {
 /// A secret setting: zeroized on drop, `[redacted]` in `Debug`, never serialized.
 #[derive(Debug, Deserialize)]
 #[serde(transparent)]
-pub(crate) struct Redacted(SecretString);
+pub struct Redacted(SecretString);
 
 impl Redacted {
     #[cfg(test)]
@@ -169,17 +169,19 @@ impl Serialize for Redacted {
 
 /// Settings given on the command line, which win over everything else.
 #[derive(Debug, Default, Serialize)]
-pub(crate) struct Overrides {
+pub struct Overrides {
+    /// `--listen`.
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub(crate) listen: Option<SocketAddr>,
+    pub listen: Option<SocketAddr>,
+    /// `--data-dir`.
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub(crate) data_dir: Option<PathBuf>,
+    pub data_dir: Option<PathBuf>,
 }
 
 impl Config {
     /// Loads defaults < `file` < `DATABASE_URL` < `PALISADE_*` < `overrides`, then checks it.
     /// Errors name the setting.
-    pub(crate) fn load(file: Option<&Path>, overrides: Overrides) -> Result<Self, String> {
+    pub fn load(file: Option<&Path>, overrides: Overrides) -> Result<Self, String> {
         let mut figment = Figment::from(Serialized::defaults(Config::default()));
         if let Some(file) = file {
             if !file.is_file() {
@@ -259,7 +261,7 @@ impl Config {
     }
 
     /// The origin people use.
-    pub(crate) fn origin(&self) -> String {
+    pub fn origin(&self) -> String {
         match &self.public_origin {
             Some(origin) => origin.trim_end_matches('/').to_owned(),
             None if self.tls_cert.is_some() => format!("https://{}", self.listen),

@@ -1,22 +1,8 @@
-//! `palisade`: the account service and its tools.
+//! `palisade`: the account service (`serve`) and its tools. Each subcommand is a file in
+//! `commands/`; the service itself is the `palisade-service` library.
 #![forbid(unsafe_code)]
 
-mod accounts;
-mod api;
-mod app;
-mod body;
-mod clock;
 mod commands;
-mod config;
-mod db;
-mod error;
-mod keys;
-mod service;
-mod sessions;
-mod state;
-mod store;
-mod vault;
-mod web;
 
 use std::process::ExitCode;
 
@@ -128,6 +114,3 @@ fn main() -> ExitCode {
         }
     }
 }
-
-#[cfg(test)]
-mod tests;

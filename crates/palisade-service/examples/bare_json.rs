@@ -1,5 +1,5 @@
 //! The benchmark baseline: a bare axum JSON handler, no database, no shield.
-//! `cargo run --release -p palisade-server --example bare_json -- 127.0.0.1:18190`
+//! `cargo run --release -p palisade-service --example bare_json -- 127.0.0.1:18190`
 
 use axum::routing::get;
 use axum::{Json, Router};

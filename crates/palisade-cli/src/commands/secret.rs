@@ -8,8 +8,8 @@ use std::time::Duration;
 use clap::Subcommand;
 use zeroize::Zeroizing;
 
-use crate::config::Config;
-use crate::keys::load_keyring;
+use palisade_service::Config;
+use palisade_service::admin::keyring;
 
 #[derive(Subcommand)]
 pub(crate) enum SecretAction {
@@ -38,7 +38,7 @@ fn read_stdin() -> Result<Zeroizing<Vec<u8>>, String> {
 }
 
 pub(crate) fn run_secret(config: &Config, action: SecretAction) -> Result<ExitCode, String> {
-    let (ring, _, _) = load_keyring(config, false)?;
+    let ring = keyring(config)?;
     let input = read_stdin()?;
     let mut out = std::io::stdout().lock();
     match action {

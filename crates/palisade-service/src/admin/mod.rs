@@ -1,0 +1,54 @@
+//! What an operator does to the service's data, from the command line while the service
+//! runs: users (list, disable, unlock, import), keys and peppers (status, rotation,
+//! re-encryption, retirement). Every change is audited as done by `cli`. Results are
+//! returned, never printed: the `palisade` binary decides how to show them.
+
+mod import;
+mod keys;
+mod users;
+
+pub use import::{ImportReport, ImportRow, NumberedRow, read_import_file};
+pub use keys::{
+    KeyStatus, ReencryptReport, Retired, keyring, new_key_file, rotate_key, rotate_pepper,
+};
+pub use users::UserSummary;
+
+use crate::config::Config;
+use crate::store::Store;
+
+/// A connection to the service's database, with its configuration.
+pub struct Admin {
+    store: Store,
+    config: Config,
+}
+
+impl Admin {
+    /// Connects (and migrates) the database the configuration names.
+    pub async fn open(config: &Config) -> Result<Self, String> {
+        let db = crate::db::connect(config).await?;
+        Ok(Self {
+            store: Store::new(db.pool),
+            config: config.clone(),
+        })
+    }
+
+    /// Records an administrator's action in the audit trail.
+    async fn audit(
+        &self,
+        event: &str,
+        user: Option<(i64, &str)>,
+        detail: &str,
+    ) -> Result<(), String> {
+        self.store
+            .audit(
+                crate::clock::system_now(),
+                event,
+                user.map(|u| u.0),
+                user.map(|u| u.1),
+                None,
+                Some(detail),
+            )
+            .await
+            .map_err(|e| e.to_string())
+    }
+}
