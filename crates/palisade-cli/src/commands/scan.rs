@@ -12,7 +12,7 @@ use std::time::Duration;
 
 use clap::Args;
 use http::HeaderMap;
-use palisade::site_grade::{Page, grade_page, letter, letter_rank, score};
+use palisade::site_grade::{Check, Page, grade_page, letter, letter_rank, score};
 use serde_json::json;
 
 use crate::commands::csp::Format;
@@ -155,9 +155,31 @@ pub(crate) async fn run(args: ScanArgs) -> Result<ExitCode, String> {
     let fetched = fetch(&client, &args.url).await?;
     let final_url = reqwest::Url::parse(&fetched.chain.last().expect("one hop at least").0)
         .map_err(|e| e.to_string())?;
-    // For an https:// target, does the plain-HTTP address redirect to it? (Only the
-    // default port; a refused connection means no plain listener, which is fine.)
-    let http_redirects = if final_url.scheme() == "https" && final_url.port().is_none() {
+    let http_redirects = http_redirects(&client, &args.url, &final_url).await;
+    let checks = grade_page(&Page {
+        https: final_url.scheme() == "https",
+        loopback: is_loopback(&final_url),
+        headers: &fetched.headers,
+        body: &fetched.body,
+        http_redirects,
+    });
+    let letter = letter(score(&checks));
+    print_report(&args, &fetched, &final_url, &checks);
+    Ok(if letter_rank(letter) < letter_rank(&args.fail_below) {
+        ExitCode::from(1)
+    } else {
+        ExitCode::SUCCESS
+    })
+}
+
+/// For an https:// target, whether the plain-HTTP address redirects to it (only on the
+/// default port; a refused connection means no plain listener, which is fine).
+async fn http_redirects(
+    client: &reqwest::Client,
+    asked: &str,
+    final_url: &reqwest::Url,
+) -> Option<bool> {
+    if final_url.scheme() == "https" && final_url.port().is_none() {
         let mut plain = final_url.clone();
         let _ = plain.set_scheme("http");
         match client.get(plain).send().await {
@@ -170,19 +192,15 @@ pub(crate) async fn run(args: ScanArgs) -> Result<ExitCode, String> {
             ),
             Err(_) => None,
         }
-    } else if args.url.starts_with("http://") && final_url.scheme() == "https" {
+    } else if asked.starts_with("http://") && final_url.scheme() == "https" {
         Some(true)
     } else {
         None
-    };
-    let checks = grade_page(&Page {
-        https: final_url.scheme() == "https",
-        loopback: is_loopback(&final_url),
-        headers: &fetched.headers,
-        body: &fetched.body,
-        http_redirects,
-    });
-    let score = score(&checks);
+    }
+}
+
+fn print_report(args: &ScanArgs, fetched: &Fetched, final_url: &reqwest::Url, checks: &[Check]) {
+    let score = score(checks);
     let letter = letter(score);
     match args.format {
         Format::Text => {
@@ -193,7 +211,7 @@ pub(crate) async fn run(args: ScanArgs) -> Result<ExitCode, String> {
                 println!("(body cut at {MAX_BODY} bytes)");
             }
             println!("score {score}/100, grade {letter}");
-            for c in &checks {
+            for c in checks {
                 let mark = if c.passed {
                     "pass".to_owned()
                 } else {
@@ -231,9 +249,4 @@ pub(crate) async fn run(args: ScanArgs) -> Result<ExitCode, String> {
             );
         }
     }
-    Ok(if letter_rank(letter) < letter_rank(&args.fail_below) {
-        ExitCode::from(1)
-    } else {
-        ExitCode::SUCCESS
-    })
 }
