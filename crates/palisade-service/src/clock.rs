@@ -6,23 +6,22 @@ use std::sync::atomic::{AtomicI64, Ordering};
 /// Where the service reads the time. Every time-dependent rule (session expiry, throttle
 /// delays, re-authentication windows) reads this one, so a test can move it.
 #[derive(Debug, Clone, Default)]
-pub(crate) struct Clock(Option<Arc<AtomicI64>>);
+pub struct Clock(Option<Arc<AtomicI64>>);
 
 impl Clock {
     /// The system clock.
-    pub(crate) fn system() -> Self {
+    pub fn system() -> Self {
         Self(None)
     }
 
-    #[cfg(test)]
     /// A clock that stands still at `start` until [`ManualClock::advance`] moves it.
-    pub(crate) fn manual(start: i64) -> (Self, ManualClock) {
+    pub fn manual(start: i64) -> (Self, ManualClock) {
         let time = Arc::new(AtomicI64::new(start));
         (Self(Some(time.clone())), ManualClock(time))
     }
 
     /// Seconds since the Unix epoch.
-    pub(crate) fn now(&self) -> i64 {
+    pub fn now(&self) -> i64 {
         match &self.0 {
             Some(time) => time.load(Ordering::SeqCst),
             None => system_now(),
@@ -31,18 +30,17 @@ impl Clock {
 }
 
 /// The handle that moves a manual clock.
-#[cfg(test)]
 #[derive(Debug, Clone)]
-pub(crate) struct ManualClock(Arc<AtomicI64>);
+pub struct ManualClock(Arc<AtomicI64>);
 
-#[cfg(test)]
 impl ManualClock {
     /// Moves the clock forward by `secs`.
-    pub(crate) fn advance(&self, secs: i64) {
+    pub fn advance(&self, secs: i64) {
         self.0.fetch_add(secs, Ordering::SeqCst);
     }
 
-    pub(crate) fn now(&self) -> i64 {
+    /// Where the clock stands.
+    pub fn now(&self) -> i64 {
         self.0.load(Ordering::SeqCst)
     }
 }

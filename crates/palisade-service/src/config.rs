@@ -135,8 +135,8 @@ impl Default for Config {
 pub struct Redacted(SecretString);
 
 impl Redacted {
-    #[cfg(test)]
-    pub(crate) fn new(value: String) -> Self {
+    /// A secret setting given in code (as a test or an embedding program would).
+    pub fn new(value: String) -> Self {
         Self(SecretString::new(value))
     }
 

@@ -23,8 +23,10 @@ mod store;
 mod vault;
 mod web;
 
+pub use clock::{Clock, ManualClock};
 pub use config::{Config, Overrides};
-pub use service::{Service, build};
+pub use service::{Service, build, build_with_clock};
+pub use sessions::SESSION_COOKIE;
 
 #[cfg(test)]
 mod tests;

@@ -72,7 +72,7 @@ pub async fn build(config: &Config) -> Result<Service, String> {
 }
 
 /// Builds the shared state with time read from `clock`.
-pub(crate) async fn build_with_clock(config: &Config, clock: Clock) -> Result<Service, String> {
+pub async fn build_with_clock(config: &Config, clock: Clock) -> Result<Service, String> {
     crate::keys::ensure_private_dir(&config.data_dir)?;
     let db = crate::db::connect(config).await?;
     let mut notes = Vec::new();

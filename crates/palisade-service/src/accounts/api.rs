@@ -16,6 +16,7 @@ use crate::body::ApiJson;
 use crate::error::AppError;
 use crate::sessions::{Auth, IssuedToken, clear_session_cookie, session_cookie};
 use crate::state::AppState;
+use crate::store::UserRow;
 use crate::web::{sensitive, user_agent};
 
 #[derive(Debug, Deserialize, ToSchema)]
@@ -60,8 +61,8 @@ pub(crate) struct LoginResponse {
     /// The session token, for clients that do not keep cookies (send it as
     /// `Authorization: Bearer <token>`). Browsers get it as an HttpOnly cookie too.
     #[schema(value_type = String)]
-    pub(crate) token: IssuedToken,
-    pub(crate) user: UserView,
+    token: IssuedToken,
+    user: UserView,
 }
 
 pub(crate) fn user_view(u: &crate::store::UserRow) -> UserView {
@@ -114,14 +115,7 @@ pub(crate) async fn login(
             &user_agent(&headers),
         )
         .await?;
-    let jar = jar.add(session_cookie(&token));
-    Ok(sensitive((
-        jar,
-        Json(LoginResponse {
-            token,
-            user: user_view(&user),
-        }),
-    )))
+    Ok(signed_in(jar, token, &user))
 }
 
 #[utoipa::path(post, path = "/api/v1/logout", responses((status = 204), (status = 401)))]
@@ -158,14 +152,18 @@ pub(crate) async fn change_password(
         .accounts
         .change_password(&auth, body.current_password, body.new_password, &client)
         .await?;
+    Ok(signed_in(jar, token, &auth.user))
+}
+
+/// The answer to a password entry that (re)issued the session's token: the cookie for
+/// browsers, the token in the body for other clients.
+pub(crate) fn signed_in(jar: CookieJar, token: IssuedToken, user: &UserRow) -> Response {
     let jar = jar.add(session_cookie(&token));
-    Ok(sensitive((
-        jar,
-        Json(LoginResponse {
-            token,
-            user: user_view(&auth.user),
-        }),
-    )))
+    let body = LoginResponse {
+        token,
+        user: user_view(user),
+    };
+    sensitive((jar, Json(body)))
 }
 
 pub(crate) fn router() -> Router<AppState> {

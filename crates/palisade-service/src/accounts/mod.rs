@@ -78,6 +78,25 @@ impl Accounts {
         }
     }
 
+    /// Audit trail for what a signed-in user did.
+    pub(crate) async fn audit_user(
+        &self,
+        event: &str,
+        auth: &Authenticated,
+        client: &ClientInfo,
+        detail: Option<&str>,
+    ) {
+        let user = &auth.user;
+        self.audit(
+            event,
+            Some(user.id),
+            Some(&user.username),
+            Some(client),
+            detail,
+        )
+        .await;
+    }
+
     pub(crate) async fn register(
         &self,
         form: Registration,
@@ -264,14 +283,7 @@ impl Accounts {
         client: &ClientInfo,
     ) -> Result<(), AppError> {
         self.sessions.end(auth.user.id, &auth.session.id).await?;
-        self.audit(
-            "logged_out",
-            Some(auth.user.id),
-            Some(&auth.user.username),
-            Some(client),
-            None,
-        )
-        .await;
+        self.audit_user("logged_out", auth, client, None).await;
         Ok(())
     }
 
@@ -325,11 +337,10 @@ impl Accounts {
             .change_password(auth.user.id, &hash, &auth.session.id, self.clock.now())
             .await?;
         let token = self.sessions.reissue(&auth.session.id).await?;
-        self.audit(
+        self.audit_user(
             "password_changed",
-            Some(auth.user.id),
-            Some(&auth.user.username),
-            Some(client),
+            auth,
+            client,
             Some(&format!("ended {ended} other sessions")),
         )
         .await;
@@ -373,14 +384,7 @@ impl Accounts {
         if !self.sessions.end(auth.user.id, target).await? {
             return Err(AppError::NotFound);
         }
-        self.audit(
-            "session_ended",
-            Some(auth.user.id),
-            Some(&auth.user.username),
-            Some(client),
-            None,
-        )
-        .await;
+        self.audit_user("session_ended", auth, client, None).await;
         Ok(reissued)
     }
 }

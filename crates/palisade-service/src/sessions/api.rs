@@ -11,8 +11,8 @@ use palisade::secret::SecretString;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
-use super::{Auth, Authenticated, session_cookie};
-use crate::accounts::api::{LoginResponse, user_view};
+use super::{Auth, Authenticated};
+use crate::accounts::api::{LoginResponse, signed_in};
 use crate::body::ApiJson;
 use crate::error::AppError;
 use crate::state::AppState;
@@ -82,16 +82,7 @@ pub(crate) async fn end_session(
         .await?
     {
         None => Ok(sensitive(StatusCode::NO_CONTENT)),
-        Some(token) => {
-            let jar = jar.add(session_cookie(&token));
-            Ok(sensitive((
-                jar,
-                Json(LoginResponse {
-                    token,
-                    user: user_view(&auth.user),
-                }),
-            )))
-        }
+        Some(token) => Ok(signed_in(jar, token, &auth.user)),
     }
 }
 

@@ -8,7 +8,7 @@ use http::request::Parts;
 use super::IssuedToken;
 
 /// The session cookie: `__Host-` so it is Secure, host-only and Path=/ by the browser's rule.
-pub(crate) const SESSION_COOKIE: &str = "__Host-palisade-session";
+pub const SESSION_COOKIE: &str = "__Host-palisade-session";
 
 pub(crate) fn session_cookie(token: &IssuedToken) -> Cookie<'static> {
     Cookie::build((SESSION_COOKIE, token.expose(str::to_owned)))

@@ -14,8 +14,7 @@ use crate::error::AppError;
 use crate::store::{SessionRow, Store, UserRow};
 
 pub(crate) use cleanup::spawn_cleanup;
-#[cfg(test)]
-pub(crate) use cookie::SESSION_COOKIE;
+pub use cookie::SESSION_COOKIE;
 pub(crate) use cookie::{clear_session_cookie, presented_token, session_cookie};
 pub(crate) use extract::{Auth, MaybeAuth};
 pub(crate) use token::{IssuedToken, hex, random_bytes, token_hash};

@@ -23,14 +23,4 @@ impl Store {
             .await?;
         Ok(())
     }
-
-    #[cfg(test)]
-    pub(crate) async fn audit_events_named(&self, event: &str) -> Result<i64, StoreError> {
-        Ok(
-            sqlx::query_scalar::<_, i64>("SELECT COUNT(*) FROM audit_events WHERE event = $1")
-                .bind(event)
-                .fetch_one(&self.pool)
-                .await?,
-        )
-    }
 }

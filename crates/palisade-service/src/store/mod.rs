@@ -37,25 +37,4 @@ impl Store {
     pub(crate) fn pool(&self) -> &AnyPool {
         &self.pool
     }
-
-    #[cfg(test)]
-    pub(crate) async fn count_rows(&self, table: CountedTable) -> Result<i64, StoreError> {
-        let sql = match table {
-            CountedTable::Users => "SELECT COUNT(*) FROM users",
-            CountedTable::Sessions => "SELECT COUNT(*) FROM sessions",
-            CountedTable::CspReports => "SELECT COUNT(*) FROM csp_reports",
-        };
-        Ok(sqlx::query_scalar::<_, i64>(sql)
-            .fetch_one(&self.pool)
-            .await?)
-    }
-}
-
-/// Tables whose size the tests look at.
-#[cfg(test)]
-#[derive(Debug, Clone, Copy)]
-pub(crate) enum CountedTable {
-    Users,
-    Sessions,
-    CspReports,
 }

@@ -558,7 +558,7 @@ async fn csp_reports_are_stored() {
             .state
             .accounts
             .store
-            .count_rows(crate::store::CountedTable::CspReports)
+            .count_rows(CountedTable::CspReports)
             .await
             .unwrap()
             == 1

@@ -208,18 +208,12 @@ pub(crate) async fn every_payload_in_every_field(app: &TestApp) {
     assert_eq!(target.password_hash, hash_before);
     let store = &app.state.accounts.store;
     assert_eq!(
-        store
-            .count_rows(crate::store::CountedTable::Sessions)
-            .await
-            .unwrap(),
+        store.count_rows(CountedTable::Sessions).await.unwrap(),
         0,
         "no payload logged anyone in"
     );
     assert_eq!(
-        store
-            .count_rows(crate::store::CountedTable::Users)
-            .await
-            .unwrap() as usize,
+        store.count_rows(CountedTable::Users).await.unwrap() as usize,
         users.len(),
         "the users table is intact"
     );

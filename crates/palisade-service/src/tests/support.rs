@@ -229,3 +229,37 @@ impl Reply {
             })
     }
 }
+
+/// Tables whose size the tests look at.
+#[derive(Debug, Clone, Copy)]
+pub(crate) enum CountedTable {
+    Users,
+    Sessions,
+    CspReports,
+}
+
+/// What the tests read straight from the database, beside the service's own queries.
+pub(crate) trait StoreProbe {
+    async fn count_rows(&self, table: CountedTable) -> Result<i64, sqlx::Error>;
+    async fn audit_events_named(&self, event: &str) -> Result<i64, sqlx::Error>;
+}
+
+impl StoreProbe for crate::store::Store {
+    async fn count_rows(&self, table: CountedTable) -> Result<i64, sqlx::Error> {
+        let sql = match table {
+            CountedTable::Users => "SELECT COUNT(*) FROM users",
+            CountedTable::Sessions => "SELECT COUNT(*) FROM sessions",
+            CountedTable::CspReports => "SELECT COUNT(*) FROM csp_reports",
+        };
+        sqlx::query_scalar::<_, i64>(sql)
+            .fetch_one(self.pool())
+            .await
+    }
+
+    async fn audit_events_named(&self, event: &str) -> Result<i64, sqlx::Error> {
+        sqlx::query_scalar::<_, i64>("SELECT COUNT(*) FROM audit_events WHERE event = $1")
+            .bind(event)
+            .fetch_one(self.pool())
+            .await
+    }
+}

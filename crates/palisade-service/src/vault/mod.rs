@@ -68,13 +68,7 @@ pub(crate) async fn store_value(
         .await?;
     state
         .accounts
-        .audit(
-            "secret_stored",
-            Some(auth.user.id),
-            Some(&auth.user.username),
-            Some(client),
-            Some(name),
-        )
+        .audit_user("secret_stored", auth, client, Some(name))
         .await;
     Ok(())
 }
@@ -111,13 +105,7 @@ pub(crate) async fn reveal_value(
             };
             state
                 .accounts
-                .audit(
-                    "secret_unreadable",
-                    Some(auth.user.id),
-                    Some(&auth.user.username),
-                    Some(client),
-                    Some(&detail),
-                )
+                .audit_user("secret_unreadable", auth, client, Some(&detail))
                 .await;
             return Err(AppError::internal(format_args!("vault: {detail}")));
         }
@@ -126,13 +114,7 @@ pub(crate) async fn reveal_value(
         .ok_or_else(|| AppError::internal("vault: value is not UTF-8"))?;
     state
         .accounts
-        .audit(
-            "secret_revealed",
-            Some(auth.user.id),
-            Some(&auth.user.username),
-            Some(client),
-            Some(name),
-        )
+        .audit_user("secret_revealed", auth, client, Some(name))
         .await;
     Ok((value, reissued))
 }
@@ -154,13 +136,7 @@ pub(crate) async fn remove(
     }
     state
         .accounts
-        .audit(
-            "secret_deleted",
-            Some(auth.user.id),
-            Some(&auth.user.username),
-            Some(client),
-            Some(name),
-        )
+        .audit_user("secret_deleted", auth, client, Some(name))
         .await;
     Ok(())
 }
