@@ -141,7 +141,7 @@ impl Redacted {
     }
 
     /// Runs `f` with the value.
-    pub(crate) fn expose<R>(&self, f: impl FnOnce(&str) -> R) -> R {
+    pub fn expose<R>(&self, f: impl FnOnce(&str) -> R) -> R {
         self.0.expose(f)
     }
 

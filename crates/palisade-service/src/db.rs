@@ -257,4 +257,21 @@ mod tests {
         assert!(!shown.contains("s3cr3t"));
         assert!(shown.contains("alice") && shown.contains("redacted"));
     }
+
+    #[test]
+    fn the_password_is_spliced_in_encoded() {
+        let url = with_password("postgres://app@db.example.com:5432/x?a=b", "p@ss:w/rd é");
+        assert_eq!(
+            url.as_str(),
+            "postgres://app:p%40ss%3Aw%2Frd%20%C3%A9@db.example.com:5432/x?a=b"
+        );
+        let parsed = url::Url::parse(&url).unwrap();
+        assert_eq!(parsed.username(), "app");
+        assert_eq!(
+            percent_encoding::percent_decode_str(parsed.password().unwrap())
+                .decode_utf8()
+                .unwrap(),
+            "p@ss:w/rd é"
+        );
+    }
 }

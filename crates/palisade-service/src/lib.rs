@@ -29,4 +29,4 @@ pub use service::{Service, build, build_with_clock};
 pub use sessions::SESSION_COOKIE;
 
 #[cfg(test)]
-mod tests;
+mod secret_hygiene;

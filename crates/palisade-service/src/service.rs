@@ -54,6 +54,20 @@ impl Service {
         crate::sessions::spawn_cleanup(&self.state);
     }
 
+    /// Passwords hashed or verified since the start (every login, registration and
+    /// password check, padding included): what an attack costs the service.
+    pub fn passwords_hashed(&self) -> u64 {
+        self.state
+            .accounts
+            .hashes_done
+            .load(std::sync::atomic::Ordering::Relaxed)
+    }
+
+    /// The login and registration limits in force.
+    pub fn throttle_policy(&self) -> palisade::throttle::ThrottlePolicy {
+        self.state.accounts.throttle
+    }
+
     /// What the database is, safe to print (no password).
     pub fn database(&self) -> &str {
         &self.database

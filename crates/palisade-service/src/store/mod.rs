@@ -8,6 +8,9 @@ mod sessions;
 mod throttle;
 mod users;
 
+#[cfg(test)]
+mod tests;
+
 use sqlx::AnyPool;
 
 pub(crate) use sessions::SessionRow;

@@ -117,3 +117,112 @@ impl Store {
         )
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use palisade::throttle::{Decision, ThrottlePolicy};
+
+    use super::*;
+    use crate::store::tests::{postgres_store, sqlite_store};
+
+    /// The delay condition in the store's SQL agrees with the library's pure rule, on every
+    /// failure count a counter can reach, on both databases.
+    async fn sql_gate_agrees_with_the_policy(store: &Store) {
+        let policy = ThrottlePolicy::default();
+        for account_wide in [false, true] {
+            let schedule = policy.schedule(account_wide);
+            for failures in 0..(schedule.free_failures + schedule.doublings + 3) {
+                let key = format!("gate-test:{account_wide}:{failures}");
+                let at = 1_000_000;
+                sqlx::query("INSERT INTO throttle (key, failures, at) VALUES ($1, $2, $3)")
+                    .bind(&key)
+                    .bind(i64::from(failures))
+                    .bind(at)
+                    .execute(store.pool())
+                    .await
+                    .unwrap();
+                let counter = store.counter(&key).await.unwrap();
+                let delay = schedule.delay(failures) as i64;
+                for now in [at, at + delay - 1, at + delay] {
+                    let expected =
+                        policy.check_delay(counter, now, account_wide) == Decision::Allowed;
+                    let before = store.counter(&key).await.unwrap();
+                    let counted = store
+                        .count_attempt_if_allowed(&key, schedule, now)
+                        .await
+                        .unwrap();
+                    assert_eq!(
+                        counted,
+                        expected,
+                        "{failures} failures, {} s later",
+                        now - at
+                    );
+                    let after = store.counter(&key).await.unwrap();
+                    if counted {
+                        assert_eq!(after.failures, before.failures + 1);
+                        assert_eq!(after.at, now);
+                        store.uncount_attempt(&key).await.unwrap();
+                        // Put `at` back for the next instant.
+                        sqlx::query("UPDATE throttle SET at = $1 WHERE key = $2")
+                            .bind(at)
+                            .bind(&key)
+                            .execute(store.pool())
+                            .await
+                            .unwrap();
+                    } else {
+                        assert_eq!(after, before, "a refused attempt changes nothing");
+                    }
+                }
+            }
+            // Forgotten after `forget_after`: counted again from one.
+            let key = format!("gate-test:{account_wide}:old");
+            sqlx::query("INSERT INTO throttle (key, failures, at) VALUES ($1, 1000, 0)")
+                .bind(&key)
+                .execute(store.pool())
+                .await
+                .unwrap();
+            let later = schedule.forget_after as i64;
+            assert!(
+                store
+                    .count_attempt_if_allowed(&key, schedule, later)
+                    .await
+                    .unwrap()
+            );
+            assert_eq!(store.counter(&key).await.unwrap().failures, 1);
+        }
+    }
+
+    #[tokio::test]
+    async fn the_sql_gate_agrees_with_the_policy_on_sqlite() {
+        let (store, _dir) = sqlite_store().await;
+        sql_gate_agrees_with_the_policy(&store).await;
+    }
+
+    #[tokio::test]
+    async fn the_sql_gate_agrees_with_the_policy_on_postgres() {
+        let Some((store, db)) = postgres_store("the SQL gate on PostgreSQL").await else {
+            return;
+        };
+        sql_gate_agrees_with_the_policy(&store).await;
+        db.drop().await;
+    }
+
+    /// Counters nobody touched for a day delay nobody: the cleanup removes them, and only them.
+    #[tokio::test]
+    async fn stale_counters_are_forgotten() {
+        let (store, _dir) = sqlite_store().await;
+        let now = 1_000_000;
+        for i in 0..20 {
+            store
+                .count_attempt(&format!("made-up-{i}"), now, 300)
+                .await
+                .unwrap();
+        }
+        assert_eq!(
+            store.delete_stale_counters(now - 86_400).await.unwrap(),
+            0,
+            "fresh counters stay"
+        );
+        assert_eq!(store.delete_stale_counters(now + 1).await.unwrap(), 20);
+    }
+}

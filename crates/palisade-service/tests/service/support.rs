@@ -1,41 +1,71 @@
-//! A service on a fresh database, and request helpers.
+//! A service on a fresh database through the library's public face, request helpers, and
+//! the tests' own connection to the same database (to look at rows, or to break things).
 
 use std::net::SocketAddr;
-use std::sync::atomic::Ordering;
 
 use axum::Router;
 use axum::body::{Body, to_bytes};
 use axum::extract::ConnectInfo;
 use http::{HeaderMap, Request, StatusCode, header};
+use palisade_service::config::Redacted;
+use palisade_service::{Clock, Config, ManualClock, Service, build_with_clock};
 use serde_json::Value;
+use sqlx::AnyPool;
 use tower::ServiceExt;
-
-use crate::clock::{Clock, ManualClock, system_now};
-use crate::config::Config;
-use crate::service::build_with_clock;
-use crate::state::AppState;
 
 pub(crate) const ORIGIN: &str = "http://127.0.0.1:8080";
 pub(crate) const STRONG: &str = "gravel orbit violet canteen";
 
 pub(crate) struct TestApp {
     pub(crate) router: Router,
-    pub(crate) state: AppState,
+    pub(crate) service: Service,
     pub(crate) config: Config,
     /// The service's clock, which stands still until a test moves it.
     pub(crate) clock: ManualClock,
+    /// The tests' own connection to the service's database.
+    pub(crate) db: AnyPool,
     pub(crate) _dir: tempfile::TempDir,
+}
+
+/// Seconds since the Unix epoch.
+pub(crate) fn now() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs() as i64
 }
 
 pub(crate) fn test_config(dir: &std::path::Path, database_url: Option<String>) -> Config {
     Config {
         data_dir: dir.to_owned(),
-        database_url: database_url.map(crate::config::Redacted::new),
+        database_url: database_url.map(Redacted::new),
         // Cheap hashing keeps the tests fast; the benchmarks use the real parameters.
         argon2_memory_kib: 256,
         argon2_iterations: 1,
         ..Config::default()
     }
+}
+
+/// A user row as the tests read it.
+#[derive(Debug, sqlx::FromRow)]
+pub(crate) struct UserRecord {
+    pub(crate) id: i64,
+    pub(crate) username: String,
+    pub(crate) display_name: Option<String>,
+    pub(crate) password_hash: String,
+}
+
+/// The associated data a vault value is sealed with: owner and name (pinned here, so a
+/// change of the stored format shows).
+pub(crate) fn aad(owner: i64, name: &str) -> Vec<u8> {
+    format!("palisade-vault\0{owner}\0{name}").into_bytes()
+}
+
+/// Replaces a file with `bytes`, readable by its owner only (like the service's key files).
+pub(crate) fn write_private(path: &std::path::Path, bytes: &[u8]) -> std::io::Result<()> {
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::write(path, bytes)?;
+    std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600))
 }
 
 impl TestApp {
@@ -46,7 +76,7 @@ impl TestApp {
     }
 
     pub(crate) async fn with_config(config: Config, dir: tempfile::TempDir) -> Self {
-        let (clock, hand) = Clock::manual(system_now());
+        let (clock, hand) = Clock::manual(now());
         Self::with_clock(config, dir, clock, hand).await
     }
 
@@ -57,19 +87,93 @@ impl TestApp {
         clock: Clock,
         hand: ManualClock,
     ) -> Self {
-        let state = build_with_clock(&config, clock).await.unwrap().state;
-        let router = crate::app::app(state.clone(), crate::app::shield_config(&config).unwrap());
+        let service = build_with_clock(&config, clock).await.unwrap();
+        let router = service.router(&config).unwrap();
+        sqlx::any::install_default_drivers();
+        let url = match &config.database_url {
+            Some(url) => url.expose(str::to_owned),
+            None => format!("sqlite://{}", config.data_dir.join("palisade.db").display()),
+        };
+        // Lazy: a test that never looks at rows never connects (its database may need a
+        // client certificate only the service has).
+        let db = AnyPool::connect_lazy(&url).unwrap();
         Self {
             router,
-            state,
+            service,
             config,
             clock: hand,
+            db,
             _dir: dir,
         }
     }
 
+    /// Passwords hashed so far, by the service's own count.
     pub(crate) fn hashes(&self) -> u64 {
-        self.state.accounts.hashes_done.load(Ordering::Relaxed)
+        self.service.passwords_hashed()
+    }
+
+    pub(crate) async fn users(&self) -> Result<Vec<UserRecord>, sqlx::Error> {
+        sqlx::query_as::<_, UserRecord>(
+            "SELECT id, username, display_name, password_hash FROM users ORDER BY id",
+        )
+        .fetch_all(&self.db)
+        .await
+    }
+
+    pub(crate) async fn user_named(&self, name: &str) -> UserRecord {
+        sqlx::query_as::<_, UserRecord>(
+            "SELECT id, username, display_name, password_hash FROM users WHERE username = $1",
+        )
+        .bind(name)
+        .fetch_one(&self.db)
+        .await
+        .unwrap()
+    }
+
+    pub(crate) async fn max_legacy_cost(&self) -> Result<i64, sqlx::Error> {
+        let max = sqlx::query_scalar::<_, Option<i64>>("SELECT MAX(legacy_cost) FROM users")
+            .fetch_one(&self.db)
+            .await?;
+        Ok(max.unwrap_or(0))
+    }
+
+    pub(crate) async fn secrets_per_key(&self) -> Result<Vec<(String, i64)>, sqlx::Error> {
+        sqlx::query_as::<_, (String, i64)>(
+            "SELECT key_id, COUNT(*) FROM secrets GROUP BY key_id ORDER BY key_id",
+        )
+        .fetch_all(&self.db)
+        .await
+    }
+
+    pub(crate) async fn secret_names(&self, owner: i64) -> Result<Vec<String>, sqlx::Error> {
+        sqlx::query_scalar::<_, String>("SELECT name FROM secrets WHERE owner_id = $1")
+            .bind(owner)
+            .fetch_all(&self.db)
+            .await
+    }
+
+    pub(crate) async fn count_rows(&self, table: CountedTable) -> Result<i64, sqlx::Error> {
+        let sql = match table {
+            CountedTable::Users => "SELECT COUNT(*) FROM users",
+            CountedTable::Sessions => "SELECT COUNT(*) FROM sessions",
+            CountedTable::CspReports => "SELECT COUNT(*) FROM csp_reports",
+        };
+        sqlx::query_scalar::<_, i64>(sql).fetch_one(&self.db).await
+    }
+
+    pub(crate) async fn audit_events_named(&self, event: &str) -> Result<i64, sqlx::Error> {
+        sqlx::query_scalar::<_, i64>("SELECT COUNT(*) FROM audit_events WHERE event = $1")
+            .bind(event)
+            .fetch_one(&self.db)
+            .await
+    }
+
+    /// Takes a table away, so that the next statement on it fails inside the service.
+    pub(crate) async fn break_table(&self, table: BrokenTable) {
+        let sql = match table {
+            BrokenTable::Sessions => "ALTER TABLE sessions RENAME TO sessions_gone",
+        };
+        sqlx::query(sql).execute(&self.db).await.unwrap();
     }
 
     pub(crate) async fn send(&self, req: Request<Body>) -> Reply {
@@ -184,7 +288,7 @@ pub(crate) fn form(
     if let Some(cookie) = cookie {
         request.headers_mut().insert(
             header::COOKIE,
-            format!("{}={cookie}", crate::sessions::SESSION_COOKIE)
+            format!("{}={cookie}", palisade_service::SESSION_COOKIE)
                 .parse()
                 .unwrap(),
         );
@@ -197,7 +301,7 @@ pub(crate) fn page_get(path: &str, cookie: Option<&str>) -> Request<Body> {
     if let Some(cookie) = cookie {
         request.headers_mut().insert(
             header::COOKIE,
-            format!("{}={cookie}", crate::sessions::SESSION_COOKIE)
+            format!("{}={cookie}", palisade_service::SESSION_COOKIE)
                 .parse()
                 .unwrap(),
         );
@@ -223,7 +327,7 @@ impl Reply {
             .iter()
             .find_map(|v| {
                 let v = v.to_str().ok()?;
-                let rest = v.strip_prefix(&format!("{}=", crate::sessions::SESSION_COOKIE))?;
+                let rest = v.strip_prefix(&format!("{}=", palisade_service::SESSION_COOKIE))?;
                 let value = rest.split(';').next()?;
                 (!value.is_empty()).then(|| value.to_owned())
             })
@@ -238,28 +342,8 @@ pub(crate) enum CountedTable {
     CspReports,
 }
 
-/// What the tests read straight from the database, beside the service's own queries.
-pub(crate) trait StoreProbe {
-    async fn count_rows(&self, table: CountedTable) -> Result<i64, sqlx::Error>;
-    async fn audit_events_named(&self, event: &str) -> Result<i64, sqlx::Error>;
-}
-
-impl StoreProbe for crate::store::Store {
-    async fn count_rows(&self, table: CountedTable) -> Result<i64, sqlx::Error> {
-        let sql = match table {
-            CountedTable::Users => "SELECT COUNT(*) FROM users",
-            CountedTable::Sessions => "SELECT COUNT(*) FROM sessions",
-            CountedTable::CspReports => "SELECT COUNT(*) FROM csp_reports",
-        };
-        sqlx::query_scalar::<_, i64>(sql)
-            .fetch_one(self.pool())
-            .await
-    }
-
-    async fn audit_events_named(&self, event: &str) -> Result<i64, sqlx::Error> {
-        sqlx::query_scalar::<_, i64>("SELECT COUNT(*) FROM audit_events WHERE event = $1")
-            .bind(event)
-            .fetch_one(self.pool())
-            .await
-    }
+/// Tables a test can take away.
+#[derive(Debug, Clone, Copy)]
+pub(crate) enum BrokenTable {
+    Sessions,
 }

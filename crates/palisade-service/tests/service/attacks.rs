@@ -80,8 +80,8 @@ pub(crate) async fn every_payload_in_every_field(app: &TestApp) {
     let list = payloads(&dir);
     assert!(list.len() > 3000, "{}", list.len());
     app.register("target", "target@example.com", STRONG).await;
-    let pool = app.state.accounts.store.pool().clone();
-    let users_before = app.state.accounts.store.list_users().await.unwrap();
+    let pool = app.db.clone();
+    let users_before = app.users().await.unwrap();
     let hash_before = users_before[0].password_hash.clone();
     let mut registered = 0;
     let baseline_register = app
@@ -202,11 +202,11 @@ pub(crate) async fn every_payload_in_every_field(app: &TestApp) {
         }
     }
     // Only valid registrations changed rows; the target's hash is untouched.
-    let users = app.state.accounts.store.list_users().await.unwrap();
+    let users = app.users().await.unwrap();
     assert_eq!(users.len(), users_before.len() + registered);
     let target = users.iter().find(|u| u.username == "target").unwrap();
     assert_eq!(target.password_hash, hash_before);
-    let store = &app.state.accounts.store;
+    let store = &app;
     assert_eq!(
         store.count_rows(CountedTable::Sessions).await.unwrap(),
         0,

@@ -122,7 +122,7 @@ pub(crate) async fn distributed_guessing(apps: &[&TestApp], advance_every: Optio
     let app = apps[0];
     let reply = app.register("victim", "victim@example.com", STRONG).await;
     assert_eq!(reply.status, StatusCode::CREATED, "{}", reply.body);
-    let schedule = app.state.accounts.throttle.schedule(true);
+    let schedule = app.service.throttle_policy().schedule(true);
     let (before, started) = (hashes(apps), app.clock.now());
     let statuses = flood(apps, 3_000, 64, advance_every, |i| {
         login("victim", &format!("guess {i}"), &client(i % 1_000))
@@ -158,7 +158,7 @@ pub(crate) async fn guessing_from_one_address(apps: &[&TestApp], advance_every: 
     let app = apps[0];
     let reply = app.register("target", "target@example.com", STRONG).await;
     assert_eq!(reply.status, StatusCode::CREATED, "{}", reply.body);
-    let schedule = app.state.accounts.throttle.schedule(false);
+    let schedule = app.service.throttle_policy().schedule(false);
     let (before, started) = (hashes(apps), app.clock.now());
     let statuses = flood(apps, 2_000, 8, advance_every, |i| {
         login("target", &format!("guess {i}"), "127.0.0.9:40000")
@@ -178,7 +178,7 @@ pub(crate) async fn guessing_from_one_address(apps: &[&TestApp], advance_every: 
 
 /// 3,000 registrations, 64 in flight, from 20 addresses: each address gets its rate.
 pub(crate) async fn distributed_registrations(apps: &[&TestApp]) {
-    let limit = u64::from(apps[0].state.accounts.throttle.client_attempts);
+    let limit = u64::from(apps[0].service.throttle_policy().client_attempts);
     let before = hashes(apps);
     let statuses = flood(apps, 3_000, 64, None, |i| {
         registration(i, &client(100 + i % 20))
@@ -197,7 +197,7 @@ pub(crate) async fn distributed_registrations(apps: &[&TestApp]) {
 
 /// 2,000 registrations from one address, 8 in flight.
 pub(crate) async fn registrations_from_one_address(apps: &[&TestApp]) {
-    let limit = u64::from(apps[0].state.accounts.throttle.client_attempts);
+    let limit = u64::from(apps[0].service.throttle_policy().client_attempts);
     let before = hashes(apps);
     let statuses = flood(apps, 2_000, 8, None, |i| {
         registration(10_000 + i, "127.0.0.77:40000")
@@ -274,90 +274,5 @@ async fn guessing_split_across_two_instances_on_postgres() {
     guessing_from_one_address(&[&a, &b], None).await;
     distributed_registrations(&[&a, &b]).await;
     drop((a, b));
-    db.drop_db().await;
-}
-
-/// The delay condition in the store's SQL agrees with the library's pure rule, on every
-/// failure count a counter can reach, on both databases.
-async fn sql_gate_agrees_with_the_policy(app: &TestApp) {
-    let store = &app.state.accounts.store;
-    let policy = app.state.accounts.throttle;
-    for account_wide in [false, true] {
-        let schedule = policy.schedule(account_wide);
-        for failures in 0..(schedule.free_failures + schedule.doublings + 3) {
-            let key = format!("gate-test:{account_wide}:{failures}");
-            let at = 1_000_000;
-            sqlx::query("INSERT INTO throttle (key, failures, at) VALUES ($1, $2, $3)")
-                .bind(&key)
-                .bind(i64::from(failures))
-                .bind(at)
-                .execute(store.pool())
-                .await
-                .unwrap();
-            let counter = store.counter(&key).await.unwrap();
-            let delay = schedule.delay(failures) as i64;
-            for now in [at, at + delay - 1, at + delay] {
-                let expected = policy.check_delay(counter, now, account_wide)
-                    == palisade::throttle::Decision::Allowed;
-                let before = store.counter(&key).await.unwrap();
-                let counted = store
-                    .count_attempt_if_allowed(&key, schedule, now)
-                    .await
-                    .unwrap();
-                assert_eq!(
-                    counted,
-                    expected,
-                    "{failures} failures, {} s later",
-                    now - at
-                );
-                let after = store.counter(&key).await.unwrap();
-                if counted {
-                    assert_eq!(after.failures, before.failures + 1);
-                    assert_eq!(after.at, now);
-                    store.uncount_attempt(&key).await.unwrap();
-                    // Put `at` back for the next instant.
-                    sqlx::query("UPDATE throttle SET at = $1 WHERE key = $2")
-                        .bind(at)
-                        .bind(&key)
-                        .execute(store.pool())
-                        .await
-                        .unwrap();
-                } else {
-                    assert_eq!(after, before, "a refused attempt changes nothing");
-                }
-            }
-        }
-        // Forgotten after `forget_after`: counted again from one.
-        let key = format!("gate-test:{account_wide}:old");
-        sqlx::query("INSERT INTO throttle (key, failures, at) VALUES ($1, 1000, 0)")
-            .bind(&key)
-            .execute(store.pool())
-            .await
-            .unwrap();
-        let later = schedule.forget_after as i64;
-        assert!(
-            store
-                .count_attempt_if_allowed(&key, schedule, later)
-                .await
-                .unwrap()
-        );
-        assert_eq!(store.counter(&key).await.unwrap().failures, 1);
-    }
-}
-
-#[tokio::test]
-async fn the_sql_gate_agrees_with_the_policy_on_sqlite() {
-    sql_gate_agrees_with_the_policy(&TestApp::sqlite().await).await;
-}
-
-#[tokio::test]
-async fn the_sql_gate_agrees_with_the_policy_on_postgres() {
-    let Some(db) = PgDb::create("the SQL gate on PostgreSQL").await else {
-        return;
-    };
-    let dir = tempfile::tempdir().unwrap();
-    let app = TestApp::with_config(test_config(dir.path(), Some(db.url.clone())), dir).await;
-    sql_gate_agrees_with_the_policy(&app).await;
-    drop(app);
     db.drop_db().await;
 }

@@ -3,7 +3,7 @@
 use http::StatusCode;
 
 use super::support::*;
-use crate::config::Redacted;
+use palisade_service::config::Redacted;
 
 const PEPPER: &str = "settings.py-PEPPER-value";
 
@@ -46,8 +46,8 @@ async fn imported_users_log_in_and_move_to_argon2id() {
     let mut config = test_config(dir.path(), None);
     config.legacy_bcrypt_pepper = Some(Redacted::new(PEPPER.into()));
     let app = TestApp::with_config(config.clone(), tempfile::tempdir().unwrap()).await;
-    let admin = crate::admin::Admin::open(&config).await.unwrap();
-    let rows = || crate::admin::read_import_file(&csv).unwrap();
+    let admin = palisade_service::admin::Admin::open(&config).await.unwrap();
+    let rows = || palisade_service::admin::read_import_file(&csv).unwrap();
     let report = admin.import(rows(), 1).await.unwrap();
     let lines: Vec<u64> = report.skipped.iter().map(|(line, _)| *line).collect();
     assert_eq!(lines, [4, 5], "invalid rows are reported by line");
@@ -59,19 +59,16 @@ async fn imported_users_log_in_and_move_to_argon2id() {
         "never the hash: {:?}",
         report.skipped
     );
-    let users = app.state.accounts.store.list_users().await.unwrap();
+    let users = app.users().await.unwrap();
     assert_eq!(users.len(), 2, "only the valid rows");
     assert_eq!(users[1].display_name.as_deref(), Some("Doe, Jane"));
     // A re-run duplicates nobody.
     let again = admin.import(rows(), 1).await.unwrap();
     assert_eq!((again.inserted, again.present), (0, 2));
-    assert_eq!(
-        app.state.accounts.store.list_users().await.unwrap().len(),
-        2
-    );
+    assert_eq!(app.users().await.unwrap().len(), 2);
 
     assert_eq!(
-        app.state.accounts.store.max_legacy_cost().await.unwrap(),
+        app.max_legacy_cost().await.unwrap(),
         5,
         "the slowest imported cost"
     );
@@ -94,7 +91,7 @@ async fn imported_users_log_in_and_move_to_argon2id() {
         "bcrypt(password + PEPPER): {}",
         peppered.body
     );
-    for user in app.state.accounts.store.list_users().await.unwrap() {
+    for user in app.users().await.unwrap() {
         assert!(
             user.password_hash
                 .as_str()
@@ -104,7 +101,7 @@ async fn imported_users_log_in_and_move_to_argon2id() {
         );
     }
     assert_eq!(
-        app.state.accounts.store.max_legacy_cost().await.unwrap(),
+        app.max_legacy_cost().await.unwrap(),
         0,
         "no imported hash left: no padding"
     );
@@ -115,7 +112,7 @@ async fn imported_users_log_in_and_move_to_argon2id() {
 #[tokio::test]
 async fn the_migration_fills_in_the_cost_of_hashes_imported_earlier() {
     let app = TestApp::sqlite().await;
-    let pool = app.state.accounts.store.pool();
+    let pool = &app.db;
     for (name, hash) in [
         (
             "old-import",
@@ -134,7 +131,7 @@ async fn the_migration_fills_in_the_cost_of_hashes_imported_earlier() {
             .await
             .unwrap();
     }
-    assert_eq!(app.state.accounts.store.max_legacy_cost().await.unwrap(), 0);
+    assert_eq!(app.max_legacy_cost().await.unwrap(), 0);
     let backfill = include_str!("../../migrations/sqlite/0003_legacy_cost.sql")
         .split(';')
         .find(|s| s.contains("UPDATE users"))
@@ -144,5 +141,5 @@ async fn the_migration_fills_in_the_cost_of_hashes_imported_earlier() {
         .execute(pool)
         .await
         .unwrap();
-    assert_eq!(app.state.accounts.store.max_legacy_cost().await.unwrap(), 7);
+    assert_eq!(app.max_legacy_cost().await.unwrap(), 7);
 }

@@ -29,7 +29,7 @@ pub(crate) async fn one_account_one_address(app: &TestApp) {
 
 /// One wrong password each for a thousand accounts from one address.
 pub(crate) async fn many_accounts_one_address(app: &TestApp) {
-    let pool = app.state.accounts.store.pool();
+    let pool = &app.db;
     for i in 0..1000 {
         let name = format!("user{i:04}");
         sqlx::query("INSERT INTO users (username, email, email_key, password_hash, disabled, created_at, password_changed_at) VALUES ($1, $2, $2, $3, 0, 0, 0)")
@@ -102,29 +102,6 @@ async fn per_address_delays_grow_and_unknown_names_count_alike() {
             .status;
     }
     assert_eq!(last, StatusCode::TOO_MANY_REQUESTS);
-}
-
-#[tokio::test]
-async fn stale_counters_are_forgotten() {
-    let app = TestApp::sqlite().await;
-    for i in 0..20 {
-        app.login_from(&format!("made-up-{i}"), "x", "192.0.2.99:1")
-            .await;
-    }
-    let store = &app.state.accounts.store;
-    assert_eq!(
-        store
-            .delete_stale_counters(app.clock.now() - 86_400)
-            .await
-            .unwrap(),
-        0,
-        "fresh counters stay"
-    );
-    let removed = store
-        .delete_stale_counters(app.clock.now() + 1)
-        .await
-        .unwrap();
-    assert!(removed >= 20, "{removed}");
 }
 
 #[tokio::test]

@@ -43,7 +43,7 @@ async fn store_list_reveal_delete_and_reauth() {
     assert_eq!(shown.headers.get("cache-control").unwrap(), "no-store");
     // A stale password entry: the password is asked again, and the token renewed.
     sqlx::query("UPDATE sessions SET last_auth_at = last_auth_at - 600")
-        .execute(app.state.accounts.store.pool())
+        .execute(&app.db)
         .await
         .unwrap();
     let refused = app
@@ -123,15 +123,7 @@ async fn store_list_reveal_delete_and_reauth() {
         .status,
         StatusCode::NOT_FOUND
     );
-    assert!(
-        app.state
-            .accounts
-            .store
-            .audit_events_named("secret_revealed")
-            .await
-            .unwrap()
-            >= 2
-    );
+    assert!(app.audit_events_named("secret_revealed").await.unwrap() >= 2);
 }
 
 #[tokio::test]
@@ -188,7 +180,7 @@ async fn tampered_or_moved_rows_are_refused_not_garbled() {
         Some(&bob),
     )
     .await;
-    let pool = app.state.accounts.store.pool();
+    let pool = &app.db;
     // Copy Alice's sealed value onto Bob's row: it must not open for Bob.
     sqlx::query("UPDATE secrets SET sealed = (SELECT sealed FROM secrets s WHERE s.owner_id = 1 AND s.name = 'api') WHERE owner_id = 2")
         .execute(pool)
@@ -218,12 +210,7 @@ async fn tampered_or_moved_rows_are_refused_not_garbled() {
     assert_eq!(tampered.status, StatusCode::INTERNAL_SERVER_ERROR);
     assert!(!tampered.body.contains(MARKER));
     assert_eq!(
-        app.state
-            .accounts
-            .store
-            .audit_events_named("secret_unreadable")
-            .await
-            .unwrap(),
+        app.audit_events_named("secret_unreadable").await.unwrap(),
         2,
         "reported"
     );
@@ -253,29 +240,31 @@ async fn reencryption_interrupted_and_resumed_loses_nothing() {
     let new_key = FernetKey::generate().unwrap();
     let new_id = new_key.id();
     let contents = format!("{}\n{}\n", text(&new_key), text(&old.keys()[0]));
-    crate::keys::replace_private(&path, contents.as_bytes()).unwrap();
+    write_private(&path, contents.as_bytes()).unwrap();
     let ring = Keyring::from_file(&path).unwrap();
     // Interrupted after two batches of three.
-    let admin = crate::admin::Admin::open(&app.config).await.unwrap();
+    let admin = palisade_service::admin::Admin::open(&app.config)
+        .await
+        .unwrap();
     let done = admin.reencrypt(3, Some(2), &mut |_, _| {}).await.unwrap();
     assert_eq!((done.done, done.failed.len()), (6, 0));
     let rows = || async {
         sqlx::query_as::<_, (i64, String, String)>("SELECT owner_id, name, sealed FROM secrets")
-            .fetch_all(app.state.accounts.store.pool())
+            .fetch_all(&app.db)
             .await
             .unwrap()
     };
     for (owner, name, sealed) in rows().await {
         assert!(
-            ring.open(&sealed, &crate::vault::aad(owner, &name)).is_ok(),
+            ring.open(&sealed, &aad(owner, &name)).is_ok(),
             "{name} unreadable mid-way"
         );
     }
-    let per_key = app.state.accounts.store.secrets_per_key().await.unwrap();
+    let per_key = app.secrets_per_key().await.unwrap();
     assert_eq!(per_key.iter().find(|(k, _)| *k == new_id).unwrap().1, 6);
     // Retiring the old key is refused while secrets still need it.
     let refused = admin.retire_key(&old_id).await.unwrap();
-    assert_eq!(refused, crate::admin::Retired::StillNeeded(4));
+    assert_eq!(refused, palisade_service::admin::Retired::StillNeeded(4));
     assert_eq!(
         Keyring::from_file(&path).unwrap().keys().len(),
         2,
@@ -284,24 +273,20 @@ async fn reencryption_interrupted_and_resumed_loses_nothing() {
     // Resume: the rest moves; nothing is left on the old key.
     let done = admin.reencrypt(3, None, &mut |_, _| {}).await.unwrap();
     assert_eq!(done.done, 4);
-    let per_key = app.state.accounts.store.secrets_per_key().await.unwrap();
+    let per_key = app.secrets_per_key().await.unwrap();
     assert_eq!(per_key, vec![(new_id.clone(), 10)]);
     let retired = admin.retire_key(&old_id).await.unwrap();
-    assert_eq!(retired, crate::admin::Retired::Done);
+    assert_eq!(retired, palisade_service::admin::Retired::Done);
     assert_eq!(Keyring::from_file(&path).unwrap().keys().len(), 1);
     // Without the old key every value still opens; with only the old key none does.
     let only_new = Keyring::new(vec![FernetKey::parse(&text(&ring.keys()[0])).unwrap()]).unwrap();
     let only_old = Keyring::new(vec![FernetKey::parse(&text(&ring.keys()[1])).unwrap()]).unwrap();
     assert_eq!(only_old.keys()[0].id(), old_id);
     for (owner, name, sealed) in rows().await {
-        let value = only_new
-            .open(&sealed, &crate::vault::aad(owner, &name))
-            .unwrap();
+        let value = only_new.open(&sealed, &aad(owner, &name)).unwrap();
         assert!(value.expose(|v| v.starts_with(b"value ")));
         assert!(
-            only_old
-                .open(&sealed, &crate::vault::aad(owner, &name))
-                .is_err(),
+            only_old.open(&sealed, &aad(owner, &name)).is_err(),
             "a retired key cannot decrypt"
         );
     }
@@ -376,13 +361,5 @@ async fn the_vault_page_stores_reveals_escaped_and_deletes() {
         ))
         .await;
     assert!(gone.body.contains("Deleted."));
-    assert!(
-        app.state
-            .accounts
-            .store
-            .secret_names(1)
-            .await
-            .unwrap()
-            .is_empty()
-    );
+    assert!(app.secret_names(1).await.unwrap().is_empty());
 }

@@ -66,7 +66,7 @@ async fn pg_app(db: &PgDb) -> TestApp {
 pub(crate) async fn two_instances(db: &PgDb) -> (TestApp, TestApp) {
     let dir = tempfile::tempdir().unwrap();
     let config = test_config(dir.path(), Some(db.url.clone()));
-    let (clock, hand) = crate::clock::Clock::manual(crate::clock::system_now());
+    let (clock, hand) = palisade_service::Clock::manual(now());
     let a = TestApp::with_clock(
         config.clone(),
         tempfile::tempdir().unwrap(),

@@ -86,7 +86,7 @@ pub(crate) async fn account_lifecycle(app: &TestApp) {
     );
 
     // The audit trail saw all of it.
-    let store = &app.state.accounts.store;
+    let store = &app;
     for (event, at_least) in [
         ("registered", 1),
         ("logged_in", 2),
@@ -145,10 +145,7 @@ async fn validation_errors_name_the_field_and_never_echo() {
         )
         .await;
     assert_eq!(reply.json()["field"], "password", "{}", reply.body);
-    assert_eq!(
-        app.state.accounts.store.list_users().await.unwrap().len(),
-        0
-    );
+    assert_eq!(app.users().await.unwrap().len(), 0);
 }
 
 #[tokio::test]
@@ -179,7 +176,7 @@ async fn expired_and_forged_sessions_are_refused() {
     let token = app.login("dave", STRONG).await;
     // The stored hash is not a usable token.
     let stored: String = sqlx::query_scalar("SELECT token_hash FROM sessions")
-        .fetch_one(app.state.accounts.store.pool())
+        .fetch_one(&app.db)
         .await
         .unwrap();
     assert_eq!(
@@ -202,7 +199,7 @@ async fn expired_and_forged_sessions_are_refused() {
     );
     // Idle timeout.
     sqlx::query("UPDATE sessions SET last_seen_at = last_seen_at - 1801")
-        .execute(app.state.accounts.store.pool())
+        .execute(&app.db)
         .await
         .unwrap();
     assert_eq!(
@@ -215,7 +212,7 @@ async fn expired_and_forged_sessions_are_refused() {
     let token = app.login("dave", STRONG).await;
     sqlx::query("UPDATE sessions SET expires_at = $1")
         .bind(app.clock.now() - 1)
-        .execute(app.state.accounts.store.pool())
+        .execute(&app.db)
         .await
         .unwrap();
     assert_eq!(
@@ -226,18 +223,10 @@ async fn expired_and_forged_sessions_are_refused() {
     );
     // Disabling the user ends access.
     let token = app.login("dave", STRONG).await;
-    let user = app
-        .state
-        .accounts
-        .store
-        .user_by_login("dave", "")
-        .await
-        .unwrap()
-        .unwrap();
-    app.state
-        .accounts
-        .store
-        .set_disabled(user.id, true)
+    let user = app.user_named("dave").await;
+    sqlx::query("UPDATE users SET disabled = 1 WHERE id = $1")
+        .bind(user.id)
+        .execute(&app.db)
         .await
         .unwrap();
     assert_eq!(
@@ -304,7 +293,7 @@ async fn ending_another_session_needs_a_recent_password() {
         .unwrap()
         .to_owned();
     sqlx::query("UPDATE sessions SET last_auth_at = last_auth_at - 600")
-        .execute(app.state.accounts.store.pool())
+        .execute(&app.db)
         .await
         .unwrap();
     let refused = app
@@ -360,11 +349,11 @@ async fn imported_bcrypt_users_move_to_argon2id_on_login() {
     let legacy = bcrypt_hash("imported password 42");
     sqlx::query("INSERT INTO users (username, email, email_key, password_hash, disabled, created_at, password_changed_at) VALUES ($1, $2, $3, $4, 0, 0, 0)")
         .bind("frank").bind("frank@example.com").bind("frank@example.com").bind(&legacy)
-        .execute(app.state.accounts.store.pool()).await.unwrap();
+        .execute(&app.db).await.unwrap();
     app.login("frank", "imported password 42").await;
     let stored: String = sqlx::query_scalar("SELECT password_hash FROM users WHERE username = $1")
         .bind("frank")
-        .fetch_one(app.state.accounts.store.pool())
+        .fetch_one(&app.db)
         .await
         .unwrap();
     assert!(stored.starts_with("$pepper$1$argon2id$"), "{stored}");
@@ -554,15 +543,7 @@ async fn csp_reports_are_stored() {
         .await;
     assert_eq!(reply.status, StatusCode::NO_CONTENT);
     for _ in 0..50 {
-        if app
-            .state
-            .accounts
-            .store
-            .count_rows(CountedTable::CspReports)
-            .await
-            .unwrap()
-            == 1
-        {
+        if app.count_rows(CountedTable::CspReports).await.unwrap() == 1 {
             return;
         }
         tokio::time::sleep(std::time::Duration::from_millis(20)).await;

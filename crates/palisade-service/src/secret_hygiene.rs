@@ -1,0 +1,140 @@
+//! No password, token, hash or secret setting reaches `Debug` output: every type that holds
+//! one is built here with a marker value and formatted. (The whole-service test of logs and
+//! error messages is `tests/service/secret_hygiene.rs`.)
+
+use palisade::secret::SecretString;
+use serde_json::json;
+
+use crate::config::{Config, Redacted};
+
+const MARKER: &str = "Zebra-Marker-7731-Quokka";
+
+fn assert_hidden(what: &str, shown: &str) {
+    assert!(!shown.contains(MARKER), "{what} shows the secret: {shown}");
+}
+
+#[test]
+fn request_types_and_settings_never_print_a_secret() {
+    let password = format!("{MARKER} correct horse");
+    let requests: Vec<(&str, String)> = vec![
+        (
+            "RegisterRequest",
+            format!(
+                "{:?}",
+                serde_json::from_value::<crate::accounts::api::RegisterRequest>(
+                    json!({"username": "u", "email": "u@example.com", "password": password})
+                )
+                .unwrap()
+            ),
+        ),
+        (
+            "LoginRequest",
+            format!(
+                "{:?}",
+                serde_json::from_value::<crate::accounts::api::LoginRequest>(
+                    json!({"identifier": "u", "password": password})
+                )
+                .unwrap()
+            ),
+        ),
+        (
+            "PasswordChangeRequest",
+            format!(
+                "{:?}",
+                serde_json::from_value::<crate::accounts::api::PasswordChangeRequest>(
+                    json!({"current_password": password, "new_password": password})
+                )
+                .unwrap()
+            ),
+        ),
+        (
+            "EndSessionRequest",
+            format!(
+                "{:?}",
+                serde_json::from_value::<crate::sessions::api::EndSessionRequest>(
+                    json!({"password": password})
+                )
+                .unwrap()
+            ),
+        ),
+        (
+            "RevealRequest",
+            format!(
+                "{:?}",
+                serde_json::from_value::<crate::vault::api::RevealRequest>(
+                    json!({"password": password})
+                )
+                .unwrap()
+            ),
+        ),
+        (
+            "PutSecret",
+            format!(
+                "{:?}",
+                serde_json::from_value::<crate::vault::api::PutSecret>(json!({"value": password}))
+                    .unwrap()
+            ),
+        ),
+        (
+            "StoredHash",
+            format!(
+                "{:?}",
+                crate::store::StoredHash::from(format!("$pepper$1${MARKER}"))
+            ),
+        ),
+        (
+            "SecretString",
+            format!(
+                "{:?} {}",
+                SecretString::new(password.clone()),
+                SecretString::new(password.clone())
+            ),
+        ),
+    ];
+    for (what, shown) in &requests {
+        assert_hidden(what, shown);
+        assert!(shown.contains("redacted"), "{what}: {shown}");
+    }
+    let config = Config {
+        database_url: Some(Redacted::new(format!(
+            "postgres://app:{MARKER}@db.example.com/app"
+        ))),
+        metrics_token: Some(Redacted::new(MARKER.into())),
+        legacy_bcrypt_pepper: Some(Redacted::new(MARKER.into())),
+        database_password_token: Some(Redacted::new(MARKER.into())),
+        ..Config::default()
+    };
+    assert_hidden("Config", &format!("{config:?}"));
+    assert_hidden("Config (pretty)", &format!("{config:#?}"));
+    // Secret settings cannot be written out through serde either.
+    assert!(serde_json::to_string(&config).is_err());
+}
+
+#[test]
+fn tokens_sessions_and_user_rows_never_print_a_secret() {
+    let token = crate::sessions::IssuedToken::generate().unwrap();
+    let user = crate::store::UserRow {
+        id: 1,
+        username: "u".into(),
+        email: "u@example.com".into(),
+        display_name: None,
+        password_hash: crate::store::StoredHash::from(format!("$pepper$1${MARKER}")),
+        disabled: 0,
+        created_at: 0,
+    };
+    let session = crate::store::SessionRow {
+        id: "s".into(),
+        user_id: 1,
+        created_at: 0,
+        last_seen_at: 0,
+        last_auth_at: 0,
+        expires_at: 0,
+        client_addr: "127.0.0.1".into(),
+        user_agent: "tests".into(),
+    };
+    let shown = format!("{:?}", (&token, &session, &user));
+    assert!(!token.expose(|t| shown.contains(t)), "{shown}");
+    assert_hidden("a user row", &shown);
+    let auth = crate::sessions::Authenticated { session, user };
+    assert_hidden("an authenticated request", &format!("{auth:?}"));
+}
