@@ -22,7 +22,7 @@ use crate::state::AppState;
         crate::accounts::api::me,
         crate::accounts::api::change_password,
         crate::sessions::api::sessions,
-        crate::sessions::api::end_session,
+        crate::accounts::api::end_session,
         crate::vault::api::list,
         crate::vault::api::put,
         crate::vault::api::reveal,

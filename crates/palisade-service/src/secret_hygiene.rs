@@ -51,7 +51,7 @@ fn request_types_and_settings_never_print_a_secret() {
             "EndSessionRequest",
             format!(
                 "{:?}",
-                serde_json::from_value::<crate::sessions::api::EndSessionRequest>(
+                serde_json::from_value::<crate::accounts::api::EndSessionRequest>(
                     json!({"password": password})
                 )
                 .unwrap()

@@ -1,6 +1,7 @@
-//! `POST /api/v1/register`, `/login`, `/logout`, `/password` and `GET /api/v1/me`.
+//! `POST /api/v1/register`, `/login`, `/logout`, `/password`, `GET /api/v1/me`, and
+//! `DELETE /api/v1/sessions/{id}` (which may ask for the password again).
 
-use axum::extract::State;
+use axum::extract::{Path, State};
 use axum::response::Response;
 use axum::routing::{get, post};
 use axum::{Json, Router};
@@ -166,6 +167,36 @@ pub(crate) fn signed_in(jar: CookieJar, token: IssuedToken, user: &UserRow) -> R
     sensitive((jar, Json(body)))
 }
 
+#[derive(Debug, Default, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct EndSessionRequest {
+    /// Required when the last password entry is older than the re-authentication window.
+    #[schema(value_type = Option<String>)]
+    password: Option<SecretString>,
+}
+
+#[utoipa::path(delete, path = "/api/v1/sessions/{id}", request_body(content = EndSessionRequest, description = "optional"),
+    params(("id" = String, Path, description = "session id")),
+    responses((status = 204), (status = 200, body = LoginResponse, description = "ended after re-authentication; this session has a new token"), (status = 403), (status = 404)))]
+pub(crate) async fn end_session(
+    State(state): State<AppState>,
+    client: ClientInfo,
+    jar: CookieJar,
+    Auth(auth): Auth,
+    Path(id): Path<String>,
+    body: Option<ApiJson<EndSessionRequest>>,
+) -> Result<Response, AppError> {
+    let password = body.and_then(|ApiJson(b)| b.password);
+    match state
+        .accounts
+        .end_session(&auth, &id, password, &client)
+        .await?
+    {
+        None => Ok(sensitive(StatusCode::NO_CONTENT)),
+        Some(token) => Ok(signed_in(jar, token, &auth.user)),
+    }
+}
+
 pub(crate) fn router() -> Router<AppState> {
     Router::new()
         .route("/api/v1/register", post(register))
@@ -173,4 +204,5 @@ pub(crate) fn router() -> Router<AppState> {
         .route("/api/v1/logout", post(logout))
         .route("/api/v1/me", get(me))
         .route("/api/v1/password", post(change_password))
+        .route("/api/v1/sessions/{id}", axum::routing::delete(end_session))
 }

@@ -18,15 +18,8 @@ where
     type Rejection = AppError;
 
     async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, AppError> {
-        let state = AppState::from_ref(state);
-        let token = presented_token(parts).ok_or(AppError::Unauthenticated)?;
-        state
-            .accounts
-            .sessions
-            .authenticate(&token)
-            .await?
-            .map(Auth)
-            .ok_or(AppError::Unauthenticated)
+        let MaybeAuth(auth) = MaybeAuth::from_request_parts(parts, state).await?;
+        auth.map(Auth).ok_or(AppError::Unauthenticated)
     }
 }
 

@@ -121,18 +121,7 @@ async fn store_submit(
     )
     .await;
     match result {
-        Ok(()) => {
-            page(
-                &state,
-                &auth,
-                StatusCode::OK,
-                Shown {
-                    notice: Some("Stored."),
-                    ..Shown::default()
-                },
-            )
-            .await
-        }
+        Ok(()) => done(&state, &auth, "Stored.").await,
         Err(e) => {
             let shown = Shown {
                 name: &form.name,
@@ -229,18 +218,7 @@ async fn delete_submit(
     )
     .await;
     match result {
-        Ok(()) => {
-            page(
-                &state,
-                &auth,
-                StatusCode::OK,
-                Shown {
-                    notice: Some("Deleted."),
-                    ..Shown::default()
-                },
-            )
-            .await
-        }
+        Ok(()) => done(&state, &auth, "Deleted.").await,
         Err(e) => {
             let errors = FormErrors::general(&e);
             page(
@@ -255,6 +233,15 @@ async fn delete_submit(
             .await
         }
     }
+}
+
+/// The page again, saying what was done.
+async fn done(state: &AppState, auth: &Authenticated, notice: &'static str) -> Response {
+    let shown = Shown {
+        notice: Some(notice),
+        ..Shown::default()
+    };
+    page(state, auth, StatusCode::OK, shown).await
 }
 
 pub(crate) fn router() -> Router<AppState> {
