@@ -162,21 +162,7 @@ pub(crate) fn parse(text: &str, findings: &mut Vec<Finding>) -> Policy {
             continue;
         }
         if !is_known(&name) {
-            let hint = CURRENT_DIRECTIVES
-                .iter()
-                .chain(DEPRECATED_DIRECTIVES)
-                .map(|k| (edit_distance(&name, k), *k))
-                .min()
-                .filter(|(d, _)| *d <= 2)
-                .map(|(_, k)| format!("Did you mean {k}?"))
-                .unwrap_or_else(|| "Remove it or check its name".into());
-            findings.push(Finding::new(
-                Severity::Medium,
-                "unknown-directive",
-                &name,
-                "is not a CSP directive: browsers ignore it",
-                &hint,
-            ));
+            findings.push(unknown_directive(&name));
         }
         if policy.get(&name).is_some() {
             findings.push(Finding::new(
@@ -189,54 +175,79 @@ pub(crate) fn parse(text: &str, findings: &mut Vec<Finding>) -> Policy {
             continue;
         }
         for value in &values {
-            let lower = value.to_ascii_lowercase();
-            if is_known(&lower) && lower != "sandbox" {
-                findings.push(Finding::new(
-                    Severity::High,
-                    "missing-semicolon",
-                    &name,
-                    &format!("has {lower} as a source: a ';' is probably missing"),
-                    &format!("Put ';' before {lower}"),
-                ));
-            } else if KEYWORDS.contains(&lower.as_str()) {
-                findings.push(Finding::new(
-                    Severity::High,
-                    "unquoted-keyword",
-                    &name,
-                    &format!("has {lower} without quotes: it is read as a host name"),
-                    &format!("Write '{lower}'"),
-                ));
-            } else if let Some(nonce) = lower
-                .strip_prefix("'nonce-")
-                .and_then(|n| n.strip_suffix('\''))
-            {
-                if !base64ish(nonce) {
-                    findings.push(Finding::new(
-                        Severity::High,
-                        "invalid-nonce",
-                        &name,
-                        "has a nonce with characters outside base64: it never matches",
-                        "Use a base64 nonce",
-                    ));
-                }
-            } else if let Some(hash) = ["'sha256-", "'sha384-", "'sha512-"]
-                .iter()
-                .find_map(|p| lower.strip_prefix(p))
-                .and_then(|h| h.strip_suffix('\''))
-                && !base64ish(hash)
-            {
-                findings.push(Finding::new(
-                    Severity::High,
-                    "invalid-hash",
-                    &name,
-                    "has a hash with characters outside base64: it never matches",
-                    "Use the base64 digest of the script",
-                ));
-            }
+            check_source(&name, value, findings);
         }
         policy.directives.push(Directive { name, values });
     }
     policy
+}
+
+/// A directive browsers do not know, with the nearest known name as the fix.
+fn unknown_directive(name: &str) -> Finding {
+    let hint = CURRENT_DIRECTIVES
+        .iter()
+        .chain(DEPRECATED_DIRECTIVES)
+        .map(|k| (edit_distance(name, k), *k))
+        .min()
+        .filter(|(d, _)| *d <= 2)
+        .map(|(_, k)| format!("Did you mean {k}?"))
+        .unwrap_or_else(|| "Remove it or check its name".into());
+    Finding::new(
+        Severity::Medium,
+        "unknown-directive",
+        name,
+        "is not a CSP directive: browsers ignore it",
+        &hint,
+    )
+}
+
+/// One source expression: a directive name where a `;` is missing, an unquoted keyword, or
+/// a nonce or hash that can never match.
+fn check_source(name: &str, value: &str, findings: &mut Vec<Finding>) {
+    let lower = value.to_ascii_lowercase();
+    if is_known(&lower) && lower != "sandbox" {
+        findings.push(Finding::new(
+            Severity::High,
+            "missing-semicolon",
+            name,
+            &format!("has {lower} as a source: a ';' is probably missing"),
+            &format!("Put ';' before {lower}"),
+        ));
+    } else if KEYWORDS.contains(&lower.as_str()) {
+        findings.push(Finding::new(
+            Severity::High,
+            "unquoted-keyword",
+            name,
+            &format!("has {lower} without quotes: it is read as a host name"),
+            &format!("Write '{lower}'"),
+        ));
+    } else if let Some(nonce) = lower
+        .strip_prefix("'nonce-")
+        .and_then(|n| n.strip_suffix('\''))
+    {
+        if !base64ish(nonce) {
+            findings.push(Finding::new(
+                Severity::High,
+                "invalid-nonce",
+                name,
+                "has a nonce with characters outside base64: it never matches",
+                "Use a base64 nonce",
+            ));
+        }
+    } else if let Some(hash) = ["'sha256-", "'sha384-", "'sha512-"]
+        .iter()
+        .find_map(|p| lower.strip_prefix(p))
+        .and_then(|h| h.strip_suffix('\''))
+        && !base64ish(hash)
+    {
+        findings.push(Finding::new(
+            Severity::High,
+            "invalid-hash",
+            name,
+            "has a hash with characters outside base64: it never matches",
+            "Use the base64 digest of the script",
+        ));
+    }
 }
 
 #[cfg(test)]
