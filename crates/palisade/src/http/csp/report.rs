@@ -117,6 +117,23 @@ async fn receive(State(endpoint): State<Arc<Endpoint>>, request: Request) -> Res
         .with_retry_after(60)
         .into_response();
     }
+    let legacy = match report_format(&request) {
+        Ok(legacy) => legacy,
+        Err(refused) => return refused.into_response(),
+    };
+    let reports = match read_reports(&endpoint.limits, request, legacy).await {
+        Ok(reports) => reports,
+        Err(refused) => return refused.into_response(),
+    };
+    for report in reports {
+        endpoint.sink.accept(report, client);
+    }
+    (StatusCode::NO_CONTENT, Body::empty()).into_response()
+}
+
+/// Whether the body is the legacy `application/csp-report` format (else the Reporting
+/// API's); any other type is refused.
+fn report_format(request: &Request) -> Result<bool, Problem> {
     let content_type = request
         .headers()
         .get(header::CONTENT_TYPE)
@@ -129,60 +146,57 @@ async fn receive(State(endpoint): State<Arc<Endpoint>>, request: Request) -> Res
                 .to_ascii_lowercase()
         })
         .unwrap_or_default();
-    let legacy = match content_type.as_str() {
-        "application/csp-report" => true,
-        "application/reports+json" => false,
-        _ => {
-            return Problem::new(
-                StatusCode::UNSUPPORTED_MEDIA_TYPE,
-                "unsupported-media-type",
-                "Unsupported content type",
-            )
-            .with_detail("Send application/csp-report or application/reports+json.")
-            .with_field("content-type")
-            .into_response();
-        }
-    };
+    match content_type.as_str() {
+        "application/csp-report" => Ok(true),
+        "application/reports+json" => Ok(false),
+        _ => Err(Problem::new(
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            "unsupported-media-type",
+            "Unsupported content type",
+        )
+        .with_detail("Send application/csp-report or application/reports+json.")
+        .with_field("content-type")),
+    }
+}
+
+/// The reports in the body, within the size and count limits.
+async fn read_reports(
+    limits: &ReportLimits,
+    request: Request,
+    legacy: bool,
+) -> Result<Vec<CspReport>, Problem> {
     let declared_too_big = request
         .headers()
         .get(header::CONTENT_LENGTH)
         .and_then(|v| v.to_str().ok()?.parse::<usize>().ok())
-        .is_some_and(|n| n > endpoint.limits.max_body_bytes);
+        .is_some_and(|n| n > limits.max_body_bytes);
     let body = match declared_too_big {
         true => None,
-        false => to_bytes(request.into_body(), endpoint.limits.max_body_bytes)
+        false => to_bytes(request.into_body(), limits.max_body_bytes)
             .await
             .ok(),
     };
     let Some(body) = body else {
-        return Problem::new(
+        return Err(Problem::new(
             StatusCode::PAYLOAD_TOO_LARGE,
             "body-too-large",
             "Report too large",
         )
         .with_detail(format!(
             "Reports are limited to {} bytes.",
-            endpoint.limits.max_body_bytes
-        ))
-        .into_response();
+            limits.max_body_bytes
+        )));
     };
-    let reports = match parse(&body, legacy, endpoint.limits.max_reports_per_body) {
-        Some(reports) if !reports.is_empty() => reports,
-        _ => {
-            return Problem::new(
-                StatusCode::BAD_REQUEST,
-                "invalid-report",
-                "Not a CSP report",
-            )
-            .with_detail("The body is not a CSP violation report in the declared format.")
-            .with_field("body")
-            .into_response();
-        }
-    };
-    for report in reports {
-        endpoint.sink.accept(report, client);
+    match parse(&body, legacy, limits.max_reports_per_body) {
+        Some(reports) if !reports.is_empty() => Ok(reports),
+        _ => Err(Problem::new(
+            StatusCode::BAD_REQUEST,
+            "invalid-report",
+            "Not a CSP report",
+        )
+        .with_detail("The body is not a CSP violation report in the declared format.")
+        .with_field("body")),
     }
-    (StatusCode::NO_CONTENT, Body::empty()).into_response()
 }
 
 fn parse(body: &[u8], legacy: bool, max: usize) -> Option<Vec<CspReport>> {
