@@ -22,6 +22,7 @@
 mod checks;
 mod observatory;
 mod parse;
+mod script;
 
 pub use observatory::observatory_expectation;
 #[cfg(feature = "http")]

@@ -144,7 +144,7 @@ fn built_in_gadget_hosts_are_all_in_the_published_bypass_lists() {
             }
         }
     }
-    for gadget in checks::GADGET_HOSTS {
+    for gadget in script::GADGET_HOSTS {
         assert!(
             published
                 .iter()
