@@ -10,7 +10,8 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 secs=${1:-10}
 command -v wrk >/dev/null || { echo "bench/service.sh needs wrk (apt-get install wrk)" >&2; exit 2; }
-cargo build --quiet --release --bin palisade -p palisade-service --example bare_json
+cargo build --quiet --release -p palisade-cli --bin palisade
+cargo build --quiet --release -p palisade-service --example bare_json
 bin=target/release/palisade
 work=$(mktemp -d)
 pids=()

@@ -36,10 +36,7 @@ impl CspReportSink for DbReportSink {
 }
 
 async fn healthz(State(state): State<AppState>) -> Response {
-    match sqlx::query_scalar::<_, i64>("SELECT 1")
-        .fetch_one(state.accounts.store.pool())
-        .await
-    {
+    match state.accounts.store.ping().await {
         Ok(_) => (StatusCode::OK, "ok\n").into_response(),
         Err(e) => {
             tracing::error!(error = %e, "health check: database unreachable");

@@ -37,7 +37,11 @@ impl Store {
         Self { pool }
     }
 
-    pub(crate) fn pool(&self) -> &AnyPool {
-        &self.pool
+    /// One round trip: whether the database answers (for `/healthz`).
+    pub(crate) async fn ping(&self) -> Result<(), StoreError> {
+        sqlx::query_scalar::<_, i64>("SELECT 1")
+            .fetch_one(&self.pool)
+            .await?;
+        Ok(())
     }
 }

@@ -138,7 +138,7 @@ mod tests {
                     .bind(&key)
                     .bind(i64::from(failures))
                     .bind(at)
-                    .execute(store.pool())
+                    .execute(&store.pool)
                     .await
                     .unwrap();
                 let counter = store.counter(&key).await.unwrap();
@@ -166,7 +166,7 @@ mod tests {
                         sqlx::query("UPDATE throttle SET at = $1 WHERE key = $2")
                             .bind(at)
                             .bind(&key)
-                            .execute(store.pool())
+                            .execute(&store.pool)
                             .await
                             .unwrap();
                     } else {
@@ -178,7 +178,7 @@ mod tests {
             let key = format!("gate-test:{account_wide}:old");
             sqlx::query("INSERT INTO throttle (key, failures, at) VALUES ($1, 1000, 0)")
                 .bind(&key)
-                .execute(store.pool())
+                .execute(&store.pool)
                 .await
                 .unwrap();
             let later = schedule.forget_after as i64;

@@ -54,7 +54,7 @@ pub(crate) async fn list(
     State(state): State<AppState>,
     Auth(auth): Auth,
 ) -> Result<Response, AppError> {
-    let names = state.accounts.store.secret_names(auth.user.id).await?;
+    let names = super::names(&state, &auth).await?;
     Ok(sensitive(Json(
         names
             .into_iter()

@@ -73,6 +73,14 @@ pub(crate) async fn store_value(
     Ok(())
 }
 
+/// The user's secrets: name and last change, by name.
+pub(crate) async fn names(
+    state: &AppState,
+    auth: &Authenticated,
+) -> Result<Vec<(String, i64)>, AppError> {
+    Ok(state.accounts.store.secret_names(auth.user.id).await?)
+}
+
 /// Opens a value after checking the password entry is recent (or the password given).
 /// A value that does not open is reported (audit event) and refused, never returned
 /// garbled.

@@ -38,7 +38,7 @@ struct SecretsPage<'a> {
 }
 
 async fn secret_lines(state: &AppState, auth: &Authenticated) -> Result<Vec<SecretLine>, AppError> {
-    let list = state.accounts.store.secret_names(auth.user.id).await?;
+    let list = super::names(state, auth).await?;
     Ok(list
         .into_iter()
         .map(|(name, t)| SecretLine {
