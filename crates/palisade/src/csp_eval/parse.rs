@@ -106,7 +106,8 @@ impl Policy {
 
 fn normalise(value: &str) -> String {
     let lower = value.to_ascii_lowercase();
-    let keyword = lower.starts_with('\'')
+    let keyword = lower.len() >= 2
+        && lower.starts_with('\'')
         && lower.ends_with('\'')
         && KEYWORDS.contains(&&lower[1..lower.len() - 1]);
     let scheme = value.ends_with(':')

@@ -1,0 +1,75 @@
+#!/usr/bin/env python3
+"""Writes seed inputs for each fuzz target from the shared third-party test data.
+
+Usage: fuzz/seeds.py TESTDATA OUT   (OUT/<target>/ gets one file per seed; nothing from the
+test data is kept in the repository)."""
+import hashlib
+import json
+import os
+import sys
+from pathlib import Path
+
+testdata, out = Path(sys.argv[1]), Path(sys.argv[2])
+
+
+def put(target, data):
+    if isinstance(data, str):
+        data = data.encode()
+    d = out / target
+    d.mkdir(parents=True, exist_ok=True)
+    (d / hashlib.sha1(data).hexdigest()).write_bytes(data)
+
+
+def lines(path, limit=400):
+    if path.is_file():
+        for line in path.read_text(errors="replace").splitlines()[:limit]:
+            if line.strip():
+                yield line
+
+
+for case in json.loads((testdata / "csp/csp_cases.json").read_text())["cases"]:
+    put("csp", case["csp"])
+payloads = testdata / "payloads"
+naughty = list(lines(payloads / "naughty-strings/blns.txt", 1000))
+for line in naughty:
+    put("validate", line)
+    put("forwarded", line)
+for sub in ["crlf", "open-redirect", "xss", "sqli", "path-traversal"]:
+    for f in sorted((payloads / "payloadsallthethings" / sub).glob("*.txt"))[:3]:
+        for line in lines(f, 100):
+            put("validate", line)
+            put("forwarded", line)
+            put("csp", "script-src " + line)
+for v in ["for=192.0.2.60;proto=https;by=203.0.113.43", "for=\"[2001:db8:cafe::17]:4711\"",
+          "192.0.2.1, 10.0.0.3\nhttps", "for=unknown, for=_hidden\n198.51.100.7\nhttp"]:
+    put("forwarded", v)
+pw = testdata / "passwords"
+argon = json.loads((pw / "argon2_vectors.json").read_text())
+for group in ["hash_vectors", "invalid_encoded"]:
+    for v in argon.get(group, []):
+        if "encoded" in v:
+            put("stored_hash", v["encoded"])
+bcrypt = json.loads((pw / "bcrypt_vectors.json").read_text())
+for group in ["valid", "wrong_password", "invalid_hash"]:
+    for v in bcrypt.get(group, []):
+        if isinstance(v, dict) and "hash" in v:
+            put("stored_hash", v["hash"])
+            put("stored_hash", "$pepper$1$" + v["hash"])
+for name in ["generate.json", "invalid.json", "verify.json"]:
+    f = testdata / "fernet" / name
+    if f.is_file():
+        for v in json.loads(f.read_text()):
+            if isinstance(v, dict) and "token" in v:
+                put("fernet", v["token"])
+lock = testdata / "lockfiles/python"
+kinds = {"requirements": 0, "Pipfile.lock": 1, "poetry.lock": 2}
+for f in sorted(lock.rglob("*")):
+    if not f.is_file():
+        continue
+    kind = 0 if f.name.endswith(".txt") else kinds.get(f.name)
+    if kind is not None:
+        put("lockfiles", bytes([kind]) + f.read_bytes()[:20000])
+for f in sorted((testdata / "advisories/pypa").rglob("*.yaml"))[:200]:
+    put("lockfiles", bytes([4]) + f.read_bytes())
+print(f"seeds written to {out}: " + ", ".join(
+    f"{d.name} {len(list(d.iterdir()))}" for d in sorted(out.iterdir())))
