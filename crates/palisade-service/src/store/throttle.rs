@@ -204,7 +204,7 @@ mod tests {
             return;
         };
         sql_gate_agrees_with_the_policy(&store).await;
-        db.drop().await;
+        db.drop_db().await;
     }
 
     /// Counters nobody touched for a day delay nobody: the cleanup removes them, and only them.

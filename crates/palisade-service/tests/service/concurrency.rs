@@ -14,8 +14,9 @@ use axum::body::Body;
 use http::{Request, StatusCode};
 use palisade::throttle::DelaySchedule;
 
-use super::postgres::{PgDb, two_instances};
+use super::postgres::two_instances;
 use super::support::*;
+use super::test_database::TestDatabase as PgDb;
 
 /// Sends `total` requests, `in_flight` at a time, request `i` made by `make(i)` and sent to
 /// `apps[i % apps.len()]`. Every `advance_every` requests the clock moves one second.

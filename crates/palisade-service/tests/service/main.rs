@@ -10,5 +10,6 @@ mod postgres;
 mod secret_hygiene;
 mod sql_scan;
 mod support;
+mod test_database;
 mod throttling;
 mod vault;

@@ -9,7 +9,7 @@ use http::StatusCode;
 use serde_json::json;
 
 use super::support::*;
-use palisade_service::config::{Config, Redacted};
+use palisade_service::config::Redacted;
 
 const MARKER: &str = "Zebra-Marker-7731-Quokka";
 
@@ -25,18 +25,18 @@ async fn configuration_and_connection_errors_never_show_the_database_password() 
         dir.path(),
         Some(format!("postgres://app:{MARKER}@db.example.com/app")),
     );
-    let err = build_error(&config).await;
+    let err = start_error(&config).await;
     assert_hidden("remote database refusal", &err);
     // A closed port: the connection error names the redacted URL.
     config.database_url = Some(Redacted::new(format!(
         "postgres://app:{MARKER}@127.0.0.1:9/app"
     )));
-    let err = build_error(&config).await;
+    let err = start_error(&config).await;
     assert_hidden("connection failure", &err);
     assert!(err.contains("redacted"), "{err}");
     // A password in the URL and a token: refused, naming both, showing neither.
     config.database_password_token = Some(Redacted::new(MARKER.into()));
-    let err = build_error(&config).await;
+    let err = start_error(&config).await;
     assert_hidden("two passwords", &err);
     assert!(
         err.contains("database_url") && err.contains("database_password_token"),
@@ -48,13 +48,6 @@ thread_local! {
     /// Where this thread's log lines go while a test captures them.
     static CAPTURE: std::cell::RefCell<Option<Arc<Mutex<Vec<u8>>>>> =
         const { std::cell::RefCell::new(None) };
-}
-
-async fn build_error(config: &Config) -> String {
-    match palisade_service::build(config).await {
-        Ok(_) => panic!("the service started"),
-        Err(e) => e,
-    }
 }
 
 /// A `tracing` writer into the current thread's capture buffer, if any. One global

@@ -27,12 +27,17 @@ pub(crate) struct TestApp {
     pub(crate) _dir: tempfile::TempDir,
 }
 
-/// Seconds since the Unix epoch.
+/// Seconds since the Unix epoch, from the service's own system clock.
 pub(crate) fn now() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap()
-        .as_secs() as i64
+    Clock::system().now()
+}
+
+/// Why the service refused to start on `config` (it must refuse).
+pub(crate) async fn start_error(config: &Config) -> String {
+    match palisade_service::build(config).await {
+        Ok(_) => panic!("the service started"),
+        Err(e) => e,
+    }
 }
 
 pub(crate) fn test_config(dir: &std::path::Path, database_url: Option<String>) -> Config {
@@ -52,7 +57,30 @@ pub(crate) struct UserRecord {
     pub(crate) id: i64,
     pub(crate) username: String,
     pub(crate) display_name: Option<String>,
-    pub(crate) password_hash: String,
+    #[sqlx(try_from = "String")]
+    pub(crate) password_hash: HashText,
+}
+
+/// A stored password hash as the tests read it: compared and inspected, never printed.
+#[derive(Clone, PartialEq, Eq)]
+pub(crate) struct HashText(String);
+
+impl HashText {
+    pub(crate) fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl From<String> for HashText {
+    fn from(hash: String) -> Self {
+        Self(hash)
+    }
+}
+
+impl std::fmt::Debug for HashText {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("HashText([redacted])")
+    }
 }
 
 /// The associated data a vault value is sealed with: owner and name (pinned here, so a

@@ -15,52 +15,17 @@ pub(crate) async fn sqlite_store() -> (Store, tempfile::TempDir) {
     (Store::new(db.pool), dir)
 }
 
-/// A database made for one test, dropped by [`TestDatabase::drop`].
-pub(crate) struct TestDatabase {
-    admin: String,
-    name: String,
-}
+#[path = "../../../tests/service/test_database.rs"]
+mod test_database;
 
-impl TestDatabase {
-    pub(crate) async fn drop(self) {
-        let pool = sqlx::AnyPool::connect(&self.admin).await.unwrap();
-        let _ = sqlx::raw_sql(sqlx::AssertSqlSafe(format!(
-            "DROP DATABASE IF EXISTS {} WITH (FORCE)",
-            self.name
-        )))
-        .execute(&pool)
-        .await;
-    }
-}
+pub(crate) use test_database::TestDatabase;
 
 pub(crate) async fn postgres_store(test: &str) -> Option<(Store, TestDatabase)> {
-    let Ok(admin) = std::env::var("PALISADE_TEST_DATABASE_URL") else {
-        assert!(
-            std::env::var("CI").as_deref() != Ok("true"),
-            "{test}: PALISADE_TEST_DATABASE_URL is not set (CI=true)"
-        );
-        eprintln!("SKIPPED {test}: set PALISADE_TEST_DATABASE_URL to a PostgreSQL URL");
-        return None;
-    };
-    sqlx::any::install_default_drivers();
-    let mut bytes = [0u8; 6];
-    getrandom::fill(&mut bytes).unwrap();
-    let name = format!(
-        "palisade_unit_{}",
-        bytes.iter().map(|b| format!("{b:02x}")).collect::<String>()
-    );
-    let pool = sqlx::AnyPool::connect(&admin).await.unwrap();
-    // CREATE DATABASE takes no bind parameters; the name is ours (hex), not input.
-    sqlx::raw_sql(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}")))
-        .execute(&pool)
-        .await
-        .unwrap();
-    let mut url = url::Url::parse(&admin).unwrap();
-    url.set_path(&name);
+    let db = TestDatabase::create(test).await?;
     let config = Config {
-        database_url: Some(Redacted::new(url.to_string())),
+        database_url: Some(Redacted::new(db.url.clone())),
         ..Config::default()
     };
-    let db = crate::db::connect(&config).await.unwrap();
-    Some((Store::new(db.pool), TestDatabase { admin, name }))
+    let connected = crate::db::connect(&config).await.unwrap();
+    Some((Store::new(connected.pool), db))
 }
