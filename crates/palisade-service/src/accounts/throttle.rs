@@ -52,18 +52,26 @@ impl Accounts {
         if let Decision::Throttled { retry_after } =
             self.throttle.check_rate(counter, self.clock.now())
         {
-            metrics::counter!("palisade_throttled_total").increment(1);
-            self.audit(
-                "throttled",
-                None,
-                None,
-                Some(client),
-                Some(key.split(':').next().unwrap_or("")),
-            )
-            .await;
-            return Err(AppError::Throttled { retry_after });
+            let which = key.split(':').next().unwrap_or("");
+            return Err(self.refuse(retry_after, None, None, client, which).await);
         }
         Ok(())
+    }
+
+    /// A refused attempt: counted in the metrics, audited, answered with its wait.
+    async fn refuse(
+        &self,
+        retry_after: u64,
+        user: Option<&UserRow>,
+        subject: Option<&str>,
+        client: &ClientInfo,
+        which: &str,
+    ) -> AppError {
+        metrics::counter!("palisade_throttled_total").increment(1);
+        let id = user.map(|u| u.id);
+        self.audit("throttled", id, subject, Some(client), Some(which))
+            .await;
+        AppError::Throttled { retry_after }
     }
 
     /// Counts a login attempt into its (account, client) and account-wide delay counters
@@ -103,16 +111,9 @@ impl Accounts {
             // The delay ended between the two statements: a retry will be counted.
             Decision::Allowed => 1,
         };
-        metrics::counter!("palisade_throttled_total").increment(1);
-        self.audit(
-            "throttled",
-            user.map(|u| u.id),
-            Some(identifier),
-            Some(client),
-            Some("account"),
-        )
-        .await;
-        Err(AppError::Throttled { retry_after })
+        Err(self
+            .refuse(retry_after, user, Some(identifier), client, "account")
+            .await)
     }
 
     /// Looks a login identifier up: an email address when it has an `@`, else a username.
