@@ -35,15 +35,39 @@ impl CspReportSink for DbReportSink {
     }
 }
 
+/// Readiness: whether this instance can serve requests, i.e. reach its database. Load
+/// balancers take it out of rotation on 503.
 async fn healthz(State(state): State<AppState>) -> Response {
     match state.accounts.store.ping().await {
         Ok(_) => (StatusCode::OK, "ok\n").into_response(),
         Err(e) => {
-            tracing::error!(error = %e, "health check: database unreachable");
-            (StatusCode::SERVICE_UNAVAILABLE, "database unreachable\n").into_response()
+            tracing::error!(error = %e, "health check: database unavailable");
+            (StatusCode::SERVICE_UNAVAILABLE, "database unavailable\n").into_response()
         }
     }
 }
+
+/// Liveness: the process answers. It does not touch the database, so an orchestrator does
+/// not restart an instance that is only waiting for the database to come back.
+async fn livez() -> &'static str {
+    "ok\n"
+}
+
+/// Every 503 says when to come back: the outages it reports (database restarting, disk
+/// full) pass on their own.
+async fn retry_after_on_unavailable(request: Request, next: Next) -> Response {
+    let mut response = next.run(request).await;
+    if response.status() == StatusCode::SERVICE_UNAVAILABLE {
+        response
+            .headers_mut()
+            .entry(header::RETRY_AFTER)
+            .or_insert(http::HeaderValue::from_static(UNAVAILABLE_RETRY_AFTER));
+    }
+    response
+}
+
+/// Seconds a client is told to wait after a 503.
+const UNAVAILABLE_RETRY_AFTER: &str = "5";
 
 /// Prometheus metrics, for loopback clients or the configured bearer token only.
 async fn metrics(
@@ -110,11 +134,14 @@ pub(crate) fn app(state: AppState, shield: ShieldConfig) -> Router {
         .merge(crate::api::router())
         .merge(reports)
         .route("/healthz", get(healthz))
+        .route("/readyz", get(healthz))
+        .route("/livez", get(livez))
         .route("/metrics", get(metrics))
         .with_state(state)
         // Inside the shield: counts what the app answered (the shield's refusals are
         // answered before it).
         .layer(middleware::from_fn(count_requests))
+        .layer(middleware::from_fn(retry_after_on_unavailable))
         // Outermost: the real client and scheme first, then HTTPS, CSRF, headers, CSP.
         .layer(Shield::new(shield))
 }

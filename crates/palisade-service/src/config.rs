@@ -67,6 +67,13 @@ pub struct Config {
     pub argon2_iterations: u32,
     /// Argon2id lanes.
     pub argon2_parallelism: u32,
+    /// Seconds a client has to send a request's headers (also how long an idle
+    /// connection stays open).
+    pub header_read_timeout_secs: u64,
+    /// Seconds a client has to send a request's whole body.
+    pub body_read_timeout_secs: u64,
+    /// Connections open at once; more are closed as soon as they are accepted.
+    pub max_connections: usize,
 }
 
 const ENV_KEYS: &[&str] = &[
@@ -94,6 +101,9 @@ const ENV_KEYS: &[&str] = &[
     "argon2_memory_kib",
     "argon2_iterations",
     "argon2_parallelism",
+    "header_read_timeout_secs",
+    "body_read_timeout_secs",
+    "max_connections",
 ];
 
 impl Default for Config {
@@ -125,6 +135,9 @@ impl Default for Config {
             argon2_memory_kib: 19 * 1024,
             argon2_iterations: 2,
             argon2_parallelism: 1,
+            header_read_timeout_secs: 10,
+            body_read_timeout_secs: 30,
+            max_connections: 10_000,
         }
     }
 }
@@ -205,6 +218,9 @@ impl Config {
             ("session_absolute_minutes", self.session_absolute_minutes),
             ("reauth_minutes", self.reauth_minutes),
             ("hash_concurrency", self.hash_concurrency as u64),
+            ("header_read_timeout_secs", self.header_read_timeout_secs),
+            ("body_read_timeout_secs", self.body_read_timeout_secs),
+            ("max_connections", self.max_connections as u64),
         ];
         for (name, value) in positive {
             if value == 0 {
@@ -258,6 +274,16 @@ impl Config {
             ));
         }
         Ok(())
+    }
+
+    /// The connection limits `palisade serve` applies to every listener.
+    pub fn server_limits(&self) -> palisade::http::server::ServerLimits {
+        palisade::http::server::ServerLimits {
+            header_read_timeout: std::time::Duration::from_secs(self.header_read_timeout_secs),
+            body_read_timeout: std::time::Duration::from_secs(self.body_read_timeout_secs),
+            max_connections: self.max_connections,
+            ..Default::default()
+        }
     }
 
     /// The origin people use.

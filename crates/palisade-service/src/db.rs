@@ -131,7 +131,8 @@ async fn connect_postgres(config: &Config, url: &Redacted) -> Result<Db, String>
     };
     let pool = AnyPoolOptions::new()
         .max_connections(16)
-        .acquire_timeout(Duration::from_secs(10))
+        // During an outage a request waits this long for a connection, then gets 503.
+        .acquire_timeout(Duration::from_secs(3))
         .connect_with(options)
         .await
         .map_err(|e| format!("database {shown}: {e}"))?;

@@ -36,6 +36,8 @@ pub(crate) enum AppError {
     FormToken,
     #[error("not found")]
     NotFound,
+    #[error("database unavailable: {0}")]
+    Unavailable(&'static str),
     #[error("internal: {0}")]
     Internal(String),
 }
@@ -44,7 +46,13 @@ impl From<StoreError> for AppError {
     fn from(e: StoreError) -> Self {
         match e {
             StoreError::Conflict(field) => AppError::Taken(field),
-            StoreError::Db(e) => AppError::internal(format_args!("database: {e}")),
+            e => match e.unavailable() {
+                Some(why) => {
+                    tracing::error!(error = %e, "database unavailable: {why}; answering 503");
+                    AppError::Unavailable(why)
+                }
+                None => AppError::internal(format_args!("database: {e}")),
+            },
         }
     }
 }
@@ -87,6 +95,9 @@ impl AppError {
             AppError::WrongPassword { .. } => "The password is not correct.".into(),
             AppError::FormToken => "The form has expired; reload the page and try again.".into(),
             AppError::NotFound => "Not found.".into(),
+            AppError::Unavailable(_) => {
+                "The service cannot use its database right now; try again in a few seconds.".into()
+            }
             AppError::Internal(_) => {
                 "Something went wrong on our side; nothing was changed.".into()
             }
@@ -115,6 +126,11 @@ impl AppError {
             AppError::WrongPassword { .. } => (S::FORBIDDEN, "wrong-password", "Wrong password"),
             AppError::FormToken => (S::FORBIDDEN, "form-token", "Form expired"),
             AppError::NotFound => (S::NOT_FOUND, "not-found", "Not found"),
+            AppError::Unavailable(_) => (
+                S::SERVICE_UNAVAILABLE,
+                "unavailable",
+                "Temporarily unavailable",
+            ),
             AppError::Internal(_) => (S::INTERNAL_SERVER_ERROR, "internal", "Internal error"),
         };
         let mut problem = Problem::new(status, kind, title);

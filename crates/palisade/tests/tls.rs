@@ -7,7 +7,8 @@ use std::sync::Arc;
 use axum::Router;
 use axum::routing::get;
 use axum_server::Handle;
-use palisade::http::tls::{ReloadingTls, TlsError, serve_https};
+use palisade::http::server::{ServerLimits, serve};
+use palisade::http::tls::{ReloadingTls, TlsError};
 use palisade::http::{ClientInfo, Shield, ShieldConfig};
 
 fn write_cert(dir: &Path, name: &str) -> rcgen::Certificate {
@@ -43,9 +44,15 @@ async fn start(tls: Arc<ReloadingTls>) -> (SocketAddr, Handle<SocketAddr>) {
     let server_handle = handle.clone();
     let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     tokio::spawn(async move {
-        serve_https(listener, app, &tls, server_handle)
-            .await
-            .unwrap()
+        serve(
+            listener,
+            app,
+            Some(&tls),
+            ServerLimits::default(),
+            server_handle,
+        )
+        .await
+        .unwrap()
     });
     let addr = handle.listening().await.expect("listening");
     (addr, handle)

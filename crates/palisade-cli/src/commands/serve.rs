@@ -1,9 +1,11 @@
 //! `palisade serve`: build the service and run its listeners until SIGINT or SIGTERM.
 
-use std::net::SocketAddr;
 use std::process::ExitCode;
 use std::time::Duration;
 
+use axum_server::Handle;
+use palisade::http::server::serve;
+use palisade::http::tls::ReloadingTls;
 use palisade_service::{Config, Service, build};
 
 async fn shutdown_signal() {
@@ -49,59 +51,45 @@ fn announce(config: &Config, built: &Service) {
 pub(crate) async fn run(mut config: Config) -> Result<ExitCode, String> {
     let built = build(&config).await?;
     built.spawn_cleanup();
+    let limits = config.server_limits();
+    let handle = Handle::new();
+    let stopper = handle.clone();
+    tokio::spawn(async move {
+        shutdown_signal().await;
+        stopper.graceful_shutdown(Some(Duration::from_secs(10)));
+    });
 
-    match (config.tls_cert.clone(), config.tls_key.clone()) {
+    let tls = match (&config.tls_cert, &config.tls_key) {
         (Some(cert), Some(key)) => {
-            let tls = palisade::http::tls::ReloadingTls::load(&cert, &key)
-                .map_err(|e| format!("configuration: {e}"))?;
-            let _reloader = tls.spawn_reloader(Duration::from_secs(10));
-            if let Some(redirect) = config.http_redirect_listen {
-                let router = palisade::http::redirect_only(&config.origin())
-                    .map_err(|e| format!("configuration: {e}"))?;
-                let listener = tokio::net::TcpListener::bind(redirect)
-                    .await
-                    .map_err(|e| format!("listen {redirect}: {e}"))?;
-                eprintln!("  redirecting plain HTTP on {redirect}");
-                tokio::spawn(async move {
-                    let _ = axum::serve(
-                        listener,
-                        router.into_make_service_with_connect_info::<SocketAddr>(),
-                    )
-                    .await;
-                });
+            let tls = ReloadingTls::load(cert, key).map_err(|e| format!("configuration: {e}"))?;
+            Some(tls)
+        }
+        _ => None,
+    };
+    let _reloader = tls
+        .as_ref()
+        .map(|tls| tls.spawn_reloader(Duration::from_secs(10)));
+    if let Some(redirect) = config.http_redirect_listen {
+        let router = palisade::http::redirect_only(&config.origin())
+            .map_err(|e| format!("configuration: {e}"))?;
+        let listener =
+            std::net::TcpListener::bind(redirect).map_err(|e| format!("listen {redirect}: {e}"))?;
+        eprintln!("  redirecting plain HTTP on {redirect}");
+        let handle = handle.clone();
+        tokio::spawn(async move {
+            if let Err(e) = serve(listener, router, None, limits, handle).await {
+                tracing::error!(error = %e, "the plain-HTTP redirect listener stopped");
             }
-            let listener = std::net::TcpListener::bind(config.listen)
-                .map_err(|e| format!("listen {}: {e}", config.listen))?;
-            // With port 0 the origin (and so the CSRF check) must name the real port.
-            config.listen = listener.local_addr().map_err(|e| e.to_string())?;
-            let app = built.router(&config)?;
-            let handle = axum_server::Handle::new();
-            let stopper = handle.clone();
-            tokio::spawn(async move {
-                shutdown_signal().await;
-                stopper.graceful_shutdown(Some(Duration::from_secs(10)));
-            });
-            announce(&config, &built);
-            palisade::http::tls::serve_https(listener, app, &tls, handle)
-                .await
-                .map_err(|e| format!("listen {}: {e}", config.listen))?;
-        }
-        _ => {
-            let listener = tokio::net::TcpListener::bind(config.listen)
-                .await
-                .map_err(|e| format!("listen {}: {e}", config.listen))?;
-            // With port 0 the origin (and so the CSRF check) must name the real port.
-            config.listen = listener.local_addr().map_err(|e| e.to_string())?;
-            let app = built.router(&config)?;
-            announce(&config, &built);
-            axum::serve(
-                listener,
-                app.into_make_service_with_connect_info::<SocketAddr>(),
-            )
-            .with_graceful_shutdown(shutdown_signal())
-            .await
-            .map_err(|e| format!("server: {e}"))?;
-        }
+        });
     }
+    let listener = std::net::TcpListener::bind(config.listen)
+        .map_err(|e| format!("listen {}: {e}", config.listen))?;
+    // With port 0 the origin (and so the CSRF check) must name the real port.
+    config.listen = listener.local_addr().map_err(|e| e.to_string())?;
+    let app = built.router(&config)?;
+    announce(&config, &built);
+    serve(listener, app, tls.as_deref(), limits, handle)
+        .await
+        .map_err(|e| format!("listen {}: {e}", config.listen))?;
     Ok(ExitCode::SUCCESS)
 }

@@ -103,8 +103,15 @@ impl Sessions {
             return Ok(None);
         }
         // `last seen` moves at most once a minute: most requests write nothing.
-        if session.last_seen_at <= t - 60 {
-            self.store.touch_session(&session.id, t).await?;
+        if session.last_seen_at <= t - 60
+            && let Err(e) = self.store.touch_session(&session.id, t).await
+        {
+            // A read must not fail because `last seen` could not move (the disk is full):
+            // the session then ages from its last recorded use, which only ends it sooner.
+            let Some(why) = e.unavailable() else {
+                return Err(e.into());
+            };
+            tracing::warn!(why, "could not record a session's last use");
         }
         Ok(Some(Authenticated { session, user }))
     }

@@ -47,9 +47,9 @@ impl Store {
         .bind(i64::from(schedule.free_failures))
         .bind(i64::from(schedule.doublings))
         .bind(schedule.max_delay.min(i64::MAX as u64) as i64)
-        .fetch_optional(&self.pool)
+        .fetch_all(&self.pool)
         .await?;
-        Ok(counted.is_some())
+        Ok(!counted.is_empty())
     }
 
     /// Takes back one attempt counted by [`Store::count_attempt_if_allowed`] that turned
@@ -69,7 +69,7 @@ impl Store {
         now: i64,
         window: i64,
     ) -> Result<Counter, StoreError> {
-        let (failures, at) = sqlx::query_as::<_, (i64, i64)>(
+        let rows = sqlx::query_as::<_, (i64, i64)>(
             "INSERT INTO throttle (key, failures, at) VALUES ($1, 1, $2) \
              ON CONFLICT (key) DO UPDATE SET \
                failures = CASE WHEN throttle.at <= $3 THEN 1 ELSE throttle.failures + 1 END, \
@@ -79,8 +79,9 @@ impl Store {
         .bind(key)
         .bind(now)
         .bind(now - window)
-        .fetch_one(&self.pool)
+        .fetch_all(&self.pool)
         .await?;
+        let (failures, at) = super::only_row(rows)?;
         Ok(Counter {
             failures: failures.clamp(0, u32::MAX as i64) as u32,
             at,

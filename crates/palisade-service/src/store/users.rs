@@ -76,10 +76,10 @@ impl Store {
         .bind(user.password_hash)
         .bind(user.legacy_cost.map(i64::from))
         .bind(now)
-        .fetch_one(&self.pool)
+        .fetch_all(&self.pool)
         .await;
         match result {
-            Ok(id) => Ok(id),
+            Ok(ids) => Ok(super::only_row(ids)?),
             Err(sqlx::Error::Database(e)) if e.is_unique_violation() => {
                 Err(StoreError::Conflict(if e.message().contains("email") {
                     "email"

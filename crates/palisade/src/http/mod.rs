@@ -31,6 +31,8 @@ mod gate;
 mod headers;
 mod https;
 mod problem;
+#[cfg(feature = "tls")]
+pub mod server;
 mod shield;
 #[cfg(feature = "tls")]
 pub mod tls;

@@ -7,19 +7,14 @@
 //! match) keeps the previous certificate and logs why.
 
 use std::io;
-use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime};
 
-use axum::{Extension, Router};
-use axum_server::Handle;
 use axum_server::tls_rustls::RustlsConfig;
 use rustls::ServerConfig;
 use rustls_pki_types::pem::PemObject;
 use rustls_pki_types::{CertificateDer, PrivateKeyDer};
-
-use super::ConnectionScheme;
 
 /// Why TLS could not be set up. Names the file; never contains key material.
 #[derive(Debug, thiserror::Error)]
@@ -173,22 +168,4 @@ fn build(cert: &Path, key: &Path) -> Result<Arc<ServerConfig>, TlsError> {
         .map_err(|e| TlsError::Rustls(e.to_string()))?;
     config.alpn_protocols = vec![b"h2".to_vec(), b"http/1.1".to_vec()];
     Ok(Arc::new(config))
-}
-
-/// Serves `app` over TLS on a bound `listener` until `handle` shuts it down (binding first
-/// lets the caller learn the port before building the app). Requests carry
-/// [`ConnectionScheme::Https`] and the peer address, as the [`Shield`](super::Shield)
-/// expects.
-pub async fn serve_https(
-    listener: std::net::TcpListener,
-    app: Router,
-    tls: &ReloadingTls,
-    handle: Handle<SocketAddr>,
-) -> io::Result<()> {
-    let app = app.layer(Extension(ConnectionScheme::Https));
-    listener.set_nonblocking(true)?;
-    axum_server::from_tcp_rustls(listener, tls.rustls_config())?
-        .handle(handle)
-        .serve(app.into_make_service_with_connect_info::<SocketAddr>())
-        .await
 }
