@@ -71,5 +71,23 @@ for f in sorted(lock.rglob("*")):
         put("lockfiles", bytes([kind]) + f.read_bytes()[:20000])
 for f in sorted((testdata / "advisories/pypa").rglob("*.yaml"))[:200]:
     put("lockfiles", bytes([4]) + f.read_bytes())
+# The configuration file: the documented keys, good and bad values, and naughty strings.
+configs = [
+    'listen = "127.0.0.1:8080"\nsite_name = "Example"\nsession_idle_minutes = 30\n',
+    'metrics_token = "abcdefghijklmnop0123"\nreauth_minutes = 0\n',
+    'database_url = "postgres://app:Sup3rSecretPassw0rd@db.example.com/app"\n',
+    'database_url = "postgres://app:Sup3rSecretPassw0rd@127.0.0.1/app?sslmode=verify-full"\n'
+    'database_tls_cert = "/nonexistent"\n',
+    'legacy_bcrypt_pepper = "pepperpepperpepper12"\nhash_concurrency = 18446744073709551615\n',
+    'trusted_proxies = ["10.0.0.0/8", "::1", "bogus"]\nlisten = "0.0.0.0:443"\n',
+    'tls_cert = "c.pem"\npublic_origin = "ftp://x"\nsession_idle_minutes = 500\n',
+    'header_read_timeout_secs = 0\nmax_connections = -1\nargon2_memory_kib = 4294967296\n',
+    '[table]\nkey = 1\n',
+]
+for text in configs:
+    put("config", text)
+for line in naughty[:200]:
+    put("config", f'site_name = "{line}"\n')
+    put("config", line)
 print(f"seeds written to {out}: " + ", ".join(
     f"{d.name} {len(list(d.iterdir()))}" for d in sorted(out.iterdir())))

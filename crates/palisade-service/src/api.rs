@@ -32,7 +32,127 @@ use crate::state::AppState;
 pub(crate) struct ApiDoc;
 
 async fn openapi() -> Response {
-    Json(ApiDoc::openapi()).into_response()
+    static DOCUMENT: std::sync::OnceLock<serde_json::Value> = std::sync::OnceLock::new();
+    Json(DOCUMENT.get_or_init(document)).into_response()
+}
+
+/// Operations anyone may call; every other one needs a session (cookie or bearer token).
+const PUBLIC: [&str; 2] = ["register", "login"];
+
+/// The OpenAPI document: the operations as their handlers declare them, plus what every
+/// operation can answer from the layers around it, so a client (and a schema-driven test)
+/// knows every status it may meet: 401 without a session, 400/413/415/422 for a body that
+/// does not fit, 403 for a refused cross-site request, 503 while the database is out of
+/// reach — all `application/problem+json`.
+pub(crate) fn document() -> serde_json::Value {
+    use serde_json::json;
+    let mut doc = serde_json::to_value(ApiDoc::openapi()).expect("the document serializes");
+    let problem =
+        json!({"application/problem+json": {"schema": {"$ref": "#/components/schemas/Problem"}}});
+    let components = doc["components"].as_object_mut().expect("components");
+    components["schemas"]["Problem"] = json!({
+        "type": "object",
+        "required": ["type", "title", "status"],
+        "properties": {
+            "type": {"type": "string"}, "title": {"type": "string"},
+            "status": {"type": "integer"}, "detail": {"type": "string"},
+            "field": {"type": "string", "description": "the field at fault"},
+        },
+    });
+    components.insert(
+        "securitySchemes".into(),
+        json!({
+            "bearer": {"type": "http", "scheme": "bearer", "description": "the token from /api/v1/login"},
+            "cookie": {"type": "apiKey", "in": "cookie", "name": crate::SESSION_COOKIE},
+        }),
+    );
+    let paths = doc["paths"].as_object_mut().expect("paths");
+    // Links, so a stateful client walks register → login, and store → reveal → delete.
+    paths["/api/v1/register"]["post"]["responses"]["201"]["links"] = json!({
+        "login": {"operationId": "login", "requestBody": {
+            "identifier": "$request.body#/username", "password": "$request.body#/password"}},
+    });
+    let by_name = |operation: &str| json!({"operationId": operation, "parameters": {"path.name": "$request.path.name"}});
+    paths["/api/v1/secrets/{name}"]["put"]["responses"]["204"]["links"] =
+        json!({"reveal": by_name("reveal"), "delete": by_name("delete")});
+    for (_, item) in paths.iter_mut() {
+        for (method, operation) in item.as_object_mut().expect("path item") {
+            let id = operation["operationId"]
+                .as_str()
+                .unwrap_or_default()
+                .to_owned();
+            let has_body = operation.get("requestBody").is_some();
+            let names_a_secret = operation
+                .get("parameters")
+                .and_then(serde_json::Value::as_array)
+                .is_some_and(|ps| ps.iter().any(|p| p["name"] == "name"));
+            let unsafe_method = method != "get";
+            let mut extra: Vec<(&str, &str)> = vec![(
+                "503",
+                "the database is out of reach; Retry-After says when to try again",
+            )];
+            if !PUBLIC.contains(&id.as_str()) {
+                operation["security"] = json!([{"bearer": []}, {"cookie": []}]);
+                extra.push(("401", "not signed in, or the session has ended"));
+            }
+            if unsafe_method {
+                extra.push((
+                    "403",
+                    "refused: a cross-site request, or a password is needed or wrong",
+                ));
+            }
+            if has_body {
+                extra.extend([
+                    ("400", "the body is not valid JSON for this operation"),
+                    ("413", "the body is too large"),
+                    ("415", "the body is not application/json"),
+                ]);
+            }
+            if names_a_secret {
+                extra.push(("422", "the secret's name is invalid; `field` names it"));
+            }
+            if PUBLIC.contains(&id.as_str()) {
+                extra.push((
+                    "429",
+                    "too many attempts; Retry-After says when to try again",
+                ));
+            }
+            if let Some(parameters) = operation
+                .get_mut("parameters")
+                .and_then(serde_json::Value::as_array_mut)
+            {
+                for parameter in parameters.iter_mut().filter(|p| p["name"] == "name") {
+                    parameter["schema"] =
+                        json!({"type": "string", "pattern": "^[A-Za-z0-9._-]{1,64}$"});
+                }
+            }
+            let responses = operation["responses"].as_object_mut().expect("responses");
+            for (status, description) in extra {
+                responses
+                    .entry(status)
+                    .or_insert_with(|| json!({"description": description}));
+            }
+            for (status, response) in responses.iter_mut() {
+                let response = response.as_object_mut().expect("response");
+                if !response.contains_key("description") {
+                    response.insert("description".into(), json!(status_text(status)));
+                }
+                if status.starts_with('4') || status.starts_with('5') {
+                    response.insert("content".into(), problem.clone());
+                }
+            }
+        }
+    }
+    doc
+}
+
+fn status_text(status: &str) -> &'static str {
+    status
+        .parse::<u16>()
+        .ok()
+        .and_then(|s| http::StatusCode::from_u16(s).ok())
+        .and_then(|s| s.canonical_reason())
+        .unwrap_or("see the operation")
 }
 
 async fn not_found() -> AppError {

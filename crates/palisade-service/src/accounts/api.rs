@@ -23,10 +23,18 @@ use crate::web::{sensitive, user_agent};
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct RegisterRequest {
+    #[schema(
+        min_length = 3,
+        max_length = 32,
+        pattern = "^[A-Za-z0-9][A-Za-z0-9._-]*$"
+    )]
     username: String,
+    #[schema(format = "email", max_length = 254)]
     email: String,
-    #[schema(value_type = String)]
+    /// At least 12 characters; refused when common, breached or built from the other fields.
+    #[schema(value_type = String, min_length = 12, max_length = 256)]
     password: SecretString,
+    #[schema(min_length = 1, max_length = 64)]
     display_name: Option<String>,
 }
 
@@ -34,17 +42,18 @@ pub(crate) struct RegisterRequest {
 #[serde(deny_unknown_fields)]
 pub(crate) struct LoginRequest {
     /// Username or email address.
+    #[schema(min_length = 1, max_length = 254)]
     identifier: String,
-    #[schema(value_type = String)]
+    #[schema(value_type = String, min_length = 1, max_length = 1024)]
     password: SecretString,
 }
 
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct PasswordChangeRequest {
-    #[schema(value_type = String)]
+    #[schema(value_type = String, min_length = 1, max_length = 1024)]
     current_password: SecretString,
-    #[schema(value_type = String)]
+    #[schema(value_type = String, min_length = 12, max_length = 256)]
     new_password: SecretString,
 }
 
@@ -99,7 +108,7 @@ pub(crate) async fn register(
 }
 
 #[utoipa::path(post, path = "/api/v1/login", request_body = LoginRequest,
-    responses((status = 200, body = LoginResponse), (status = 401, description = "wrong credentials"), (status = 429, description = "throttled")))]
+    responses((status = 200, body = LoginResponse), (status = 401, description = "wrong credentials"), (status = 422, description = "an empty or overlong field"), (status = 429, description = "throttled")))]
 pub(crate) async fn login(
     State(state): State<AppState>,
     client: ClientInfo,
@@ -175,7 +184,7 @@ pub(crate) struct EndSessionRequest {
     password: Option<SecretString>,
 }
 
-#[utoipa::path(delete, path = "/api/v1/sessions/{id}", request_body(content = EndSessionRequest, description = "optional"),
+#[utoipa::path(delete, path = "/api/v1/sessions/{id}", request_body(content = Option<EndSessionRequest>, description = "optional"),
     params(("id" = String, Path, description = "session id")),
     responses((status = 204), (status = 200, body = LoginResponse, description = "ended after re-authentication; this session has a new token"), (status = 403), (status = 404)))]
 pub(crate) async fn end_session(

@@ -76,7 +76,7 @@ pub(crate) async fn put(
     Ok(sensitive(StatusCode::NO_CONTENT))
 }
 
-#[utoipa::path(post, path = "/api/v1/secrets/{name}/reveal", request_body(content = RevealRequest, description = "optional"), params(("name" = String, Path)),
+#[utoipa::path(post, path = "/api/v1/secrets/{name}/reveal", request_body(content = Option<RevealRequest>, description = "optional"), params(("name" = String, Path)),
     responses((status = 200, body = Revealed), (status = 403, description = "password re-entry required"), (status = 404)))]
 pub(crate) async fn reveal(
     State(state): State<AppState>,
