@@ -66,6 +66,26 @@ async fn retry_after_on_unavailable(request: Request, next: Next) -> Response {
     response
 }
 
+/// The last resort: a handler that panics (a bug — no input should reach one) is answered
+/// with the fixed 500 and logged without its message, which could hold request data; the
+/// server and every other request carry on.
+async fn catch_panics(request: Request, next: Next) -> Response {
+    use futures_util::FutureExt;
+    let method = request.method().clone();
+    let path = request.uri().path().to_owned();
+    match std::panic::AssertUnwindSafe(next.run(request))
+        .catch_unwind()
+        .await
+    {
+        Ok(response) => response,
+        Err(_) => crate::error::AppError::internal(format_args!(
+            "a handler panicked on {method} {}",
+            palisade::validate::LogSafe::new(&path)
+        ))
+        .into_response(),
+    }
+}
+
 /// Seconds a client is told to wait after a 503.
 const UNAVAILABLE_RETRY_AFTER: &str = "5";
 
@@ -142,6 +162,43 @@ pub(crate) fn app(state: AppState, shield: ShieldConfig) -> Router {
         // answered before it).
         .layer(middleware::from_fn(count_requests))
         .layer(middleware::from_fn(retry_after_on_unavailable))
+        .layer(middleware::from_fn(catch_panics))
         // Outermost: the real client and scheme first, then HTTPS, CSRF, headers, CSP.
         .layer(Shield::new(shield))
+}
+
+#[cfg(test)]
+mod tests {
+    use axum::body::Body;
+    use tower::ServiceExt;
+
+    use super::*;
+
+    async fn boom() -> &'static str {
+        panic!("a bug")
+    }
+
+    #[tokio::test]
+    async fn a_panicking_handler_is_answered_500_and_the_server_stays_up() {
+        let app = Router::new()
+            .route("/boom", get(boom))
+            .route("/fine", get(|| async { "ok" }))
+            .layer(middleware::from_fn(catch_panics));
+        let get_path = |path: &str| {
+            http::Request::builder()
+                .uri(path)
+                .body(Body::empty())
+                .unwrap()
+        };
+        let boom = app.clone().oneshot(get_path("/boom")).await.unwrap();
+        assert_eq!(boom.status(), StatusCode::INTERNAL_SERVER_ERROR);
+        let body = axum::body::to_bytes(boom.into_body(), 4096).await.unwrap();
+        let body = String::from_utf8_lossy(&body);
+        assert!(
+            body.contains("internal") && !body.contains("a bug"),
+            "{body}"
+        );
+        let fine = app.oneshot(get_path("/fine")).await.unwrap();
+        assert_eq!(fine.status(), StatusCode::OK);
+    }
 }

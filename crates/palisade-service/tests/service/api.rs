@@ -550,3 +550,49 @@ async fn csp_reports_are_stored() {
     }
     panic!("the report was not stored");
 }
+
+/// Only the routes are served: no source-control metadata, no directory listing, no TRACE,
+/// no CORS grant, and every text answer names its charset.
+#[tokio::test]
+async fn nothing_but_the_routes_is_served() {
+    let app = TestApp::sqlite().await;
+    for path in [
+        "/.git/config",
+        "/.git/",
+        "/.env",
+        "/static/",
+        "/static/../Cargo.toml",
+        "/api/v1/../../etc/passwd",
+        "/api/v1/.git/HEAD",
+    ] {
+        let reply = app.send(req("GET", path, None, None, "127.0.0.1:7")).await;
+        assert_eq!(
+            reply.status,
+            StatusCode::NOT_FOUND,
+            "{path}: {}",
+            reply.body
+        );
+        assert!(!reply.body.contains("Index of"), "{path}");
+    }
+    let trace = app.send(req("TRACE", "/", None, None, "127.0.0.1:7")).await;
+    assert!(
+        matches!(
+            trace.status,
+            StatusCode::METHOD_NOT_ALLOWED | StatusCode::FORBIDDEN
+        ),
+        "TRACE answered {}",
+        trace.status
+    );
+    for path in ["/login", "/healthz", "/api/v1/me", "/static/style.css"] {
+        let reply = app.send(req("GET", path, None, None, "127.0.0.1:7")).await;
+        assert!(
+            reply.headers.get("access-control-allow-origin").is_none(),
+            "{path} grants CORS"
+        );
+        let content_type = reply.headers.get("content-type").unwrap().to_str().unwrap();
+        assert!(
+            content_type.contains("json") || content_type.contains("charset=utf-8"),
+            "{path}: {content_type}"
+        );
+    }
+}
