@@ -214,6 +214,17 @@ fn user_commands() {
         http(server.addr, "POST", "/api/v1/login", Some(LOGIN)).0,
         200
     );
+    // Everyone's sessions, after a breach: the one just made ends, then there are none.
+    let (code, out, _) = run(&["user", "end-sessions", "--everyone"]);
+    assert_eq!(code, Some(0));
+    assert!(out.contains("ended 1 sessions of every user"), "{out}");
+    let (_, out, _) = run(&["user", "end-sessions", "--everyone"]);
+    assert!(out.contains("ended 0 sessions"), "{out}");
+    assert_ne!(
+        run(&["user", "end-sessions"]).0,
+        Some(0),
+        "a name or --everyone"
+    );
     let (code, _, err) = run(&["user", "disable", "nobody"]);
     assert_eq!(code, Some(2));
     assert!(err.contains("no user named nobody"), "{err}");

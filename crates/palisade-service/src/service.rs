@@ -173,7 +173,14 @@ fn hasher(config: &Config, notes: &mut Vec<String>) -> Result<PasswordHasher, St
 
 /// The password policy, with the breached-passwords list when one is configured or present.
 fn password_policy(config: &Config, notes: &mut Vec<String>) -> Result<PasswordPolicy, String> {
-    let policy = PasswordPolicy::new().with_site_words([config.site_name.clone()]);
+    // The site's name, each word of it, and the product's: what an attacker tries first.
+    let site_words = config
+        .site_name
+        .split(|c: char| !c.is_alphanumeric())
+        .chain([config.site_name.as_str(), "palisade"])
+        .filter(|w| w.chars().count() >= 3)
+        .map(str::to_lowercase);
+    let policy = PasswordPolicy::new().with_site_words(site_words);
     let default_list = config.data_dir.join("breached-passwords.txt");
     let list_path = config
         .password_blocklist

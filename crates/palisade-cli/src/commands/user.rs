@@ -16,8 +16,13 @@ pub(crate) enum UserAction {
     Enable { name: String },
     /// Clear a user's failed-login counters.
     Unlock { name: String },
-    /// End every session of a user.
-    EndSessions { name: String },
+    /// End every session of a user, or with --everyone of every user (after a breach).
+    EndSessions {
+        #[arg(required_unless_present = "everyone")]
+        name: Option<String>,
+        #[arg(long, conflicts_with = "name")]
+        everyone: bool,
+    },
     /// Import users from CSV (header: username,email,password_hash[,display_name]) or JSON
     /// lines, with bcrypt or Argon2 hashes from another application. They move to Argon2id
     /// with the current pepper at their next login. Re-running imports nobody twice.
@@ -51,9 +56,15 @@ pub(crate) async fn run(config: Config, action: UserAction) -> Result<ExitCode, 
             let pairs = admin.unlock(&name).await?;
             println!("cleared failed-login counters of {name} ({pairs} per-address)");
         }
-        UserAction::EndSessions { name } => {
+        UserAction::EndSessions {
+            name: Some(name), ..
+        } => {
             let ended = admin.end_sessions(&name).await?;
             println!("ended {ended} sessions of {name}");
+        }
+        UserAction::EndSessions { name: None, .. } => {
+            let ended = admin.end_every_session().await?;
+            println!("ended {ended} sessions of every user");
         }
         UserAction::Import { file, batch } => {
             let report = admin.import(read_import_file(&file)?, batch).await?;

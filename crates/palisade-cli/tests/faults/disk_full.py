@@ -6,6 +6,7 @@ usage: disk_full.py PALISADE_BINARY
 Needs root (it mounts a tmpfs); says SKIPPED otherwise, and fails under CI=true.
 """
 
+import json
 import os
 import sqlite3
 import subprocess
@@ -38,7 +39,8 @@ def main():
             common.fail(f"cannot mount a tmpfs under CI: {mounted.stderr.strip()}")
         print(f"SKIPPED: cannot mount a tmpfs ({mounted.stderr.strip()}); run as root")
         return
-    server = common.Server(binary, os.path.join(mount, "data"))
+    # JSON logs: the line a log processor gets must parse.
+    server = common.Server(binary, os.path.join(mount, "data"), env={"PALISADE_LOG_FORMAT": "json"})
     try:
         run(server, mount)
     finally:
@@ -85,6 +87,13 @@ def run(server, mount):
     lines = [l for l in log.splitlines() if "disk is full" in l]
     if not lines:
         common.fail("no log line says the disk is full:\n" + log[-2000:])
+    for line in lines:
+        try:
+            entry = json.loads(line)
+        except ValueError:
+            common.fail(f"a log line is not JSON: {line[:200]}")
+        if entry.get("level") != "ERROR" or "timestamp" not in entry:
+            common.fail(f"a log line lacks its level or time: {line[:200]}")
     if any(secret in log for secret in (password, token)):
         common.fail("a secret reached the log")
 
@@ -102,8 +111,8 @@ def run(server, mount):
     if result != "ok":
         common.fail(f"integrity_check: {result}")
     print(f"disk full: {statuses.count(503)} of {len(statuses)} writes answered 503 with Retry-After "
-          f"({len(written)} still fit), none 5xx otherwise; reads 200; {len(lines)} log lines "
-          f"like: {lines[0].strip()[:160]}; writes work again after space returned; integrity_check ok")
+          f"({len(written)} still fit), none 5xx otherwise; reads 200; {len(lines)} JSON log lines "
+          f"like: {json.loads(lines[0])['fields']['message'][:120]}; writes work again after space returned; integrity_check ok")
 
 
 if __name__ == "__main__":

@@ -101,4 +101,15 @@ impl Admin {
             .await?;
         Ok(ended)
     }
+
+    /// Ends every session of every user: everyone signs in again.
+    pub async fn end_every_session(&self) -> Result<u64, String> {
+        let ended = self
+            .store
+            .end_every_session()
+            .await
+            .map_err(|e| e.to_string())?;
+        self.audit("all_sessions_ended", None, "cli").await?;
+        Ok(ended)
+    }
 }

@@ -142,6 +142,13 @@ impl Store {
         Ok(done.rows_affected() == 1)
     }
 
+    pub(crate) async fn end_every_session(&self) -> Result<u64, StoreError> {
+        Ok(sqlx::query("DELETE FROM sessions")
+            .execute(&self.pool)
+            .await?
+            .rows_affected())
+    }
+
     pub(crate) async fn end_all_sessions(&self, user_id: i64) -> Result<u64, StoreError> {
         Ok(sqlx::query("DELETE FROM sessions WHERE user_id = $1")
             .bind(user_id)

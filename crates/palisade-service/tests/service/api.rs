@@ -596,3 +596,29 @@ async fn nothing_but_the_routes_is_served() {
         );
     }
 }
+
+/// A password built from the site's name is refused there, and the same password is
+/// accepted by a site with another name (so it is the context, not the password, at work).
+#[tokio::test]
+async fn a_password_built_from_the_sites_name_is_refused() {
+    let password = "QuillmarshLending";
+    let body = json!({"username": "carol", "email": "carol@example.com", "password": password});
+    let mut answers = Vec::new();
+    for site in ["Quillmarsh Lending", "Other Bank"] {
+        let dir = tempfile::tempdir().unwrap();
+        let mut config = test_config(dir.path(), None);
+        config.site_name = site.into();
+        let app = TestApp::with_config(config, dir).await;
+        let reply = app
+            .json("POST", "/api/v1/register", Some(body.clone()), None)
+            .await;
+        answers.push((reply.status, reply.json()["field"].clone()));
+    }
+    assert_eq!(
+        answers[0].0,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "{answers:?}"
+    );
+    assert_eq!(answers[0].1, "password");
+    assert_eq!(answers[1].0, StatusCode::CREATED, "{answers:?}");
+}
