@@ -161,6 +161,17 @@ fn configuration_errors_name_the_setting_and_exit_non_zero() {
         err.contains("sslmode=verify-full") && !err.contains("TOPSECRET"),
         "{err}"
     );
+    // Found by fuzzing: the TOML parser quoted the broken line, password and all.
+    std::fs::write(
+        dir.path().join("broken.toml"),
+        "database_url = \"postgres://app:Sup3rSecretPassw0rd@127.0.0.1/app?sslmo\0=verify-full\"\n",
+    )
+    .unwrap();
+    let err = run(palisade(dir.path()).args(["serve", "--config", "broken.toml"]));
+    assert!(
+        err.contains("broken.toml") && err.contains("line 1") && !err.contains("Sup3rSecret"),
+        "{err}"
+    );
 }
 
 #[test]

@@ -191,6 +191,32 @@ pub struct Overrides {
     pub data_dir: Option<PathBuf>,
 }
 
+/// The configuration file, checked to be TOML. A syntax error is reported by line and
+/// column only: the TOML parser's own message quotes the line, which may hold a secret
+/// (a `database_url` with its password).
+fn read_toml(file: &Path) -> Result<String, String> {
+    let text = std::fs::read_to_string(file)
+        .map_err(|e| format!("configuration: {}: {e}", file.display()))?;
+    if let Err(e) = text.parse::<toml::Table>() {
+        let at = e.span().map_or(0, |span| span.start).min(text.len());
+        let before = text.get(..at).unwrap_or_default();
+        let line = before.matches('\n').count() + 1;
+        let column = before
+            .rsplit('\n')
+            .next()
+            .unwrap_or_default()
+            .chars()
+            .count()
+            + 1;
+        return Err(format!(
+            "configuration: {} is not valid TOML at line {line}, column {column}: {}",
+            file.display(),
+            e.message()
+        ));
+    }
+    Ok(text)
+}
+
 impl Config {
     /// Loads defaults < `file` < `DATABASE_URL` < `PALISADE_*` < `overrides`, then checks it.
     /// Errors name the setting.
@@ -200,7 +226,7 @@ impl Config {
             if !file.is_file() {
                 return Err(format!("config file {} does not exist", file.display()));
             }
-            figment = figment.merge(Toml::file(file));
+            figment = figment.merge(Toml::string(&read_toml(file)?));
         }
         let config: Config = figment
             .merge(Env::raw().only(&["database_url"]))
