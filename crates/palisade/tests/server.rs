@@ -143,3 +143,31 @@ async fn connections_past_the_limit_are_closed_and_the_admitted_ones_work() {
     tokio::time::sleep(Duration::from_millis(200)).await;
     assert!(get_ok(addr).await);
 }
+
+#[tokio::test]
+async fn requests_with_ambiguous_framing_are_refused_not_smuggled() {
+    let addr = start(short_limits()).await;
+    // Each would let a front proxy and this server disagree on where the request ends:
+    // what one sees as body, the other would run as a second request. Refused (400), or
+    // for Content-Length beside chunked, answered by the chunked framing and the connection
+    // closed (RFC 9112 §6.3) — never a second answer.
+    let attacks: [&[u8]; 4] = [
+        b"POST /echo HTTP/1.1\r\nhost: x\r\ncontent-length: 4\r\ncontent-length: 40\r\n\r\nGET / HTTP/1.1\r\nhost: x\r\n\r\n",
+        b"POST /echo HTTP/1.1\r\nhost: x\r\ncontent-length: 4\r\ntransfer-encoding: chunked\r\n\r\n0\r\n\r\nGET / HTTP/1.1\r\nhost: x\r\n\r\n",
+        b"POST /echo HTTP/1.1\r\nhost: x\r\ntransfer-encoding: chunked, identity\r\n\r\n0\r\n\r\nGET / HTTP/1.1\r\nhost: x\r\n\r\n",
+        b"POST /echo HTTP/1.1\r\nhost: x\r\ncontent-length: +4\r\n\r\nGET / HTTP/1.1\r\nhost: x\r\n\r\n",
+    ];
+    for attack in attacks {
+        let mut stream = TcpStream::connect(addr).await.unwrap();
+        stream.write_all(attack).await.unwrap();
+        let answer = read_to_close(&mut stream).await.expect("closed");
+        let answers = answer.matches("HTTP/1.1 ").count();
+        assert!(
+            answers == 1
+                && (answer.starts_with("HTTP/1.1 400")
+                    || answer.to_ascii_lowercase().contains("connection: close")),
+            "{:?} was answered: {answer}",
+            String::from_utf8_lossy(attack)
+        );
+    }
+}
