@@ -382,6 +382,9 @@ impl Accounts {
             self.require_recent_password(auth, password).await?
         };
         if !self.sessions.end(auth.user.id, target).await? {
+            // Not this user's (or no longer anyone's): a refused authorisation, audited.
+            self.audit_user("session_end_refused", auth, client, None)
+                .await;
             return Err(AppError::NotFound);
         }
         self.audit_user("session_ended", auth, client, None).await;

@@ -31,6 +31,21 @@ fn check_name(name: &str) -> Result<(), AppError> {
     }
 }
 
+/// A name that is not among the user's secrets: a refused authorisation (it may be
+/// someone else's), audited, answered 404.
+async fn refused(
+    state: &AppState,
+    auth: &Authenticated,
+    client: &ClientInfo,
+    name: &str,
+) -> AppError {
+    state
+        .accounts
+        .audit_user("secret_access_refused", auth, client, Some(name))
+        .await;
+    AppError::NotFound
+}
+
 /// The associated data binding a sealed value to its owner and name.
 pub(crate) fn aad(owner: i64, name: &str) -> Vec<u8> {
     format!("palisade-vault\0{owner}\0{name}").into_bytes()
@@ -96,12 +111,9 @@ pub(crate) async fn reveal_value(
         .accounts
         .require_recent_password(auth, password)
         .await?;
-    let sealed = state
-        .accounts
-        .store
-        .secret(auth.user.id, name)
-        .await?
-        .ok_or(AppError::NotFound)?;
+    let Some(sealed) = state.accounts.store.secret(auth.user.id, name).await? else {
+        return Err(refused(state, auth, client, name).await);
+    };
     let value = match state.keyring.open(&sealed, &aad(auth.user.id, name)) {
         Ok(v) => v,
         Err(e) => {
@@ -140,7 +152,7 @@ pub(crate) async fn remove(
         .delete_secret(auth.user.id, name)
         .await?
     {
-        return Err(AppError::NotFound);
+        return Err(refused(state, auth, client, name).await);
     }
     state
         .accounts

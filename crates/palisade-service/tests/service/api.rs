@@ -340,6 +340,11 @@ async fn ending_another_session_needs_a_recent_password() {
         .status,
         StatusCode::NOT_FOUND
     );
+    // … and the refusal is in the audit trail.
+    assert_eq!(
+        app.audit_events_named("session_end_refused").await.unwrap(),
+        1
+    );
 }
 
 #[tokio::test]

@@ -124,6 +124,12 @@ async fn store_list_reveal_delete_and_reauth() {
         StatusCode::NOT_FOUND
     );
     assert!(app.audit_events_named("secret_revealed").await.unwrap() >= 2);
+    assert_eq!(
+        app.audit_events_named("secret_access_refused")
+            .await
+            .unwrap(),
+        1
+    );
 }
 
 #[tokio::test]
