@@ -48,12 +48,40 @@ impl From<StoreError> for AppError {
             StoreError::Conflict(field) => AppError::Taken(field),
             e => match e.unavailable() {
                 Some(why) => {
-                    tracing::error!(error = %e, "database unavailable: {why}; answering 503");
+                    log_unavailable(why, &e);
                     AppError::Unavailable(why)
                 }
                 None => AppError::internal(format_args!("database: {e}")),
             },
         }
+    }
+}
+
+/// Logs that the database is unavailable — once, then at most every 10 s with the count of
+/// requests refused meanwhile: an outage under load must not bury the log in one line per
+/// request.
+fn log_unavailable(why: &str, error: &StoreError) {
+    use std::sync::atomic::{AtomicU64, Ordering};
+    static LAST_LOGGED: AtomicU64 = AtomicU64::new(0);
+    static REFUSED_SINCE: AtomicU64 = AtomicU64::new(0);
+    const EVERY_SECS: u64 = 10;
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs());
+    let last = LAST_LOGGED.load(Ordering::Relaxed);
+    if now >= last.saturating_add(EVERY_SECS)
+        && LAST_LOGGED
+            .compare_exchange(last, now, Ordering::Relaxed, Ordering::Relaxed)
+            .is_ok()
+    {
+        let refused_meanwhile = REFUSED_SINCE.swap(0, Ordering::Relaxed);
+        tracing::error!(
+            %error,
+            refused_meanwhile,
+            "database unavailable: {why}; answering 503 with Retry-After (logged at most every {EVERY_SECS} s)"
+        );
+    } else {
+        REFUSED_SINCE.fetch_add(1, Ordering::Relaxed);
     }
 }
 
