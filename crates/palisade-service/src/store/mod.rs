@@ -40,26 +40,51 @@ impl StoreError {
             sqlx::Error::PoolTimedOut => Some("no database connection came free in time"),
             sqlx::Error::PoolClosed | sqlx::Error::WorkerCrashed => Some("the pool is closed"),
             sqlx::Error::Io(_) | sqlx::Error::Tls(_) => Some("the database is unreachable"),
-            sqlx::Error::Database(db) => {
-                let code = db.code()?;
-                // SQLite gives (extended) result codes as numbers; the low byte is the
-                // primary code. PostgreSQL gives SQLSTATEs.
-                match code.parse::<i64>().map(|c| c & 0xff) {
-                    Ok(13) => Some("the disk is full (SQLite)"),
-                    Ok(10) => Some("disk I/O error (SQLite)"),
-                    Ok(5 | 6) => Some("the database is busy (SQLite)"),
-                    Ok(_) => None,
-                    Err(_) if code == "53100" => Some("the disk is full (PostgreSQL)"),
-                    Err(_) if code.starts_with("08") || code.starts_with("57P") => {
-                        Some("the database is restarting or unreachable")
-                    }
-                    Err(_) if code.starts_with("53") => Some("the database is out of resources"),
-                    Err(_) => None,
-                }
-            }
+            sqlx::Error::Database(db) => classify_code(&db.code()?),
             _ => None,
         }
     }
+}
+
+/// A database error code that means "unavailable". PostgreSQL gives five-character
+/// SQLSTATEs (`08006`, `57P01`, `53100`); SQLite gives (extended) result codes as numbers
+/// of at most four digits, whose low byte is the primary code.
+fn classify_code(code: &str) -> Option<&'static str> {
+    if code.len() == 5 {
+        return match code {
+            "53100" => Some("the disk is full (PostgreSQL)"),
+            _ if code.starts_with("08") || code.starts_with("57P") => {
+                Some("the database is restarting or unreachable")
+            }
+            _ if code.starts_with("53") => Some("the database is out of resources"),
+            _ => None,
+        };
+    }
+    match code.parse::<i64>().ok()? & 0xff {
+        13 => Some("the disk is full (SQLite)"),
+        10 => Some("disk I/O error (SQLite)"),
+        5 | 6 => Some("the database is busy (SQLite)"),
+        _ => None,
+    }
+}
+
+#[cfg(test)]
+#[test]
+fn unavailable_codes_of_both_databases() {
+    let unavailable = [
+        "08006", "08001", "57P01", "57P03", "53100", "53300", "13", "778", "5", "6", "10",
+    ];
+    for code in unavailable {
+        assert!(classify_code(code).is_some(), "{code}");
+    }
+    // A constraint, a syntax error, a missing row: the statement's fault, not an outage.
+    for code in ["23505", "42601", "40001", "19", "2067", "1", "0"] {
+        assert!(classify_code(code).is_none(), "{code}");
+    }
+    assert_eq!(
+        classify_code("53100"),
+        Some("the disk is full (PostgreSQL)")
+    );
 }
 
 /// The one row a write with `RETURNING` gives back. Such writes are always run with
