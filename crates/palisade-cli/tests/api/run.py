@@ -20,12 +20,22 @@ import tempfile
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "faults"))
 import common  # noqa: E402
 
-# Documented statuses a schema-driven run cannot provoke (a strong password is not
-# something a generator stumbles on; outages and floods are not in its reach), and the
-# tests that do. Keys: a status for every operation, or "METHOD PATH STATUS".
+# Documented statuses a schema-driven run cannot provoke reliably (a strong password or an
+# existing name is not something a generator can count on hitting; outages and floods are
+# not in its reach), and the tests that do. Keys: a status for every operation, or
+# "METHOD PATH STATUS". Every refusal a client can cause must be answered in the run itself.
 REACHED_ELSEWHERE = {
+    "POST /api/v1/register 201": "crates/palisade-service/tests/service/api.rs::account_lifecycle_on_sqlite",
     "POST /api/v1/login 200": "crates/palisade-service/tests/service/api.rs::account_lifecycle_on_sqlite",
     "POST /api/v1/password 200": "crates/palisade-service/tests/service/api.rs::account_lifecycle_on_sqlite",
+    "POST /api/v1/logout 204": "crates/palisade-service/tests/service/api.rs::account_lifecycle_on_sqlite",
+    "PUT /api/v1/secrets/{name} 204": "crates/palisade-service/tests/service/vault.rs::store_list_reveal_delete_and_reauth",
+    "POST /api/v1/secrets/{name}/reveal 200":
+        "crates/palisade-service/tests/service/vault.rs::store_list_reveal_delete_and_reauth",
+    "DELETE /api/v1/secrets/{name} 204":
+        "crates/palisade-service/tests/service/vault.rs::store_list_reveal_delete_and_reauth",
+    "DELETE /api/v1/sessions/{id} 204":
+        "crates/palisade-service/tests/service/api.rs::ending_another_session_needs_a_recent_password",
     "DELETE /api/v1/sessions/{id} 200":
         "crates/palisade-service/tests/service/api.rs::ending_another_session_needs_a_recent_password",
     "503": "crates/palisade-cli/tests/faults/pg_restart.py, disk_full.py",
@@ -77,9 +87,22 @@ def main():
         if any("request failed" in line for line in server.log):
             common.fail("the server logged an internal error")
         document = json.loads(common.call(server.addr, "GET", "/api/v1/openapi.json").body)
+        check_elsewhere_tests_exist()
         check_reached(document, har)
     finally:
         server.kill()
+
+
+def check_elsewhere_tests_exist():
+    """The tests REACHED_ELSEWHERE names must exist, or the excuse is empty."""
+    root = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "..", "..")
+    for where in REACHED_ELSEWHERE.values():
+        path, _, function = where.split(",")[0].partition("::")
+        source = os.path.join(root, path)
+        if not os.path.isfile(source):
+            common.fail(f"REACHED_ELSEWHERE names a missing file: {path}")
+        if function and f"fn {function}" not in open(source).read():
+            common.fail(f"REACHED_ELSEWHERE names a missing test: {where}")
 
 
 def check_reached(document, har):
