@@ -71,8 +71,9 @@ async fn retry_after_on_unavailable(request: Request, next: Next) -> Response {
 /// server and every other request carry on.
 async fn catch_panics(request: Request, next: Next) -> Response {
     use futures_util::FutureExt;
+    // Cheap to keep (the URI shares its buffer): nothing is copied unless a handler panics.
     let method = request.method().clone();
-    let path = request.uri().path().to_owned();
+    let uri = request.uri().clone();
     match std::panic::AssertUnwindSafe(next.run(request))
         .catch_unwind()
         .await
@@ -80,7 +81,7 @@ async fn catch_panics(request: Request, next: Next) -> Response {
         Ok(response) => response,
         Err(_) => crate::error::AppError::internal(format_args!(
             "a handler panicked on {method} {}",
-            palisade::validate::LogSafe::new(&path)
+            palisade::validate::LogSafe::new(uri.path())
         ))
         .into_response(),
     }

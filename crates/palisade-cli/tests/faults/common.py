@@ -149,12 +149,15 @@ def postgres(action):
     )
 
 
-def postgres_url():
-    return os.environ.get("PALISADE_TEST_DATABASE_URL")
-
-
-def fresh_postgres_database(url, name):
-    """Creates an empty database `name` beside the one in `url`; returns its URL."""
+def fresh_postgres_database(name):
+    """Creates an empty database `name` beside PALISADE_TEST_DATABASE_URL's and returns its
+    URL; None (after saying SKIPPED) when no server is named — a failure under CI=true."""
+    url = os.environ.get("PALISADE_TEST_DATABASE_URL")
+    if not url:
+        if os.environ.get("CI") == "true":
+            fail("PALISADE_TEST_DATABASE_URL is not set under CI")
+        print("SKIPPED: PALISADE_TEST_DATABASE_URL is not set")
+        return None
     base = url.rsplit("/", 1)[0]
     for sql in (f"DROP DATABASE IF EXISTS {name} WITH (FORCE)", f"CREATE DATABASE {name}"):
         subprocess.run(["psql", url, "-q", "-c", sql], check=True, stdout=subprocess.DEVNULL,

@@ -159,13 +159,9 @@ def main():
     data_dir = tempfile.mkdtemp(prefix="palisade-crash-")
     url = None
     if database == "postgres":
-        base = common.postgres_url()
-        if not base:
-            if os.environ.get("CI") == "true":
-                common.fail("PALISADE_TEST_DATABASE_URL is not set under CI")
-            print("SKIPPED: PALISADE_TEST_DATABASE_URL is not set")
+        url = common.fresh_postgres_database("palisade_crash")
+        if url is None:
             return
-        url = common.fresh_postgres_database(base, "palisade_crash")
     server = common.Server(binary, data_dir, url)
     ledger = Ledger()
     rng = random.Random(int(os.environ.get("PALISADE_FAULT_SEED", time.time_ns())))

@@ -6,7 +6,6 @@ usage: pg_restart.py PALISADE_BINARY [OUTAGE_SECONDS]
 Stops and starts the machine's cluster with pg_ctlcluster: run it where nothing else uses it.
 """
 
-import os
 import sys
 import tempfile
 import threading
@@ -20,13 +19,9 @@ ANSWER_WITHIN = 5.0
 def main():
     binary = sys.argv[1]
     outage = float(sys.argv[2]) if len(sys.argv) > 2 else 8.0
-    base = common.postgres_url()
-    if not base:
-        if os.environ.get("CI") == "true":
-            common.fail("PALISADE_TEST_DATABASE_URL is not set under CI")
-        print("SKIPPED: PALISADE_TEST_DATABASE_URL is not set")
+    url = common.fresh_postgres_database("palisade_outage")
+    if url is None:
         return
-    url = common.fresh_postgres_database(base, "palisade_outage")
     server = common.Server(binary, tempfile.mkdtemp(prefix="palisade-outage-"), url).start()
     addr = server.addr
     username, password = common.new_name("u"), common.new_password()
