@@ -10,9 +10,10 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 secs=${1:-10}
 command -v wrk >/dev/null || { echo "bench/service.sh needs wrk (apt-get install wrk)" >&2; exit 2; }
-cargo build --quiet --release -p palisade-cli --bin palisade
 cargo build --quiet --release -p palisade-service --example bare_json
-bin=target/release/palisade
+# PALISADE_BENCH_BIN: another build to measure (an older one, to compare) against the same baseline.
+bin=${PALISADE_BENCH_BIN:-target/release/palisade}
+[ -n "${PALISADE_BENCH_BIN:-}" ] || cargo build --quiet --release -p palisade-cli --bin palisade
 work=$(mktemp -d)
 pids=()
 cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; rm -rf "$work"; }
@@ -31,7 +32,11 @@ token() { # port
   curl -sf -X POST "http://127.0.0.1:$1/api/v1/login" -H 'content-type: application/json' \
     -d '{"identifier":"bench","password":"gravel orbit violet canteen"}' | sed 's/.*"token":"\([^"]*\)".*/\1/'
 }
-rps() { wrk -t1 -c32 -d"${secs}s" "$@" | awk '/Requests\/sec/ {print $2}'; }
+rps() { # connections url [wrk args...]
+  local c=$1; shift
+  wrk -t2 -c"$c" -d"${secs}s" "$@" | awk '/Requests\/sec/ {print $2}'
+}
+ratio() { awk -v s="$1" -v b="$2" 'BEGIN { printf "%.2f", s/b }'; }
 
 target/release/examples/bare_json 127.0.0.1:18190 & pids+=($!)
 start sqlite 18191
@@ -44,16 +49,27 @@ if psql "$pg_admin" -qc "CREATE DATABASE $pg_db" 2>/dev/null; then
   start postgres 18192 DATABASE_URL="${pg_admin%/*}/$pg_db"
 fi
 sleep 0.5
-t_sqlite=$(token 18191)
-bare=$(rps "http://127.0.0.1:18190/api/v1/me")
-sqlite=$(rps -H "Authorization: Bearer $t_sqlite" "http://127.0.0.1:18191/api/v1/me")
-echo "GET /api/v1/me, ${secs}s each, 32 connections:"
-echo "  bare axum JSON handler: ${bare} req/s"
-awk -v s="$sqlite" -v b="$bare" 'BEGIN { printf "  palisade on SQLite:     %s req/s (%.2f of bare)\n", s, s/b }'
+echo "GET /api/v1/me, ${secs}s per figure, requests/s (ratio to the bare axum JSON handler of this run):"
+printf "  %-34s %22s %22s\n" "" "32 connections" "64 connections"
+declare -A bare
+for c in 32 64; do bare[$c]=$(rps "$c" "http://127.0.0.1:18190/api/v1/me"); done
+printf "  %-34s %22s %22s\n" "bare axum JSON handler" "${bare[32]}" "${bare[64]}"
+measure() { # label port
+  local t; t=$(token "$2")
+  for how in bearer cookie; do
+    local header="Authorization: Bearer $t"
+    [ $how = cookie ] && header="Cookie: __Host-palisade-session=$t"
+    local row=()
+    for c in 32 64; do
+      local r; r=$(rps "$c" -H "$header" "http://127.0.0.1:$2/api/v1/me")
+      row+=("$r ($(ratio "$r" "${bare[$c]}"))")
+    done
+    printf "  %-34s %22s %22s\n" "palisade on $1, $how" "${row[0]}" "${row[1]}"
+  done
+}
+measure SQLite 18191
 if [ $have_pg = 1 ]; then
-  t_pg=$(token 18192)
-  pg=$(rps -H "Authorization: Bearer $t_pg" "http://127.0.0.1:18192/api/v1/me")
-  awk -v s="$pg" -v b="$bare" 'BEGIN { printf "  palisade on PostgreSQL: %s req/s (%.2f of bare)\n", s, s/b }'
+  measure PostgreSQL 18192
 else
   echo "  PostgreSQL: skipped (cannot create a database at $pg_admin)"
 fi

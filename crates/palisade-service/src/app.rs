@@ -1,5 +1,6 @@
 //! The router and its layer stack, apart from `main` so tests can drive it with `oneshot`.
 
+use std::borrow::Cow;
 use std::net::IpAddr;
 use std::sync::Arc;
 
@@ -53,28 +54,19 @@ async fn livez() -> &'static str {
     "ok\n"
 }
 
-/// Every 503 says when to come back: the outages it reports (database restarting, disk
-/// full) pass on their own.
-async fn retry_after_on_unavailable(request: Request, next: Next) -> Response {
-    let mut response = next.run(request).await;
-    if response.status() == StatusCode::SERVICE_UNAVAILABLE {
-        response
-            .headers_mut()
-            .entry(header::RETRY_AFTER)
-            .or_insert(http::HeaderValue::from_static(UNAVAILABLE_RETRY_AFTER));
-    }
-    response
-}
-
-/// The last resort: a handler that panics (a bug — no input should reach one) is answered
-/// with the fixed 500 and logged without its message, which could hold request data; the
-/// server and every other request carry on.
-async fn catch_panics(request: Request, next: Next) -> Response {
+/// What every answer of the app gets, in one layer (each layer costs every request):
+/// - the last resort: a handler that panics (a bug — no input should reach one) is answered
+///   with the fixed 500 and logged without its message, which could hold request data; the
+///   server and every other request carry on;
+/// - every 503 says when to come back: the outages it reports (database restarting, disk
+///   full) pass on their own;
+/// - it is counted by status (the shield's refusals are answered before it, uncounted).
+async fn every_answer(request: Request, next: Next) -> Response {
     use futures_util::FutureExt;
     // Cheap to keep (the URI shares its buffer): nothing is copied unless a handler panics.
     let method = request.method().clone();
     let uri = request.uri().clone();
-    match std::panic::AssertUnwindSafe(next.run(request))
+    let mut response = match std::panic::AssertUnwindSafe(next.run(request))
         .catch_unwind()
         .await
     {
@@ -84,7 +76,22 @@ async fn catch_panics(request: Request, next: Next) -> Response {
             palisade::validate::LogSafe::new(uri.path())
         ))
         .into_response(),
+    };
+    if response.status() == StatusCode::SERVICE_UNAVAILABLE {
+        response
+            .headers_mut()
+            .entry(header::RETRY_AFTER)
+            .or_insert(http::HeaderValue::from_static(UNAVAILABLE_RETRY_AFTER));
     }
+    let status = match response.status().as_u16() {
+        // The usual answers without an allocation each.
+        200 => Cow::Borrowed("200"),
+        303 => Cow::Borrowed("303"),
+        401 => Cow::Borrowed("401"),
+        other => Cow::Owned(other.to_string()),
+    };
+    metrics::counter!("palisade_http_requests_total", "status" => status).increment(1);
+    response
 }
 
 /// Seconds a client is told to wait after a 503.
@@ -115,12 +122,6 @@ async fn metrics(
         state.metrics.render(),
     )
         .into_response()
-}
-
-async fn count_requests(request: Request, next: Next) -> Response {
-    let response = next.run(request).await;
-    metrics::counter!("palisade_http_requests_total", "status" => response.status().as_u16().to_string()).increment(1);
-    response
 }
 
 /// The shield settings the configuration implies.
@@ -159,11 +160,7 @@ pub(crate) fn app(state: AppState, shield: ShieldConfig) -> Router {
         .route("/livez", get(livez))
         .route("/metrics", get(metrics))
         .with_state(state)
-        // Inside the shield: counts what the app answered (the shield's refusals are
-        // answered before it).
-        .layer(middleware::from_fn(count_requests))
-        .layer(middleware::from_fn(retry_after_on_unavailable))
-        .layer(middleware::from_fn(catch_panics))
+        .layer(middleware::from_fn(every_answer))
         // Outermost: the real client and scheme first, then HTTPS, CSRF, headers, CSP.
         .layer(Shield::new(shield))
 }
@@ -184,7 +181,7 @@ mod tests {
         let app = Router::new()
             .route("/boom", get(boom))
             .route("/fine", get(|| async { "ok" }))
-            .layer(middleware::from_fn(catch_panics));
+            .layer(middleware::from_fn(every_answer));
         let get_path = |path: &str| {
             http::Request::builder()
                 .uri(path)

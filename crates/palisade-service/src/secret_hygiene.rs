@@ -118,7 +118,6 @@ fn tokens_sessions_and_user_rows_never_print_a_secret() {
         username: "u".into(),
         email: "u@example.com".into(),
         display_name: None,
-        password_hash: crate::store::StoredHash::from(format!("$pepper$1${MARKER}")),
         disabled: 0,
         created_at: 0,
     };
@@ -132,9 +131,23 @@ fn tokens_sessions_and_user_rows_never_print_a_secret() {
         client_addr: "127.0.0.1".into(),
         user_agent: "tests".into(),
     };
-    let shown = format!("{:?}", (&token, &session, &user));
+    let hash = crate::store::StoredHash::from(format!("$pepper$1${MARKER}"));
+    let shown = format!("{:?}", (&token, &session, &user, &hash));
     assert!(!token.expose(|t| shown.contains(t)), "{shown}");
-    assert_hidden("a user row", &shown);
-    let auth = crate::sessions::Authenticated { session, user };
+    assert_hidden("a user row and its hash", &shown);
+    let presented = token.expose(|t| {
+        let request = http::Request::builder()
+            .header(http::header::AUTHORIZATION, format!("Bearer {t}"))
+            .body(())
+            .unwrap();
+        let (parts, ()) = request.into_parts();
+        crate::sessions::PresentedToken::from_parts(&parts).unwrap()
+    });
+    let shown = format!("{presented:?}");
+    assert!(!token.expose(|t| shown.contains(t)), "{shown}");
+    let auth = crate::sessions::Authenticated {
+        session: std::sync::Arc::new(session),
+        user: std::sync::Arc::new(user),
+    };
     assert_hidden("an authenticated request", &format!("{auth:?}"));
 }

@@ -20,7 +20,7 @@ use palisade::validate::{DisplayName, Email, LogSafe, Password, Username};
 use crate::clock::Clock;
 use crate::error::AppError;
 use crate::sessions::{Authenticated, IssuedToken, Sessions};
-use crate::store::{NewUser, SessionRow, Store, UserRow};
+use crate::store::{NewUser, SessionRow, Store, StoredHash, UserRow};
 
 /// The raw fields of a registration.
 pub(crate) struct Registration {
@@ -183,16 +183,18 @@ impl Accounts {
         let password = Password::from_secret(password)?;
         let client_key = client_key(client.addr);
         self.rate(&keys::client_logins(&client_key), client).await?;
-        let (account_key, user, legacy_cost) = self.find_login(identifier).await?;
+        let (account_key, found, legacy_cost) = self.find_login(identifier).await?;
         let pair_key = keys::pair(&account_key, &client_key);
-        self.count_login_attempt(&pair_key, &account_key, user.as_ref(), identifier, client)
+        let user = found.as_ref().map(|(u, _)| u);
+        self.count_login_attempt(&pair_key, &account_key, user, identifier, client)
             .await?;
         let verdict = self
-            .verify_equal_work(user.as_ref(), password, legacy_cost)
+            .verify_equal_work(found.as_ref(), password, legacy_cost)
             .await?;
-        let (verified, password, user) = match (verdict, user) {
-            (Some((Verdict::Valid(v), password)), Some(u)) if u.disabled == 0 => (v, password, u),
-            (_, user) => {
+        let (verified, password, (user, hash)) = match (verdict, found) {
+            (Some((Verdict::Valid(v), password)), Some(f)) if f.0.disabled == 0 => (v, password, f),
+            (_, found) => {
+                let user = found.map(|(u, _)| u);
                 // Already counted, before the hash started.
                 metrics::counter!("palisade_logins_total", "outcome" => "failed").increment(1);
                 let id = user.as_ref().map(|u| u.id);
@@ -207,8 +209,9 @@ impl Accounts {
         self.store.clear_counter(&pair_key).await?;
         self.store.uncount_attempt(&account_key).await?;
         if verified.needs_rehash() {
-            self.rehash(&user, password, client).await?;
+            self.rehash(&user, &hash, password, client).await?;
         }
+        drop(hash);
         let (token, session) = self.sessions.start(user.id, client, user_agent).await?;
         metrics::counter!("palisade_logins_total", "outcome" => "success").increment(1);
         let name = Some(user.username.as_str());
@@ -222,23 +225,23 @@ impl Accounts {
     /// known user, returns the verdict and the password (for a rehash).
     async fn verify_equal_work(
         &self,
-        user: Option<&UserRow>,
+        user: Option<&(UserRow, StoredHash)>,
         password: Password,
         legacy_cost: u32,
     ) -> Result<Option<(Verdict, Password)>, AppError> {
         let started = Instant::now();
-        let stored_is_legacy = user.is_some_and(|u| {
+        let stored_is_legacy = user.is_some_and(|(_, hash)| {
             matches!(
-                palisade::password::inspect(u.password_hash.as_str()),
+                palisade::password::inspect(hash.as_str()),
                 Ok(palisade::password::StoredKind::ImportedBcrypt { .. })
             )
         });
         // The password goes to the hashing pool; keep a copy for a rehash or the padding.
         let copy = password.expose(|p| Password::parse(p.to_owned()))?;
         let verdict = match user {
-            Some(u) => Some(
+            Some((_, hash)) => Some(
                 self.hashing
-                    .verify(password, u.password_hash.as_str().to_owned())
+                    .verify(password, hash.as_str().to_owned())
                     .await?,
             ),
             None => {
@@ -264,12 +267,13 @@ impl Accounts {
     async fn rehash(
         &self,
         user: &UserRow,
+        old_hash: &StoredHash,
         password: Password,
         client: &ClientInfo,
     ) -> Result<(), AppError> {
         let new_hash = self.timed_hash(password).await?;
         self.store
-            .replace_hash(user.id, user.password_hash.as_str(), &new_hash)
+            .replace_hash(user.id, old_hash.as_str(), &new_hash)
             .await?;
         let name = Some(user.username.as_str());
         self.audit("password_rehashed", Some(user.id), name, Some(client), None)
@@ -296,10 +300,15 @@ impl Accounts {
     ) -> Result<(), AppError> {
         let password =
             Password::from_secret(password).map_err(|e| AppError::Invalid(e.for_field(field)))?;
+        let hash = self
+            .store
+            .password_hash(auth.user.id)
+            .await?
+            .ok_or(AppError::Unauthenticated)?;
         let started = Instant::now();
         let verdict = self
             .hashing
-            .verify(password, auth.user.password_hash.as_str().to_owned())
+            .verify(password, hash.as_str().to_owned())
             .await?;
         self.hashed(started);
         match verdict {

@@ -7,7 +7,7 @@ use palisade::validate::{Email, Username};
 
 use super::Accounts;
 use crate::error::AppError;
-use crate::store::UserRow;
+use crate::store::{StoredHash, UserRow};
 
 /// The throttle table's keys: one format, written only here.
 pub(crate) mod keys {
@@ -122,7 +122,7 @@ impl Accounts {
     pub(super) async fn find_login(
         &self,
         identifier: &str,
-    ) -> Result<(String, Option<UserRow>, u32), AppError> {
+    ) -> Result<(String, Option<(UserRow, StoredHash)>, u32), AppError> {
         let (username, email_key) = if identifier.contains('@') {
             (
                 String::new(),
@@ -141,7 +141,7 @@ impl Accounts {
         // A malformed identifier names nobody, but is looked up all the same (same work).
         let (user, legacy_cost) = self.store.login_lookup(&username, &email_key).await?;
         let key = match &user {
-            Some(u) => keys::account(u.id),
+            Some((u, _)) => keys::account(u.id),
             None if username.is_empty() && email_key.is_empty() => {
                 let name: String = identifier.chars().take(254).collect();
                 keys::unknown_account(&name.to_lowercase())

@@ -3,7 +3,7 @@
 use axum::extract::{FromRef, FromRequestParts};
 use http::request::Parts;
 
-use super::{Authenticated, presented_token};
+use super::{Authenticated, PresentedToken};
 use crate::error::AppError;
 use crate::state::AppState;
 
@@ -35,7 +35,7 @@ where
 
     async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, AppError> {
         let state = AppState::from_ref(state);
-        match presented_token(parts) {
+        match PresentedToken::from_parts(parts) {
             Some(token) => Ok(MaybeAuth(
                 state.accounts.sessions.authenticate(&token).await?,
             )),

@@ -7,6 +7,8 @@ mod cookie;
 mod extract;
 mod token;
 
+use std::sync::Arc;
+
 use palisade::http::ClientInfo;
 
 use crate::clock::Clock;
@@ -15,7 +17,7 @@ use crate::store::{SessionRow, Store, UserRow};
 
 pub(crate) use cleanup::spawn_cleanup;
 pub use cookie::SESSION_COOKIE;
-pub(crate) use cookie::{clear_session_cookie, presented_token, session_cookie};
+pub(crate) use cookie::{PresentedToken, clear_session_cookie, session_cookie};
 pub(crate) use extract::{Auth, MaybeAuth};
 pub(crate) use token::{IssuedToken, hex, random_bytes, token_hash};
 
@@ -30,8 +32,8 @@ pub(crate) struct SessionPolicy {
 /// An authenticated request's session and user.
 #[derive(Debug, Clone)]
 pub(crate) struct Authenticated {
-    pub(crate) session: SessionRow,
-    pub(crate) user: UserRow,
+    pub(crate) session: Arc<SessionRow>,
+    pub(crate) user: Arc<UserRow>,
 }
 
 /// Starts, checks, renews, lists and ends sessions.
@@ -86,25 +88,33 @@ impl Sessions {
     /// The session and user behind a presented token, if it is current.
     pub(crate) async fn authenticate(
         &self,
-        token: &str,
+        token: &PresentedToken,
     ) -> Result<Option<Authenticated>, AppError> {
-        if !token::well_formed(token) {
+        let Some(hash) = token.hash() else {
             return Ok(None);
-        }
-        let Some((session, user)) = self.store.session_with_user(&token_hash(token)).await? else {
+        };
+        let Some((mut session, mut user)) = self.store.session_with_user(&hash).await? else {
             return Ok(None);
         };
         let t = self.clock.now();
-        if session.expires_at <= t || session.last_seen_at + self.policy.idle_secs <= t {
-            self.store.end_session(session.user_id, &session.id).await?;
-            return Ok(None);
+        if self.expired(&session, t) {
+            // Remembered rows may be up to `FRESH_FOR` old: another instance may have
+            // recorded a use since. The database decides.
+            let Some(fresh) = self.store.read_session_with_user(&hash).await? else {
+                return Ok(None);
+            };
+            (session, user) = fresh;
+            if self.expired(&session, t) {
+                self.store.end_session(session.user_id, &session.id).await?;
+                return Ok(None);
+            }
         }
         if user.disabled != 0 {
             return Ok(None);
         }
         // `last seen` moves at most once a minute: most requests write nothing.
         if session.last_seen_at <= t - 60
-            && let Err(e) = self.store.touch_session(&session.id, t).await
+            && let Err(e) = self.store.touch_session(&hash, &session.id, t).await
         {
             // A read must not fail because `last seen` could not move (the disk is full):
             // the session then ages from its last recorded use, which only ends it sooner.
@@ -114,6 +124,11 @@ impl Sessions {
             tracing::warn!(why, "could not record a session's last use");
         }
         Ok(Some(Authenticated { session, user }))
+    }
+
+    /// Past its absolute lifetime, or idle for too long, at `t`.
+    fn expired(&self, session: &SessionRow, t: i64) -> bool {
+        session.expires_at <= t || session.last_seen_at + self.policy.idle_secs <= t
     }
 
     /// Gives a session a new token and a fresh password-entry time.

@@ -4,12 +4,15 @@
 mod audit;
 mod csp_reports;
 mod secrets;
+mod session_cache;
 mod sessions;
 mod throttle;
 mod users;
 
 #[cfg(test)]
 mod tests;
+
+use std::sync::Arc;
 
 use sqlx::AnyPool;
 
@@ -100,11 +103,16 @@ fn only_row<T>(rows: Vec<T>) -> Result<T, StoreError> {
 #[derive(Debug, Clone)]
 pub(crate) struct Store {
     pool: AnyPool,
+    /// Sessions recently read by this instance (see `session_cache` for why it is safe).
+    sessions: Arc<session_cache::SessionCache>,
 }
 
 impl Store {
     pub(crate) fn new(pool: AnyPool) -> Self {
-        Self { pool }
+        Self {
+            pool,
+            sessions: Arc::default(),
+        }
     }
 
     /// One round trip: whether the database answers (for `/healthz`).

@@ -1,8 +1,11 @@
 //! The `sessions` table.
 
+use std::sync::Arc;
+
 use sqlx::FromRow;
 
-use super::{Store, StoreError, StoredHash, UserRow};
+use super::session_cache::SessionAndUser;
+use super::{Store, StoreError, UserRow};
 
 #[derive(Debug, Clone, FromRow)]
 pub(crate) struct SessionRow {
@@ -29,7 +32,6 @@ struct SessionWithUser {
     username: String,
     email: String,
     display_name: Option<String>,
-    password_hash: String,
     disabled: i64,
     user_created_at: i64,
 }
@@ -58,51 +60,78 @@ impl Store {
         Ok(())
     }
 
-    /// The session behind a token hash and its user, in one round trip.
+    /// The session behind a token hash and its user (never its password hash): from this
+    /// instance's memory when it read them less than `FRESH_FOR` ago and nothing was
+    /// revoked here since, else in one round trip.
     pub(crate) async fn session_with_user(
         &self,
         token_hash: &str,
-    ) -> Result<Option<(SessionRow, UserRow)>, StoreError> {
+    ) -> Result<Option<SessionAndUser>, StoreError> {
+        if let Some(hit) = self.sessions.get(token_hash) {
+            return Ok(Some(hit));
+        }
+        self.read_session_with_user(token_hash).await
+    }
+
+    /// Like [`Store::session_with_user`], always from the database (to confirm an expiry
+    /// seen in memory: another instance may have recorded a use since).
+    pub(crate) async fn read_session_with_user(
+        &self,
+        token_hash: &str,
+    ) -> Result<Option<SessionAndUser>, StoreError> {
+        let generation = self.sessions.generation();
         let row = sqlx::query_as::<_, SessionWithUser>(
             "SELECT s.id, s.user_id, s.created_at, s.last_seen_at, s.last_auth_at, s.expires_at, s.client_addr, s.user_agent, \
-                    u.username, u.email, u.display_name, u.password_hash, u.disabled, u.created_at AS user_created_at \
+                    u.username, u.email, u.display_name, u.disabled, u.created_at AS user_created_at \
              FROM sessions s JOIN users u ON u.id = s.user_id WHERE s.token_hash = $1",
         )
         .bind(token_hash)
         .fetch_optional(&self.pool)
         .await?;
-        Ok(row.map(|r| {
-            let user = UserRow {
-                id: r.user_id,
-                username: r.username,
-                email: r.email,
-                display_name: r.display_name,
-                password_hash: StoredHash::from(r.password_hash),
-                disabled: r.disabled,
-                created_at: r.user_created_at,
-            };
-            let session = SessionRow {
-                id: r.id,
-                user_id: r.user_id,
-                created_at: r.created_at,
-                last_seen_at: r.last_seen_at,
-                last_auth_at: r.last_auth_at,
-                expires_at: r.expires_at,
-                client_addr: r.client_addr,
-                user_agent: r.user_agent,
-            };
-            (session, user)
-        }))
+        let Some(r) = row else {
+            return Ok(None);
+        };
+        let user = UserRow {
+            id: r.user_id,
+            username: r.username,
+            email: r.email,
+            display_name: r.display_name,
+            disabled: r.disabled,
+            created_at: r.user_created_at,
+        };
+        let session = SessionRow {
+            id: r.id,
+            user_id: r.user_id,
+            created_at: r.created_at,
+            last_seen_at: r.last_seen_at,
+            last_auth_at: r.last_auth_at,
+            expires_at: r.expires_at,
+            client_addr: r.client_addr,
+            user_agent: r.user_agent,
+        };
+        let found = (Arc::new(session), Arc::new(user));
+        self.sessions.put(token_hash, &found, generation);
+        Ok(Some(found))
     }
 
     /// Records activity, at most once a minute per session.
-    pub(crate) async fn touch_session(&self, id: &str, now: i64) -> Result<(), StoreError> {
-        sqlx::query("UPDATE sessions SET last_seen_at = $1 WHERE id = $2 AND last_seen_at < $3")
-            .bind(now)
-            .bind(id)
-            .bind(now - 60)
-            .execute(&self.pool)
-            .await?;
+    pub(crate) async fn touch_session(
+        &self,
+        token_hash: &str,
+        id: &str,
+        now: i64,
+    ) -> Result<(), StoreError> {
+        let done = sqlx::query(
+            "UPDATE sessions SET last_seen_at = $1 WHERE id = $2 AND last_seen_at < $3",
+        )
+        .bind(now)
+        .bind(id)
+        .bind(now - 60)
+        .execute(&self.pool)
+        .await;
+        // The remembered `last seen` is now old: the next request reads the new one.
+        self.sessions.forget(token_hash);
+        done?;
         Ok(())
     }
 
@@ -113,12 +142,15 @@ impl Store {
         token_hash: &str,
         now: i64,
     ) -> Result<(), StoreError> {
-        sqlx::query("UPDATE sessions SET token_hash = $1, last_auth_at = $2, last_seen_at = $2 WHERE id = $3")
+        let done = sqlx::query("UPDATE sessions SET token_hash = $1, last_auth_at = $2, last_seen_at = $2 WHERE id = $3")
             .bind(token_hash)
             .bind(now)
             .bind(id)
             .execute(&self.pool)
-            .await?;
+            .await;
+        // The old token ends here; on an error too (the write may have landed).
+        self.sessions.invalidate();
+        done?;
         Ok(())
     }
 
@@ -138,23 +170,26 @@ impl Store {
             .bind(id)
             .bind(user_id)
             .execute(&self.pool)
-            .await?;
-        Ok(done.rows_affected() == 1)
+            .await;
+        self.sessions.invalidate();
+        Ok(done?.rows_affected() == 1)
     }
 
     pub(crate) async fn end_every_session(&self) -> Result<u64, StoreError> {
-        Ok(sqlx::query("DELETE FROM sessions")
+        let done = sqlx::query("DELETE FROM sessions")
             .execute(&self.pool)
-            .await?
-            .rows_affected())
+            .await;
+        self.sessions.invalidate();
+        Ok(done?.rows_affected())
     }
 
     pub(crate) async fn end_all_sessions(&self, user_id: i64) -> Result<u64, StoreError> {
-        Ok(sqlx::query("DELETE FROM sessions WHERE user_id = $1")
+        let done = sqlx::query("DELETE FROM sessions WHERE user_id = $1")
             .bind(user_id)
             .execute(&self.pool)
-            .await?
-            .rows_affected())
+            .await;
+        self.sessions.invalidate();
+        Ok(done?.rows_affected())
     }
 
     pub(crate) async fn delete_expired_sessions(

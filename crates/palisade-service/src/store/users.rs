@@ -27,19 +27,19 @@ impl std::fmt::Debug for StoredHash {
     }
 }
 
+/// A user, without the password hash: that is read only where a password is checked
+/// ([`Store::login_lookup`], [`Store::password_hash`]) and dropped after the check.
 #[derive(Debug, Clone, FromRow)]
 pub(crate) struct UserRow {
     pub(crate) id: i64,
     pub(crate) username: String,
     pub(crate) email: String,
     pub(crate) display_name: Option<String>,
-    #[sqlx(try_from = "String")]
-    pub(crate) password_hash: StoredHash,
     pub(crate) disabled: i64,
     pub(crate) created_at: i64,
 }
 
-const USER_COLUMNS_BY_LOGIN: &str = "SELECT id, username, email, display_name, password_hash, disabled, created_at FROM users WHERE username = $1 OR email_key = $2";
+const USER_COLUMNS_BY_LOGIN: &str = "SELECT id, username, email, display_name, disabled, created_at FROM users WHERE username = $1 OR email_key = $2";
 
 pub(crate) struct NewUser<'a> {
     pub(crate) username: &'a str,
@@ -112,7 +112,7 @@ impl Store {
         &self,
         username: &str,
         email_key: &str,
-    ) -> Result<(Option<UserRow>, u32), StoreError> {
+    ) -> Result<(Option<(UserRow, StoredHash)>, u32), StoreError> {
         let row = sqlx::query_as::<_, LoginLookup>(
             "SELECT u.id, u.username, u.email, u.display_name, u.password_hash, u.disabled, u.created_at, m.max_legacy_cost \
              FROM (SELECT MAX(legacy_cost) AS max_legacy_cost FROM users) m \
@@ -124,15 +124,17 @@ impl Store {
         .await?;
         let cost = row.max_legacy_cost.unwrap_or(0).clamp(0, 31) as u32;
         let user = match (row.id, row.username, row.email, row.password_hash) {
-            (Some(id), Some(username), Some(email), Some(hash)) => Some(UserRow {
-                id,
-                username,
-                email,
-                display_name: row.display_name,
-                password_hash: StoredHash::from(hash),
-                disabled: row.disabled.unwrap_or(1),
-                created_at: row.created_at.unwrap_or(0),
-            }),
+            (Some(id), Some(username), Some(email), Some(hash)) => Some((
+                UserRow {
+                    id,
+                    username,
+                    email,
+                    display_name: row.display_name,
+                    disabled: row.disabled.unwrap_or(1),
+                    created_at: row.created_at.unwrap_or(0),
+                },
+                StoredHash::from(hash),
+            )),
             _ => None,
         };
         Ok((user, cost))
@@ -177,27 +179,41 @@ impl Store {
 
     pub(crate) async fn user_by_id(&self, id: i64) -> Result<Option<UserRow>, StoreError> {
         Ok(sqlx::query_as::<_, UserRow>(
-            "SELECT id, username, email, display_name, password_hash, disabled, created_at FROM users WHERE id = $1",
+            "SELECT id, username, email, display_name, disabled, created_at FROM users WHERE id = $1",
         )
         .bind(id)
         .fetch_optional(&self.pool)
         .await?)
     }
 
+    /// A user's password hash, to check a password they entered.
+    pub(crate) async fn password_hash(&self, id: i64) -> Result<Option<StoredHash>, StoreError> {
+        Ok(
+            sqlx::query_scalar::<_, String>("SELECT password_hash FROM users WHERE id = $1")
+                .bind(id)
+                .fetch_optional(&self.pool)
+                .await?
+                .map(StoredHash::from),
+        )
+    }
+
     pub(crate) async fn list_users(&self) -> Result<Vec<UserRow>, StoreError> {
         Ok(sqlx::query_as::<_, UserRow>(
-            "SELECT id, username, email, display_name, password_hash, disabled, created_at FROM users ORDER BY id",
+            "SELECT id, username, email, display_name, disabled, created_at FROM users ORDER BY id",
         )
         .fetch_all(&self.pool)
         .await?)
     }
 
     pub(crate) async fn set_disabled(&self, id: i64, disabled: bool) -> Result<(), StoreError> {
-        sqlx::query("UPDATE users SET disabled = $1 WHERE id = $2")
+        let done = sqlx::query("UPDATE users SET disabled = $1 WHERE id = $2")
             .bind(i64::from(disabled))
             .bind(id)
             .execute(&self.pool)
-            .await?;
+            .await;
+        // Even on an error: the write may have landed.
+        self.sessions.invalidate();
+        done?;
         Ok(())
     }
 
@@ -219,6 +235,19 @@ impl Store {
 
     /// Sets a new password and ends every session but `keep`, in one transaction.
     pub(crate) async fn change_password(
+        &self,
+        id: i64,
+        new_hash: &str,
+        keep: &str,
+        now: i64,
+    ) -> Result<u64, StoreError> {
+        let ended = self.change_password_tx(id, new_hash, keep, now).await;
+        // Even on an error: the commit may have landed.
+        self.sessions.invalidate();
+        ended
+    }
+
+    async fn change_password_tx(
         &self,
         id: i64,
         new_hash: &str,

@@ -202,6 +202,7 @@ async fn expired_and_forged_sessions_are_refused() {
         .execute(&app.db)
         .await
         .unwrap();
+    app.changed_elsewhere().await;
     assert_eq!(
         app.json("GET", "/api/v1/me", None, Some(&token))
             .await
@@ -215,6 +216,7 @@ async fn expired_and_forged_sessions_are_refused() {
         .execute(&app.db)
         .await
         .unwrap();
+    app.changed_elsewhere().await;
     assert_eq!(
         app.json("GET", "/api/v1/me", None, Some(&token))
             .await
@@ -229,6 +231,7 @@ async fn expired_and_forged_sessions_are_refused() {
         .execute(&app.db)
         .await
         .unwrap();
+    app.changed_elsewhere().await;
     assert_eq!(
         app.json("GET", "/api/v1/me", None, Some(&token))
             .await
@@ -296,6 +299,7 @@ async fn ending_another_session_needs_a_recent_password() {
         .execute(&app.db)
         .await
         .unwrap();
+    app.changed_elsewhere().await;
     let refused = app
         .json(
             "DELETE",

@@ -7,6 +7,7 @@ mod concurrency;
 mod database_auth;
 mod import;
 mod postgres;
+mod revocation;
 mod secret_hygiene;
 mod sql_scan;
 mod support;

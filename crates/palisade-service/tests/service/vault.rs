@@ -46,6 +46,7 @@ async fn store_list_reveal_delete_and_reauth() {
         .execute(&app.db)
         .await
         .unwrap();
+    app.changed_elsewhere().await;
     let refused = app
         .json(
             "POST",
