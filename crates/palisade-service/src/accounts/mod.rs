@@ -203,11 +203,11 @@ impl Accounts {
                 return Err(AppError::BadCredentials);
             }
         };
-        // This client knows the password: its pair counter starts over. The account-wide
-        // counter only takes back this attempt; clearing it would hand a distributed
-        // attacker a fresh allowance every time the owner signs in.
-        self.store.clear_counter(&pair_key).await?;
-        self.store.uncount_attempt(&account_key).await?;
+        // This client knows the password: its pair counter starts over; the account-wide
+        // one takes back this attempt only.
+        self.store
+            .reset_after_login(&pair_key, &account_key)
+            .await?;
         if verified.needs_rehash() {
             self.rehash(&user, &hash, password, client).await?;
         }

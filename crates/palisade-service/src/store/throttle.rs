@@ -62,6 +62,25 @@ impl Store {
         Ok(())
     }
 
+    /// After a successful login, in one atomic statement: the (account, client) counter
+    /// starts over, and the account-wide counter takes back this one attempt (clearing it
+    /// would hand a distributed attacker a fresh allowance every time the owner signs in).
+    pub(crate) async fn reset_after_login(
+        &self,
+        pair_key: &str,
+        account_key: &str,
+    ) -> Result<(), StoreError> {
+        sqlx::query(
+            "UPDATE throttle SET failures = CASE WHEN key = $1 OR failures <= 0 THEN 0 ELSE failures - 1 END \
+             WHERE key = $1 OR key = $2",
+        )
+        .bind(pair_key)
+        .bind(account_key)
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
     /// Counts one attempt into a fixed-window rate counter, atomically, and returns it.
     pub(crate) async fn count_attempt(
         &self,
@@ -205,6 +224,54 @@ mod tests {
             return;
         };
         sql_gate_agrees_with_the_policy(&store).await;
+        db.drop_db().await;
+    }
+
+    /// A successful login: the pair counter starts over, the account counter loses one
+    /// attempt (never below zero), and no other counter changes.
+    async fn reset_after_login_touches_only_its_two_counters(store: &Store) {
+        let now = 1_000_000;
+        for key in [
+            "pair:acct:id:1|c",
+            "acct:id:1",
+            "pair:acct:id:2|c",
+            "acct:id:3",
+        ] {
+            for _ in 0..3 {
+                store.count_attempt(key, now, 300).await.unwrap();
+            }
+        }
+        store.count_attempt("acct:id:4", now, 300).await.unwrap();
+        store.uncount_attempt("acct:id:4").await.unwrap();
+        store
+            .reset_after_login("pair:acct:id:1|c", "acct:id:1")
+            .await
+            .unwrap();
+        store
+            .reset_after_login("pair:acct:id:4|c", "acct:id:4")
+            .await
+            .unwrap();
+        let failures =
+            |key: &'static str| async move { store.counter(key).await.unwrap().failures };
+        assert_eq!(failures("pair:acct:id:1|c").await, 0);
+        assert_eq!(failures("acct:id:1").await, 2);
+        assert_eq!(failures("pair:acct:id:2|c").await, 3);
+        assert_eq!(failures("acct:id:3").await, 3);
+        assert_eq!(failures("acct:id:4").await, 0);
+    }
+
+    #[tokio::test]
+    async fn reset_after_login_on_sqlite() {
+        let (store, _dir) = sqlite_store().await;
+        reset_after_login_touches_only_its_two_counters(&store).await;
+    }
+
+    #[tokio::test]
+    async fn reset_after_login_on_postgres() {
+        let Some((store, db)) = postgres_store("the login reset on PostgreSQL").await else {
+            return;
+        };
+        reset_after_login_touches_only_its_two_counters(&store).await;
         db.drop_db().await;
     }
 
