@@ -233,3 +233,78 @@ async fn revocation_is_immediate_on_postgres_and_within_a_second_on_another_inst
     drop((a, b));
     db.drop_db().await;
 }
+
+/// Remembering a session never lengthens it: idle and absolute expiry hold to the second
+/// for a session read a moment before.
+async fn expiry_is_exact_while_remembered(app: &TestApp) {
+    let idle = app.config.session_idle_minutes as i64 * 60;
+    let absolute = app.config.session_absolute_minutes as i64 * 60;
+    assert_eq!(
+        app.register("exact", "exact@example.com", STRONG)
+            .await
+            .status,
+        StatusCode::CREATED
+    );
+    let me = |token: String| async move {
+        app.json("GET", "/api/v1/me", None, Some(&token))
+            .await
+            .status
+    };
+    let (a, b) = (
+        app.login("exact", STRONG).await,
+        app.login("exact", STRONG).await,
+    );
+    assert_eq!(me(a.clone()).await, StatusCode::OK);
+    assert_eq!(me(b.clone()).await, StatusCode::OK);
+    app.clock.advance(idle - 1);
+    assert_eq!(
+        me(a.clone()).await,
+        StatusCode::OK,
+        "one second before idle expiry"
+    );
+    app.clock.advance(1);
+    assert_eq!(
+        me(b.clone()).await,
+        StatusCode::UNAUTHORIZED,
+        "idle for exactly the limit"
+    );
+    assert_eq!(me(a.clone()).await, StatusCode::OK, "used a second ago");
+    // Absolute: kept busy, it still ends at its lifetime to the second.
+    let c = app.login("exact", STRONG).await;
+    let mut used = 0;
+    while used + 60 < absolute - 1 {
+        let step = (absolute - 1 - used).min(idle / 2);
+        app.clock.advance(step);
+        used += step;
+        assert_eq!(
+            me(c.clone()).await,
+            StatusCode::OK,
+            "{used} s into its life"
+        );
+    }
+    app.clock.advance(absolute - 1 - used);
+    assert_eq!(
+        me(c.clone()).await,
+        StatusCode::OK,
+        "one second before its end"
+    );
+    app.clock.advance(1);
+    assert_eq!(me(c).await, StatusCode::UNAUTHORIZED, "at its absolute end");
+}
+
+#[tokio::test]
+async fn expiry_is_exact_while_remembered_on_sqlite() {
+    expiry_is_exact_while_remembered(&TestApp::sqlite().await).await;
+}
+
+#[tokio::test]
+async fn expiry_is_exact_while_remembered_on_postgres() {
+    let Some(db) = PgDb::create("exact expiry on PostgreSQL").await else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let app = TestApp::with_config(test_config(dir.path(), Some(db.url.clone())), dir).await;
+    expiry_is_exact_while_remembered(&app).await;
+    drop(app);
+    db.drop_db().await;
+}

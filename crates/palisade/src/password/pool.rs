@@ -32,6 +32,19 @@ impl std::fmt::Debug for HashPool {
     }
 }
 
+/// How much less CPU priority a hashing thread has than the thread that made the pool.
+const HASHING_NICENESS: i32 = 5;
+
+/// Puts this thread below the request threads: during a login flood the hashing fills every
+/// core, and a health check or a signed-in page must still be answered at once. When there
+/// is no flood the hashing threads still get every idle cycle, so a login is not slower.
+fn lower_priority() {
+    // On Linux the nice value is a thread's own (elsewhere it is the whole process's).
+    // Refused (a sandbox that forbids it): the thread keeps the priority it had.
+    #[cfg(target_os = "linux")]
+    let _ = rustix::process::nice(HASHING_NICENESS);
+}
+
 impl HashPool {
     /// A pool of `max_concurrent` (at least 1) hashing threads. They stop when the last
     /// clone of the pool is dropped.
@@ -44,6 +57,7 @@ impl HashPool {
             let spawned = std::thread::Builder::new()
                 .name(format!("palisade-hash-{i}"))
                 .spawn(move || {
+                    lower_priority();
                     loop {
                         // Hold the lock only to take a job, not while running it.
                         let job = match queue.lock() {
@@ -126,6 +140,29 @@ mod tests {
     use crate::password::PepperSet;
     use std::sync::atomic::{AtomicUsize, Ordering};
     use std::time::Duration;
+
+    /// The flood defence: hashing runs below the threads that answer requests.
+    #[cfg(target_os = "linux")]
+    #[tokio::test]
+    async fn hashing_threads_run_below_the_request_threads() {
+        let hasher = Arc::new(PasswordHasher::new(
+            PepperSet::new(1, PepperSet::generate_key().unwrap()).unwrap(),
+        ));
+        let pool = HashPool::new(hasher, 2);
+        let mine = rustix::process::getpriority_process(None).unwrap();
+        for _ in 0..4 {
+            let theirs = pool
+                .run(|| rustix::process::getpriority_process(None).unwrap())
+                .await
+                .unwrap();
+            assert_eq!(theirs, (mine + HASHING_NICENESS).min(19));
+        }
+        assert_eq!(
+            rustix::process::getpriority_process(None).unwrap(),
+            mine,
+            "only the hashing threads are lowered"
+        );
+    }
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn never_more_than_the_bound_run_at_once() {
