@@ -2,10 +2,12 @@
 # Service benchmarks, on loopback, bounded in time; stops its servers when done.
 #   1. authenticated GET /api/v1/me: requests/s on SQLite and on PostgreSQL, with a bare
 #      axum JSON handler measured in the same run as the baseline;
-#   2. a login flood: passwords hashed per second against the machine's limit
-#      (cores / time of one hash), /healthz p99 latency during the flood, peak memory.
-# Usage: bench/service.sh [seconds] [me|flood]   (both by default)   (PostgreSQL: PALISADE_BENCH_DATABASE_URL, default
-# postgres://postgres@127.0.0.1:5432/test; the bench creates and drops its own database.)
+#   2. a login flood: passwords hashed per second against the machine's limit (the
+#      service's hashing threads alone, examples/hash_rate), /healthz p99 latency during
+#      the flood, peak memory.
+# Usage: bench/service.sh [seconds] [me|flood]   (both by default)
+# PostgreSQL: PALISADE_BENCH_DATABASE_URL, default postgres://postgres@127.0.0.1:5432/test;
+# the bench creates and drops its own database.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 secs=${1:-10}
