@@ -115,6 +115,17 @@ impl Store {
         }
     }
 
+    /// Runs a write that may end a session or change a user, then forgets every session
+    /// this instance remembers — on an error too, since the write may have landed.
+    async fn revoking<T, E: Into<StoreError>>(
+        &self,
+        write: impl std::future::Future<Output = Result<T, E>>,
+    ) -> Result<T, StoreError> {
+        let done = write.await;
+        self.sessions.invalidate();
+        done.map_err(Into::into)
+    }
+
     /// One round trip: whether the database answers (for `/healthz`).
     pub(crate) async fn ping(&self) -> Result<(), StoreError> {
         sqlx::query_scalar::<_, i64>("SELECT 1")

@@ -142,15 +142,15 @@ impl Store {
         token_hash: &str,
         now: i64,
     ) -> Result<(), StoreError> {
-        let done = sqlx::query("UPDATE sessions SET token_hash = $1, last_auth_at = $2, last_seen_at = $2 WHERE id = $3")
-            .bind(token_hash)
-            .bind(now)
-            .bind(id)
-            .execute(&self.pool)
-            .await;
-        // The old token ends here; on an error too (the write may have landed).
-        self.sessions.invalidate();
-        done?;
+        // The old token ends here.
+        self.revoking(
+            sqlx::query("UPDATE sessions SET token_hash = $1, last_auth_at = $2, last_seen_at = $2 WHERE id = $3")
+                .bind(token_hash)
+                .bind(now)
+                .bind(id)
+                .execute(&self.pool),
+        )
+        .await?;
         Ok(())
     }
 
@@ -166,30 +166,33 @@ impl Store {
 
     /// Ends one of the user's sessions; `false` when it is not theirs or does not exist.
     pub(crate) async fn end_session(&self, user_id: i64, id: &str) -> Result<bool, StoreError> {
-        let done = sqlx::query("DELETE FROM sessions WHERE id = $1 AND user_id = $2")
-            .bind(id)
-            .bind(user_id)
-            .execute(&self.pool)
-            .await;
-        self.sessions.invalidate();
-        Ok(done?.rows_affected() == 1)
+        let done = self
+            .revoking(
+                sqlx::query("DELETE FROM sessions WHERE id = $1 AND user_id = $2")
+                    .bind(id)
+                    .bind(user_id)
+                    .execute(&self.pool),
+            )
+            .await?;
+        Ok(done.rows_affected() == 1)
     }
 
     pub(crate) async fn end_every_session(&self) -> Result<u64, StoreError> {
-        let done = sqlx::query("DELETE FROM sessions")
-            .execute(&self.pool)
-            .await;
-        self.sessions.invalidate();
-        Ok(done?.rows_affected())
+        let done = self
+            .revoking(sqlx::query("DELETE FROM sessions").execute(&self.pool))
+            .await?;
+        Ok(done.rows_affected())
     }
 
     pub(crate) async fn end_all_sessions(&self, user_id: i64) -> Result<u64, StoreError> {
-        let done = sqlx::query("DELETE FROM sessions WHERE user_id = $1")
-            .bind(user_id)
-            .execute(&self.pool)
-            .await;
-        self.sessions.invalidate();
-        Ok(done?.rows_affected())
+        let done = self
+            .revoking(
+                sqlx::query("DELETE FROM sessions WHERE user_id = $1")
+                    .bind(user_id)
+                    .execute(&self.pool),
+            )
+            .await?;
+        Ok(done.rows_affected())
     }
 
     pub(crate) async fn delete_expired_sessions(

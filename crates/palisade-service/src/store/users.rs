@@ -206,14 +206,13 @@ impl Store {
     }
 
     pub(crate) async fn set_disabled(&self, id: i64, disabled: bool) -> Result<(), StoreError> {
-        let done = sqlx::query("UPDATE users SET disabled = $1 WHERE id = $2")
-            .bind(i64::from(disabled))
-            .bind(id)
-            .execute(&self.pool)
-            .await;
-        // Even on an error: the write may have landed.
-        self.sessions.invalidate();
-        done?;
+        self.revoking(
+            sqlx::query("UPDATE users SET disabled = $1 WHERE id = $2")
+                .bind(i64::from(disabled))
+                .bind(id)
+                .execute(&self.pool),
+        )
+        .await?;
         Ok(())
     }
 
@@ -241,10 +240,8 @@ impl Store {
         keep: &str,
         now: i64,
     ) -> Result<u64, StoreError> {
-        let ended = self.change_password_tx(id, new_hash, keep, now).await;
-        // Even on an error: the commit may have landed.
-        self.sessions.invalidate();
-        ended
+        self.revoking(self.change_password_tx(id, new_hash, keep, now))
+            .await
     }
 
     async fn change_password_tx(

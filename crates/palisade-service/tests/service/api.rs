@@ -250,19 +250,7 @@ async fn ending_another_session_needs_a_recent_password() {
     app.register("erin", "erin@example.com", STRONG).await;
     let mine = app.login("erin", STRONG).await;
     let other = app.login("erin", STRONG).await;
-    let sessions = app
-        .json("GET", "/api/v1/sessions", None, Some(&mine))
-        .await
-        .json();
-    let other_id = sessions
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|s| s["current"] == false)
-        .unwrap()["id"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+    let other_id = app.session_id(&mine, false).await;
     // Fresh login: allowed without the password.
     assert_eq!(
         app.json(
@@ -283,18 +271,7 @@ async fn ending_another_session_needs_a_recent_password() {
     );
     // Stale password entry: refused without it, allowed with it, and the token is renewed.
     let other = app.login("erin", STRONG).await;
-    let other_id = app
-        .json("GET", "/api/v1/sessions", None, Some(&other))
-        .await
-        .json()
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|s| s["current"] == true)
-        .unwrap()["id"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+    let other_id = app.session_id(&other, true).await;
     sqlx::query("UPDATE sessions SET last_auth_at = last_auth_at - 600")
         .execute(&app.db)
         .await

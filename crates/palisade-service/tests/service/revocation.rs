@@ -94,17 +94,7 @@ async fn revoke(on: &TestApp, how: Revocation, user: &str, token: &str, other: &
             assert_eq!(reply.status, StatusCode::OK, "{}", reply.body);
         }
         Revocation::EndSession => {
-            let sessions = on.json("GET", "/api/v1/sessions", None, Some(other)).await;
-            let listed = sessions.json();
-            let id = listed
-                .as_array()
-                .unwrap()
-                .iter()
-                .find(|s| s["current"] == false)
-                .unwrap()["id"]
-                .as_str()
-                .unwrap()
-                .to_owned();
+            let id = on.session_id(other, false).await;
             let reply = on
                 .json(
                     "DELETE",
@@ -125,18 +115,24 @@ async fn revoke(on: &TestApp, how: Revocation, user: &str, token: &str, other: &
     Instant::now()
 }
 
+/// A new user `name` with two sessions: the one to revoke, and the owner's other one.
+async fn signed_in_twice(app: &TestApp, name: &str) -> (String, String, String) {
+    assert_eq!(
+        app.register(name, &format!("{name}@example.com"), STRONG)
+            .await
+            .status,
+        StatusCode::CREATED
+    );
+    let token = app.login(name, STRONG).await;
+    let other = app.login(name, STRONG).await;
+    (name.to_owned(), token, other)
+}
+
 /// On the instance that revoked: every request that started after the revocation was
 /// answered is refused, while 64 are in flight; and the token was being served from
 /// memory just before (the requests were not all slow database reads).
 async fn revoked_at_once_on_this_instance(app: &TestApp, how: Revocation, n: usize) {
-    let user = format!("revoked{n}");
-    let email = format!("revoked{n}@example.com");
-    assert_eq!(
-        app.register(&user, &email, STRONG).await.status,
-        StatusCode::CREATED
-    );
-    let token = app.login(&user, STRONG).await;
-    let other = app.login(&user, STRONG).await;
+    let (user, token, other) = signed_in_twice(app, &format!("revoked{n}")).await;
     let hammer = Hammer::start(app, &token, 64);
     tokio::time::sleep(Duration::from_millis(150)).await;
     let revoked = if matches!(how, Revocation::Disable) {
@@ -177,14 +173,7 @@ async fn revoked_at_once_on_this_instance(app: &TestApp, how: Revocation, n: usi
 /// On another instance sharing the database: the last request that got through started
 /// less than a second after the revocation was answered.
 async fn revoked_within_a_second_elsewhere(a: &TestApp, b: &TestApp, how: Revocation, n: usize) {
-    let user = format!("elsewhere{n}");
-    let email = format!("elsewhere{n}@example.com");
-    assert_eq!(
-        a.register(&user, &email, STRONG).await.status,
-        StatusCode::CREATED
-    );
-    let token = a.login(&user, STRONG).await;
-    let other = a.login(&user, STRONG).await;
+    let (user, token, other) = signed_in_twice(a, &format!("elsewhere{n}")).await;
     let hammer = Hammer::start(b, &token, 64);
     tokio::time::sleep(Duration::from_millis(300)).await;
     let revoked = revoke(a, how, &user, &token, &other).await;

@@ -261,6 +261,22 @@ impl TestApp {
         .await
     }
 
+    /// The id of a session of `token`'s user, as its list shows it: `token`'s own
+    /// (`current`) or another one.
+    pub(crate) async fn session_id(&self, token: &str, current: bool) -> String {
+        self.json("GET", "/api/v1/sessions", None, Some(token))
+            .await
+            .json()
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|s| s["current"] == current)
+            .unwrap()["id"]
+            .as_str()
+            .unwrap()
+            .to_owned()
+    }
+
     pub(crate) async fn login(&self, identifier: &str, password: &str) -> String {
         let reply = self
             .login_from(identifier, password, "127.0.0.1:40000")
