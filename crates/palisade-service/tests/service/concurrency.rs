@@ -154,6 +154,48 @@ pub(crate) async fn distributed_guessing(apps: &[&TestApp], advance_every: Optio
     assert_eq!(reply.status, StatusCode::OK, "{}", reply.body);
 }
 
+/// 200 logins to one account, 64 in flight, each from its own address: three in four with
+/// the right password, the rest wrong. Every success takes back exactly its own attempt from
+/// the account-wide counter (a take-back written as read, subtract, write back loses some
+/// under this load and leaves the counter too high), and starts its pair counter over.
+pub(crate) async fn owner_and_guesser_at_once(apps: &[&TestApp]) {
+    let app = apps[0];
+    let reply = app.register("owner", "owner@example.com", STRONG).await;
+    assert_eq!(reply.status, StatusCode::CREATED, "{}", reply.body);
+    let id = app.user_named("owner").await.id;
+    let statuses = flood(apps, 200, 64, None, |i| {
+        let password = if i % 4 == 0 {
+            "wrong guess here"
+        } else {
+            STRONG
+        };
+        login("owner", password, &client(2_000 + i))
+    })
+    .await;
+    assert_no_server_error(&statuses);
+    assert_eq!(statuses.get(&200), Some(&150), "{statuses:?}");
+    assert_eq!(statuses.get(&401), Some(&50), "{statuses:?}");
+    let counter = |key: String| async move {
+        sqlx::query_scalar::<_, i64>("SELECT failures FROM throttle WHERE key = $1")
+            .bind(key)
+            .fetch_optional(&app.db)
+            .await
+            .unwrap()
+    };
+    assert_eq!(
+        counter(format!("acct:id:{id}")).await,
+        Some(50),
+        "the account-wide counter holds the failures only"
+    );
+    let owner_address = client(2_001);
+    let client_key = owner_address.split(':').next().unwrap();
+    assert_eq!(
+        counter(format!("pair:acct:id:{id}|{client_key}")).await,
+        Some(0),
+        "a success starts its pair counter over"
+    );
+}
+
 /// 2,000 wrong passwords at one account from one address, 8 in flight: the pair delay.
 pub(crate) async fn guessing_from_one_address(apps: &[&TestApp], advance_every: Option<usize>) {
     let app = apps[0];
@@ -230,6 +272,22 @@ async fn guessing_from_one_address_on_sqlite() {
     guessing_from_one_address(&[&app], None).await;
     let app = TestApp::sqlite().await;
     guessing_from_one_address(&[&app], Some(20)).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn owner_and_guesser_at_once_on_sqlite() {
+    owner_and_guesser_at_once(&[&TestApp::sqlite().await]).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn owner_and_guesser_at_once_across_two_instances_on_postgres() {
+    let Some(db) = PgDb::create("owner and guesser on two PostgreSQL instances").await else {
+        return;
+    };
+    let (a, b) = two_instances(&db).await;
+    owner_and_guesser_at_once(&[&a, &b]).await;
+    drop((a, b));
+    db.drop_db().await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
