@@ -60,6 +60,13 @@ enum Command {
         #[command(subcommand)]
         action: commands::user::UserAction,
     },
+    /// Forward-auth access rules: `check` which rule decides a URL.
+    Authz {
+        #[command(flatten)]
+        common: commands::Common,
+        #[command(subcommand)]
+        action: commands::authz::AuthzAction,
+    },
 }
 
 #[derive(Subcommand)]
@@ -109,6 +116,9 @@ fn main() -> ExitCode {
             Command::Audit(args) => commands::audit::run(args),
             Command::User { common, action } => {
                 commands::user::run(common.config(None)?, action).await
+            }
+            Command::Authz { common, action } => {
+                commands::authz::run(common.config(None)?, action).await
             }
         }
     });

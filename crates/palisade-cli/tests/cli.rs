@@ -253,6 +253,105 @@ fn user_commands() {
     }
 }
 
+#[test]
+fn groups_and_authz_check() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("palisade.toml");
+    std::fs::write(
+        &config,
+        r#"
+[[access_control.rules]]
+domain = "app.example.com"
+resources = ["/admin(/.*)?"]
+subject = "group:admins"
+policy = "authenticated"
+
+[[access_control.rules]]
+domain = "app.example.com"
+resources = ["/admin(/.*)?"]
+policy = "deny"
+"#,
+    )
+    .unwrap();
+    let config = config.to_str().unwrap();
+    let server = start(dir.path(), &["--config", config]);
+    assert_eq!(
+        http(server.addr, "POST", "/api/v1/register", Some(REGISTER)).0,
+        201
+    );
+    let run = |args: &[&str]| {
+        let out = palisade(dir.path())
+            .args(args)
+            .args(["--config", config])
+            .output()
+            .unwrap();
+        (
+            out.status.code(),
+            String::from_utf8(out.stdout).unwrap(),
+            String::from_utf8(out.stderr).unwrap(),
+        )
+    };
+    let url = "https://app.example.com/public/../admin/users";
+    let (code, out, _) = run(&["authz", "check", url, "--user", "durable"]);
+    assert_eq!(code, Some(1), "{out}");
+    assert!(
+        out.contains("https://app.example.com/admin/users: deny (access_control.rules[1])"),
+        "{out}"
+    );
+    assert_eq!(
+        run(&["user", "group", "add", "durable", "admins"]).0,
+        Some(0)
+    );
+    let (_, out, _) = run(&["user", "group", "add", "durable", "admins"]);
+    assert!(out.contains("already in admins"), "{out}");
+    let (code, out, _) = run(&["user", "group", "list", "durable"]);
+    assert_eq!((code, out.as_str()), (Some(0), "admins\n"));
+    let (code, out, _) = run(&["authz", "check", url, "--user", "durable"]);
+    assert_eq!(code, Some(0), "{out}");
+    assert!(out.contains("allow (access_control.rules[0])"), "{out}");
+    let (code, out, _) = run(&["authz", "check", url]);
+    assert_eq!(code, Some(1));
+    assert!(
+        out.contains("log in first (access_control.rules[0])"),
+        "{out}"
+    );
+    let (code, out, _) = run(&[
+        "authz",
+        "check",
+        "https://other.example.com/",
+        "--user",
+        "durable",
+    ]);
+    assert_eq!(code, Some(1));
+    assert!(out.contains("deny (default_policy)"), "{out}");
+    assert_eq!(
+        run(&["user", "group", "remove", "durable", "admins"]).0,
+        Some(0)
+    );
+    assert_eq!(
+        run(&["user", "group", "remove", "durable", "admins"]).0,
+        Some(1)
+    );
+    let (code, _, err) = run(&["user", "group", "add", "durable", "Admins!"]);
+    assert_eq!(code, Some(2));
+    assert!(err.contains("group \"Admins!\""), "{err}");
+    let (code, _, err) = run(&["authz", "check", "https://app.example.com/..%2fadmin"]);
+    assert_eq!(code, Some(2));
+    assert!(err.contains("URL refused: uri: an encoded"), "{err}");
+    let (code, _, err) = run(&["authz", "check", url, "--user", "nobody"]);
+    assert_eq!(code, Some(2));
+    assert!(err.contains("no user named nobody"), "{err}");
+    // A rule that cannot be read stops everything, naming it.
+    std::fs::write(
+        config,
+        "[[access_control.rules]]\ndomain = \"app.example.com\"\nnetworks = [\"10.0.0.0/33\"]\npolicy = \"deny\"\n",
+    )
+    .unwrap();
+    let (code, _, err) = run(&["authz", "check", url]);
+    assert_eq!(code, Some(2));
+    assert!(err.contains("access_control.rules[0].networks[0]"), "{err}");
+}
+
 fn run_with_stdin(cmd: &mut Command, input: &[u8]) -> (Option<i32>, Vec<u8>, String) {
     let mut child = cmd
         .stdin(Stdio::piped())

@@ -26,7 +26,12 @@ use crate::state::AppState;
         crate::vault::api::list,
         crate::vault::api::put,
         crate::vault::api::reveal,
-        crate::vault::api::delete
+        crate::vault::api::delete,
+        crate::api_tokens::api::create,
+        crate::api_tokens::api::list,
+        crate::api_tokens::api::revoke,
+        crate::authz::api::forward_auth,
+        crate::authz::api::auth_request
     )
 )]
 pub(crate) struct ApiDoc;
@@ -37,7 +42,10 @@ async fn openapi() -> Response {
 }
 
 /// Operations anyone may call; every other one needs a session (cookie or bearer token).
-const PUBLIC: [&str; 2] = ["register", "login"];
+const PUBLIC: [&str; 4] = ["register", "login", "forward_auth", "auth_request"];
+
+/// Operations throttled per client.
+const THROTTLED: [&str; 2] = ["register", "login"];
 
 /// The OpenAPI document: the operations as their handlers declare them, plus what every
 /// operation can answer from the layers around it, so a client (and a schema-driven test)
@@ -111,7 +119,7 @@ pub(crate) fn document() -> serde_json::Value {
             if names_a_secret {
                 extra.push(("422", "the secret's name is invalid; `field` names it"));
             }
-            if PUBLIC.contains(&id.as_str()) {
+            if THROTTLED.contains(&id.as_str()) {
                 extra.push((
                     "429",
                     "too many attempts; Retry-After says when to try again",

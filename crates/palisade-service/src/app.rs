@@ -130,6 +130,11 @@ pub(crate) fn shield_config(config: &Config) -> Result<ShieldConfig, String> {
         .map_err(|e| format!("configuration: {e}"))?;
     shield.proxies = TrustedProxies::parse(config.trusted_proxies.iter().map(String::as_str))
         .map_err(|e| format!("configuration: trusted_proxies: {e}"))?;
+    // Envoy asks with the original request's method; the decision changes nothing.
+    shield.csrf = shield
+        .csrf
+        .exempt(crate::authz::api::EXT_AUTHZ_PREFIX)
+        .map_err(|e| format!("configuration: {e}"))?;
     shield.csp = CspLayer::new(CspPolicy::strict())
         .with_report_endpoint("/csp-report")
         .map_err(|e| format!("configuration: {e}"))?;
@@ -154,6 +159,9 @@ pub(crate) fn app(state: AppState, shield: ShieldConfig) -> Router {
         .merge(crate::vault::api::router())
         .merge(crate::vault::pages::router())
         .merge(crate::api::router())
+        .merge(crate::authz::api::router())
+        .merge(crate::api_tokens::api::router())
+        .merge(crate::api_tokens::pages::router())
         .merge(reports)
         .route("/healthz", get(healthz))
         .route("/readyz", get(healthz))

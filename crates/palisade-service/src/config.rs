@@ -32,6 +32,10 @@ pub struct Config {
     pub allow_insecure_database_tls: bool,
     /// The origin people use (`https://accounts.example.com`); default `http://<listen>`.
     pub public_origin: Option<String>,
+    /// Opt-in, for forward-auth across subdomains: the session is also issued as a
+    /// `__Secure-` cookie for this domain (never a public suffix; it must contain
+    /// `public_origin`'s host), so requests to every app under it carry it.
+    pub cookie_domain: Option<String>,
     /// Proxy networks whose forwarded headers are believed.
     pub trusted_proxies: Vec<String>,
     /// PEM certificate chain for native TLS.
@@ -74,6 +78,9 @@ pub struct Config {
     pub body_read_timeout_secs: u64,
     /// Connections open at once; more are closed as soon as they are accepted.
     pub max_connections: usize,
+    /// Forward-auth rules for the apps behind a reverse proxy (`[access_control]`).
+    #[serde(default)]
+    pub access_control: crate::authz::AccessControl,
 }
 
 const ENV_KEYS: &[&str] = &[
@@ -85,6 +92,7 @@ const ENV_KEYS: &[&str] = &[
     "database_tls_cert",
     "database_tls_key",
     "public_origin",
+    "cookie_domain",
     "trusted_proxies",
     "tls_cert",
     "tls_key",
@@ -117,6 +125,7 @@ impl Default for Config {
             database_tls_key: None,
             allow_insecure_database_tls: false,
             public_origin: None,
+            cookie_domain: None,
             trusted_proxies: Vec::new(),
             tls_cert: None,
             tls_key: None,
@@ -138,6 +147,7 @@ impl Default for Config {
             header_read_timeout_secs: 10,
             body_read_timeout_secs: 30,
             max_connections: 10_000,
+            access_control: crate::authz::AccessControl::default(),
         }
     }
 }
@@ -239,6 +249,10 @@ impl Config {
     }
 
     fn check(&self) -> Result<(), String> {
+        self.cookie_domain()?;
+        // A rule set that cannot be read stops the start, naming the rule and the field.
+        crate::authz::AccessRules::compile(&self.access_control)
+            .map_err(|e| format!("configuration: {e}"))?;
         let positive = [
             ("session_idle_minutes", self.session_idle_minutes),
             ("session_absolute_minutes", self.session_absolute_minutes),
@@ -319,6 +333,38 @@ impl Config {
             None if self.tls_cert.is_some() => format!("https://{}", self.listen),
             None => format!("http://{}", self.listen),
         }
+    }
+
+    /// `cookie_domain`, checked: a host name (a leading dot is ignored) that is not a
+    /// public suffix, contains `public_origin`'s host, and is served over https.
+    pub(crate) fn cookie_domain(&self) -> Result<Option<String>, String> {
+        let Some(given) = &self.cookie_domain else {
+            return Ok(None);
+        };
+        let domain = given.trim_start_matches('.').to_ascii_lowercase();
+        let fail = |why: String| Err(format!("configuration: cookie_domain {given:?}: {why}"));
+        if !crate::authz::is_hostname(&domain) {
+            return fail("not a host name".into());
+        }
+        if psl::domain_str(&domain).is_none() {
+            return fail(
+                "a public suffix: a cookie for it would reach other people's sites".into(),
+            );
+        }
+        let origin = url::Url::parse(&self.origin())
+            .map_err(|e| format!("configuration: public_origin: {e}"))?;
+        if origin.scheme() != "https" {
+            return fail("needs an https public_origin (the cookie is Secure)".into());
+        }
+        let host = origin.host_str().unwrap_or_default();
+        let contains = host == domain
+            || host
+                .strip_suffix(domain.as_str())
+                .is_some_and(|rest| rest.ends_with('.'));
+        if !contains {
+            return fail(format!("does not contain public_origin's host {host}"));
+        }
+        Ok(Some(domain))
     }
 
     /// Whether PostgreSQL is configured.

@@ -22,6 +22,9 @@ pub(crate) enum AppError {
     },
     #[error("{0} is already registered")]
     Taken(&'static str),
+    /// As many as one may hold already.
+    #[error("limit of {limit} reached")]
+    Limit { field: &'static str, limit: u64 },
     #[error("invalid credentials")]
     BadCredentials,
     #[error("throttled")]
@@ -98,6 +101,7 @@ impl AppError {
             AppError::Invalid(e) => Some(e.field()),
             AppError::WeakPassword(_) => Some("password"),
             AppError::Taken(f) => Some(f),
+            AppError::Limit { field, .. } => Some(field),
             AppError::ReauthRequired => Some("password"),
             AppError::WrongPassword { field } => Some(field),
             AppError::Body { field, .. } => field.as_deref(),
@@ -112,6 +116,9 @@ impl AppError {
             AppError::WeakPassword(v) => v.to_string(),
             AppError::Body { .. } => "The body does not match what this endpoint accepts.".into(),
             AppError::Taken(field) => format!("This {field} is already registered."),
+            AppError::Limit { limit, .. } => {
+                format!("You already have {limit}, the most allowed: remove one first.")
+            }
             AppError::BadCredentials => {
                 "The username or email address, or the password, is not correct.".into()
             }
@@ -143,6 +150,7 @@ impl AppError {
             ),
             AppError::Body { status, .. } => (*status, "invalid-body", "Invalid request body"),
             AppError::Taken(_) => (S::CONFLICT, "already-registered", "Already registered"),
+            AppError::Limit { .. } => (S::CONFLICT, "limit-reached", "Limit reached"),
             AppError::BadCredentials => (S::UNAUTHORIZED, "invalid-credentials", "Sign-in failed"),
             AppError::Throttled { .. } => (S::TOO_MANY_REQUESTS, "throttled", "Too many attempts"),
             AppError::Unauthenticated => (S::UNAUTHORIZED, "unauthenticated", "Not signed in"),

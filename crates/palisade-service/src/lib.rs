@@ -1,15 +1,18 @@
 //! The palisade account service as a library: [`build`] a [`Service`] from a [`Config`],
 //! then serve [`Service::router`]; [`admin`] holds what an operator does to its data.
 //!
-//! Layout: one folder per capability (`accounts/`, `sessions/`, `vault/`), each with its
-//! service, JSON API and pages; `store/` holds every SQL statement, one file per table;
-//! `web/` the helpers every page shares. Handlers call services; services call the store.
+//! Layout: one folder per capability (`accounts/`, `sessions/`, `vault/`, `authz/`,
+//! `api_tokens/`), each with its service, JSON API and pages; `store/` holds every SQL
+//! statement, one file per table (`login.rs`: a login's combined statements); `web/` the
+//! helpers every page shares. Handlers call services; services call the store.
 #![forbid(unsafe_code)]
 
 mod accounts;
 pub mod admin;
 mod api;
+mod api_tokens;
 mod app;
+mod authz;
 mod body;
 mod clock;
 pub mod config;
@@ -23,10 +26,11 @@ mod store;
 mod vault;
 mod web;
 
+pub use authz::{AccessControl, OneOrMany, RuleConfig};
 pub use clock::{Clock, ManualClock};
 pub use config::{Config, Overrides};
 pub use service::{Service, build, build_with_clock};
-pub use sessions::SESSION_COOKIE;
+pub use sessions::{DOMAIN_SESSION_COOKIE, SESSION_COOKIE};
 
 #[cfg(test)]
 mod secret_hygiene;

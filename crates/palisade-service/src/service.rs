@@ -5,6 +5,7 @@ use std::sync::{Arc, OnceLock};
 
 use metrics_exporter_prometheus::{PrometheusBuilder, PrometheusHandle};
 use palisade::http::FormTokens;
+use palisade::http::TrustedProxies;
 use palisade::password::{
     Algorithm, Argon2Params, Blocklist, HashPool, LegacyPepper, PasswordHasher, PasswordPolicy,
 };
@@ -16,6 +17,7 @@ use crate::accounts::Accounts;
 use crate::clock::Clock;
 use crate::config::Config;
 use crate::keys::KeySource;
+use crate::sessions::SessionCookies;
 use crate::sessions::{SessionPolicy, Sessions};
 use crate::state::{AppState, Inner};
 use crate::store::Store;
@@ -94,6 +96,8 @@ pub async fn build_with_clock(config: &Config, clock: Clock) -> Result<Service, 
     let hasher = hasher(config, &mut notes)?;
     let policy = password_policy(config, &mut notes)?;
     let store = Store::new(db.pool.clone());
+    // Checked once, used by the session cookies and by the way back after login.
+    let cookie_domain = config.cookie_domain()?;
     let accounts = Accounts {
         store: store.clone(),
         hashing: HashPool::new(Arc::new(hasher), config.hash_concurrency),
@@ -107,6 +111,7 @@ pub async fn build_with_clock(config: &Config, clock: Clock) -> Result<Service, 
                 absolute_secs: (config.session_absolute_minutes * 60) as i64,
                 reauth_secs: (config.reauth_minutes * 60) as i64,
             },
+            SessionCookies::new(cookie_domain.clone()),
         ),
         site_name: config.site_name.clone(),
         clock,
@@ -122,8 +127,20 @@ pub async fn build_with_clock(config: &Config, clock: Clock) -> Result<Service, 
         ));
     }
     let forms = FormTokens::new(form_key(&keyring)).map_err(|e| e.to_string())?;
+    let authz = crate::authz::Authz::new(
+        crate::authz::AccessRules::compile(&config.access_control)
+            .map_err(|e| format!("configuration: {e}"))?,
+        TrustedProxies::parse(config.trusted_proxies.iter().map(String::as_str))
+            .map_err(|e| format!("configuration: trusted_proxies: {e}"))?,
+        &config.origin(),
+        cookie_domain.as_deref(),
+        store.clone(),
+    );
+    let api_tokens = crate::api_tokens::ApiTokens::new(store.clone(), accounts.clock.clone());
     let state = AppState(Arc::new(Inner {
         accounts,
+        authz,
+        api_tokens,
         keyring,
         forms,
         metrics: metrics_handle(),

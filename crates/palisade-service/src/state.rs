@@ -9,6 +9,8 @@ use crate::accounts::Accounts;
 
 pub(crate) struct Inner {
     pub(crate) accounts: Accounts,
+    pub(crate) authz: crate::authz::Authz,
+    pub(crate) api_tokens: crate::api_tokens::ApiTokens,
     /// Seals vault values; the first key seals, every key opens.
     pub(crate) keyring: palisade::secret::Keyring,
     pub(crate) forms: FormTokens,

@@ -2,6 +2,7 @@
 //! configuration.
 
 pub(crate) mod audit;
+pub(crate) mod authz;
 pub(crate) mod csp;
 pub(crate) mod keys;
 pub(crate) mod scan;

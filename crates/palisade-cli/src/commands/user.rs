@@ -1,4 +1,4 @@
-//! `palisade user …`: list, disable, enable, unlock, end-sessions, import.
+//! `palisade user …`: list, disable, enable, unlock, end-sessions, import, group.
 
 use std::process::ExitCode;
 
@@ -23,6 +23,11 @@ pub(crate) enum UserAction {
         #[arg(long, conflicts_with = "name")]
         everyone: bool,
     },
+    /// A user's groups, for the forward-auth rules' `group:NAME` subjects.
+    Group {
+        #[command(subcommand)]
+        action: GroupAction,
+    },
     /// Import users from CSV (header: username,email,password_hash[,display_name]) or JSON
     /// lines, with bcrypt or Argon2 hashes from another application. They move to Argon2id
     /// with the current pepper at their next login. Re-running imports nobody twice.
@@ -32,6 +37,16 @@ pub(crate) enum UserAction {
         #[arg(long, default_value_t = 500)]
         batch: usize,
     },
+}
+
+#[derive(Subcommand)]
+pub(crate) enum GroupAction {
+    /// Put a user in a group.
+    Add { name: String, group: String },
+    /// Take a user out of a group.
+    Remove { name: String, group: String },
+    /// List a user's groups.
+    List { name: String },
 }
 
 pub(crate) async fn run(config: Config, action: UserAction) -> Result<ExitCode, String> {
@@ -65,6 +80,32 @@ pub(crate) async fn run(config: Config, action: UserAction) -> Result<ExitCode, 
         UserAction::EndSessions { name: None, .. } => {
             let ended = admin.end_every_session().await?;
             println!("ended {ended} sessions of every user");
+        }
+        UserAction::Group {
+            action: GroupAction::Add { name, group },
+        } => {
+            if admin.group_add(&name, &group).await? {
+                println!("{name} is now in {group}");
+            } else {
+                println!("{name} was already in {group}");
+            }
+        }
+        UserAction::Group {
+            action: GroupAction::Remove { name, group },
+        } => {
+            if admin.group_remove(&name, &group).await? {
+                println!("{name} is no longer in {group}");
+            } else {
+                eprintln!("{name} is not in {group}");
+                return Ok(ExitCode::from(1));
+            }
+        }
+        UserAction::Group {
+            action: GroupAction::List { name },
+        } => {
+            for group in admin.groups(&name).await? {
+                println!("{group}");
+            }
         }
         UserAction::Import { file, batch } => {
             let report = admin.import(read_import_file(&file)?, batch).await?;

@@ -38,6 +38,18 @@ REACHED_ELSEWHERE = {
         "crates/palisade-service/tests/service/api.rs::ending_another_session_needs_a_recent_password",
     "DELETE /api/v1/sessions/{id} 200":
         "crates/palisade-service/tests/service/api.rs::ending_another_session_needs_a_recent_password",
+    # Only a trusted proxy gets past 403, with a complete description of a request.
+    **{f"GET /api/v1/authz/{endpoint} {status}":
+       "crates/palisade-service/tests/service/forward_auth.rs::forward_auth_flow_on_sqlite"
+       for endpoint, statuses in [("forward-auth", ["200", "302", "303", "401"]),
+                                  ("auth-request", ["200", "401"])]
+       for status in statuses},
+    # Creating a token needs a fresh password entry and a free name: reached when the
+    # generated example happens to fit, always by the service test.
+    "POST /api/v1/tokens 201":
+        "crates/palisade-service/tests/service/api_tokens.rs::a_token_reaches_me_and_nothing_else",
+    "DELETE /api/v1/tokens/{id} 204":
+        "crates/palisade-service/tests/service/api_tokens.rs::a_token_reaches_me_and_nothing_else",
     "503": "crates/palisade-cli/tests/faults/pg_restart.py, disk_full.py",
     "429": "crates/palisade-service/tests/service/throttling.rs",
     "413": "crates/palisade-service/tests/service/api.rs::validation_errors_name_the_field_and_never_echo",

@@ -13,9 +13,10 @@ use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
 use super::Registration;
+use crate::api_tokens::Caller;
 use crate::body::ApiJson;
 use crate::error::AppError;
-use crate::sessions::{Auth, IssuedToken, clear_session_cookie, session_cookie};
+use crate::sessions::{Auth, IssuedToken};
 use crate::state::AppState;
 use crate::store::UserRow;
 use crate::web::{sensitive, user_agent};
@@ -125,7 +126,7 @@ pub(crate) async fn login(
             &user_agent(&headers),
         )
         .await?;
-    Ok(signed_in(jar, token, &user))
+    Ok(signed_in(&state, jar, token, &user))
 }
 
 #[utoipa::path(post, path = "/api/v1/logout", responses((status = 204), (status = 401)))]
@@ -136,7 +137,10 @@ pub(crate) async fn logout(
     Auth(auth): Auth,
 ) -> Result<Response, AppError> {
     state.accounts.logout(&auth, &client).await?;
-    let mut response = sensitive((clear_session_cookie(jar), StatusCode::NO_CONTENT));
+    let mut response = sensitive((
+        state.accounts.sessions.cookies.clear(jar),
+        StatusCode::NO_CONTENT,
+    ));
     response.headers_mut().insert(
         "clear-site-data",
         HeaderValue::from_static("\"cache\", \"cookies\", \"storage\""),
@@ -144,9 +148,10 @@ pub(crate) async fn logout(
     Ok(response)
 }
 
+/// The one account endpoint an API token may call besides the forward-auth ones.
 #[utoipa::path(get, path = "/api/v1/me", responses((status = 200, body = UserView), (status = 401)))]
-pub(crate) async fn me(Auth(auth): Auth) -> Response {
-    sensitive(Json(user_view(&auth.user)))
+pub(crate) async fn me(Caller(user): Caller) -> Response {
+    sensitive(Json(user_view(&user)))
 }
 
 #[utoipa::path(post, path = "/api/v1/password", request_body = PasswordChangeRequest,
@@ -162,13 +167,18 @@ pub(crate) async fn change_password(
         .accounts
         .change_password(&auth, body.current_password, body.new_password, &client)
         .await?;
-    Ok(signed_in(jar, token, &auth.user))
+    Ok(signed_in(&state, jar, token, &auth.user))
 }
 
 /// The answer to a password entry that (re)issued the session's token: the cookie for
 /// browsers, the token in the body for other clients.
-pub(crate) fn signed_in(jar: CookieJar, token: IssuedToken, user: &UserRow) -> Response {
-    let jar = jar.add(session_cookie(&token));
+pub(crate) fn signed_in(
+    state: &AppState,
+    jar: CookieJar,
+    token: IssuedToken,
+    user: &UserRow,
+) -> Response {
+    let jar = state.accounts.sessions.cookies.set(jar, &token);
     let body = LoginResponse {
         token,
         user: user_view(user),
@@ -202,7 +212,7 @@ pub(crate) async fn end_session(
         .await?
     {
         None => Ok(sensitive(StatusCode::NO_CONTENT)),
-        Some(token) => Ok(signed_in(jar, token, &auth.user)),
+        Some(token) => Ok(signed_in(&state, jar, token, &auth.user)),
     }
 }
 

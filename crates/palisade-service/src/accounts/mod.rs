@@ -20,7 +20,7 @@ use palisade::validate::{DisplayName, Email, LogSafe, Password, Username};
 use crate::clock::Clock;
 use crate::error::AppError;
 use crate::sessions::{Authenticated, IssuedToken, Sessions};
-use crate::store::{NewUser, SessionRow, Store, StoredHash, UserRow};
+use crate::store::{AuditRecord, NewUser, SessionRow, Store, StoredHash, UserRow};
 
 /// The raw fields of a registration.
 pub(crate) struct Registration {
@@ -54,26 +54,16 @@ impl Accounts {
         detail: Option<&str>,
     ) {
         let client = client.map(|c| c.addr.to_string());
-        tracing::info!(
-            target: "palisade::audit",
+        let record = AuditRecord {
+            at: self.clock.now(),
             event,
             user_id,
-            subject = subject.map(|s| LogSafe::new(s).to_string()),
-            client = client.as_deref(),
-            detail = detail.map(|d| LogSafe::new(d).to_string()),
-        );
-        if let Err(e) = self
-            .store
-            .audit(
-                self.clock.now(),
-                event,
-                user_id,
-                subject,
-                client.as_deref(),
-                detail,
-            )
-            .await
-        {
+            subject,
+            client: client.as_deref(),
+            detail,
+        };
+        log_audit(&record);
+        if let Err(e) = self.store.audit(&record).await {
             tracing::error!(error = %e, "could not store audit event");
         }
     }
@@ -182,8 +172,8 @@ impl Accounts {
         }
         let password = Password::from_secret(password)?;
         let client_key = client_key(client.addr);
-        self.rate(&keys::client_logins(&client_key), client).await?;
-        let (account_key, found, legacy_cost) = self.find_login(identifier).await?;
+        let (account_key, found, legacy_cost) =
+            self.find_login(identifier, &client_key, client).await?;
         let pair_key = keys::pair(&account_key, &client_key);
         let user = found.as_ref().map(|(u, _)| u);
         self.count_login_attempt(&pair_key, &account_key, user, identifier, client)
@@ -203,20 +193,27 @@ impl Accounts {
                 return Err(AppError::BadCredentials);
             }
         };
-        // This client knows the password: its pair counter starts over; the account-wide
-        // one takes back this attempt only.
-        self.store
-            .reset_after_login(&pair_key, &account_key)
-            .await?;
         if verified.needs_rehash() {
             self.rehash(&user, &hash, password, client).await?;
         }
         drop(hash);
-        let (token, session) = self.sessions.start(user.id, client, user_agent).await?;
+        // This client knows the password: its pair counter starts over, the account-wide
+        // one takes back this attempt only; the session starts; all in one round trip.
+        let (token, session, token_hash) = self.sessions.issue(user.id, client, user_agent)?;
+        let client_addr = client.addr.to_string();
+        let record = AuditRecord {
+            at: self.clock.now(),
+            event: "logged_in",
+            user_id: Some(user.id),
+            subject: Some(user.username.as_str()),
+            client: Some(&client_addr),
+            detail: None,
+        };
+        self.store
+            .finish_login(&pair_key, &account_key, &session, &token_hash, &record)
+            .await?;
+        log_audit(&record);
         metrics::counter!("palisade_logins_total", "outcome" => "success").increment(1);
-        let name = Some(user.username.as_str());
-        self.audit("logged_in", Some(user.id), name, Some(client), None)
-            .await;
         Ok((token, session, user))
     }
 
@@ -399,4 +396,17 @@ impl Accounts {
         self.audit_user("session_ended", auth, client, None).await;
         Ok(reissued)
     }
+}
+
+/// The audit trail's log line (the row is written by the store). Untrusted text only
+/// through `LogSafe`; never a secret.
+fn log_audit(record: &AuditRecord<'_>) {
+    tracing::info!(
+        target: "palisade::audit",
+        event = record.event,
+        user_id = record.user_id,
+        subject = record.subject.map(|s| LogSafe::new(s).to_string()),
+        client = record.client,
+        detail = record.detail.map(|d| LogSafe::new(d).to_string()),
+    );
 }

@@ -3,7 +3,7 @@
 
 use askama::Template;
 use axum::Router;
-use axum::extract::{Path, Query, State};
+use axum::extract::{Path, Query, RawQuery, State};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum_extra::extract::CookieJar;
@@ -15,7 +15,7 @@ use serde::Deserialize;
 use super::Registration;
 use crate::body::Form;
 use crate::error::AppError;
-use crate::sessions::{Authenticated, MaybeAuth, clear_session_cookie, session_cookie};
+use crate::sessions::{Authenticated, MaybeAuth};
 use crate::state::AppState;
 use crate::web::{FormErrors, check_form_token, guarded, render, see_other, utc};
 
@@ -24,6 +24,8 @@ use crate::web::{FormErrors, check_form_token, guarded, render, see_other, utc};
 struct LoginPage<'a> {
     site_name: &'a str,
     identifier: &'a str,
+    /// Where to go after signing in (already checked), carried by the form.
+    rd: Option<&'a str>,
     errors: FormErrors,
 }
 
@@ -64,13 +66,27 @@ struct Notice {
     registered: Option<String>,
 }
 
+/// The way back after signing in: the query's one `rd`, if the rules of `return_to`
+/// allow it (two `rd`s: neither).
+fn return_to(state: &AppState, query: Option<&str>) -> Option<String> {
+    let mut rds = form_urlencoded::parse(query.unwrap_or_default().as_bytes())
+        .filter(|(name, _)| name == "rd")
+        .map(|(_, value)| value);
+    match (rds.next(), rds.next()) {
+        (Some(rd), None) => state.authz.return_to(&rd),
+        _ => None,
+    }
+}
+
 async fn login_page(
     State(state): State<AppState>,
     MaybeAuth(auth): MaybeAuth,
     Query(q): Query<Notice>,
+    RawQuery(query): RawQuery,
 ) -> Response {
+    let rd = return_to(&state, query.as_deref());
     if auth.is_some() {
-        return see_other("/account");
+        return see_other(rd.as_deref().unwrap_or("/account"));
     }
     let errors = FormErrors {
         general: q
@@ -78,14 +94,28 @@ async fn login_page(
             .map(|_| "Your account is ready: sign in.".to_owned()),
         ..FormErrors::default()
     };
-    render(
+    let page = render(
         StatusCode::OK,
         &LoginPage {
             site_name: &state.accounts.site_name,
             identifier: "",
+            rd: rd.as_deref(),
             errors,
         },
-    )
+    );
+    allow_form_to(page, rd.as_deref())
+}
+
+/// The login form leads (by the redirect after it) to `rd`'s origin: the page's
+/// `form-action` must list it, or the browser stops the redirect.
+fn allow_form_to(mut page: Response, rd: Option<&str>) -> Response {
+    let origin = rd
+        .and_then(|rd| url::Url::parse(rd).ok())
+        .and_then(|url| palisade::http::FormActionOrigin::new(&url.origin().ascii_serialization()));
+    if let Some(origin) = origin {
+        page.extensions_mut().insert(origin);
+    }
+    page
 }
 
 #[derive(Deserialize)]
@@ -93,6 +123,7 @@ async fn login_page(
 struct LoginForm {
     identifier: String,
     password: SecretString,
+    rd: Option<String>,
 }
 
 async fn login_submit(
@@ -103,14 +134,18 @@ async fn login_submit(
     Form(form): Form<LoginForm>,
 ) -> Response {
     let agent = crate::web::user_agent(&headers);
+    // Checked again: the form's field is the client's to change.
+    let rd = form.rd.as_deref().and_then(|rd| state.authz.return_to(rd));
     match state
         .accounts
         .login(&form.identifier, form.password, &client, &agent)
         .await
     {
-        Ok((token, _, _)) => {
-            (jar.add(session_cookie(&token)), see_other("/account")).into_response()
-        }
+        Ok((token, _, _)) => (
+            state.accounts.sessions.cookies.set(jar, &token),
+            see_other(rd.as_deref().unwrap_or("/account")),
+        )
+            .into_response(),
         Err(error) => {
             let status = error.problem().status();
             let mut response = render(
@@ -118,6 +153,7 @@ async fn login_submit(
                 &LoginPage {
                     site_name: &state.accounts.site_name,
                     identifier: &form.identifier,
+                    rd: rd.as_deref(),
                     errors: FormErrors::from(&error),
                 },
             );
@@ -126,7 +162,7 @@ async fn login_submit(
                     .headers_mut()
                     .insert(header::RETRY_AFTER, HeaderValue::from(retry_after));
             }
-            response
+            allow_form_to(response, rd.as_deref())
         }
     }
 }
@@ -271,7 +307,7 @@ async fn password_submit(
     .await;
     match result {
         Ok(token) => (
-            jar.add(session_cookie(&token)),
+            state.accounts.sessions.cookies.set(jar, &token),
             see_other("/account?done=password"),
         )
             .into_response(),
@@ -321,7 +357,7 @@ async fn end_session_submit(
     .await;
     match result {
         Ok(Some(token)) => (
-            jar.add(session_cookie(&token)),
+            state.accounts.sessions.cookies.set(jar, &token),
             see_other("/account?done=session"),
         )
             .into_response(),
@@ -362,7 +398,11 @@ async fn logout_submit(
             return e.into_response();
         }
     }
-    let mut response = (clear_session_cookie(jar), see_other("/login")).into_response();
+    let mut response = (
+        state.accounts.sessions.cookies.clear(jar),
+        see_other("/login"),
+    )
+        .into_response();
     response.headers_mut().insert(
         "clear-site-data",
         HeaderValue::from_static("\"cache\", \"cookies\", \"storage\""),

@@ -7,7 +7,7 @@ use palisade::validate::{Email, Username};
 
 use super::Accounts;
 use crate::error::AppError;
-use crate::store::{StoredHash, UserRow};
+use crate::store::{LoginGate, StoredHash, UserRow};
 
 /// The throttle table's keys: one format, written only here.
 pub(crate) mod keys {
@@ -86,26 +86,23 @@ impl Accounts {
         client: &ClientInfo,
     ) -> Result<(), AppError> {
         let t = self.clock.now();
-        let refused = if !self
+        let gate = self
             .store
-            .count_attempt_if_allowed(pair_key, self.throttle.schedule(false), t)
-            .await?
-        {
-            Some((pair_key, false))
-        } else if !self
-            .store
-            .count_attempt_if_allowed(account_key, self.throttle.schedule(true), t)
-            .await?
-        {
-            self.store.uncount_attempt(pair_key).await?;
-            Some((account_key, true))
-        } else {
-            None
-        };
-        let Some((key, account_wide)) = refused else {
+            .count_login_attempt(
+                pair_key,
+                self.throttle.schedule(false),
+                account_key,
+                self.throttle.schedule(true),
+                t,
+            )
+            .await?;
+        let LoginGate::Refused {
+            account_wide,
+            counter,
+        } = gate
+        else {
             return Ok(());
         };
-        let counter = self.store.counter(key).await?;
         let retry_after = match self.throttle.check_delay(counter, t, account_wide) {
             Decision::Throttled { retry_after } => retry_after,
             // The delay ended between the two statements: a retry will be counted.
@@ -116,12 +113,16 @@ impl Accounts {
             .await)
     }
 
-    /// Looks a login identifier up: an email address when it has an `@`, else a username.
-    /// Returns the throttle key for the account (by id when it exists, by name when it does
-    /// not, counted alike), the user, and the highest imported bcrypt cost still stored.
+    /// Counts a login attempt against its address's rate and looks the identifier up (an
+    /// email address when it has an `@`, else a username), in one round trip; refuses
+    /// past the rate. Returns the throttle key for the account (by id when it exists, by
+    /// name when it does not, counted alike), the user, and the highest imported bcrypt
+    /// cost still stored.
     pub(super) async fn find_login(
         &self,
         identifier: &str,
+        client_key: &str,
+        client: &ClientInfo,
     ) -> Result<(String, Option<(UserRow, StoredHash)>, u32), AppError> {
         let (username, email_key) = if identifier.contains('@') {
             (
@@ -139,8 +140,22 @@ impl Accounts {
             )
         };
         // A malformed identifier names nobody, but is looked up all the same (same work).
-        let (user, legacy_cost) = self.store.login_lookup(&username, &email_key).await?;
-        let key = match &user {
+        let t = self.clock.now();
+        let rate_key = keys::client_logins(client_key);
+        let found = self
+            .store
+            .login_lookup(
+                &rate_key,
+                t,
+                self.throttle.client_window as i64,
+                &username,
+                &email_key,
+            )
+            .await?;
+        if let Decision::Throttled { retry_after } = self.throttle.check_rate(found.rate, t) {
+            return Err(self.refuse(retry_after, None, None, client, "ip").await);
+        }
+        let key = match &found.user {
             Some((u, _)) => keys::account(u.id),
             None if username.is_empty() && email_key.is_empty() => {
                 let name: String = identifier.chars().take(254).collect();
@@ -148,6 +163,6 @@ impl Accounts {
             }
             None => keys::unknown_account(&format!("{username}{email_key}")),
         };
-        Ok((key, user, legacy_cost))
+        Ok((key, found.user, found.legacy_cost))
     }
 }

@@ -1,12 +1,14 @@
 //! What an operator does to the service's data, from the command line while the service
-//! runs: users (list, disable, unlock, import), keys and peppers (status, rotation,
+//! runs: users (list, disable, unlock, import, groups), access rules (check), keys and peppers (status, rotation,
 //! re-encryption, retirement). Every change is audited as done by `cli`. Results are
 //! returned, never printed: the `palisade` binary decides how to show them.
 
+mod authz;
 mod import;
 mod keys;
 mod users;
 
+pub use authz::AuthzReport;
 pub use import::{ImportReport, ImportRow, NumberedRow, read_import_file};
 pub use keys::{
     KeyStatus, ReencryptReport, Retired, keyring, new_key_file, rotate_key, rotate_pepper,
@@ -14,7 +16,7 @@ pub use keys::{
 pub use users::UserSummary;
 
 use crate::config::Config;
-use crate::store::Store;
+use crate::store::{AuditRecord, Store};
 
 /// A connection to the service's database, with its configuration.
 pub struct Admin {
@@ -40,14 +42,14 @@ impl Admin {
         detail: &str,
     ) -> Result<(), String> {
         self.store
-            .audit(
-                crate::clock::system_now(),
+            .audit(&AuditRecord {
+                at: crate::clock::system_now(),
                 event,
-                user.map(|u| u.0),
-                user.map(|u| u.1),
-                None,
-                Some(detail),
-            )
+                user_id: user.map(|u| u.0),
+                subject: user.map(|u| u.1),
+                client: None,
+                detail: Some(detail),
+            })
             .await
             .map_err(|e| e.to_string())
     }

@@ -34,13 +34,56 @@ impl Admin {
             .collect())
     }
 
-    async fn find(&self, name: &str) -> Result<UserRow, String> {
+    pub(super) async fn find(&self, name: &str) -> Result<UserRow, String> {
         let username = Username::parse(name).map_err(|e| e.to_string())?;
         self.store
             .user_by_login(username.as_str(), "")
             .await
             .map_err(|e| e.to_string())?
             .ok_or_else(|| format!("no user named {}", username.as_str()))
+    }
+
+    /// Puts a user in a group (for the forward-auth rules); `false` if already in it.
+    pub async fn group_add(&self, name: &str, group: &str) -> Result<bool, String> {
+        let group = checked_group(group)?;
+        let user = self.find(name).await?;
+        let added = self
+            .store
+            .add_group(user.id, group)
+            .await
+            .map_err(|e| e.to_string())?;
+        if added {
+            let detail = format!("group {group}");
+            self.audit("group_added", Some((user.id, &user.username)), &detail)
+                .await?;
+        }
+        Ok(added)
+    }
+
+    /// Takes a user out of a group; `false` if they were not in it.
+    pub async fn group_remove(&self, name: &str, group: &str) -> Result<bool, String> {
+        let group = checked_group(group)?;
+        let user = self.find(name).await?;
+        let removed = self
+            .store
+            .remove_group(user.id, group)
+            .await
+            .map_err(|e| e.to_string())?;
+        if removed {
+            let detail = format!("group {group}");
+            self.audit("group_removed", Some((user.id, &user.username)), &detail)
+                .await?;
+        }
+        Ok(removed)
+    }
+
+    /// A user's groups, sorted.
+    pub async fn groups(&self, name: &str) -> Result<Vec<String>, String> {
+        let user = self.find(name).await?;
+        self.store
+            .groups_of(user.id)
+            .await
+            .map_err(|e| e.to_string())
     }
 
     /// Disables a user and ends their sessions; returns how many ended.
@@ -111,5 +154,16 @@ impl Admin {
             .map_err(|e| e.to_string())?;
         self.audit("all_sessions_ended", None, "cli").await?;
         Ok(ended)
+    }
+}
+
+fn checked_group(group: &str) -> Result<&str, String> {
+    if crate::authz::is_group_name(group) {
+        Ok(group)
+    } else {
+        Err(format!(
+            "group {:?}: use 1 to 64 lowercase letters, digits, '-', '_' or '.', starting with a letter or digit",
+            palisade::validate::LogSafe::new(group).to_string()
+        ))
     }
 }

@@ -11,24 +11,50 @@ use super::IssuedToken;
 /// The session cookie: `__Host-` so it is Secure, host-only and Path=/ by the browser's rule.
 pub const SESSION_COOKIE: &str = "__Host-palisade-session";
 
-pub(crate) fn session_cookie(token: &IssuedToken) -> Cookie<'static> {
-    Cookie::build((SESSION_COOKIE, token.expose(str::to_owned)))
-        .secure(true)
-        .http_only(true)
-        .same_site(SameSite::Lax)
-        .path("/")
-        .build()
+/// The session cookie for every app under `cookie_domain` (opt-in, for forward-auth):
+/// `__Secure-` so the browser takes it only over HTTPS with `Secure`.
+pub const DOMAIN_SESSION_COOKIE: &str = "__Secure-palisade-session";
+
+/// Sets and clears a session's cookies: the host-only one always, the domain one when
+/// `cookie_domain` is configured. The only place either is written.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct SessionCookies {
+    domain: Option<String>,
 }
 
-pub(crate) fn clear_session_cookie(jar: CookieJar) -> CookieJar {
-    jar.remove(
-        Cookie::build((SESSION_COOKIE, ""))
+impl SessionCookies {
+    pub(crate) fn new(domain: Option<String>) -> Self {
+        Self { domain }
+    }
+
+    fn cookies(&self, value: String) -> impl Iterator<Item = Cookie<'static>> {
+        let host = Cookie::build((SESSION_COOKIE, value.clone()))
             .secure(true)
             .http_only(true)
             .same_site(SameSite::Lax)
             .path("/")
-            .build(),
-    )
+            .build();
+        let domain = self.domain.clone().map(|domain| {
+            Cookie::build((DOMAIN_SESSION_COOKIE, value))
+                .secure(true)
+                .http_only(true)
+                .same_site(SameSite::Lax)
+                .path("/")
+                .domain(domain)
+                .build()
+        });
+        std::iter::once(host).chain(domain)
+    }
+
+    pub(crate) fn set(&self, jar: CookieJar, token: &IssuedToken) -> CookieJar {
+        self.cookies(token.expose(str::to_owned))
+            .fold(jar, |jar, cookie| jar.add(cookie))
+    }
+
+    pub(crate) fn clear(&self, jar: CookieJar) -> CookieJar {
+        self.cookies(String::new())
+            .fold(jar, |jar, cookie| jar.remove(cookie))
+    }
 }
 
 /// A session token as a request presented it: held as a secret from the moment it is
@@ -36,7 +62,8 @@ pub(crate) fn clear_session_cookie(jar: CookieJar) -> CookieJar {
 pub(crate) struct PresentedToken(SecretString);
 
 impl PresentedToken {
-    /// The `Authorization: Bearer` token, else the session cookie's, if any.
+    /// The `Authorization: Bearer` token, else the host-only session cookie's, else the
+    /// domain cookie's, if any.
     pub(crate) fn from_parts(parts: &Parts) -> Option<Self> {
         if let Some(bearer) = parts
             .headers
@@ -54,8 +81,25 @@ impl PresentedToken {
             .filter_map(|v| v.to_str().ok())
             .flat_map(Cookie::split_parse)
             .filter_map(Result::ok)
-            .find(|c| c.name() == SESSION_COOKIE)
+            .filter(|c| c.name() == SESSION_COOKIE || c.name() == DOMAIN_SESSION_COOKIE)
+            // The host-only cookie first: a sibling subdomain can set a domain cookie.
+            .min_by_key(|c| c.name() != SESSION_COOKIE)
             .map(|c| Self(SecretString::new(c.value().to_owned())))
+    }
+
+    /// Whether the token starts with `prefix` (which kind of token it claims to be; says
+    /// nothing of the secret part).
+    pub(crate) fn has_prefix(&self, prefix: &str) -> bool {
+        self.0.expose(|t| t.starts_with(prefix))
+    }
+
+    /// The hash to look an API token up by, when the token is `prefix` followed by the
+    /// shape of one of ours.
+    pub(crate) fn hash_with_prefix(&self, prefix: &str) -> Option<String> {
+        self.0.expose(|t| {
+            let rest = t.strip_prefix(prefix)?;
+            super::token::well_formed(rest).then(|| super::token_hash(t))
+        })
     }
 
     /// The hash to look the session up by, when the token has the shape of one of ours.

@@ -16,8 +16,8 @@ use crate::error::AppError;
 use crate::store::{SessionRow, Store, UserRow};
 
 pub(crate) use cleanup::spawn_cleanup;
-pub use cookie::SESSION_COOKIE;
-pub(crate) use cookie::{PresentedToken, clear_session_cookie, session_cookie};
+pub use cookie::{DOMAIN_SESSION_COOKIE, SESSION_COOKIE};
+pub(crate) use cookie::{PresentedToken, SessionCookies};
 pub(crate) use extract::{Auth, MaybeAuth};
 pub(crate) use token::{IssuedToken, hex, random_bytes, token_hash};
 
@@ -41,14 +41,22 @@ pub(crate) struct Sessions {
     store: Store,
     clock: Clock,
     policy: SessionPolicy,
+    /// Writes the session's cookies.
+    pub(crate) cookies: SessionCookies,
 }
 
 impl Sessions {
-    pub(crate) fn new(store: Store, clock: Clock, policy: SessionPolicy) -> Self {
+    pub(crate) fn new(
+        store: Store,
+        clock: Clock,
+        policy: SessionPolicy,
+        cookies: SessionCookies,
+    ) -> Self {
         Self {
             store,
             clock,
             policy,
+            cookies,
         }
     }
 
@@ -56,13 +64,14 @@ impl Sessions {
         self.policy
     }
 
-    /// Starts a session for `user_id`: a new token, idle and absolute expiry.
-    pub(crate) async fn start(
+    /// A new session for `user_id` (a new token, idle and absolute expiry) and the token's
+    /// hash, for the store to insert ([`Store::finish_login`]).
+    pub(crate) fn issue(
         &self,
         user_id: i64,
         client: &ClientInfo,
         user_agent: &str,
-    ) -> Result<(IssuedToken, SessionRow), AppError> {
+    ) -> Result<(IssuedToken, SessionRow, String), AppError> {
         let token = IssuedToken::generate()?;
         let t = self.clock.now();
         let session = SessionRow {
@@ -79,10 +88,8 @@ impl Sessions {
                 .take(200)
                 .collect(),
         };
-        self.store
-            .insert_session(&session, &token.expose(token_hash))
-            .await?;
-        Ok((token, session))
+        let hash = token.expose(token_hash);
+        Ok((token, session, hash))
     }
 
     /// The session and user behind a presented token, if it is current.

@@ -18,6 +18,14 @@ impl IssuedToken {
         )))
     }
 
+    /// 256 random bits behind `prefix` (an API token: `palisade_at_…`).
+    pub(crate) fn generate_with_prefix(prefix: &str) -> Result<Self, AppError> {
+        Ok(Self(SecretString::new(format!(
+            "{prefix}{}",
+            URL_SAFE_NO_PAD.encode(random_bytes::<32>()?)
+        ))))
+    }
+
     /// Runs `f` with the token (to set a cookie or answer a login).
     pub(crate) fn expose<R>(&self, f: impl FnOnce(&str) -> R) -> R {
         self.0.expose(f)

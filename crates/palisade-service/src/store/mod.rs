@@ -1,8 +1,12 @@
 //! Every query the service runs: literal SQL, values only as bind parameters. One file per
-//! table; `Store` is the only way in.
+//! table, and `login.rs` for the statements that serve a login across tables in one round
+//! trip; `Store` is the only way in.
 
+mod api_tokens;
 mod audit;
 mod csp_reports;
+mod groups;
+mod login;
 mod secrets;
 mod session_cache;
 mod sessions;
@@ -16,6 +20,9 @@ use std::sync::Arc;
 
 use sqlx::AnyPool;
 
+pub(crate) use api_tokens::ApiTokenRow;
+pub(crate) use audit::AuditRecord;
+pub(crate) use login::LoginGate;
 pub(crate) use sessions::SessionRow;
 pub(crate) use users::{NewUser, StoredHash, UserRow};
 
@@ -100,17 +107,37 @@ fn only_row<T>(rows: Vec<T>) -> Result<T, StoreError> {
         .ok_or(StoreError::Db(sqlx::Error::RowNotFound))
 }
 
+/// Which database the pool talks to. Almost every statement is the same on both; the few
+/// that fold several writes into one round trip are written once per database.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Dialect {
+    Sqlite,
+    Postgres,
+}
+
 #[derive(Debug, Clone)]
 pub(crate) struct Store {
     pool: AnyPool,
+    dialect: Dialect,
     /// Sessions recently read by this instance (see `session_cache` for why it is safe).
     sessions: Arc<session_cache::SessionCache>,
 }
 
 impl Store {
     pub(crate) fn new(pool: AnyPool) -> Self {
+        let dialect = if pool
+            .connect_options()
+            .database_url
+            .scheme()
+            .starts_with("postgres")
+        {
+            Dialect::Postgres
+        } else {
+            Dialect::Sqlite
+        };
         Self {
             pool,
+            dialect,
             sessions: Arc::default(),
         }
     }
@@ -124,6 +151,15 @@ impl Store {
         let done = write.await;
         self.sessions.invalidate();
         done.map_err(Into::into)
+    }
+
+    /// A transaction that will write: on SQLite it takes the write lock at once (a
+    /// deferred one could fail to upgrade under contention), on PostgreSQL an ordinary one.
+    async fn begin_write(&self) -> Result<sqlx::Transaction<'static, sqlx::Any>, sqlx::Error> {
+        match self.dialect {
+            Dialect::Sqlite => self.pool.begin_with("BEGIN IMMEDIATE").await,
+            Dialect::Postgres => self.pool.begin().await,
+        }
     }
 
     /// One round trip: whether the database answers (for `/healthz`).

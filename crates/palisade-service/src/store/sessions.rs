@@ -37,29 +37,6 @@ struct SessionWithUser {
 }
 
 impl Store {
-    pub(crate) async fn insert_session(
-        &self,
-        s: &SessionRow,
-        token_hash: &str,
-    ) -> Result<(), StoreError> {
-        sqlx::query(
-            "INSERT INTO sessions (id, user_id, token_hash, created_at, last_seen_at, last_auth_at, expires_at, client_addr, user_agent) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
-        )
-        .bind(&s.id)
-        .bind(s.user_id)
-        .bind(token_hash)
-        .bind(s.created_at)
-        .bind(s.last_seen_at)
-        .bind(s.last_auth_at)
-        .bind(s.expires_at)
-        .bind(&s.client_addr)
-        .bind(&s.user_agent)
-        .execute(&self.pool)
-        .await?;
-        Ok(())
-    }
-
     /// The session behind a token hash and its user (never its password hash): from this
     /// instance's memory when it read them less than `FRESH_FOR` ago and nothing was
     /// revoked here since, else in one round trip.

@@ -51,18 +51,6 @@ pub(crate) struct NewUser<'a> {
     pub(crate) legacy_cost: Option<u32>,
 }
 
-#[derive(FromRow)]
-struct LoginLookup {
-    id: Option<i64>,
-    username: Option<String>,
-    email: Option<String>,
-    display_name: Option<String>,
-    password_hash: Option<String>,
-    disabled: Option<i64>,
-    created_at: Option<i64>,
-    max_legacy_cost: Option<i64>,
-}
-
 impl Store {
     pub(crate) async fn insert_user(&self, user: NewUser<'_>, now: i64) -> Result<i64, StoreError> {
         let result = sqlx::query_scalar::<_, i64>(
@@ -102,42 +90,6 @@ impl Store {
             .bind(email_key)
             .fetch_optional(&self.pool)
             .await?)
-    }
-
-    /// The user a login names (by username, or by email comparison key) if any, and the
-    /// highest bcrypt cost among imported hashes still stored (0: none), in one round trip
-    /// whether or not the user exists. The cost comes from an indexed MAX(), so it stays
-    /// cheap with any number of imported users and is current on every instance.
-    pub(crate) async fn login_lookup(
-        &self,
-        username: &str,
-        email_key: &str,
-    ) -> Result<(Option<(UserRow, StoredHash)>, u32), StoreError> {
-        let row = sqlx::query_as::<_, LoginLookup>(
-            "SELECT u.id, u.username, u.email, u.display_name, u.password_hash, u.disabled, u.created_at, m.max_legacy_cost \
-             FROM (SELECT MAX(legacy_cost) AS max_legacy_cost FROM users) m \
-             LEFT JOIN users u ON u.id = (SELECT id FROM users WHERE username = $1 OR email_key = $2 LIMIT 1)",
-        )
-        .bind(username)
-        .bind(email_key)
-        .fetch_one(&self.pool)
-        .await?;
-        let cost = row.max_legacy_cost.unwrap_or(0).clamp(0, 31) as u32;
-        let user = match (row.id, row.username, row.email, row.password_hash) {
-            (Some(id), Some(username), Some(email), Some(hash)) => Some((
-                UserRow {
-                    id,
-                    username,
-                    email,
-                    display_name: row.display_name,
-                    disabled: row.disabled.unwrap_or(1),
-                    created_at: row.created_at.unwrap_or(0),
-                },
-                StoredHash::from(hash),
-            )),
-            _ => None,
-        };
-        Ok((user, cost))
     }
 
     /// The highest bcrypt cost among imported hashes still stored (0: none).

@@ -14,7 +14,7 @@ use utoipa::ToSchema;
 use super::{remove, reveal_value, store_value};
 use crate::body::ApiJson;
 use crate::error::AppError;
-use crate::sessions::{Auth, IssuedToken, session_cookie};
+use crate::sessions::{Auth, IssuedToken};
 use crate::state::AppState;
 use crate::web::sensitive;
 
@@ -90,7 +90,7 @@ pub(crate) async fn reveal(
     let (value, reissued) = reveal_value(&state, &auth, &client, &name, password).await?;
     let token = reissued;
     let jar = match &token {
-        Some(t) => jar.add(session_cookie(t)),
+        Some(t) => state.accounts.sessions.cookies.set(jar, t),
         None => jar,
     };
     Ok(sensitive((

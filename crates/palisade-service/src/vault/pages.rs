@@ -16,7 +16,7 @@ use askama::Template;
 use super::{remove, reveal_value, store_value};
 use crate::body::Form;
 use crate::error::AppError;
-use crate::sessions::{Authenticated, MaybeAuth, session_cookie};
+use crate::sessions::{Authenticated, MaybeAuth};
 use crate::state::AppState;
 use crate::web::FormErrors;
 
@@ -162,7 +162,7 @@ async fn reveal_submit(
     match result {
         Ok((value, reissued)) => {
             let jar = match reissued {
-                Some(t) => jar.add(session_cookie(&t)),
+                Some(t) => state.accounts.sessions.cookies.set(jar, &t),
                 None => jar,
             };
             // The page's form token follows the session, which keeps its id on reissue.

@@ -489,6 +489,10 @@ async fn openapi_health_and_metrics() {
         "/api/v1/password",
         "/api/v1/sessions",
         "/api/v1/sessions/{id}",
+        "/api/v1/authz/forward-auth",
+        "/api/v1/authz/auth-request",
+        "/api/v1/tokens",
+        "/api/v1/tokens/{id}",
     ] {
         assert!(
             doc["paths"][path].is_object(),

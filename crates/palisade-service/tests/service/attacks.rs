@@ -7,7 +7,7 @@ use serde_json::json;
 
 use super::support::*;
 
-fn payload_dir() -> Option<PathBuf> {
+pub(crate) fn payload_dir() -> Option<PathBuf> {
     let dir = std::env::var_os("PALISADE_TESTDATA")
         .map(PathBuf::from)
         .unwrap_or_else(|| {

@@ -2,9 +2,11 @@
 //! `PALISADE_TEST_DATABASE_URL` is set) PostgreSQL.
 
 mod api;
+mod api_tokens;
 mod attacks;
 mod concurrency;
 mod database_auth;
+mod forward_auth;
 mod import;
 mod postgres;
 mod revocation;

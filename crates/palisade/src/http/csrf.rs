@@ -30,6 +30,9 @@ use crate::secret::SecretBytes;
 #[must_use]
 pub struct CsrfLayer {
     origins: Arc<[String]>,
+    /// Path prefixes whose handlers change nothing whatever the method (a decision
+    /// endpoint that a proxy asks with the original request's method).
+    exempt: Arc<[String]>,
 }
 
 impl CsrfLayer {
@@ -54,7 +57,24 @@ impl CsrfLayer {
             .collect::<Result<Vec<_>, _>>()?;
         Ok(Self {
             origins: origins.into(),
+            exempt: Arc::from([]),
         })
+    }
+
+    /// Lets every method through to paths under `prefix` (which must start and end with
+    /// `/`): only for endpoints that change nothing, such as a forward-auth decision asked
+    /// with the original request's method.
+    pub fn exempt(mut self, prefix: &str) -> Result<Self, ConfigError> {
+        if !prefix.starts_with('/') || !prefix.ends_with('/') || prefix.len() < 3 {
+            return Err(ConfigError::new(
+                "csrf_exempt",
+                "must be a path starting and ending with '/'",
+            ));
+        }
+        let mut exempt = self.exempt.to_vec();
+        exempt.push(prefix.to_owned());
+        self.exempt = exempt.into();
+        Ok(self)
     }
 
     /// Whether the request may pass.
@@ -63,6 +83,13 @@ impl CsrfLayer {
             *req.method(),
             Method::GET | Method::HEAD | Method::OPTIONS | Method::TRACE
         ) {
+            return true;
+        }
+        if self
+            .exempt
+            .iter()
+            .any(|p| req.uri().path().starts_with(p.as_str()))
+        {
             return true;
         }
         let headers = req.headers();

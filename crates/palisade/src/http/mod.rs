@@ -40,7 +40,7 @@ pub mod tls;
 pub use client::{
     ClientInfo, ClientInfoLayer, ClientInfoService, ConnectionScheme, TrustedProxies,
 };
-pub use csp::{Csp, CspLayer, CspNonce, CspPolicy};
+pub use csp::{Csp, CspLayer, CspNonce, CspPolicy, FormActionOrigin};
 pub use csrf::{CsrfLayer, CsrfService, FormTokens};
 pub use gate::{Gated, RequestGate};
 pub use headers::{SecurityHeaders, SecurityHeadersLayer, Sensitive};

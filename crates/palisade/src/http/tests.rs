@@ -548,3 +548,73 @@ async fn the_redirect_only_listener_serves_nothing() {
     let (status, _, _) = send(app, request("POST", "/login", "127.0.0.1:9", &[], false)).await;
     assert_eq!(status, StatusCode::FORBIDDEN);
 }
+
+/// A login page that sends the browser back to an app lists the app's origin in its own
+/// `form-action` (a redirect after a form post is checked against it); no other response
+/// does, and nothing but an exact origin is accepted.
+#[tokio::test]
+async fn a_response_may_widen_form_action_by_one_exact_origin() {
+    let app = Router::new()
+        .route(
+            "/login",
+            get(|| async {
+                let mut r = "login".into_response();
+                r.extensions_mut()
+                    .insert(FormActionOrigin::new("https://app.example.com:8443").unwrap());
+                r
+            }),
+        )
+        .route("/", get(|| async { "home" }))
+        .layer(Shield::new(
+            ShieldConfig::new(SITE, PUBLIC_LISTENER.parse().unwrap()).unwrap(),
+        ));
+    let (_, h, _) = send(app.clone(), request("GET", "/login", CLIENT, &[], true)).await;
+    let csp = h.get("content-security-policy").unwrap().to_str().unwrap();
+    assert!(
+        csp.contains("form-action 'self' https://app.example.com:8443;"),
+        "{csp}"
+    );
+    let (_, h, _) = send(app, request("GET", "/", CLIENT, &[], true)).await;
+    let csp = h.get("content-security-policy").unwrap().to_str().unwrap();
+    assert!(csp.contains("form-action 'self';"), "{csp}");
+    for bad in [
+        "https://app.example.com/path",
+        "https://*.example.com",
+        "https://a.example.com; script-src *",
+        "https://a.example.com 'unsafe-inline'",
+        "javascript:alert(1)",
+        "https://",
+        "https://a.example.com:",
+        "https://a.example.com:99999x",
+        "app.example.com",
+    ] {
+        assert!(FormActionOrigin::new(bad).is_none(), "{bad}");
+    }
+}
+
+/// A path prefix exempt from the cross-site check lets any method through to it, and only
+/// to it; a prefix that is not a `/…/` path is refused at configuration.
+#[test]
+fn csrf_exemption_is_one_prefix_only() {
+    let layer = CsrfLayer::new([SITE])
+        .unwrap()
+        .exempt("/api/v1/authz/ext-authz/")
+        .unwrap();
+    let post = |path: &str| {
+        Request::builder()
+            .method("POST")
+            .uri(path)
+            .header(header::COOKIE, "s=1")
+            .body(())
+            .unwrap()
+    };
+    assert!(layer.allows(&post("/api/v1/authz/ext-authz/form")));
+    assert!(!layer.allows(&post("/api/v1/authz/ext-authz")));
+    assert!(!layer.allows(&post("/api/v1/tokens")));
+    for bad in ["", "/", "api/", "/api"] {
+        assert!(
+            CsrfLayer::new([SITE]).unwrap().exempt(bad).is_err(),
+            "{bad}"
+        );
+    }
+}

@@ -93,7 +93,8 @@ pub struct ValidationError {
 }
 
 impl ValidationError {
-    pub(crate) fn new(field: &'static str, rule: Rule) -> Self {
+    /// `field` broke `rule` (for validations written outside this module).
+    pub fn new(field: &'static str, rule: Rule) -> Self {
         Self { field, rule }
     }
 

@@ -21,6 +21,34 @@ const CSP: HeaderName = HeaderName::from_static("content-security-policy");
 const CSP_REPORT_ONLY: HeaderName = HeaderName::from_static("content-security-policy-report-only");
 const REPORTING_ENDPOINTS: HeaderName = HeaderName::from_static("reporting-endpoints");
 
+/// Put in a response's extensions: the page's forms may also lead to `origin` — a redirect
+/// after a form is submitted is checked against `form-action` too, so a login page that
+/// sends the browser back to an app it protects must list the app's origin. Added beside
+/// `'self'` in this one response's policy (when the policy has `form-action 'self'`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FormActionOrigin(String);
+
+impl FormActionOrigin {
+    /// `scheme://host[:port]`, with nothing else: `None` for anything that is not exactly
+    /// an http(s) origin (a path, a wildcard, a space or `;` would widen or break the policy).
+    pub fn new(origin: &str) -> Option<Self> {
+        let rest = origin
+            .strip_prefix("https://")
+            .or_else(|| origin.strip_prefix("http://"))?;
+        let (host, port) = match rest.rsplit_once(':') {
+            Some((host, port)) => (host, Some(port)),
+            None => (rest, None),
+        };
+        let host_ok = !host.is_empty()
+            && host
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'.');
+        let port_ok = port
+            .is_none_or(|p| !p.is_empty() && p.len() <= 5 && p.bytes().all(|b| b.is_ascii_digit()));
+        (host_ok && port_ok).then(|| Self(origin.to_owned()))
+    }
+}
+
 /// This response's nonce: 128 bits from the OS CSPRNG, URL-safe base64. Put it in
 /// `<script nonce="…">` and `<style nonce="…">`. Available as a request extension and as
 /// an extractor.
@@ -200,21 +228,32 @@ where
         let future = self.inner.call(req);
         Box::pin(async move {
             let mut response = future.await?;
-            let headers = response.headers_mut();
+            let headers = response.headers();
             if !headers.contains_key(CSP) && !headers.contains_key(CSP_REPORT_ONLY) {
                 let template = if https {
                     &compiled.https
                 } else {
                     &compiled.http
                 };
-                let value = template.join(nonce.as_str());
+                let mut value = template.join(nonce.as_str());
+                if let Some(FormActionOrigin(origin)) =
+                    response.extensions().get::<FormActionOrigin>()
+                {
+                    value = value.replacen(
+                        "form-action 'self'",
+                        &format!("form-action 'self' {origin}"),
+                        1,
+                    );
+                }
+                let headers = response.headers_mut();
                 headers.insert(
                     compiled.header.clone(),
                     HeaderValue::from_str(&value).expect("validated policy"),
                 );
             }
             if let Some(endpoints) = &compiled.reporting_endpoints {
-                headers
+                response
+                    .headers_mut()
                     .entry(REPORTING_ENDPOINTS)
                     .or_insert_with(|| endpoints.clone());
             }

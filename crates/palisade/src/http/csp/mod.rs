@@ -7,6 +7,6 @@ mod layer;
 mod policy;
 mod report;
 
-pub use layer::{Csp, CspLayer, CspNonce};
+pub use layer::{Csp, CspLayer, CspNonce, FormActionOrigin};
 pub use policy::{CspPolicy, NONCE};
 pub use report::{CspReport, CspReportSink, ReportLimits, csp_report_router};

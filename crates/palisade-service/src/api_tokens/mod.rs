@@ -1,0 +1,203 @@
+//! Named API tokens, for scripts and CI jobs that cannot log in through a page: 256 random
+//! bits behind a `palisade_at_` prefix (so secret scanners and people can tell them
+//! apart), shown once, stored only as SHA-256, optionally expiring, listed with their last
+//! use, revocable. They are accepted by `/api/v1/me` and the forward-auth endpoints only:
+//! a script holding one cannot change a password, read the vault or manage sessions.
+
+pub(crate) mod api;
+pub(crate) mod pages;
+
+use std::sync::Arc;
+
+use palisade::http::ClientInfo;
+use palisade::secret::SecretString;
+
+use crate::accounts::Accounts;
+use crate::clock::Clock;
+use crate::error::AppError;
+use crate::sessions::{Authenticated, IssuedToken, PresentedToken, hex, random_bytes, token_hash};
+use crate::store::{ApiTokenRow, Store, StoreError, UserRow};
+
+/// What every API token starts with.
+pub(crate) const PREFIX: &str = "palisade_at_";
+
+/// Tokens one user may hold at once.
+pub(crate) const LIMIT: i64 = 50;
+
+/// Longest lifetime that may be asked for, days.
+const MAX_DAYS: u32 = 366;
+
+/// A token's last use is recorded at most this often (seconds), so that a busy script
+/// does not turn every request into a write.
+const TOUCH_EVERY: i64 = 60;
+
+pub(crate) struct ApiTokens {
+    store: Store,
+    clock: Clock,
+}
+
+/// A new token and how it is listed.
+pub(crate) struct Created {
+    pub(crate) token: IssuedToken,
+    pub(crate) row: ApiTokenRow,
+    /// Set when the session had to be re-authenticated for this (its new token).
+    pub(crate) reissued: Option<IssuedToken>,
+}
+
+fn checked_name(name: &str) -> Result<&str, AppError> {
+    let ok = (1..=64).contains(&name.chars().count())
+        && name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || " ._-".contains(c))
+        && !name.starts_with(' ')
+        && !name.ends_with(' ');
+    if ok {
+        Ok(name)
+    } else {
+        Err(palisade::validate::ValidationError::new(
+            "name",
+            palisade::validate::Rule::Charset(
+                "1 to 64 letters, digits, spaces, '.', '_' or '-' (no space at either end)",
+            ),
+        )
+        .into())
+    }
+}
+
+impl ApiTokens {
+    pub(crate) fn new(store: Store, clock: Clock) -> Self {
+        Self { store, clock }
+    }
+
+    /// Creates a token named `name` for the signed-in user, valid for `days` (forever
+    /// when `None`). Asks for the password when its last entry is older than the
+    /// re-authentication window.
+    pub(crate) async fn create(
+        &self,
+        accounts: &Accounts,
+        auth: &Authenticated,
+        name: &str,
+        days: Option<u32>,
+        password: Option<SecretString>,
+        client: &ClientInfo,
+    ) -> Result<Created, AppError> {
+        let name = checked_name(name.trim())?;
+        if days.is_some_and(|d| d == 0 || d > MAX_DAYS) {
+            return Err(palisade::validate::ValidationError::new(
+                "expires_in_days",
+                palisade::validate::Rule::Format("between 1 and 366, or absent for no expiry"),
+            )
+            .into());
+        }
+        let reissued = accounts.require_recent_password(auth, password).await?;
+        let now = self.clock.now();
+        let token = IssuedToken::generate_with_prefix(PREFIX)?;
+        let row = ApiTokenRow {
+            id: hex(&random_bytes::<16>()?),
+            name: name.to_owned(),
+            created_at: now,
+            expires_at: days.map(|d| now + i64::from(d) * 86_400),
+            last_used_at: None,
+        };
+        let hash = token.expose(token_hash);
+        match self
+            .store
+            .insert_api_token(auth.user.id, &row, &hash, LIMIT)
+            .await
+        {
+            Ok(true) => {}
+            Ok(false) => {
+                return Err(AppError::Limit {
+                    field: "name",
+                    limit: LIMIT as u64,
+                });
+            }
+            Err(StoreError::Conflict(_)) => return Err(AppError::Taken("name")),
+            Err(e) => return Err(e.into()),
+        }
+        accounts
+            .audit_user("api_token_created", auth, client, Some(&row.name))
+            .await;
+        Ok(Created {
+            token,
+            row,
+            reissued,
+        })
+    }
+
+    pub(crate) async fn list(&self, auth: &Authenticated) -> Result<Vec<ApiTokenRow>, AppError> {
+        Ok(self.store.api_tokens_of(auth.user.id).await?)
+    }
+
+    pub(crate) async fn revoke(
+        &self,
+        accounts: &Accounts,
+        auth: &Authenticated,
+        id: &str,
+        client: &ClientInfo,
+    ) -> Result<(), AppError> {
+        if !self.store.revoke_api_token(auth.user.id, id).await? {
+            return Err(AppError::NotFound);
+        }
+        accounts
+            .audit_user("api_token_revoked", auth, client, Some(id))
+            .await;
+        Ok(())
+    }
+
+    /// The user behind a presented API token, if it is one of ours and current.
+    pub(crate) async fn authenticate(
+        &self,
+        token: &PresentedToken,
+    ) -> Result<Option<Arc<UserRow>>, AppError> {
+        let Some(hash) = token.hash_with_prefix(PREFIX) else {
+            return Ok(None);
+        };
+        let now = self.clock.now();
+        let Some((id, last_used, user)) = self.store.api_token_user(&hash, now).await? else {
+            return Ok(None);
+        };
+        if last_used.is_none_or(|t| now - t >= TOUCH_EVERY) {
+            self.store.touch_api_token(&id, now).await?;
+        }
+        Ok(Some(Arc::new(user)))
+    }
+}
+
+/// The user behind a request's credentials: a session (cookie or bearer) or an API token.
+/// Only for what API tokens may reach (`/api/v1/me`, the forward-auth endpoints).
+pub(crate) async fn caller(
+    state: &crate::state::AppState,
+    parts: &http::request::Parts,
+) -> Result<Option<Arc<UserRow>>, AppError> {
+    let Some(token) = PresentedToken::from_parts(parts) else {
+        return Ok(None);
+    };
+    // Hashed once, by `authenticate`, not here as well.
+    if token.has_prefix(PREFIX) {
+        return state.api_tokens.authenticate(&token).await;
+    }
+    Ok(state
+        .accounts
+        .sessions
+        .authenticate(&token)
+        .await?
+        .map(|auth| auth.user))
+}
+
+/// [`caller`] as an extractor that refuses (401) when there is nobody.
+pub(crate) struct Caller(pub(crate) Arc<UserRow>);
+
+impl axum::extract::FromRequestParts<crate::state::AppState> for Caller {
+    type Rejection = AppError;
+
+    async fn from_request_parts(
+        parts: &mut http::request::Parts,
+        state: &crate::state::AppState,
+    ) -> Result<Self, AppError> {
+        caller(state, parts)
+            .await?
+            .map(Caller)
+            .ok_or(AppError::Unauthenticated)
+    }
+}

@@ -1,0 +1,226 @@
+//! `/account/tokens`: create (the token shown once, on a page that is not cached), list,
+//! revoke.
+
+use askama::Template;
+use axum::Router;
+use axum::extract::{Path, State};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum_extra::extract::CookieJar;
+use http::StatusCode;
+use palisade::http::ClientInfo;
+use palisade::secret::SecretString;
+use serde::Deserialize;
+
+use crate::body::Form;
+use crate::error::AppError;
+use crate::sessions::{Authenticated, MaybeAuth};
+use crate::state::AppState;
+use crate::web::{FormErrors, guarded, see_other, utc};
+
+struct TokenLine {
+    id: String,
+    name: String,
+    created: String,
+    expires: String,
+    last_used: String,
+}
+
+#[derive(Template)]
+#[template(path = "tokens.html")]
+struct TokensPage<'a> {
+    site_name: &'a str,
+    tokens: Vec<TokenLine>,
+    csrf: String,
+    name: &'a str,
+    created: Option<(&'a str, &'a str)>,
+    notice: Option<&'a str>,
+    errors: FormErrors,
+}
+
+#[derive(Default)]
+struct Shown<'a> {
+    name: &'a str,
+    created: Option<(&'a str, &'a str)>,
+    notice: Option<&'a str>,
+    errors: FormErrors,
+}
+
+async fn lines(state: &AppState, auth: &Authenticated) -> Result<Vec<TokenLine>, AppError> {
+    Ok(state
+        .api_tokens
+        .list(auth)
+        .await?
+        .into_iter()
+        .map(|t| TokenLine {
+            id: t.id,
+            name: t.name,
+            created: utc(t.created_at),
+            expires: t.expires_at.map_or_else(|| "never".to_owned(), utc),
+            last_used: t.last_used_at.map_or_else(|| "never".to_owned(), utc),
+        })
+        .collect())
+}
+
+fn render(
+    state: &AppState,
+    auth: &Authenticated,
+    status: StatusCode,
+    tokens: Vec<TokenLine>,
+    shown: Shown<'_>,
+) -> Response {
+    crate::web::render(
+        status,
+        &TokensPage {
+            site_name: &state.accounts.site_name,
+            tokens,
+            csrf: state.forms.token(auth.session.id.as_bytes()),
+            name: shown.name,
+            created: shown.created,
+            notice: shown.notice,
+            errors: shown.errors,
+        },
+    )
+}
+
+async fn page(
+    state: &AppState,
+    auth: &Authenticated,
+    status: StatusCode,
+    shown: Shown<'_>,
+) -> Response {
+    match lines(state, auth).await {
+        Ok(tokens) => render(state, auth, status, tokens, shown),
+        Err(e) => e.into_response(),
+    }
+}
+
+async fn tokens_page(State(state): State<AppState>, MaybeAuth(auth): MaybeAuth) -> Response {
+    let Some(auth) = auth else {
+        return see_other("/login");
+    };
+    page(&state, &auth, StatusCode::OK, Shown::default()).await
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct CreateForm {
+    csrf: String,
+    name: String,
+    #[serde(default)]
+    expires_in_days: String,
+    #[serde(default)]
+    password: Option<SecretString>,
+}
+
+fn days(text: &str) -> Result<Option<u32>, AppError> {
+    if text.trim().is_empty() {
+        return Ok(None);
+    }
+    text.trim().parse::<u32>().map(Some).map_err(|_| {
+        palisade::validate::ValidationError::new(
+            "expires_in_days",
+            palisade::validate::Rule::Format("between 1 and 366, or empty for no expiry"),
+        )
+        .into()
+    })
+}
+
+async fn create_submit(
+    State(state): State<AppState>,
+    client: ClientInfo,
+    jar: CookieJar,
+    MaybeAuth(auth): MaybeAuth,
+    Form(form): Form<CreateForm>,
+) -> Response {
+    let Some(auth) = auth else {
+        return see_other("/login");
+    };
+    let password = form.password.filter(|p| !p.is_empty());
+    let result = guarded(&state, &auth, &form.csrf, async {
+        let days = days(&form.expires_in_days)?;
+        state
+            .api_tokens
+            .create(&state.accounts, &auth, &form.name, days, password, &client)
+            .await
+    })
+    .await;
+    match result {
+        Ok(created) => {
+            let jar = match &created.reissued {
+                Some(t) => state.accounts.sessions.cookies.set(jar, t),
+                None => jar,
+            };
+            let tokens = match lines(&state, &auth).await {
+                Ok(tokens) => tokens,
+                Err(e) => return e.into_response(),
+            };
+            // The page's form token follows the session, which keeps its id on reissue.
+            let page = created.token.expose(|token| {
+                let shown = Shown {
+                    created: Some((&created.row.name, token)),
+                    ..Shown::default()
+                };
+                render(&state, &auth, StatusCode::CREATED, tokens, shown)
+            });
+            (jar, crate::web::sensitive(page)).into_response()
+        }
+        Err(e) => {
+            let shown = Shown {
+                name: &form.name,
+                errors: FormErrors::from(&e),
+                ..Shown::default()
+            };
+            page(&state, &auth, e.problem().status(), shown).await
+        }
+    }
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RevokeForm {
+    csrf: String,
+}
+
+async fn revoke_submit(
+    State(state): State<AppState>,
+    client: ClientInfo,
+    MaybeAuth(auth): MaybeAuth,
+    Path(id): Path<String>,
+    Form(form): Form<RevokeForm>,
+) -> Response {
+    let Some(auth) = auth else {
+        return see_other("/login");
+    };
+    let result = guarded(
+        &state,
+        &auth,
+        &form.csrf,
+        state
+            .api_tokens
+            .revoke(&state.accounts, &auth, &id, &client),
+    )
+    .await;
+    match result {
+        Ok(()) => {
+            let shown = Shown {
+                notice: Some("Revoked: it no longer works anywhere."),
+                ..Shown::default()
+            };
+            page(&state, &auth, StatusCode::OK, shown).await
+        }
+        Err(e) => {
+            let shown = Shown {
+                errors: FormErrors::from(&e),
+                ..Shown::default()
+            };
+            page(&state, &auth, e.problem().status(), shown).await
+        }
+    }
+}
+
+pub(crate) fn router() -> Router<AppState> {
+    Router::new()
+        .route("/account/tokens", get(tokens_page).post(create_submit))
+        .route("/account/tokens/{id}/revoke", post(revoke_submit))
+}

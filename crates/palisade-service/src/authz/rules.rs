@@ -1,0 +1,613 @@
+//! The access rules of the configuration file (`[access_control]`): parsed once at start
+//! into a form that cannot be misread, then asked which rule decides a request.
+//!
+//! Rules are tried in order; the first whose domain, resources, methods and networks all
+//! match the request and whose subject (if any) matches the user decides. A rule with a
+//! subject cannot be judged for someone not logged in: the answer is "log in first".
+//! Nothing matched: `default_policy`, which is `deny` unless set.
+
+use std::net::IpAddr;
+
+use http::Method;
+use ipnet::IpNet;
+use regex::Regex;
+use serde::{Deserialize, Serialize};
+
+use super::target::Target;
+
+/// `[access_control]` as written in the configuration file.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AccessControl {
+    /// What a request no rule matches gets: `deny` (the default), `authenticated` or `bypass`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub default_policy: Option<String>,
+    /// The rules, first match wins.
+    #[serde(default)]
+    pub rules: Vec<RuleConfig>,
+}
+
+/// One `[[access_control.rules]]` entry as written.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RuleConfig {
+    /// Hosts: `app.example.com`, or `*.example.com` for every host under it (not itself).
+    pub domain: OneOrMany,
+    /// Regular expressions, each matched against the whole normalized path and query.
+    #[serde(default)]
+    pub resources: Vec<String>,
+    /// HTTP methods (any when empty).
+    #[serde(default)]
+    pub methods: Vec<String>,
+    /// Client networks (CIDR or a bare address; any when empty).
+    #[serde(default)]
+    pub networks: Vec<String>,
+    /// `user:NAME` or `group:NAME`, any of them (anyone when empty).
+    #[serde(default)]
+    pub subject: OneOrMany,
+    /// `bypass`, `authenticated` or `deny`.
+    pub policy: String,
+}
+
+/// A setting given as one string or a list of them.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(untagged)]
+pub enum OneOrMany {
+    /// One value.
+    One(String),
+    /// Several.
+    Many(Vec<String>),
+}
+
+impl Default for OneOrMany {
+    fn default() -> Self {
+        Self::Many(Vec::new())
+    }
+}
+
+impl OneOrMany {
+    fn values(&self) -> &[String] {
+        match self {
+            Self::One(one) => std::slice::from_ref(one),
+            Self::Many(many) => many,
+        }
+    }
+}
+
+/// What a rule (or the default) does.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Policy {
+    /// Anyone, logged in or not.
+    Bypass,
+    /// Anyone logged in.
+    Authenticated,
+    /// Nobody.
+    Deny,
+}
+
+impl Policy {
+    fn parse(name: &str, field: &str) -> Result<Self, String> {
+        match name {
+            "bypass" => Ok(Self::Bypass),
+            "authenticated" => Ok(Self::Authenticated),
+            "deny" => Ok(Self::Deny),
+            "two_factor" => Err(format!(
+                "{field}: two_factor needs second factors, which this version does not have yet"
+            )),
+            other => Err(format!(
+                "{field}: {other:?} is not a policy (bypass, authenticated or deny)"
+            )),
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum DomainPattern {
+    Exact(String),
+    /// `*.example.com`, kept as `.example.com`.
+    Under(String),
+}
+
+impl DomainPattern {
+    fn parse(pattern: &str, field: &str) -> Result<Self, String> {
+        let lower = pattern.to_ascii_lowercase();
+        let (under, host) = match lower.strip_prefix("*.") {
+            Some(rest) => (true, rest),
+            None => (false, lower.as_str()),
+        };
+        if !super::target::is_hostname(host) {
+            return Err(format!(
+                "{field}: {pattern:?} is not a host name or *.host name (letters, digits, '-' and '.'; no port)"
+            ));
+        }
+        Ok(if under {
+            Self::Under(format!(".{host}"))
+        } else {
+            Self::Exact(host.to_owned())
+        })
+    }
+
+    fn matches(&self, host: &str) -> bool {
+        match self {
+            Self::Exact(exact) => host == exact,
+            Self::Under(suffix) => host.len() > suffix.len() && host.ends_with(suffix.as_str()),
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Subject {
+    User(String),
+    Group(String),
+}
+
+#[derive(Debug)]
+struct Rule {
+    domains: Vec<DomainPattern>,
+    resources: Vec<Regex>,
+    methods: Vec<Method>,
+    networks: Vec<IpNet>,
+    subjects: Vec<Subject>,
+    policy: Policy,
+}
+
+/// Who is asking: a logged-in user's name and groups.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Identity<'a> {
+    pub(crate) username: &'a str,
+    pub(crate) groups: &'a [String],
+}
+
+/// What the proxy is told.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Outcome {
+    Allow,
+    /// Not logged in, and a login might change the answer.
+    LogIn,
+    Deny,
+}
+
+/// The outcome, which rule gave it (`None`: the default policy) and, for operators, why.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Decision {
+    pub(crate) outcome: Outcome,
+    pub(crate) rule: Option<usize>,
+    /// The deciding policy; `None`: a rule names subjects and nobody is logged in.
+    policy: Option<Policy>,
+}
+
+impl Decision {
+    /// Why, in words (written only when asked: the endpoints never ask).
+    pub(crate) fn why(&self) -> String {
+        let by = match self.rule {
+            Some(i) => format!("rule {i}"),
+            None => "default_policy".to_owned(),
+        };
+        match (self.policy, self.outcome) {
+            (None, _) => format!("{by} matches the request and names subjects: log in first"),
+            (Some(Policy::Bypass), _) => format!("{by}: bypass"),
+            (Some(Policy::Authenticated), Outcome::Allow) => format!("{by}: authenticated"),
+            (Some(Policy::Authenticated), _) => {
+                format!("{by}: authenticated, and nobody is logged in")
+            }
+            (Some(Policy::Deny), _) => format!("{by}: deny"),
+        }
+    }
+}
+
+/// The compiled rules.
+#[derive(Debug)]
+pub(crate) struct AccessRules {
+    default: Policy,
+    rules: Vec<Rule>,
+}
+
+/// Group names: what `palisade user group add` accepts, and what `group:` may name.
+pub(crate) fn is_group_name(name: &str) -> bool {
+    (1..=64).contains(&name.len())
+        && name.starts_with(|c: char| c.is_ascii_lowercase() || c.is_ascii_digit())
+        && name
+            .chars()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || "-_.".contains(c))
+}
+
+impl AccessRules {
+    /// Compiles `[access_control]`; an error names the rule and the field.
+    pub(crate) fn compile(config: &AccessControl) -> Result<Self, String> {
+        let default = match &config.default_policy {
+            None => Policy::Deny,
+            Some(name) => Policy::parse(name, "access_control.default_policy")?,
+        };
+        let rules = config
+            .rules
+            .iter()
+            .enumerate()
+            .map(|(i, rule)| compile_rule(rule, &format!("access_control.rules[{i}]")))
+            .collect::<Result<_, _>>()?;
+        Ok(Self { default, rules })
+    }
+
+    /// Which rule decides `target` for `who` (`None`: not logged in), and why.
+    pub(crate) fn decide(&self, target: &Target, who: Option<Identity<'_>>) -> Decision {
+        for (i, rule) in self.rules.iter().enumerate() {
+            if let Some(miss) = rule.request_miss(target) {
+                tracing::trace!(rule = i, miss, "access rule does not match");
+                continue;
+            }
+            if !rule.subjects.is_empty() {
+                match who {
+                    None => {
+                        return Decision {
+                            outcome: Outcome::LogIn,
+                            rule: Some(i),
+                            policy: None,
+                        };
+                    }
+                    Some(who) if !rule.subject_matches(who) => continue,
+                    Some(_) => {}
+                }
+            }
+            return decision(rule.policy, who, Some(i));
+        }
+        decision(self.default, who, None)
+    }
+
+    /// Whether any rule names a group (else a user's groups need not be read).
+    pub(crate) fn uses_groups(&self) -> bool {
+        self.rules
+            .iter()
+            .any(|r| r.subjects.iter().any(|s| matches!(s, Subject::Group(_))))
+    }
+}
+
+fn decision(policy: Policy, who: Option<Identity<'_>>, rule: Option<usize>) -> Decision {
+    let outcome = match (policy, who) {
+        (Policy::Bypass, _) | (Policy::Authenticated, Some(_)) => Outcome::Allow,
+        (Policy::Authenticated, None) => Outcome::LogIn,
+        (Policy::Deny, _) => Outcome::Deny,
+    };
+    Decision {
+        outcome,
+        rule,
+        policy: Some(policy),
+    }
+}
+
+impl Rule {
+    /// The first of the request's attributes this rule does not match, if any.
+    fn request_miss(&self, t: &Target) -> Option<&'static str> {
+        if !self.domains.iter().any(|d| d.matches(&t.host)) {
+            return Some("domain");
+        }
+        if !self.resources.is_empty() && !self.resources.iter().any(|r| r.is_match(&t.resource)) {
+            return Some("resources");
+        }
+        if !self.methods.is_empty() && !self.methods.contains(&t.method) {
+            return Some("methods");
+        }
+        if !self.networks.is_empty() && !self.networks.iter().any(|n| n.contains(&t.client)) {
+            return Some("networks");
+        }
+        None
+    }
+
+    fn subject_matches(&self, who: Identity<'_>) -> bool {
+        self.subjects.iter().any(|s| match s {
+            Subject::User(name) => name == who.username,
+            Subject::Group(group) => who.groups.iter().any(|g| g == group),
+        })
+    }
+}
+
+fn compile_rule(rule: &RuleConfig, at: &str) -> Result<Rule, String> {
+    let domains = rule
+        .domain
+        .values()
+        .iter()
+        .enumerate()
+        .map(|(i, d)| DomainPattern::parse(d, &format!("{at}.domain[{i}]")))
+        .collect::<Result<Vec<_>, _>>()?;
+    if domains.is_empty() {
+        return Err(format!("{at}.domain: give at least one host"));
+    }
+    let resources = rule
+        .resources
+        .iter()
+        .enumerate()
+        .map(|(i, r)| {
+            // The whole path and query must match: an unanchored `/public` would also
+            // match `/admin?next=/public`.
+            regex::RegexBuilder::new(&format!("^(?:{r})$"))
+                .size_limit(1 << 20)
+                .build()
+                .map_err(|e| format!("{at}.resources[{i}]: not a regular expression: {e}"))
+        })
+        .collect::<Result<Vec<_>, _>>()?;
+    let methods = rule
+        .methods
+        .iter()
+        .enumerate()
+        .map(|(i, m)| {
+            let upper = m.to_ascii_uppercase();
+            Method::from_bytes(upper.as_bytes())
+                .ok()
+                .filter(|_| upper.bytes().all(|b| b.is_ascii_uppercase()))
+                .ok_or_else(|| format!("{at}.methods[{i}]: {m:?} is not an HTTP method"))
+        })
+        .collect::<Result<Vec<_>, _>>()?;
+    let networks = rule
+        .networks
+        .iter()
+        .enumerate()
+        .map(|(i, n)| {
+            n.parse::<IpNet>()
+                .or_else(|_| n.parse::<IpAddr>().map(IpNet::from))
+                .map(|n| n.trunc())
+                .map_err(|_| format!("{at}.networks[{i}]: {n:?} is not an address or network"))
+        })
+        .collect::<Result<Vec<_>, _>>()?;
+    let subjects = rule
+        .subject
+        .values()
+        .iter()
+        .enumerate()
+        .map(|(i, s)| {
+            let field = format!("{at}.subject[{i}]");
+            let subject = match s.split_once(':') {
+                Some(("user", name)) => palisade::validate::Username::parse(name)
+                    .ok()
+                    .map(|u| Subject::User(u.as_str().to_owned())),
+                Some(("group", name)) if is_group_name(name) => {
+                    Some(Subject::Group(name.to_owned()))
+                }
+                _ => None,
+            };
+            subject.ok_or_else(|| {
+                format!(
+                    "{field}: {s:?} is not user:NAME or group:NAME (a valid username or group name)"
+                )
+            })
+        })
+        .collect::<Result<Vec<_>, _>>()?;
+    Ok(Rule {
+        domains,
+        resources,
+        methods,
+        networks,
+        subjects,
+        policy: Policy::parse(&rule.policy, &format!("{at}.policy"))?,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn rules(toml_rules: &str) -> Result<AccessRules, String> {
+        let config: AccessControl = toml::from_str(toml_rules).map_err(|e| e.to_string())?;
+        AccessRules::compile(&config)
+    }
+
+    fn target(method: &str, url: &str, from: &str) -> Target {
+        Target::from_url(method, url, from.parse().unwrap()).unwrap()
+    }
+
+    fn outcome(
+        rules: &AccessRules,
+        url: &str,
+        who: Option<(&str, &[&str])>,
+    ) -> (Outcome, Option<usize>) {
+        let groups: Vec<String> = who
+            .map(|(_, g)| g.iter().map(|g| g.to_string()).collect())
+            .unwrap_or_default();
+        let who = who.map(|(username, _)| Identity {
+            username,
+            groups: &groups,
+        });
+        let d = rules.decide(&target("GET", url, "192.0.2.7"), who);
+        (d.outcome, d.rule)
+    }
+
+    const RULES: &str = r#"
+        [[rules]]
+        domain = "app.example.com"
+        resources = ["/public/.*", "/health"]
+        policy = "bypass"
+
+        [[rules]]
+        domain = ["app.example.com", "*.internal.example.com"]
+        resources = ["/admin(/.*)?"]
+        subject = ["group:admins", "user:root"]
+        policy = "authenticated"
+
+        [[rules]]
+        domain = "app.example.com"
+        resources = ["/admin(/.*)?"]
+        policy = "deny"
+
+        [[rules]]
+        domain = "*.internal.example.com"
+        networks = ["10.0.0.0/8"]
+        policy = "bypass"
+
+        [[rules]]
+        domain = ["app.example.com", "*.internal.example.com"]
+        methods = ["GET", "HEAD"]
+        policy = "authenticated"
+    "#;
+
+    #[test]
+    fn the_first_matching_rule_decides_and_nothing_matched_is_denied() {
+        let r = rules(RULES).unwrap();
+        let alice = Some(("alice", &[][..]));
+        let admin = Some(("bob", &["admins"][..]));
+        let https = "https://app.example.com";
+        assert_eq!(
+            outcome(&r, &format!("{https}/public/a.css"), None),
+            (Outcome::Allow, Some(0))
+        );
+        assert_eq!(
+            outcome(&r, &format!("{https}/health"), None),
+            (Outcome::Allow, Some(0))
+        );
+        // Anchored: the whole path and query must match.
+        assert_eq!(
+            outcome(&r, &format!("{https}/healthz"), None),
+            (Outcome::LogIn, Some(4))
+        );
+        assert_eq!(
+            outcome(&r, &format!("{https}/x?r=/public/a"), None),
+            (Outcome::LogIn, Some(4))
+        );
+        assert_eq!(
+            outcome(&r, &format!("{https}/public/../admin"), admin),
+            (Outcome::Allow, Some(1))
+        );
+        // A subject rule cannot be judged for nobody: log in first.
+        assert_eq!(
+            outcome(&r, &format!("{https}/admin"), None),
+            (Outcome::LogIn, Some(1))
+        );
+        // Not in the subject: the next rule (deny).
+        assert_eq!(
+            outcome(&r, &format!("{https}/admin/users"), alice),
+            (Outcome::Deny, Some(2))
+        );
+        assert_eq!(
+            outcome(&r, &format!("{https}/admin"), Some(("root", &[][..]))),
+            (Outcome::Allow, Some(1))
+        );
+        assert_eq!(
+            outcome(&r, &format!("{https}/page"), alice),
+            (Outcome::Allow, Some(4))
+        );
+        // Wildcards cover hosts under the domain, not the domain itself, nor look-alikes.
+        assert_eq!(
+            outcome(&r, "https://a.b.internal.example.com/x", alice),
+            (Outcome::Allow, Some(4))
+        );
+        assert_eq!(
+            outcome(&r, "https://internal.example.com/x", alice),
+            (Outcome::Deny, None)
+        );
+        assert_eq!(
+            outcome(&r, "https://evilinternal.example.com/x", alice),
+            (Outcome::Deny, None)
+        );
+        assert_eq!(
+            outcome(&r, "https://app.example.com.evil.net/x", alice),
+            (Outcome::Deny, None)
+        );
+        assert_eq!(
+            outcome(&r, "https://other.example.com/", alice),
+            (Outcome::Deny, None)
+        );
+    }
+
+    #[test]
+    fn methods_and_networks_narrow_a_rule() {
+        let r = rules(RULES).unwrap();
+        let alice = Identity {
+            username: "alice",
+            groups: &[],
+        };
+        let post = r.decide(
+            &target("POST", "https://app.example.com/page", "192.0.2.7"),
+            Some(alice),
+        );
+        assert_eq!((post.outcome, post.rule), (Outcome::Deny, None));
+        let inside = r.decide(
+            &target("POST", "https://db.internal.example.com/", "10.1.2.3"),
+            None,
+        );
+        assert_eq!((inside.outcome, inside.rule), (Outcome::Allow, Some(3)));
+        let outside = r.decide(
+            &target("POST", "https://db.internal.example.com/", "11.1.2.3"),
+            None,
+        );
+        assert_eq!((outside.outcome, outside.rule), (Outcome::Deny, None));
+    }
+
+    #[test]
+    fn the_default_policy_is_deny_unless_set() {
+        let none = rules("").unwrap();
+        assert_eq!(
+            outcome(&none, "https://a.example.com/", Some(("alice", &[][..]))),
+            (Outcome::Deny, None)
+        );
+        let open = rules(r#"default_policy = "authenticated""#).unwrap();
+        assert_eq!(
+            outcome(&open, "https://a.example.com/", None),
+            (Outcome::LogIn, None)
+        );
+        assert_eq!(
+            outcome(&open, "https://a.example.com/", Some(("alice", &[][..]))),
+            (Outcome::Allow, None)
+        );
+    }
+
+    #[test]
+    fn a_rule_that_cannot_be_read_is_named_with_its_field() {
+        for (text, message) in [
+            (
+                r#"default_policy = "allow""#,
+                "access_control.default_policy: \"allow\" is not a policy",
+            ),
+            (
+                "[[rules]]\ndomain = \"a.example.com\"\npolicy = \"two_factor\"",
+                "access_control.rules[0].policy: two_factor",
+            ),
+            (
+                "[[rules]]\ndomain = []\npolicy = \"deny\"",
+                "access_control.rules[0].domain: give at least one host",
+            ),
+            (
+                "[[rules]]\ndomain = \"a.example.com:443\"\npolicy = \"deny\"",
+                "access_control.rules[0].domain[0]",
+            ),
+            (
+                "[[rules]]\ndomain = \"*\"\npolicy = \"deny\"",
+                "access_control.rules[0].domain[0]",
+            ),
+            (
+                "[[rules]]\ndomain = \"a.example.com\"\nresources = [\"(\"]\npolicy = \"deny\"",
+                "access_control.rules[0].resources[0]: not a regular expression",
+            ),
+            (
+                "[[rules]]\ndomain = \"a.example.com\"\nmethods = [\"GE T\"]\npolicy = \"deny\"",
+                "access_control.rules[0].methods[0]",
+            ),
+            (
+                "[[rules]]\ndomain = \"a.example.com\"\nnetworks = [\"10.0.0.0/33\"]\npolicy = \"deny\"",
+                "access_control.rules[0].networks[0]",
+            ),
+            (
+                "[[rules]]\ndomain = \"a.example.com\"\nsubject = \"admins\"\npolicy = \"deny\"",
+                "access_control.rules[0].subject[0]",
+            ),
+            (
+                "[[rules]]\ndomain = \"a.example.com\"\nsubject = \"group:Admins!\"\npolicy = \"deny\"",
+                "access_control.rules[0].subject[0]",
+            ),
+            (
+                "[[rules]]\ndomain = \"a.example.com\"\npolicy = \"deny\"\n[[rules]]\ndomain = \"b.example.com\"\npolicy = \"nope\"",
+                "access_control.rules[1].policy",
+            ),
+        ] {
+            let error = rules(text).map(|_| ()).unwrap_err();
+            assert!(error.starts_with(message), "{text}: {error}");
+        }
+        assert!(
+            rules("[[rules]]\ndomain = \"a.example.com\"\npolicy = \"deny\"\ncolour = \"red\"")
+                .is_err()
+        );
+    }
+
+    #[test]
+    fn groups_are_read_only_when_a_rule_names_one() {
+        assert!(rules(RULES).unwrap().uses_groups());
+        let users_only =
+            "[[rules]]\ndomain = \"a.example.com\"\nsubject = \"user:alice\"\npolicy = \"bypass\"";
+        assert!(!rules(users_only).unwrap().uses_groups());
+    }
+}
