@@ -97,7 +97,7 @@ pair() { # label connections baseline-url measured-url [wrk args for the measure
     b=$(rps "$c" "$base"); m=$(rps "$c" "$@" "$url")
     bs+=("$b"); ms+=("$m"); qs+=("$(ratio "$m" "$b")")
   done
-  printf "  %-46s %3s conn: %9s vs %9s req/s, ratio %s\n" "$label" "$c" "$(median "${ms[@]}")" "$(median "${bs[@]}")" "$(median "${qs[@]}")"
+  printf "  %-56s %3s conn: %9s vs %9s req/s, ratio %s\n" "$label" "$c" "$(median "${ms[@]}")" "$(median "${bs[@]}")" "$(median "${qs[@]}")"
 }
 echo "forward-auth, ${secs}s rounds, median of 3 (measured vs its baseline):"
 for c in 32 64; do

@@ -1,6 +1,5 @@
 //! The router and its layer stack, apart from `main` so tests can drive it with `oneshot`.
 
-use std::borrow::Cow;
 use std::net::IpAddr;
 use std::sync::Arc;
 
@@ -83,15 +82,22 @@ async fn every_answer(request: Request, next: Next) -> Response {
             .entry(header::RETRY_AFTER)
             .or_insert(http::HeaderValue::from_static(UNAVAILABLE_RETRY_AFTER));
     }
-    let status = match response.status().as_u16() {
-        // The usual answers without an allocation each.
-        200 => Cow::Borrowed("200"),
-        303 => Cow::Borrowed("303"),
-        401 => Cow::Borrowed("401"),
-        other => Cow::Owned(other.to_string()),
-    };
-    metrics::counter!("palisade_http_requests_total", "status" => status).increment(1);
+    requests_counter(response.status()).increment(1);
     response
+}
+
+/// `palisade_http_requests_total` for `status`: the usual statuses' counters are looked up
+/// in the registry once, not per request (a lookup hashes and allocates the label).
+fn requests_counter(status: StatusCode) -> metrics::Counter {
+    const USUAL: [u16; 6] = [200, 302, 303, 401, 403, 404];
+    static COUNTERS: std::sync::OnceLock<[metrics::Counter; USUAL.len()]> =
+        std::sync::OnceLock::new();
+    let counter =
+        |status: String| metrics::counter!("palisade_http_requests_total", "status" => status);
+    match USUAL.iter().position(|&usual| usual == status.as_u16()) {
+        Some(i) => COUNTERS.get_or_init(|| USUAL.map(|s| counter(s.to_string())))[i].clone(),
+        None => counter(status.as_u16().to_string()),
+    }
 }
 
 /// Seconds a client is told to wait after a 503.

@@ -118,6 +118,9 @@ enum Dialect {
 #[derive(Debug, Clone)]
 pub(crate) struct Store {
     pool: AnyPool,
+    /// One connection of its own for `/healthz`: behind the pool's queue, a flood of
+    /// writes (failed logins) would make the probe time out while the database is fine.
+    probe: AnyPool,
     dialect: Dialect,
     /// Sessions recently read by this instance (see `session_cache` for why it is safe).
     sessions: Arc<session_cache::SessionCache>,
@@ -135,8 +138,13 @@ impl Store {
         } else {
             Dialect::Sqlite
         };
+        let probe = sqlx::any::AnyPoolOptions::new()
+            .max_connections(1)
+            .acquire_timeout(std::time::Duration::from_secs(3))
+            .connect_lazy_with(pool.connect_options().as_ref().clone());
         Self {
             pool,
+            probe,
             dialect,
             sessions: Arc::default(),
         }
@@ -165,7 +173,7 @@ impl Store {
     /// One round trip: whether the database answers (for `/healthz`).
     pub(crate) async fn ping(&self) -> Result<(), StoreError> {
         sqlx::query_scalar::<_, i64>("SELECT 1")
-            .fetch_one(&self.pool)
+            .fetch_one(&self.probe)
             .await?;
         Ok(())
     }
