@@ -7,8 +7,8 @@
 //!   whose `Location` the documented configuration turns into a redirect.
 //!
 //! - `/api/v1/authz/ext-authz/<original path>` (Envoy `ext_authz` in HTTP mode), any
-//!   method: the original method, path and query, and `Host` as sent; `X-Forwarded-Proto`
-//!   must be among the headers Envoy passes.
+//!   method: the original method, path and query, and `Host` (HTTP/1.1) or `:authority`
+//!   (HTTP/2) as sent; `X-Forwarded-Proto` must be among the headers Envoy passes.
 //!
 //! All answer 200 with `Remote-User`, `-Email`, `-Name` and `-Groups` when allowed; 403
 //! when denied, and when the request to the endpoint did not come from a trusted proxy or
@@ -121,12 +121,31 @@ async fn ext_authz(
         Target::from_parts(
             parts.method.as_str(),
             described(&parts.headers, "x-forwarded-proto")?,
-            described(&parts.headers, "host")?,
+            original_host(&parts)?,
             &uri,
             client.addr,
         )
     })();
     answer(&state, client, &parts, Flavor::ForwardAuth, target).await
+}
+
+/// The original Host as Envoy sends it: the `Host` header over HTTP/1.1, the `:authority`
+/// over HTTP/2 (which hyper puts in the URI). Both, disagreeing, is ambiguous: refused.
+fn original_host(parts: &Parts) -> Result<&str, Malformed> {
+    let Some(authority) = parts.uri.authority().map(|a| a.as_str()) else {
+        return described(&parts.headers, "host");
+    };
+    if !parts.headers.contains_key(header::HOST) {
+        return Ok(authority);
+    }
+    let host = described(&parts.headers, "host")?;
+    if host.eq_ignore_ascii_case(authority) {
+        Ok(authority)
+    } else {
+        Err(Malformed(
+            "host: differs from the request's :authority".into(),
+        ))
+    }
 }
 
 /// One header of the description, exactly once.

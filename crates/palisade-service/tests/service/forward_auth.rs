@@ -796,6 +796,31 @@ async fn envoy_ext_authz_is_asked_with_the_original_request() {
     no_proto.headers_mut().remove("x-forwarded-proto");
     let reply = app.send(no_proto).await;
     assert_eq!(reply.status, StatusCode::FORBIDDEN);
+    // Over HTTP/2 the host is the :authority (in the URI), with no Host header; a Host
+    // that disagrees with it is ambiguous, and the request is refused.
+    let http2 = |host: Option<&str>| {
+        let mut request = envoy("GET", "/app", PROXY, &[("cookie", &cookie)]);
+        *request.version_mut() = http::Version::HTTP_2;
+        *request.uri_mut() = "https://app.example.com/api/v1/authz/ext-authz/app"
+            .parse()
+            .unwrap();
+        request.headers_mut().remove("host");
+        if let Some(host) = host {
+            request.headers_mut().insert("host", host.parse().unwrap());
+        }
+        request
+    };
+    let reply = app.send(http2(None)).await;
+    assert_eq!(reply.status, StatusCode::OK, "{}", reply.body);
+    assert_eq!(header(&reply, "remote-user"), Some("judy"));
+    let reply = app.send(http2(Some("APP.example.com"))).await;
+    assert_eq!(reply.status, StatusCode::OK, "{}", reply.body);
+    let reply = app.send(http2(Some("other.example.com"))).await;
+    assert_eq!(reply.status, StatusCode::FORBIDDEN, "{}", reply.body);
+    assert_eq!(
+        reply.json()["type"],
+        "urn:palisade:problem:malformed-original-request"
+    );
     // The exemption is this prefix only.
     let mut logout = req("POST", "/api/v1/logout", None, None, "198.51.100.7:5000");
     logout.headers_mut().remove("origin");
