@@ -25,8 +25,9 @@ const ONE_YEAR: u64 = 31_536_000;
 /// Defaults: HSTS `max-age=31536000; includeSubDomains` on HTTPS responses only (over plain
 /// HTTP it would be ignored, and it must not be sent for loopback development);
 /// `X-Content-Type-Options: nosniff`; `X-Frame-Options: DENY`; `Referrer-Policy: no-referrer`;
-/// a `Permissions-Policy` denying camera, microphone, geolocation, payment, USB and the
-/// rest; `Cross-Origin-Opener-Policy` and `Cross-Origin-Resource-Policy: same-origin`. The
+/// a `Permissions-Policy` denying camera, microphone, geolocation, payment, USB, WebAuthn
+/// (a page that registers or uses passkeys sets its own) and the rest;
+/// `Cross-Origin-Opener-Policy` and `Cross-Origin-Resource-Policy: same-origin`. The
 /// `Server` and `X-Powered-By` headers are removed.
 #[derive(Debug, Clone)]
 #[must_use]
@@ -52,8 +53,9 @@ impl SecurityHeadersLayer {
                 "permissions-policy",
                 "accelerometer=(), autoplay=(), camera=(), display-capture=(), encrypted-media=(), \
                  fullscreen=(), geolocation=(), gyroscope=(), hid=(), idle-detection=(), \
-                 magnetometer=(), microphone=(), midi=(), payment=(), publickey-credentials-get=(), \
-                 screen-wake-lock=(), serial=(), usb=(), xr-spatial-tracking=()",
+                 magnetometer=(), microphone=(), midi=(), payment=(), \
+                 publickey-credentials-create=(), publickey-credentials-get=(), screen-wake-lock=(), \
+                 serial=(), usb=(), xr-spatial-tracking=()",
             ),
             ("cross-origin-opener-policy", "same-origin"),
             ("cross-origin-resource-policy", "same-origin"),

@@ -210,13 +210,14 @@ async fn security_headers_and_overrides() {
         h.get("cross-origin-resource-policy").unwrap(),
         "same-origin"
     );
-    assert!(
-        h.get("permissions-policy")
-            .unwrap()
-            .to_str()
-            .unwrap()
-            .contains("camera=()")
-    );
+    let permissions = h.get("permissions-policy").unwrap().to_str().unwrap();
+    for denied in [
+        "camera=()",
+        "publickey-credentials-create=()",
+        "publickey-credentials-get=()",
+    ] {
+        assert!(permissions.contains(denied), "{denied} in {permissions}");
+    }
     assert!(!h.contains_key(header::CACHE_CONTROL));
     let (_, h, _) = send(app(), request("GET", "/private", CLIENT, &[], true)).await;
     assert_eq!(h.get(header::CACHE_CONTROL).unwrap(), "no-store");
