@@ -33,6 +33,13 @@ domain = "127.0.0.1"
 resources = ["/public/.*"]
 policy = "bypass"
 
+# A rule naming a group, as most deployments have: every answer then needs the user's groups.
+[[access_control.rules]]
+domain = "127.0.0.1"
+resources = ["/admin(/.*)?"]
+subject = "group:admins"
+policy = "authenticated"
+
 [[access_control.rules]]
 domain = "127.0.0.1"
 policy = "authenticated"

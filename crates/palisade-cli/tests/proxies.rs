@@ -400,7 +400,15 @@ fn story(dir: &Path, proxy: u16, palisade_port: u16, login_status: u16) {
     let reply = http(proxy, "GET", "/admin", &[html, with_cookie], "");
     assert_eq!(reply.status, 403, "{}", reply.head);
     palisade_cli(dir, &["user", "group", "add", "durable", "admins"]);
-    let reply = http(proxy, "GET", "/admin", &[html, with_cookie], "");
+    // The CLI is another process: palisade sees its change within a second.
+    let started = std::time::Instant::now();
+    let reply = loop {
+        let reply = http(proxy, "GET", "/admin", &[html, with_cookie], "");
+        if reply.status != 403 || started.elapsed() > std::time::Duration::from_secs(1) {
+            break reply;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    };
     assert_eq!(reply.status, 200, "{}", reply.head);
     assert!(
         reply.body.contains("remote-groups: admins\r\n"),

@@ -21,7 +21,7 @@ use std::sync::Arc;
 use palisade::http::TrustedProxies;
 
 use crate::error::AppError;
-use crate::store::{Store, UserRow};
+use crate::store::{Groups, Store, UserRow};
 
 /// The decision service behind the endpoints.
 pub(crate) struct Authz {
@@ -36,7 +36,7 @@ pub(crate) struct Authz {
 /// A decision, with the user it was made for (to name them to the app).
 pub(crate) struct Answer {
     pub(crate) decision: Decision,
-    pub(crate) user: Option<(Arc<UserRow>, Vec<String>)>,
+    pub(crate) user: Option<(Arc<UserRow>, Groups)>,
 }
 
 impl Authz {
@@ -76,9 +76,9 @@ impl Authz {
         let user = match user {
             Some(user) => {
                 let groups = if self.rules.uses_groups() {
-                    self.store.groups_of(user.id).await?
+                    self.store.remembered_groups_of(user.id).await?
                 } else {
-                    Vec::new()
+                    Groups::from([])
                 };
                 Some((user, groups))
             }

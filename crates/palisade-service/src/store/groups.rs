@@ -10,9 +10,8 @@ impl Store {
         )
         .bind(user_id)
         .bind(name)
-        .execute(&self.pool)
-        .await?;
-        Ok(added.rows_affected() > 0)
+        .execute(&self.pool);
+        Ok(self.revoking(added).await?.rows_affected() > 0)
     }
 
     /// Takes a user out of a group; `false` if they were not in it.
@@ -20,9 +19,24 @@ impl Store {
         let removed = sqlx::query("DELETE FROM user_groups WHERE user_id = $1 AND name = $2")
             .bind(user_id)
             .bind(name)
-            .execute(&self.pool)
-            .await?;
-        Ok(removed.rows_affected() > 0)
+            .execute(&self.pool);
+        Ok(self.revoking(removed).await?.rows_affected() > 0)
+    }
+
+    /// A user's groups, sorted, as this instance read them at most `FRESH_FOR` ago (the
+    /// access rules ask on every proxied request): the admin CLI's changes, made by
+    /// another process, reach every instance within that window.
+    pub(crate) async fn remembered_groups_of(
+        &self,
+        user_id: i64,
+    ) -> Result<super::Groups, StoreError> {
+        if let Some(groups) = self.sessions.groups(user_id) {
+            return Ok(groups);
+        }
+        let read = self.sessions.generation();
+        let groups: super::Groups = self.groups_of(user_id).await?.into();
+        self.sessions.put_groups(user_id, &groups, read);
+        Ok(groups)
     }
 
     /// A user's groups, sorted.

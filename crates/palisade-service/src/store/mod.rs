@@ -23,6 +23,7 @@ use sqlx::AnyPool;
 pub(crate) use api_tokens::ApiTokenRow;
 pub(crate) use audit::AuditRecord;
 pub(crate) use login::LoginGate;
+pub(crate) use session_cache::Groups;
 pub(crate) use sessions::SessionRow;
 pub(crate) use users::{NewUser, StoredHash, UserRow};
 

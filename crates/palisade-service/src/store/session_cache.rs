@@ -1,5 +1,5 @@
-//! A short memory of sessions read by this instance, so that a busy client's requests do
-//! not each cost a database round trip.
+//! A short memory of sessions (and users' groups) read by this instance, so that a busy
+//! client's requests do not each cost a database round trip.
 //!
 //! Why it cannot serve a revoked session:
 //! - On this instance, every store write that ends a session or changes a user bumps the
@@ -24,19 +24,15 @@ use super::{SessionRow, UserRow};
 /// yet be seen here.
 pub(crate) const FRESH_FOR: Duration = Duration::from_millis(500);
 
-/// At most this many sessions are remembered; past it, new reads are not kept (they are
+/// At most this many sessions (and as many users' groups) are remembered; past it, new reads are not kept (they are
 /// still answered) until stale entries are swept.
 const CAPACITY: usize = 50_000;
 
 /// A session and its user, shared between the memory and the requests it serves.
 pub(crate) type SessionAndUser = (Arc<SessionRow>, Arc<UserRow>);
 
-struct Entry {
-    session: Arc<SessionRow>,
-    user: Arc<UserRow>,
-    generation: u64,
-    read_at: Instant,
-}
+/// A user's groups, sorted (for the access rules that name groups).
+pub(crate) type Groups = Arc<[String]>;
 
 /// The generation a read started under; only [`SessionCache::generation`] makes one.
 #[derive(Clone, Copy)]
@@ -45,65 +41,127 @@ pub(crate) struct Generation(u64);
 /// Shows only how many sessions it holds.
 impl std::fmt::Debug for SessionCache {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        let held = self.entries.read().map_or(0, |e| e.len());
+        let held = self.sessions.entries.read().map_or(0, |e| e.len());
         f.debug_struct("SessionCache").field("held", &held).finish()
     }
 }
 
+/// Sessions by token hash, and users' groups by user id, under one generation: a write
+/// that may end a session or change a user forgets both.
 #[derive(Default)]
 pub(crate) struct SessionCache {
     generation: AtomicU64,
-    entries: RwLock<HashMap<String, Entry>>,
+    sessions: Remembered<String, SessionAndUser>,
+    groups: Remembered<i64, Groups>,
 }
 
 impl SessionCache {
-    /// Taken before a database read whose result will be [`put`](Self::put).
+    /// Taken before a database read whose result will be put.
     pub(crate) fn generation(&self) -> Generation {
         Generation(self.generation.load(Ordering::SeqCst))
     }
 
     /// A fresh entry read under the current generation.
     pub(crate) fn get(&self, token_hash: &str) -> Option<SessionAndUser> {
-        let entries = self.entries.read().unwrap_or_else(|e| e.into_inner());
-        let entry = entries.get(token_hash)?;
-        let current = self.generation.load(Ordering::SeqCst);
-        (entry.generation == current && entry.read_at.elapsed() < FRESH_FOR)
-            .then(|| (entry.session.clone(), entry.user.clone()))
+        self.sessions.get(token_hash, self.generation())
     }
 
-    pub(crate) fn put(&self, token_hash: &str, (session, user): &SessionAndUser, read: Generation) {
-        let read_at = Instant::now();
-        let mut entries = self.entries.write().unwrap_or_else(|e| e.into_inner());
-        if entries.len() >= CAPACITY && !entries.contains_key(token_hash) {
-            let current = self.generation.load(Ordering::SeqCst);
-            entries.retain(|_, e| e.generation == current && e.read_at.elapsed() < FRESH_FOR);
-            if entries.len() >= CAPACITY {
-                return;
-            }
-        }
-        entries.insert(
+    pub(crate) fn put(&self, token_hash: &str, found: &SessionAndUser, read: Generation) {
+        self.sessions.put(
             token_hash.to_owned(),
-            Entry {
-                session: session.clone(),
-                user: user.clone(),
-                generation: read.0,
-                read_at,
-            },
+            found.clone(),
+            read,
+            self.generation(),
         );
+    }
+
+    /// A user's groups, when freshly read under the current generation.
+    pub(crate) fn groups(&self, user_id: i64) -> Option<Groups> {
+        self.groups.get(&user_id, self.generation())
+    }
+
+    pub(crate) fn put_groups(&self, user_id: i64, groups: &Groups, read: Generation) {
+        self.groups
+            .put(user_id, groups.clone(), read, self.generation());
     }
 
     /// Forgets one token (its session's `last seen` moved).
     pub(crate) fn forget(&self, token_hash: &str) {
-        self.entries
-            .write()
-            .unwrap_or_else(|e| e.into_inner())
-            .remove(token_hash);
+        self.sessions.forget(token_hash);
     }
 
     /// After a committed write that may end a session or change a user: nothing read
     /// before it is served again.
     pub(crate) fn invalidate(&self) {
         self.generation.fetch_add(1, Ordering::SeqCst);
+        self.sessions.clear();
+        self.groups.clear();
+    }
+}
+
+/// One kind of remembered read: served only under the generation it was read in and for
+/// [`FRESH_FOR`] after.
+struct Remembered<K, V> {
+    entries: RwLock<HashMap<K, Entry<V>>>,
+}
+
+struct Entry<V> {
+    value: V,
+    generation: u64,
+    read_at: Instant,
+}
+
+impl<K, V> Default for Remembered<K, V> {
+    fn default() -> Self {
+        Self {
+            entries: RwLock::default(),
+        }
+    }
+}
+
+impl<K: std::hash::Hash + Eq, V: Clone> Remembered<K, V> {
+    fn get<Q>(&self, key: &Q, current: Generation) -> Option<V>
+    where
+        K: std::borrow::Borrow<Q>,
+        Q: std::hash::Hash + Eq + ?Sized,
+    {
+        let entries = self.entries.read().unwrap_or_else(|e| e.into_inner());
+        let entry = entries.get(key)?;
+        (entry.generation == current.0 && entry.read_at.elapsed() < FRESH_FOR)
+            .then(|| entry.value.clone())
+    }
+
+    fn put(&self, key: K, value: V, read: Generation, current: Generation) {
+        let read_at = Instant::now();
+        let mut entries = self.entries.write().unwrap_or_else(|e| e.into_inner());
+        if entries.len() >= CAPACITY && !entries.contains_key(&key) {
+            entries.retain(|_, e| e.generation == current.0 && e.read_at.elapsed() < FRESH_FOR);
+            if entries.len() >= CAPACITY {
+                return;
+            }
+        }
+        entries.insert(
+            key,
+            Entry {
+                value,
+                generation: read.0,
+                read_at,
+            },
+        );
+    }
+
+    fn forget<Q>(&self, key: &Q)
+    where
+        K: std::borrow::Borrow<Q>,
+        Q: std::hash::Hash + Eq + ?Sized,
+    {
+        self.entries
+            .write()
+            .unwrap_or_else(|e| e.into_inner())
+            .remove(key);
+    }
+
+    fn clear(&self) {
         self.entries
             .write()
             .unwrap_or_else(|e| e.into_inner())
@@ -151,6 +209,24 @@ mod tests {
         assert!(cache.get("t").is_some());
         cache.invalidate();
         assert!(cache.get("t").is_none(), "a revocation forgets every entry");
+    }
+
+    #[test]
+    fn groups_are_forgotten_with_sessions_and_never_served_from_before_a_revocation() {
+        let cache = SessionCache::default();
+        let groups: Groups = Arc::from(vec!["staff".to_owned()]);
+        let before = cache.generation();
+        cache.invalidate();
+        cache.put_groups(1, &groups, before);
+        assert!(cache.groups(1).is_none(), "read before the revocation");
+        cache.put_groups(1, &groups, cache.generation());
+        assert_eq!(cache.groups(1).as_deref(), Some(&["staff".to_owned()][..]));
+        assert!(cache.groups(2).is_none());
+        cache.invalidate();
+        assert!(cache.groups(1).is_none());
+        cache.put_groups(1, &groups, cache.generation());
+        std::thread::sleep(FRESH_FOR);
+        assert!(cache.groups(1).is_none(), "stale after FRESH_FOR");
     }
 
     #[test]
