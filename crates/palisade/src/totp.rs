@@ -100,6 +100,9 @@ pub enum TotpError {
     /// No random bytes to make a secret from.
     #[error("the operating system's random source failed")]
     Randomness,
+    /// The URI does not fit in a QR code (an issuer or account name of kilobytes).
+    #[error("the otpauth URI is too long for a QR code")]
+    TooLongForQr,
 }
 
 /// The parameters of a code generator: algorithm, digits, step length.
@@ -211,6 +214,31 @@ impl Totp {
                 issuer = enc(issuer),
                 account = enc(account),
             ))
+        })
+    }
+}
+
+impl Totp {
+    /// The [`uri`](Self::uri) as a QR code for an app's camera: inline SVG markup (no
+    /// script, no style attribute, so the strictest CSP lets it show). It holds the secret.
+    pub fn qr_svg(
+        &self,
+        secret: &TotpSecret,
+        issuer: &str,
+        account: &str,
+    ) -> Result<SecretString, TotpError> {
+        use qrcode::render::svg;
+        self.uri(secret, issuer, account).expose(|uri| {
+            let code = qrcode::QrCode::with_error_correction_level(uri, qrcode::EcLevel::M)
+                .map_err(|_| TotpError::TooLongForQr)?;
+            let document = Zeroizing::new(
+                code.render::<svg::Color<'_>>()
+                    .min_dimensions(200, 200)
+                    .build(),
+            );
+            // Inline in a page: the XML declaration has no place there.
+            let start = document.find("<svg").unwrap_or(0);
+            Ok(SecretString::new(document[start..].to_owned()))
         })
     }
 }
@@ -342,14 +370,73 @@ mod tests {
         );
         let base32 = a.to_base32().expose(str::to_owned);
         let printed = format!(
-            "{a:?} {:?} {:?}",
+            "{a:?} {:?} {:?} {:?}",
             a.to_base32(),
-            Totp::default().uri(&a, "x", "y")
+            Totp::default().uri(&a, "x", "y"),
+            Totp::default().qr_svg(&a, "x", "y").unwrap()
         );
         assert!(!printed.contains(&base32), "{printed}");
         let code = Totp::default().code(&a, 1);
         let code_text = code.expose(str::to_owned);
         assert!(!format!("{code:?}").contains(&code_text));
+    }
+
+    #[test]
+    fn the_qr_code_reads_back_as_the_uri_and_is_plain_markup() {
+        let totp = Totp::default();
+        let secret = TotpSecret::generate().unwrap();
+        let uri = totp.uri(&secret, "palisade", "ann").expose(str::to_owned);
+        let svg = totp
+            .qr_svg(&secret, "palisade", "ann")
+            .unwrap()
+            .expose(str::to_owned);
+        assert!(svg.starts_with("<svg"), "{}", &svg[..40]);
+        for banned in ["<script", "style", "href", " on", "<?xml"] {
+            assert!(!svg.contains(banned), "{banned} in the SVG");
+        }
+        // Read the dark modules back from the path ("M{x} {y}h…" each) and decode them.
+        let modules: Vec<(usize, usize)> = svg
+            .split('M')
+            .skip(1)
+            .map(|m| {
+                let (x, rest) = m.split_once(' ').unwrap();
+                let y = rest.split('h').next().unwrap();
+                (x.parse().unwrap(), y.parse().unwrap())
+            })
+            .collect();
+        let size = svg.split("d=\"M").nth(1).unwrap();
+        let side: usize = size
+            .split('h')
+            .nth(1)
+            .unwrap()
+            .split('v')
+            .next()
+            .unwrap()
+            .parse()
+            .unwrap();
+        let (min_x, min_y) = (
+            modules.iter().map(|m| m.0).min().unwrap(),
+            modules.iter().map(|m| m.1).min().unwrap(),
+        );
+        let width = (modules.iter().map(|m| m.0).max().unwrap() - min_x) / side + 1;
+        let dark: std::collections::HashSet<(usize, usize)> = modules
+            .iter()
+            .map(|(x, y)| ((x - min_x) / side, (y - min_y) / side))
+            .collect();
+        let (scale, quiet) = (4, 4);
+        let pixels = (width + 2 * quiet) * scale;
+        let mut image = rqrr::PreparedImage::prepare_from_bitmap(pixels, pixels, |x, y| {
+            let (mx, my) = (x / scale, y / scale);
+            mx >= quiet && my >= quiet && dark.contains(&(mx - quiet, my - quiet))
+        });
+        let grids = image.detect_grids();
+        assert_eq!(grids.len(), 1);
+        let (_, content) = grids[0].decode().unwrap();
+        assert_eq!(content, uri);
+        assert_eq!(
+            totp.qr_svg(&secret, &"x".repeat(5_000), "ann").unwrap_err(),
+            TotpError::TooLongForQr
+        );
     }
 
     #[test]
