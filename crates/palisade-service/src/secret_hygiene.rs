@@ -76,6 +76,16 @@ fn request_types_and_settings_never_print_a_secret() {
             ),
         ),
         (
+            "CreateToken",
+            format!(
+                "{:?}",
+                serde_json::from_value::<crate::api_tokens::api::CreateToken>(
+                    json!({"name": "ci", "password": password})
+                )
+                .unwrap()
+            ),
+        ),
+        (
             "StoredHash",
             format!(
                 "{:?}",
@@ -150,4 +160,20 @@ fn tokens_sessions_and_user_rows_never_print_a_secret() {
         user: std::sync::Arc::new(user),
     };
     assert_hidden("an authenticated request", &format!("{auth:?}"));
+    let api_token = crate::sessions::IssuedToken::generate_with_prefix("palisade_at_").unwrap();
+    let created = crate::api_tokens::Created {
+        token: api_token,
+        row: crate::store::ApiTokenRow {
+            id: "t".into(),
+            name: "ci".into(),
+            created_at: 0,
+            expires_at: None,
+            last_used_at: None,
+        },
+        reissued: Some(token),
+    };
+    let shown = format!("{created:?}");
+    for secret in [&created.token, created.reissued.as_ref().unwrap()] {
+        assert!(!secret.expose(|t| shown.contains(t)), "{shown}");
+    }
 }

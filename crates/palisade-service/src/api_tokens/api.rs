@@ -19,7 +19,7 @@ use crate::state::AppState;
 use crate::store::ApiTokenRow;
 use crate::web::sensitive;
 
-#[derive(Deserialize, ToSchema)]
+#[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct CreateToken {
     /// 1 to 64 letters, digits, spaces, '.', '_' or '-'; unique per user.
@@ -31,7 +31,7 @@ pub(crate) struct CreateToken {
     password: Option<SecretString>,
 }
 
-#[derive(Serialize, ToSchema)]
+#[derive(Debug, Serialize, ToSchema)]
 pub(crate) struct TokenView {
     id: String,
     name: String,
@@ -52,7 +52,7 @@ impl From<ApiTokenRow> for TokenView {
     }
 }
 
-#[derive(Serialize, ToSchema)]
+#[derive(Debug, Serialize, ToSchema)]
 pub(crate) struct CreatedToken {
     #[serde(flatten)]
     view: TokenView,

@@ -37,6 +37,7 @@ pub(crate) struct ApiTokens {
 }
 
 /// A new token and how it is listed.
+#[derive(Debug)]
 pub(crate) struct Created {
     pub(crate) token: IssuedToken,
     pub(crate) row: ApiTokenRow,
