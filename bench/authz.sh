@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Forward-auth benchmarks, on loopback, bounded in time; stops its servers when done.
 #   1. an app (the bare axum JSON handler) behind nginx, without auth and with palisade's
-#      auth_request as the README configures it: requests/s of both, and their ratio
+#      auth_request as docs/forward-auth.md configures it: requests/s of both, and their ratio
 #      (aim: the protected app keeps >= 0.6 of its throughput);
 #   2. the auth-request endpoint alone against the bare axum JSON handler, on SQLite (aim:
 #      >= 0.5) and on PostgreSQL (aim: >= 0.33; PALISADE_BENCH_DATABASE_URL, default
@@ -68,8 +68,8 @@ if psql "$pg_admin" -qc "CREATE DATABASE $pg_db" 2>/dev/null; then
   pg_cookie="Cookie: __Host-palisade-session=$(session $pg_palisade)"
 fi
 
-# nginx twice, one worker each: the app alone, and the app behind the README's auth_request.
-site=$(awk '/<!-- nginx -->/ {on=1; next} on && /^```nginx/ {grab=1; next} grab && /^```/ {exit} grab {print}' README.md)
+# nginx twice, one worker each: the app alone, and the app behind docs/forward-auth.md's auth_request.
+site=$(awk '/<!-- nginx -->/ {on=1; next} on && /^```nginx/ {grab=1; next} grab && /^```/ {exit} grab {print}' docs/forward-auth.md)
 nginx_conf() { # prefix server-block
   mkdir -p "$1/logs"
   cat > "$1/nginx.conf" <<CONF

@@ -1,6 +1,6 @@
 //! Forward-auth through real reverse proxies (nginx `auth_request`, Caddy `forward_auth`,
 //! HAProxy with `deploy/haproxy/palisade.lua`),
-//! configured exactly as the README shows, each protecting an upstream that echoes the
+//! configured exactly as docs/forward-auth.md shows, each protecting an upstream that echoes the
 //! headers it received, with `palisade serve` beside them, all on loopback. The proxies
 //! are Debian packages; without them the test is SKIPPED (and fails under CI=true).
 
@@ -203,15 +203,16 @@ fn palisade_cli(dir: &Path, args: &[&str]) {
     assert!(status.success(), "palisade {args:?}");
 }
 
-/// The proxy configurations, as the README gives them (ports filled in).
-fn readme_block(name: &str) -> String {
-    let readme =
-        std::fs::read_to_string(PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../README.md"))
-            .unwrap();
-    let start = readme
+/// The proxy configurations, as docs/forward-auth.md gives them (ports filled in).
+fn config_block(name: &str) -> String {
+    let text = std::fs::read_to_string(
+        PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../docs/forward-auth.md"),
+    )
+    .unwrap();
+    let start = text
         .find(&format!("<!-- {name} -->"))
-        .unwrap_or_else(|| panic!("README has no {name} block"));
-    let block = &readme[start..];
+        .unwrap_or_else(|| panic!("docs/forward-auth.md has no {name} block"));
+    let block = &text[start..];
     let block = &block[block.find("```").unwrap() + 3..];
     let block = &block[block.find('\n').unwrap() + 1..];
     block[..block.find("```").unwrap()].to_owned()
@@ -225,7 +226,7 @@ fn fill(template: &str, proxy: u16, palisade: u16, upstream: u16) -> String {
 }
 
 fn nginx(dir: &Path, proxy: u16, palisade: u16, upstream: u16) -> Running {
-    let site = fill(&readme_block("nginx"), proxy, palisade, upstream)
+    let site = fill(&config_block("nginx"), proxy, palisade, upstream)
         .replace("listen 443 ssl;", &format!("listen 127.0.0.1:{proxy};"));
     let prefix = dir.join("nginx");
     std::fs::create_dir_all(prefix.join("logs")).unwrap();
@@ -250,7 +251,7 @@ fn nginx(dir: &Path, proxy: u16, palisade: u16, upstream: u16) -> Running {
 }
 
 fn caddy(dir: &Path, proxy: u16, palisade: u16, upstream: u16) -> Running {
-    let site = fill(&readme_block("caddy"), proxy, palisade, upstream).replacen(
+    let site = fill(&config_block("caddy"), proxy, palisade, upstream).replacen(
         &format!("127.0.0.1:{proxy} {{"),
         &format!("http://127.0.0.1:{proxy} {{"),
         1,
@@ -283,7 +284,7 @@ fn caddy(dir: &Path, proxy: u16, palisade: u16, upstream: u16) -> Running {
 
 fn haproxy(dir: &Path, proxy: u16, palisade: u16, upstream: u16) -> Running {
     let lua = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../deploy/haproxy/palisade.lua");
-    let block = readme_block("haproxy")
+    let block = config_block("haproxy")
         .replace("/etc/haproxy/palisade.lua", lua.to_str().unwrap())
         .replace(
             "bind :443 ssl crt /etc/haproxy/app.example.com.pem",

@@ -1,4 +1,4 @@
-// Browser test of forward-auth: nginx (configured as the README shows) protects an app that
+// Browser test of forward-auth: nginx (configured as docs/forward-auth.md shows) protects an app that
 // echoes the headers it receives; Chromium asks for a page, is sent to palisade's login,
 // signs in, and lands back on the page it asked for with `Remote-User` set; after signing
 // out, the app is out of reach again. Fails on any CSP violation or page error.
@@ -53,8 +53,8 @@ policy = "authenticated"
 const server = spawn(binary, ['serve', '--config', config, '--listen', `127.0.0.1:${palisadePort}`,
   '--data-dir', join(work, 'data')], { stdio: ['ignore', 'ignore', 'inherit'] });
 
-// The nginx server block exactly as the README gives it, ports filled in.
-const readme = readFileSync(join(here, '../../../../README.md'), 'utf8');
+// The nginx server block exactly as docs/forward-auth.md gives it, ports filled in.
+const readme = readFileSync(join(here, '../../../../docs/forward-auth.md'), 'utf8');
 const block = readme.slice(readme.indexOf('<!-- nginx -->')).split('```')[1].replace(/^nginx\n/, '');
 const site = block
   .replace('listen 443 ssl;', `listen 127.0.0.1:${proxyPort};`)
