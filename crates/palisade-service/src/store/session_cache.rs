@@ -24,8 +24,8 @@ use super::{SessionRow, UserRow};
 /// yet be seen here.
 pub(crate) const FRESH_FOR: Duration = Duration::from_millis(500);
 
-/// At most this many sessions (and as many users' groups) are remembered; past it, new reads are not kept (they are
-/// still answered) until stale entries are swept.
+/// At most this many sessions (and as many users' groups) are remembered; past it, new
+/// reads are not kept (they are still answered) until stale entries are swept.
 const CAPACITY: usize = 50_000;
 
 /// A session and its user, shared between the memory and the requests it serves.
