@@ -3,8 +3,9 @@
 #   1. authenticated GET /api/v1/me: requests/s on SQLite and on PostgreSQL, with a bare
 #      axum JSON handler measured in the same run as the baseline;
 #   2. a login flood: passwords hashed per second against the machine's limit (the
-#      service's hashing threads alone, examples/hash_rate), /healthz p99 latency during
-#      the flood, peak memory.
+#      service's hashing threads alone, examples/hash_rate), /healthz p99 latency and that
+#      of a request that reads the database (GET /api/v1/sessions) during the flood, peak
+#      memory.
 # Usage: bench/service.sh [seconds] [me|flood]   (both by default)
 # PostgreSQL: PALISADE_BENCH_DATABASE_URL, default postgres://postgres@127.0.0.1:5432/test;
 # the bench creates and drops its own database.
@@ -96,6 +97,7 @@ TOML
 pids+=($flood_pid)
 for _ in $(seq 50); do curl -sf http://127.0.0.1:18193/healthz >/dev/null && break; sleep 0.2; done
 kill -0 "$flood_pid" 2>/dev/null || { cat "$work/flood.log" >&2; exit 1; }
+reader=$(token 18193)
 cat > "$work/flood.lua" <<'LUA'
 counter = 0
 request = function()
@@ -119,7 +121,11 @@ hashed_in() { # seconds [health.out]: runs the flood, prints hashes per second
     sleep 1
     # A monitor's pace (2 connections, a request every 20 ms each), not a second flood.
     echo 'delay = function() return 20 end' > "$work/health.lua"
+    # Beside it, a signed-in user listing their sessions: a request that reads the database.
+    wrk -t1 -c2 -d"$(($1 - 2))s" --latency -s "$work/health.lua" -H "Authorization: Bearer $reader" \
+      http://127.0.0.1:18193/api/v1/sessions > "$work/reader.out" &
     wrk -t1 -c2 -d"$(($1 - 2))s" --latency -s "$work/health.lua" http://127.0.0.1:18193/healthz > "$2"
+    wait $!
   fi
   wait $flood_wrk
   after=$(hash_count)
@@ -139,4 +145,7 @@ echo "login flood (unknown users, every request from a new address), 64 connecti
 echo "  passwords hashed: ${floods[*]} /s; the machine alone (${workers} hashing threads): ${limits[*]} /s"
 echo "  median ratio: $(median "${ratios[@]}") (logins answered in the last round: ${answered}/s)"
 echo "  /healthz p99 during the flood: ${p99} (aim: < 10ms)"
+reader_p99=$(awk '$1 == "99%" {print $2}' "$work/reader.out")
+reader_ok=$(awk '/Non-2xx/ {print "(" $0 ")"}' "$work/reader.out")
+echo "  GET /api/v1/sessions (reads the database) p99 during the flood: ${reader_p99} ${reader_ok}"
 echo "  peak resident memory of the server: ${peak} MiB (aim: <= 19 MiB x ${workers} + 60 = $((19 * workers + 60)) MiB)"
