@@ -155,7 +155,7 @@ pub(crate) async fn me(Caller(user): Caller) -> Response {
 }
 
 #[utoipa::path(post, path = "/api/v1/password", request_body = PasswordChangeRequest,
-    responses((status = 200, body = LoginResponse, description = "changed; other sessions ended; this session has a new token"), (status = 403), (status = 422)))]
+    responses((status = 200, body = LoginResponse, description = "changed; other sessions ended and API tokens revoked; this session has a new token"), (status = 403), (status = 422)))]
 pub(crate) async fn change_password(
     State(state): State<AppState>,
     client: ClientInfo,

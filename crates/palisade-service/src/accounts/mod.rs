@@ -314,8 +314,8 @@ impl Accounts {
         }
     }
 
-    /// Changes the password: the current one is required; every other session ends; this
-    /// session gets a new token.
+    /// Changes the password: the current one is required; every other session ends and
+    /// every API token is revoked; this session gets a new token.
     pub(crate) async fn change_password(
         &self,
         auth: &Authenticated,
@@ -338,7 +338,7 @@ impl Accounts {
         self.check_password(auth, current, "current_password")
             .await?;
         let hash = self.timed_hash(new).await?;
-        let ended = self
+        let (ended, revoked) = self
             .store
             .change_password(auth.user.id, &hash, &auth.session.id, self.clock.now())
             .await?;
@@ -347,7 +347,9 @@ impl Accounts {
             "password_changed",
             auth,
             client,
-            Some(&format!("ended {ended} other sessions")),
+            Some(&format!(
+                "ended {ended} other sessions, revoked {revoked} API tokens"
+            )),
         )
         .await;
         Ok(token)

@@ -271,7 +271,9 @@ async fn account(
         return see_other("/login");
     };
     let notice = match q.done.as_deref() {
-        Some("password") => Some("Password changed. Every other session was signed out."),
+        Some("password") => Some(
+            "Password changed. Every other session was signed out and every API token revoked.",
+        ),
         Some("session") => Some("Session ended."),
         _ => None,
     };

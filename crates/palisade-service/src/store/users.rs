@@ -184,14 +184,15 @@ impl Store {
         Ok(())
     }
 
-    /// Sets a new password and ends every session but `keep`, in one transaction.
+    /// Sets a new password, ends every session but `keep` and revokes every API token, in
+    /// one transaction. Returns how many sessions ended and tokens were revoked.
     pub(crate) async fn change_password(
         &self,
         id: i64,
         new_hash: &str,
         keep: &str,
         now: i64,
-    ) -> Result<u64, StoreError> {
+    ) -> Result<(u64, u64), StoreError> {
         self.revoking(self.change_password_tx(id, new_hash, keep, now))
             .await
     }
@@ -202,7 +203,7 @@ impl Store {
         new_hash: &str,
         keep: &str,
         now: i64,
-    ) -> Result<u64, StoreError> {
+    ) -> Result<(u64, u64), StoreError> {
         let mut tx = self.pool.begin().await?;
         sqlx::query("UPDATE users SET password_hash = $1, legacy_cost = NULL, password_changed_at = $2 WHERE id = $3")
             .bind(new_hash)
@@ -216,8 +217,15 @@ impl Store {
             .execute(&mut *tx)
             .await?
             .rows_affected();
+        // Whoever held the account before the change (the reason for most changes) may
+        // have minted a token with it: none outlives the old password.
+        let revoked = sqlx::query("DELETE FROM api_tokens WHERE user_id = $1")
+            .bind(id)
+            .execute(&mut *tx)
+            .await?
+            .rows_affected();
         tx.commit().await?;
-        Ok(ended)
+        Ok((ended, revoked))
     }
 
     /// Every stored password hash (for counting pepper versions).

@@ -173,6 +173,68 @@ async fn tokens_expire_to_the_second_and_die_with_a_disabled_account() {
     );
 }
 
+/// The attack: someone holding a session (stolen, or a shared computer) mints a token; the
+/// owner notices and changes the password. The other sessions end — and so must the token,
+/// or it would keep the intruder in (on `other` too, an instance sharing the database).
+async fn a_password_change_revokes_every_token(app: &TestApp, other: &TestApp) {
+    let session = signed_in(app).await;
+    let mut tokens = Vec::new();
+    for name in ["intruder", "ci"] {
+        let reply = create(app, &session, json!({"name": name})).await;
+        assert_eq!(reply.status, StatusCode::CREATED, "{}", reply.body);
+        tokens.push(reply.json()["token"].as_str().unwrap().to_owned());
+    }
+    for token in &tokens {
+        let me = app.json("GET", "/api/v1/me", None, Some(token)).await;
+        assert_eq!(me.status, StatusCode::OK);
+    }
+    let changed = app
+        .json(
+            "POST",
+            "/api/v1/password",
+            Some(json!({"current_password": STRONG, "new_password": "quartz lantern meadow oboe"})),
+            Some(&session),
+        )
+        .await;
+    assert_eq!(changed.status, StatusCode::OK, "{}", changed.body);
+    for token in &tokens {
+        for instance in [app, other] {
+            let me = instance.json("GET", "/api/v1/me", None, Some(token)).await;
+            assert_eq!(
+                me.status,
+                StatusCode::UNAUTHORIZED,
+                "a token outlived the password"
+            );
+        }
+    }
+    let session = changed.json()["token"].as_str().unwrap().to_owned();
+    let list = app
+        .json("GET", "/api/v1/tokens", None, Some(&session))
+        .await;
+    assert_eq!(list.json(), json!([]));
+    let detail: String =
+        sqlx::query_scalar("SELECT detail FROM audit_events WHERE event = 'password_changed'")
+            .fetch_one(&app.db)
+            .await
+            .unwrap();
+    assert!(detail.contains("revoked 2 API tokens"), "{detail}");
+}
+
+#[tokio::test]
+async fn a_password_change_revokes_every_token_on_sqlite() {
+    let app = TestApp::sqlite().await;
+    a_password_change_revokes_every_token(&app, &app).await;
+}
+
+#[tokio::test]
+async fn a_password_change_revokes_every_token_on_postgres() {
+    let Some(db) = PgDb::create("a_password_change_revokes_every_token_on_postgres").await else {
+        return;
+    };
+    let (a, b) = two_instances(&db).await;
+    a_password_change_revokes_every_token(&a, &b).await;
+}
+
 #[tokio::test]
 async fn bad_requests_name_the_field_and_change_nothing() {
     let app = TestApp::sqlite().await;
