@@ -10,7 +10,7 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use http::{StatusCode, header};
 use palisade::http::csp::{CspReport, CspReportSink, ReportLimits, csp_report_router};
-use palisade::http::{ClientInfo, CspLayer, CspPolicy, Shield, ShieldConfig, TrustedProxies};
+use palisade::http::{ClientInfo, CspLayer, CspPolicy, Shield, ShieldConfig};
 use subtle::ConstantTimeEq;
 
 use crate::config::Config;
@@ -134,8 +134,7 @@ async fn metrics(
 pub(crate) fn shield_config(config: &Config) -> Result<ShieldConfig, String> {
     let mut shield = ShieldConfig::new(&config.origin(), config.listen)
         .map_err(|e| format!("configuration: {e}"))?;
-    shield.proxies = TrustedProxies::parse(config.trusted_proxies.iter().map(String::as_str))
-        .map_err(|e| format!("configuration: trusted_proxies: {e}"))?;
+    shield.proxies = config.trusted_proxies()?;
     // Envoy asks with the original request's method; the decision changes nothing.
     shield.csrf = shield
         .csrf

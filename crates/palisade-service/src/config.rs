@@ -335,6 +335,12 @@ impl Config {
         }
     }
 
+    /// `trusted_proxies`, parsed (for the shield and the forward-auth endpoints alike).
+    pub(crate) fn trusted_proxies(&self) -> Result<palisade::http::TrustedProxies, String> {
+        palisade::http::TrustedProxies::parse(self.trusted_proxies.iter().map(String::as_str))
+            .map_err(|e| format!("configuration: trusted_proxies: {e}"))
+    }
+
     /// `cookie_domain`, checked: a host name (a leading dot is ignored) that is not a
     /// public suffix, contains `public_origin`'s host, and is served over https.
     pub(crate) fn cookie_domain(&self) -> Result<Option<String>, String> {

@@ -5,7 +5,6 @@ use std::sync::{Arc, OnceLock};
 
 use metrics_exporter_prometheus::{PrometheusBuilder, PrometheusHandle};
 use palisade::http::FormTokens;
-use palisade::http::TrustedProxies;
 use palisade::password::{
     Algorithm, Argon2Params, Blocklist, HashPool, LegacyPepper, PasswordHasher, PasswordPolicy,
 };
@@ -130,8 +129,7 @@ pub async fn build_with_clock(config: &Config, clock: Clock) -> Result<Service, 
     let authz = crate::authz::Authz::new(
         crate::authz::AccessRules::compile(&config.access_control)
             .map_err(|e| format!("configuration: {e}"))?,
-        TrustedProxies::parse(config.trusted_proxies.iter().map(String::as_str))
-            .map_err(|e| format!("configuration: trusted_proxies: {e}"))?,
+        config.trusted_proxies()?,
         &config.origin(),
         cookie_domain.as_deref(),
         store.clone(),

@@ -200,6 +200,8 @@ impl Decision {
 pub(crate) struct AccessRules {
     default: Policy,
     rules: Vec<Rule>,
+    /// Whether any rule names a group (worked out once: every proxied request asks).
+    uses_groups: bool,
 }
 
 /// Group names: what `palisade user group add` accepts, and what `group:` may name.
@@ -223,8 +225,15 @@ impl AccessRules {
             .iter()
             .enumerate()
             .map(|(i, rule)| compile_rule(rule, &format!("access_control.rules[{i}]")))
-            .collect::<Result<_, _>>()?;
-        Ok(Self { default, rules })
+            .collect::<Result<Vec<Rule>, _>>()?;
+        let uses_groups = rules
+            .iter()
+            .any(|r| r.subjects.iter().any(|s| matches!(s, Subject::Group(_))));
+        Ok(Self {
+            default,
+            rules,
+            uses_groups,
+        })
     }
 
     /// Which rule decides `target` for `who` (`None`: not logged in), and why.
@@ -254,9 +263,7 @@ impl AccessRules {
 
     /// Whether any rule names a group (else a user's groups need not be read).
     pub(crate) fn uses_groups(&self) -> bool {
-        self.rules
-            .iter()
-            .any(|r| r.subjects.iter().any(|s| matches!(s, Subject::Group(_))))
+        self.uses_groups
     }
 }
 

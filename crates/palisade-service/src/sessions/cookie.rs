@@ -28,21 +28,18 @@ impl SessionCookies {
     }
 
     fn cookies(&self, value: String) -> impl Iterator<Item = Cookie<'static>> {
-        let host = Cookie::build((SESSION_COOKIE, value.clone()))
-            .secure(true)
-            .http_only(true)
-            .same_site(SameSite::Lax)
-            .path("/")
-            .build();
-        let domain = self.domain.clone().map(|domain| {
-            Cookie::build((DOMAIN_SESSION_COOKIE, value))
+        let cookie = |name: &'static str, value: String| {
+            Cookie::build((name, value))
                 .secure(true)
                 .http_only(true)
                 .same_site(SameSite::Lax)
                 .path("/")
-                .domain(domain)
-                .build()
-        });
+        };
+        let host = cookie(SESSION_COOKIE, value.clone()).build();
+        let domain = self
+            .domain
+            .clone()
+            .map(|domain| cookie(DOMAIN_SESSION_COOKIE, value).domain(domain).build());
         std::iter::once(host).chain(domain)
     }
 
