@@ -31,7 +31,13 @@ use crate::state::AppState;
         crate::api_tokens::api::list,
         crate::api_tokens::api::revoke,
         crate::authz::api::forward_auth,
-        crate::authz::api::auth_request
+        crate::authz::api::auth_request,
+        crate::mfa::api::list,
+        crate::mfa::api::add_totp,
+        crate::mfa::api::confirm_totp,
+        crate::mfa::api::remove,
+        crate::mfa::api::regenerate_codes,
+        crate::mfa::api::second_step
     )
 )]
 pub(crate) struct ApiDoc;
@@ -42,10 +48,16 @@ async fn openapi() -> Response {
 }
 
 /// Operations anyone may call; every other one needs a session (cookie or bearer token).
-const PUBLIC: [&str; 4] = ["register", "login", "forward_auth", "auth_request"];
+const PUBLIC: [&str; 5] = [
+    "register",
+    "login",
+    "login_second_step",
+    "forward_auth",
+    "auth_request",
+];
 
 /// Operations throttled per client.
-const THROTTLED: [&str; 2] = ["register", "login"];
+const THROTTLED: [&str; 3] = ["register", "login", "login_second_step"];
 
 /// The OpenAPI document: the operations as their handlers declare them, plus what every
 /// operation can answer from the layers around it, so a client (and a schema-driven test)

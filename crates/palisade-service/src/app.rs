@@ -167,6 +167,8 @@ pub(crate) fn app(state: AppState, shield: ShieldConfig) -> Router {
         .merge(crate::authz::api::router())
         .merge(crate::api_tokens::api::router())
         .merge(crate::api_tokens::pages::router())
+        .merge(crate::mfa::api::router())
+        .merge(crate::mfa::pages::router())
         .merge(reports)
         .route("/healthz", get(healthz))
         .route("/readyz", get(healthz))

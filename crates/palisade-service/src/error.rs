@@ -35,6 +35,16 @@ pub(crate) enum AppError {
     ReauthRequired,
     #[error("wrong password")]
     WrongPassword { field: &'static str },
+    /// The account has a second factor, and this needs a code from it.
+    #[error("second factor required")]
+    SecondFactorRequired,
+    /// A second-factor code that is wrong, or already used.
+    #[error("wrong code")]
+    WrongCode { field: &'static str },
+    /// The second step of a login whose pending state is gone: expired, used, out of
+    /// guesses, or never there.
+    #[error("pending login expired")]
+    LoginExpired,
     #[error("form token invalid")]
     FormToken,
     #[error("not found")]
@@ -104,6 +114,8 @@ impl AppError {
             AppError::Limit { field, .. } => Some(field),
             AppError::ReauthRequired => Some("password"),
             AppError::WrongPassword { field } => Some(field),
+            AppError::SecondFactorRequired => Some("code"),
+            AppError::WrongCode { field } => Some(field),
             AppError::Body { field, .. } => field.as_deref(),
             _ => None,
         }
@@ -128,6 +140,13 @@ impl AppError {
             AppError::Unauthenticated => "Please sign in.".into(),
             AppError::ReauthRequired => "Enter your password again to do this.".into(),
             AppError::WrongPassword { .. } => "The password is not correct.".into(),
+            AppError::SecondFactorRequired => {
+                "Enter a code from your authenticator app, or a recovery code, to do this.".into()
+            }
+            AppError::WrongCode { .. } => "The code is not correct, or was already used.".into(),
+            AppError::LoginExpired => {
+                "This sign-in expired or was already completed: enter your password again.".into()
+            }
             AppError::FormToken => "The form has expired; reload the page and try again.".into(),
             AppError::NotFound => "Not found.".into(),
             AppError::Unavailable(_) => {
@@ -160,6 +179,13 @@ impl AppError {
                 "Password required",
             ),
             AppError::WrongPassword { .. } => (S::FORBIDDEN, "wrong-password", "Wrong password"),
+            AppError::SecondFactorRequired => (
+                S::FORBIDDEN,
+                "second-factor-required",
+                "Second factor required",
+            ),
+            AppError::WrongCode { .. } => (S::FORBIDDEN, "wrong-code", "Wrong code"),
+            AppError::LoginExpired => (S::UNAUTHORIZED, "login-expired", "Sign-in expired"),
             AppError::FormToken => (S::FORBIDDEN, "form-token", "Form expired"),
             AppError::NotFound => (S::NOT_FOUND, "not-found", "Not found"),
             AppError::Unavailable(_) => (

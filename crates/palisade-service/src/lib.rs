@@ -1,7 +1,7 @@
 //! The palisade account service as a library: [`build`] a [`Service`] from a [`Config`],
 //! then serve [`Service::router`]; [`admin`] holds what an operator does to its data.
 //!
-//! Layout: one folder per capability (`accounts/`, `sessions/`, `vault/`, `authz/`,
+//! Layout: one folder per capability (`accounts/`, `sessions/`, `mfa/`, `vault/`, `authz/`,
 //! `api_tokens/`), each with its service, JSON API and pages; `store/` holds every SQL
 //! statement, one file per table (`login.rs`: a login's combined statements); `web/` the
 //! helpers every page shares. Handlers call services; services call the store.
@@ -19,6 +19,7 @@ pub mod config;
 mod db;
 mod error;
 mod keys;
+mod mfa;
 mod service;
 mod sessions;
 mod state;
@@ -30,7 +31,7 @@ pub use authz::{AccessControl, OneOrMany, RuleConfig};
 pub use clock::{Clock, ManualClock};
 pub use config::{Config, Overrides};
 pub use service::{Service, build, build_with_clock};
-pub use sessions::{DOMAIN_SESSION_COOKIE, SESSION_COOKIE};
+pub use sessions::{DOMAIN_SESSION_COOKIE, PENDING_LOGIN_COOKIE, SESSION_COOKIE};
 
 #[cfg(test)]
 mod secret_hygiene;

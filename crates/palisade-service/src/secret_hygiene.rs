@@ -86,6 +86,86 @@ fn request_types_and_settings_never_print_a_secret() {
             ),
         ),
         (
+            "AddTotpRequest",
+            format!(
+                "{:?}",
+                serde_json::from_value::<crate::mfa::api::AddTotpRequest>(
+                    json!({"name": "phone", "password": password, "code": MARKER, "recovery_code": MARKER})
+                )
+                .unwrap()
+            ),
+        ),
+        (
+            "ChangeProofs",
+            format!(
+                "{:?}",
+                serde_json::from_value::<crate::mfa::api::ChangeProofs>(
+                    json!({"password": password, "code": MARKER, "recovery_code": MARKER})
+                )
+                .unwrap()
+            ),
+        ),
+        (
+            "ConfirmRequest",
+            format!(
+                "{:?}",
+                serde_json::from_value::<crate::mfa::api::ConfirmRequest>(json!({"code": MARKER}))
+                    .unwrap()
+            ),
+        ),
+        (
+            "SecondStepRequest",
+            format!(
+                "{:?}",
+                serde_json::from_value::<crate::mfa::api::SecondStepRequest>(
+                    json!({"code": MARKER, "recovery_code": MARKER})
+                )
+                .unwrap()
+            ),
+        ),
+        (
+            "Proof",
+            format!(
+                "{:?} {:?}",
+                crate::mfa::Proof::Totp(SecretString::new(MARKER.into())),
+                crate::mfa::Proof::RecoveryCode(SecretString::new(MARKER.into()))
+            ),
+        ),
+        (
+            "TotpEnrolment",
+            format!(
+                "{:?}",
+                crate::mfa::TotpEnrolment {
+                    id: "f".into(),
+                    secret: SecretString::new(MARKER.into()),
+                    uri: SecretString::new(MARKER.into()),
+                    qr_svg: SecretString::new(MARKER.into()),
+                    reissued: None,
+                }
+            ),
+        ),
+        (
+            "SealedTotp",
+            format!(
+                "{:?}",
+                crate::store::SealedTotp {
+                    id: "f".into(),
+                    secret_sealed: MARKER.into(),
+                    last_step: None,
+                }
+            ),
+        ),
+        (
+            "StoredRecoveryCode",
+            format!(
+                "{:?}",
+                crate::store::StoredRecoveryCode {
+                    selector: "abcd".into(),
+                    code_hash: MARKER.into(),
+                }
+            ),
+        ),
+        (
             "StoredHash",
             format!(
                 "{:?}",

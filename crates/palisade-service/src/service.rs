@@ -135,10 +135,12 @@ pub async fn build_with_clock(config: &Config, clock: Clock) -> Result<Service, 
         store.clone(),
     );
     let api_tokens = crate::api_tokens::ApiTokens::new(store.clone(), accounts.clock.clone());
+    let mfa = crate::mfa::SecondFactors::new(store.clone(), accounts.clock.clone());
     let state = AppState(Arc::new(Inner {
         accounts,
         authz,
         api_tokens,
+        mfa,
         keyring,
         forms,
         metrics: metrics_handle(),

@@ -11,6 +11,7 @@ pub(crate) struct Inner {
     pub(crate) accounts: Accounts,
     pub(crate) authz: crate::authz::Authz,
     pub(crate) api_tokens: crate::api_tokens::ApiTokens,
+    pub(crate) mfa: crate::mfa::SecondFactors,
     /// Seals vault values; the first key seals, every key opens.
     pub(crate) keyring: palisade::secret::Keyring,
     pub(crate) forms: FormTokens,

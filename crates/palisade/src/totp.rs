@@ -47,6 +47,24 @@ impl TotpSecret {
         f(&self.0)
     }
 
+    /// From base32 as an app shows it (case, spaces and `=` padding ignored), e.g. a
+    /// secret moved from another system; at least 128 bits.
+    pub fn from_base32(typed: &str) -> Result<Self, TotpError> {
+        let cleaned = Zeroizing::new(
+            typed
+                .chars()
+                .filter(|c| !c.is_whitespace() && *c != '=')
+                .map(|c| c.to_ascii_uppercase())
+                .collect::<String>(),
+        );
+        let bytes = Zeroizing::new(
+            BASE32_NOPAD
+                .decode(cleaned.as_bytes())
+                .map_err(|_| TotpError::NotBase32)?,
+        );
+        Self::from_bytes(&bytes)
+    }
+
     /// The secret in base32 without padding, as people type it into an app.
     pub fn to_base32(&self) -> SecretString {
         SecretString::new(BASE32_NOPAD.encode(&self.0))
@@ -94,6 +112,9 @@ pub enum TotpError {
     /// The code of a step already used (or older): a replay.
     #[error("the code was already used")]
     Replayed,
+    /// A typed secret that is not base32.
+    #[error("the secret is not base32")]
+    NotBase32,
     /// A stored secret shorter than 128 bits.
     #[error("a TOTP secret must be at least 128 bits")]
     SecretTooShort,
@@ -436,6 +457,29 @@ mod tests {
         assert_eq!(
             totp.qr_svg(&secret, &"x".repeat(5_000), "ann").unwrap_err(),
             TotpError::TooLongForQr
+        );
+    }
+
+    #[test]
+    fn base32_round_trips_and_refuses_junk() {
+        let secret = TotpSecret::generate().unwrap();
+        let typed = secret.to_base32().expose(|b| {
+            let spaced: Vec<String> = b
+                .as_bytes()
+                .chunks(4)
+                .map(|c| String::from_utf8_lossy(c).to_lowercase())
+                .collect();
+            spaced.join(" ")
+        });
+        let back = TotpSecret::from_base32(&typed).unwrap();
+        assert_eq!(back.expose(<[u8]>::to_vec), secret.expose(<[u8]>::to_vec));
+        assert_eq!(
+            TotpSecret::from_base32("not base32!").unwrap_err(),
+            TotpError::NotBase32
+        );
+        assert_eq!(
+            TotpSecret::from_base32("MZXW6YQ").unwrap_err(),
+            TotpError::SecretTooShort
         );
     }
 

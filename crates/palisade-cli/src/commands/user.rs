@@ -1,4 +1,4 @@
-//! `palisade user …`: list, disable, enable, unlock, end-sessions, import, group.
+//! `palisade user …`: list, disable, enable, unlock, end-sessions, import, group, mfa.
 
 use std::process::ExitCode;
 
@@ -28,6 +28,12 @@ pub(crate) enum UserAction {
         #[command(subcommand)]
         action: GroupAction,
     },
+    /// A user's second factors, for support: list them, or reset them when the user lost
+    /// them all (also ends the user's sessions). Both are audited.
+    Mfa {
+        #[command(subcommand)]
+        action: MfaAction,
+    },
     /// Import users from CSV (header: username,email,password_hash[,display_name]) or JSON
     /// lines, with bcrypt or Argon2 hashes from another application. They move to Argon2id
     /// with the current pepper at their next login. Re-running imports nobody twice.
@@ -37,6 +43,14 @@ pub(crate) enum UserAction {
         #[arg(long, default_value_t = 500)]
         batch: usize,
     },
+}
+
+#[derive(Subcommand)]
+pub(crate) enum MfaAction {
+    /// List a user's second factors and unused recovery codes.
+    List { name: String },
+    /// Remove every second factor and recovery code of a user, and end their sessions.
+    Reset { name: String },
 }
 
 #[derive(Subcommand)]
@@ -106,6 +120,28 @@ pub(crate) async fn run(config: Config, action: UserAction) -> Result<ExitCode, 
             for group in admin.groups(&name).await? {
                 println!("{group}");
             }
+        }
+        UserAction::Mfa {
+            action: MfaAction::List { name },
+        } => {
+            let list = admin.second_factors(&name).await?;
+            println!("{:<6} {:<32} {:<20} last used", "kind", "name", "added");
+            for (kind, factor, added, used) in &list.factors {
+                let used = used.map_or_else(|| "never".to_owned(), palisade_service::admin::utc);
+                println!(
+                    "{kind:<6} {factor:<32} {:<20} {used}",
+                    palisade_service::admin::utc(*added)
+                );
+            }
+            println!("{} unused recovery codes", list.recovery_codes_left);
+        }
+        UserAction::Mfa {
+            action: MfaAction::Reset { name },
+        } => {
+            let removed = admin.reset_second_factors(&name).await?;
+            println!(
+                "removed {removed} second factors and the recovery codes of {name}, and ended their sessions"
+            );
         }
         UserAction::Import { file, batch } => {
             let report = admin.import(read_import_file(&file)?, batch).await?;

@@ -12,7 +12,7 @@ use palisade::secret::SecretString;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
-use super::Registration;
+use super::{Registration, SignIn};
 use crate::api_tokens::Caller;
 use crate::body::ApiJson;
 use crate::error::AppError;
@@ -76,6 +76,20 @@ pub(crate) struct LoginResponse {
     user: UserView,
 }
 
+/// The password was right and the account has a second factor: the login waits for
+/// `POST /api/v1/login/second-step` with this token (also set as a cookie for browsers),
+/// which opens nothing else.
+#[derive(Debug, Serialize, ToSchema)]
+pub(crate) struct SecondStepRequired {
+    /// Always `true`.
+    second_step: bool,
+    /// The pending login's token, for `Authorization: Bearer` on the second step only.
+    #[schema(value_type = String)]
+    token: IssuedToken,
+    /// Unix seconds: after this, sign in again.
+    expires_at: i64,
+}
+
 pub(crate) fn user_view(u: &crate::store::UserRow) -> UserView {
     UserView {
         id: u.id,
@@ -109,7 +123,7 @@ pub(crate) async fn register(
 }
 
 #[utoipa::path(post, path = "/api/v1/login", request_body = LoginRequest,
-    responses((status = 200, body = LoginResponse), (status = 401, description = "wrong credentials"), (status = 422, description = "an empty or overlong field"), (status = 429, description = "throttled")))]
+    responses((status = 200, body = LoginResponse), (status = 202, body = SecondStepRequired, description = "password right; a second factor is enrolled: continue with /api/v1/login/second-step"), (status = 401, description = "wrong credentials"), (status = 422, description = "an empty or overlong field"), (status = 429, description = "throttled")))]
 pub(crate) async fn login(
     State(state): State<AppState>,
     client: ClientInfo,
@@ -117,7 +131,7 @@ pub(crate) async fn login(
     headers: HeaderMap,
     ApiJson(body): ApiJson<LoginRequest>,
 ) -> Result<Response, AppError> {
-    let (token, _session, user) = state
+    let signed = state
         .accounts
         .login(
             &body.identifier,
@@ -126,7 +140,18 @@ pub(crate) async fn login(
             &user_agent(&headers),
         )
         .await?;
-    Ok(signed_in(&state, jar, token, &user))
+    Ok(match signed {
+        SignIn::Session { token, user, .. } => signed_in(&state, jar, token, &user),
+        SignIn::SecondStep { token, expires_at } => {
+            let jar = state.accounts.sessions.cookies.set_pending(jar, &token);
+            let body = SecondStepRequired {
+                second_step: true,
+                token,
+                expires_at,
+            };
+            sensitive((StatusCode::ACCEPTED, jar, Json(body)))
+        }
+    })
 }
 
 #[utoipa::path(post, path = "/api/v1/logout", responses((status = 204), (status = 401)))]

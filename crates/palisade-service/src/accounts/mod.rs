@@ -19,8 +19,8 @@ use palisade::validate::{DisplayName, Email, LogSafe, Password, Username};
 
 use crate::clock::Clock;
 use crate::error::AppError;
-use crate::sessions::{Authenticated, IssuedToken, Sessions};
-use crate::store::{AuditRecord, NewUser, SessionRow, Store, StoredHash, UserRow};
+use crate::sessions::{Authenticated, IssuedToken, Sessions, clean_user_agent, token_hash};
+use crate::store::{AuditRecord, LoginStart, NewUser, PendingLoginRow, Store, StoredHash, UserRow};
 
 /// The raw fields of a registration.
 pub(crate) struct Registration {
@@ -28,6 +28,18 @@ pub(crate) struct Registration {
     pub(crate) email: String,
     pub(crate) password: SecretString,
     pub(crate) display_name: Option<String>,
+}
+
+/// How long a login may wait between its password and its second step, seconds.
+pub(crate) const PENDING_LOGIN_SECS: i64 = 300;
+
+/// What a good password gives.
+#[derive(Debug)]
+pub(crate) enum SignIn {
+    /// A session: the account has no second factor.
+    Session { token: IssuedToken, user: UserRow },
+    /// A pending login, good only for the second step, until `expires_at`.
+    SecondStep { token: IssuedToken, expires_at: i64 },
 }
 
 pub(crate) struct Accounts {
@@ -166,13 +178,13 @@ impl Accounts {
         password: SecretString,
         client: &ClientInfo,
         user_agent: &str,
-    ) -> Result<(IssuedToken, SessionRow, UserRow), AppError> {
+    ) -> Result<SignIn, AppError> {
         if identifier.is_empty() {
             return Err(palisade::validate::ValidationError::required("identifier").into());
         }
         let password = Password::from_secret(password)?;
         let client_key = client_key(client.addr);
-        let (account_key, found, legacy_cost) =
+        let (account_key, found, legacy_cost, second_factor) =
             self.find_login(identifier, &client_key, client).await?;
         let pair_key = keys::pair(&account_key, &client_key);
         let user = found.as_ref().map(|(u, _)| u);
@@ -198,10 +210,10 @@ impl Accounts {
         }
         drop(hash);
         // This client knows the password: its pair counter starts over, the account-wide
-        // one takes back this attempt only; the session starts; all in one round trip.
-        let (token, session, token_hash) = self.sessions.issue(user.id, client, user_agent)?;
+        // one takes back this attempt only; the session (or, with a second factor, the
+        // pending login) starts; all in one round trip.
         let client_addr = client.addr.to_string();
-        let record = AuditRecord {
+        let mut record = AuditRecord {
             at: self.clock.now(),
             event: "logged_in",
             user_id: Some(user.id),
@@ -209,12 +221,45 @@ impl Accounts {
             client: Some(&client_addr),
             detail: None,
         };
+        if second_factor {
+            let token = IssuedToken::generate()?;
+            let t = self.clock.now();
+            let pending = PendingLoginRow {
+                user_id: user.id,
+                created_at: t,
+                expires_at: t + PENDING_LOGIN_SECS,
+                client_addr: client_addr.clone(),
+                user_agent: clean_user_agent(user_agent),
+            };
+            record.event = "password_accepted";
+            let hash = token.expose(token_hash);
+            self.store
+                .finish_login(
+                    &pair_key,
+                    &account_key,
+                    LoginStart::Pending(&pending, &hash),
+                    &record,
+                )
+                .await?;
+            log_audit(&record);
+            metrics::counter!("palisade_logins_total", "outcome" => "second_step").increment(1);
+            return Ok(SignIn::SecondStep {
+                token,
+                expires_at: pending.expires_at,
+            });
+        }
+        let (token, session, token_hash) = self.sessions.issue(user.id, client, user_agent)?;
         self.store
-            .finish_login(&pair_key, &account_key, &session, &token_hash, &record)
+            .finish_login(
+                &pair_key,
+                &account_key,
+                LoginStart::Session(&session, &token_hash),
+                &record,
+            )
             .await?;
         log_audit(&record);
         metrics::counter!("palisade_logins_total", "outcome" => "success").increment(1);
-        Ok((token, session, user))
+        Ok(SignIn::Session { token, user })
     }
 
     /// Verifies `password` against `user`'s hash (a dummy hash when there is no user), and
@@ -288,8 +333,13 @@ impl Accounts {
         Ok(())
     }
 
+    /// Whether the password was last entered longer ago than the re-authentication window.
+    pub(crate) fn reauth_due(&self, auth: &Authenticated) -> bool {
+        auth.session.last_auth_at + self.sessions.policy().reauth_secs <= self.clock.now()
+    }
+
     /// Checks the account's password for a sensitive action.
-    async fn check_password(
+    pub(crate) async fn check_password(
         &self,
         auth: &Authenticated,
         password: SecretString,
@@ -365,7 +415,7 @@ impl Accounts {
         auth: &Authenticated,
         password: Option<SecretString>,
     ) -> Result<Option<IssuedToken>, AppError> {
-        if auth.session.last_auth_at + self.sessions.policy().reauth_secs > self.clock.now() {
+        if !self.reauth_due(auth) {
             return Ok(None);
         }
         match password {
@@ -402,7 +452,7 @@ impl Accounts {
 
 /// The audit trail's log line (the row is written by the store). Untrusted text only
 /// through `LogSafe`; never a secret.
-fn log_audit(record: &AuditRecord<'_>) {
+pub(crate) fn log_audit(record: &AuditRecord<'_>) {
     tracing::info!(
         target: "palisade::audit",
         event = record.event,

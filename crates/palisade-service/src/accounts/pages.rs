@@ -12,7 +12,7 @@ use palisade::http::ClientInfo;
 use palisade::secret::SecretString;
 use serde::Deserialize;
 
-use super::Registration;
+use super::{Registration, SignIn};
 use crate::body::Form;
 use crate::error::AppError;
 use crate::sessions::{Authenticated, MaybeAuth};
@@ -68,7 +68,7 @@ struct Notice {
 
 /// The way back after signing in: the query's one `rd`, if the rules of `return_to`
 /// allow it (two `rd`s: neither).
-fn return_to(state: &AppState, query: Option<&str>) -> Option<String> {
+pub(crate) fn return_to(state: &AppState, query: Option<&str>) -> Option<String> {
     let mut rds = form_urlencoded::parse(query.unwrap_or_default().as_bytes())
         .filter(|(name, _)| name == "rd")
         .map(|(_, value)| value);
@@ -108,7 +108,7 @@ async fn login_page(
 
 /// The login form leads (by the redirect after it) to `rd`'s origin: the page's
 /// `form-action` must list it, or the browser stops the redirect.
-fn allow_form_to(mut page: Response, rd: Option<&str>) -> Response {
+pub(crate) fn allow_form_to(mut page: Response, rd: Option<&str>) -> Response {
     let origin = rd
         .and_then(|rd| url::Url::parse(rd).ok())
         .and_then(|url| palisade::http::FormActionOrigin::new(&url.origin().ascii_serialization()));
@@ -141,11 +141,27 @@ async fn login_submit(
         .login(&form.identifier, form.password, &client, &agent)
         .await
     {
-        Ok((token, _, _)) => (
+        Ok(SignIn::Session { token, .. }) => (
             state.accounts.sessions.cookies.set(jar, &token),
             see_other(rd.as_deref().unwrap_or("/account")),
         )
             .into_response(),
+        Ok(SignIn::SecondStep { token, .. }) => {
+            let next = match rd.as_deref() {
+                Some(rd) => format!(
+                    "/login/second-step?{}",
+                    form_urlencoded::Serializer::new(String::new())
+                        .append_pair("rd", rd)
+                        .finish()
+                ),
+                None => "/login/second-step".to_owned(),
+            };
+            (
+                state.accounts.sessions.cookies.set_pending(jar, &token),
+                see_other(&next),
+            )
+                .into_response()
+        }
         Err(error) => {
             let status = error.problem().status();
             let mut response = render(

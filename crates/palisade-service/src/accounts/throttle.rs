@@ -36,6 +36,16 @@ pub(crate) mod keys {
         format!("{}{client_key}", pair_prefix(account_key))
     }
 
+    /// Second-step and second-factor checks per client address, per window.
+    pub(crate) fn client_second_steps(client_key: &str) -> String {
+        format!("2fa-ip:{client_key}")
+    }
+
+    /// An account's second-factor checks, per hour.
+    pub(crate) fn second_step_account(user_id: i64) -> String {
+        format!("2fa:acct:{user_id}")
+    }
+
     /// What every pair key of an account starts with (to clear them all).
     pub(crate) fn pair_prefix(account_key: &str) -> String {
         format!("pair:{account_key}|")
@@ -44,7 +54,7 @@ pub(crate) mod keys {
 
 impl Accounts {
     /// Counts one attempt against a per-client rate; refuses past it.
-    pub(super) async fn rate(&self, key: &str, client: &ClientInfo) -> Result<(), AppError> {
+    pub(crate) async fn rate(&self, key: &str, client: &ClientInfo) -> Result<(), AppError> {
         let counter = self
             .store
             .count_attempt(key, self.clock.now(), self.throttle.client_window as i64)
@@ -54,6 +64,28 @@ impl Accounts {
         {
             let which = key.split(':').next().unwrap_or("");
             return Err(self.refuse(retry_after, None, None, client, which).await);
+        }
+        Ok(())
+    }
+
+    /// Counts one attempt against `user`'s allowance of `max` per `window` seconds under
+    /// `key`; refuses past it (the attempt stays counted: a refusal spends the window).
+    pub(crate) async fn limit(
+        &self,
+        key: &str,
+        window: i64,
+        max: u32,
+        user: &UserRow,
+        client: &ClientInfo,
+    ) -> Result<(), AppError> {
+        let t = self.clock.now();
+        let counter = self.store.count_attempt(key, t, window).await?;
+        if counter.failures > max {
+            let retry_after = (counter.at + window - t).max(1) as u64;
+            let which = key.split(':').next().unwrap_or("");
+            return Err(self
+                .refuse(retry_after, Some(user), Some(&user.username), client, which)
+                .await);
         }
         Ok(())
     }
@@ -116,14 +148,14 @@ impl Accounts {
     /// Counts a login attempt against its address's rate and looks the identifier up (an
     /// email address when it has an `@`, else a username), in one round trip; refuses
     /// past the rate. Returns the throttle key for the account (by id when it exists, by
-    /// name when it does not, counted alike), the user, and the highest imported bcrypt
-    /// cost still stored.
+    /// name when it does not, counted alike), the user, the highest imported bcrypt cost
+    /// still stored, and whether the user has a second factor.
     pub(super) async fn find_login(
         &self,
         identifier: &str,
         client_key: &str,
         client: &ClientInfo,
-    ) -> Result<(String, Option<(UserRow, StoredHash)>, u32), AppError> {
+    ) -> Result<(String, Option<(UserRow, StoredHash)>, u32, bool), AppError> {
         let (username, email_key) = if identifier.contains('@') {
             (
                 String::new(),
@@ -163,6 +195,6 @@ impl Accounts {
             }
             None => keys::unknown_account(&format!("{username}{email_key}")),
         };
-        Ok((key, found.user, found.legacy_cost))
+        Ok((key, found.user, found.legacy_cost, found.second_factor))
     }
 }

@@ -13,7 +13,7 @@ pub use import::{ImportReport, ImportRow, NumberedRow, read_import_file};
 pub use keys::{
     KeyStatus, ReencryptReport, Retired, keyring, new_key_file, rotate_key, rotate_pepper,
 };
-pub use users::UserSummary;
+pub use users::{SecondFactorList, UserSummary};
 
 use crate::config::Config;
 use crate::store::{AuditRecord, Store};
@@ -53,4 +53,9 @@ impl Admin {
             .await
             .map_err(|e| e.to_string())
     }
+}
+
+/// A Unix time as the pages show it (UTC, to the minute).
+pub fn utc(t: i64) -> String {
+    crate::web::utc(t)
 }

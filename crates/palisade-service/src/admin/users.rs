@@ -1,10 +1,20 @@
-//! Users: list, disable, enable, unlock (clear failed-login counters), end sessions.
+//! Users: list, disable, enable, unlock (clear failed-login counters), end sessions,
+//! second factors (list, reset).
 
 use palisade::validate::Username;
 
 use super::Admin;
 use crate::accounts::keys;
 use crate::store::UserRow;
+
+/// A user's second factors, as `palisade user mfa list` shows them.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SecondFactorList {
+    /// Kind, name, added and last used (Unix seconds), oldest first.
+    pub factors: Vec<(String, String, i64, Option<i64>)>,
+    /// Recovery codes not used yet.
+    pub recovery_codes_left: i64,
+}
 
 /// One user, as `palisade user list` shows them.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -143,6 +153,53 @@ impl Admin {
         self.audit("sessions_ended", Some((user.id, &user.username)), "cli")
             .await?;
         Ok(ended)
+    }
+
+    /// A user's second factors (kind, name, added, last used) and unused recovery codes.
+    pub async fn second_factors(&self, name: &str) -> Result<SecondFactorList, String> {
+        let user = self.find(name).await?;
+        let factors = self
+            .store
+            .second_factors_of(user.id)
+            .await
+            .map_err(|e| e.to_string())?
+            .into_iter()
+            .map(|f| (f.kind, f.name, f.created_at, f.last_used_at))
+            .collect();
+        let recovery_codes_left = self
+            .store
+            .recovery_codes_left(user.id)
+            .await
+            .map_err(|e| e.to_string())?;
+        self.audit(
+            "second_factors_listed",
+            Some((user.id, &user.username)),
+            "cli",
+        )
+        .await?;
+        Ok(SecondFactorList {
+            factors,
+            recovery_codes_left,
+        })
+    }
+
+    /// Removes every second factor and recovery code of a user who lost them, and ends
+    /// their sessions (whoever holds one may be the reason). Returns the factors removed.
+    pub async fn reset_second_factors(&self, name: &str) -> Result<u64, String> {
+        let user = self.find(name).await?;
+        let removed = self
+            .store
+            .reset_second_factors(user.id)
+            .await
+            .map_err(|e| e.to_string())?;
+        let detail = format!("cli: {removed} factors removed, sessions ended");
+        self.audit(
+            "second_factors_reset",
+            Some((user.id, &user.username)),
+            &detail,
+        )
+        .await?;
+        Ok(removed)
     }
 
     /// Ends every session of every user: everyone signs in again.

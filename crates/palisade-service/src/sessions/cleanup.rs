@@ -19,6 +19,11 @@ pub(crate) fn spawn_cleanup(state: &AppState) {
             if let Err(e) = store.delete_expired_sessions(now, now - idle).await {
                 tracing::warn!(error = %e, "session cleanup failed");
             }
+            if let Err(e) = store.delete_expired_pending_logins(now).await {
+                tracing::warn!(error = %e, "pending login cleanup failed");
+            }
+            // Never before the hourly second-factor allowance has run out.
+            let forget_after = forget_after.max(3600);
             if let Err(e) = store.delete_stale_counters(now - forget_after).await {
                 tracing::warn!(error = %e, "throttle cleanup failed");
             }

@@ -15,6 +15,10 @@ pub const SESSION_COOKIE: &str = "__Host-palisade-session";
 /// `__Secure-` so the browser takes it only over HTTPS with `Secure`.
 pub const DOMAIN_SESSION_COOKIE: &str = "__Secure-palisade-session";
 
+/// A pending login's cookie (password right, second step to come): host-only and Strict;
+/// its row expires after five minutes. It is read by the second step only.
+pub const PENDING_LOGIN_COOKIE: &str = "__Host-palisade-login";
+
 /// Sets and clears a session's cookies: the host-only one always, the domain one when
 /// `cookie_domain` is configured. The only place either is written.
 #[derive(Debug, Clone, Default)]
@@ -52,6 +56,25 @@ impl SessionCookies {
         self.cookies(String::new())
             .fold(jar, |jar, cookie| jar.remove(cookie))
     }
+
+    fn pending(value: String) -> Cookie<'static> {
+        Cookie::build((PENDING_LOGIN_COOKIE, value))
+            .secure(true)
+            .http_only(true)
+            .same_site(SameSite::Strict)
+            .path("/")
+            .build()
+    }
+
+    /// The pending login's cookie (and no session cookie: any earlier one is cleared).
+    pub(crate) fn set_pending(&self, jar: CookieJar, token: &IssuedToken) -> CookieJar {
+        self.clear(jar)
+            .add(Self::pending(token.expose(str::to_owned)))
+    }
+
+    pub(crate) fn clear_pending(&self, jar: CookieJar) -> CookieJar {
+        jar.remove(Self::pending(String::new()))
+    }
 }
 
 /// A session token as a request presented it: held as a secret from the moment it is
@@ -59,16 +82,27 @@ impl SessionCookies {
 pub(crate) struct PresentedToken(SecretString);
 
 impl PresentedToken {
+    /// The pending login's token: `Authorization: Bearer`, else its cookie.
+    pub(crate) fn pending_from_parts(parts: &Parts) -> Option<Self> {
+        if let Some(bearer) = bearer(parts) {
+            return Some(bearer);
+        }
+        parts
+            .headers
+            .get_all(header::COOKIE)
+            .iter()
+            .filter_map(|v| v.to_str().ok())
+            .flat_map(Cookie::split_parse)
+            .filter_map(Result::ok)
+            .find(|c| c.name() == PENDING_LOGIN_COOKIE)
+            .map(|c| Self(SecretString::new(c.value().to_owned())))
+    }
+
     /// The `Authorization: Bearer` token, else the host-only session cookie's, else the
     /// domain cookie's, if any.
     pub(crate) fn from_parts(parts: &Parts) -> Option<Self> {
-        if let Some(bearer) = parts
-            .headers
-            .get(header::AUTHORIZATION)
-            .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.strip_prefix("Bearer "))
-        {
-            return Some(Self(SecretString::new(bearer.trim().to_owned())));
+        if let Some(bearer) = bearer(parts) {
+            return Some(bearer);
         }
         // Each `Cookie` header split in place: no jar of every cookie is built.
         parts
@@ -104,6 +138,15 @@ impl PresentedToken {
         self.0
             .expose(|t| super::token::well_formed(t).then(|| super::token_hash(t)))
     }
+}
+
+fn bearer(parts: &Parts) -> Option<PresentedToken> {
+    parts
+        .headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "))
+        .map(|t| PresentedToken(SecretString::new(t.trim().to_owned())))
 }
 
 impl std::fmt::Debug for PresentedToken {

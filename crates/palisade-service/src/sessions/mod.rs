@@ -16,10 +16,19 @@ use crate::error::AppError;
 use crate::store::{SessionRow, Store, UserRow};
 
 pub(crate) use cleanup::spawn_cleanup;
-pub use cookie::{DOMAIN_SESSION_COOKIE, SESSION_COOKIE};
+pub use cookie::{DOMAIN_SESSION_COOKIE, PENDING_LOGIN_COOKIE, SESSION_COOKIE};
 pub(crate) use cookie::{PresentedToken, SessionCookies};
 pub(crate) use extract::{Auth, MaybeAuth};
 pub(crate) use token::{IssuedToken, hex, random_bytes, token_hash};
+
+/// A client's `User-Agent` as stored beside a login: no control characters, at most 200.
+pub(crate) fn clean_user_agent(user_agent: &str) -> String {
+    user_agent
+        .chars()
+        .filter(|c| !c.is_control())
+        .take(200)
+        .collect()
+}
 
 /// Session timing.
 #[derive(Debug, Clone, Copy)]
@@ -82,11 +91,7 @@ impl Sessions {
             last_auth_at: t,
             expires_at: t + self.policy.absolute_secs,
             client_addr: client.addr.to_string(),
-            user_agent: user_agent
-                .chars()
-                .filter(|c| !c.is_control())
-                .take(200)
-                .collect(),
+            user_agent: clean_user_agent(user_agent),
         };
         let hash = token.expose(token_hash);
         Ok((token, session, hash))

@@ -15,6 +15,7 @@
 use palisade::throttle::{Counter, DelaySchedule};
 use sqlx::FromRow;
 
+use super::pending_logins::PendingLoginRow;
 use super::throttle::{DELAY_GATE, delay_gate, rate_upsert};
 use super::users::{StoredHash, UserRow};
 use super::{Dialect, SessionRow, Store, StoreError, audit::AuditRecord};
@@ -28,6 +29,9 @@ pub(crate) struct LoginLookup {
     pub(crate) user: Option<(UserRow, StoredHash)>,
     /// The highest bcrypt cost among imported hashes still stored (0: none).
     pub(crate) legacy_cost: u32,
+    /// Whether the account has a confirmed second factor (read in the same statement, so
+    /// that a login costs the same round trips with or without one).
+    pub(crate) second_factor: bool,
 }
 
 /// Whether the attempt was counted, or which counter refused it (nothing counted).
@@ -68,7 +72,8 @@ const LOOKUP: &str = concat!(
     login_user!("disabled"),
     " AS disabled, ",
     login_user!("created_at"),
-    " AS created_at"
+    " AS created_at, (SELECT COUNT(*) FROM second_factors WHERE confirmed_at IS NOT NULL AND user_id = \
+       (SELECT MIN(id) FROM users WHERE username = $4 OR email_key = $5)) AS second_factors"
 );
 
 /// Pair counter (`$1`, schedule `$4..$6`), then the account counter (`$7`, `$8..$10`)
@@ -83,21 +88,42 @@ const GATE_POSTGRES: &str = concat!(
 
 /// After a good password: the pair counter (`$1`) starts over, and the account-wide one
 /// (`$2`) takes back this one attempt (clearing it would hand a distributed attacker a
-/// fresh allowance every time the owner signs in); the session is inserted and audited.
+/// fresh allowance every time the owner signs in); the login is audited (`$3..$8`), then
+/// `$insert` starts the session or the pending login (`$9..`).
 /// `(SELECT COUNT(*) FROM pair) >= 0` is always true: it makes the pair row be locked
 /// before the account row, the order of the gate.
-const FINISH_POSTGRES: &str = "\
-    WITH pair AS (UPDATE throttle SET failures = 0 WHERE key = $1 RETURNING key), \
-    account AS (UPDATE throttle SET failures = CASE WHEN failures <= 0 THEN 0 ELSE failures - 1 END \
+macro_rules! finish_postgres {
+    ($insert:expr) => {
+        concat!(
+            "WITH pair AS (UPDATE throttle SET failures = 0 WHERE key = $1 RETURNING key), \
+             account AS (UPDATE throttle SET failures = CASE WHEN failures <= 0 THEN 0 ELSE failures - 1 END \
                 WHERE key = $2 AND (SELECT COUNT(*) FROM pair) >= 0 RETURNING key), \
-    audit AS (INSERT INTO audit_events (at, event, user_id, subject, client_addr, detail) \
-              VALUES ($3, $4, $5, $6, $7, $8)) \
-    INSERT INTO sessions (id, user_id, token_hash, created_at, last_seen_at, last_auth_at, expires_at, client_addr, user_agent) \
-    VALUES ($9, $10, $11, $12, $13, $14, $15, $16, $17)";
+             audit AS (INSERT INTO audit_events (at, event, user_id, subject, client_addr, detail) \
+              VALUES ($3, $4, $5, $6, $7, $8)) ",
+            $insert
+        )
+    };
+}
+const FINISH_SESSION_POSTGRES: &str = finish_postgres!(
+    "INSERT INTO sessions (id, user_id, token_hash, created_at, last_seen_at, last_auth_at, expires_at, client_addr, user_agent) \
+     VALUES ($9, $10, $11, $12, $13, $14, $15, $16, $17)"
+);
+const FINISH_PENDING_POSTGRES: &str = finish_postgres!(
+    "INSERT INTO pending_logins (token_hash, user_id, created_at, expires_at, client_addr, user_agent) \
+     VALUES ($9, $10, $11, $12, $13, $14)"
+);
 const RESET_SQLITE: &str = "UPDATE throttle SET failures = CASE WHEN key = $1 OR failures <= 0 THEN 0 ELSE failures - 1 END \
      WHERE key = $1 OR key = $2";
-const INSERT_SESSION_SQLITE: &str = "INSERT INTO sessions (id, user_id, token_hash, created_at, last_seen_at, last_auth_at, expires_at, client_addr, user_agent) \
-     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)";
+const INSERT_PENDING_SQLITE: &str = "INSERT INTO pending_logins (token_hash, user_id, created_at, expires_at, client_addr, user_agent) \
+     VALUES ($1, $2, $3, $4, $5, $6)";
+
+/// What a good password starts: a session, or (with a second factor enrolled) a login
+/// waiting for its second step. Each with its token's hash.
+#[derive(Debug, Clone, Copy)]
+pub(crate) enum LoginStart<'a> {
+    Session(&'a SessionRow, &'a str),
+    Pending(&'a PendingLoginRow, &'a str),
+}
 
 #[derive(FromRow)]
 struct LookupRow {
@@ -111,6 +137,7 @@ struct LookupRow {
     password_hash: Option<String>,
     disabled: Option<i64>,
     created_at: Option<i64>,
+    second_factors: i64,
 }
 
 fn schedule_binds(s: DelaySchedule) -> (i64, i64, i64) {
@@ -164,6 +191,7 @@ impl Store {
             },
             user,
             legacy_cost: row.max_legacy_cost.unwrap_or(0).clamp(0, 31) as u32,
+            second_factor: row.second_factors > 0,
         })
     }
 
@@ -256,19 +284,22 @@ impl Store {
     }
 
     /// After a good password, all or nothing: the pair counter starts over, the account
-    /// counter takes back this attempt, the session is inserted (its token only as a
-    /// hash) and the login audited.
+    /// counter takes back this attempt, the session or pending login is inserted (its
+    /// token only as a hash) and the login audited.
     pub(crate) async fn finish_login(
         &self,
         pair_key: &str,
         account_key: &str,
-        session: &SessionRow,
-        token_hash: &str,
+        start: LoginStart<'_>,
         audit: &AuditRecord<'_>,
     ) -> Result<(), StoreError> {
         match self.dialect {
             Dialect::Postgres => {
-                sqlx::query(FINISH_POSTGRES)
+                let sql = match start {
+                    LoginStart::Session(..) => FINISH_SESSION_POSTGRES,
+                    LoginStart::Pending(..) => FINISH_PENDING_POSTGRES,
+                };
+                let query = sqlx::query(sql)
                     .bind(pair_key)
                     .bind(account_key)
                     .bind(audit.at)
@@ -276,18 +307,27 @@ impl Store {
                     .bind(audit.user_id)
                     .bind(audit.subject)
                     .bind(audit.client)
-                    .bind(audit.detail)
-                    .bind(&session.id)
-                    .bind(session.user_id)
-                    .bind(token_hash)
-                    .bind(session.created_at)
-                    .bind(session.last_seen_at)
-                    .bind(session.last_auth_at)
-                    .bind(session.expires_at)
-                    .bind(&session.client_addr)
-                    .bind(&session.user_agent)
-                    .execute(&self.pool)
-                    .await?;
+                    .bind(audit.detail);
+                let query = match start {
+                    LoginStart::Session(session, token_hash) => query
+                        .bind(&session.id)
+                        .bind(session.user_id)
+                        .bind(token_hash)
+                        .bind(session.created_at)
+                        .bind(session.last_seen_at)
+                        .bind(session.last_auth_at)
+                        .bind(session.expires_at)
+                        .bind(&session.client_addr)
+                        .bind(&session.user_agent),
+                    LoginStart::Pending(pending, token_hash) => query
+                        .bind(token_hash)
+                        .bind(pending.user_id)
+                        .bind(pending.created_at)
+                        .bind(pending.expires_at)
+                        .bind(&pending.client_addr)
+                        .bind(&pending.user_agent),
+                };
+                query.execute(&self.pool).await?;
             }
             Dialect::Sqlite => {
                 let mut tx = self.begin_write().await?;
@@ -296,18 +336,24 @@ impl Store {
                     .bind(account_key)
                     .execute(&mut *tx)
                     .await?;
-                sqlx::query(INSERT_SESSION_SQLITE)
-                    .bind(&session.id)
-                    .bind(session.user_id)
-                    .bind(token_hash)
-                    .bind(session.created_at)
-                    .bind(session.last_seen_at)
-                    .bind(session.last_auth_at)
-                    .bind(session.expires_at)
-                    .bind(&session.client_addr)
-                    .bind(&session.user_agent)
-                    .execute(&mut *tx)
-                    .await?;
+                match start {
+                    LoginStart::Session(session, token_hash) => {
+                        super::sessions::insert(session, token_hash)
+                            .execute(&mut *tx)
+                            .await?;
+                    }
+                    LoginStart::Pending(pending, token_hash) => {
+                        sqlx::query(INSERT_PENDING_SQLITE)
+                            .bind(token_hash)
+                            .bind(pending.user_id)
+                            .bind(pending.created_at)
+                            .bind(pending.expires_at)
+                            .bind(&pending.client_addr)
+                            .bind(&pending.user_agent)
+                            .execute(&mut *tx)
+                            .await?;
+                    }
+                }
                 super::audit::insert(audit).execute(&mut *tx).await?;
                 tx.commit().await?;
             }
@@ -553,8 +599,14 @@ mod tests {
             ("pair:acct:id:1|c", "acct:id:1", "s1"),
             ("pair:acct:id:4|c", "acct:id:4", "s4"),
         ] {
+            let hash = format!("hash-{id}");
             store
-                .finish_login(pair, account, &session(id), &format!("hash-{id}"), &audit)
+                .finish_login(
+                    pair,
+                    account,
+                    LoginStart::Session(&session(id), &hash),
+                    &audit,
+                )
                 .await
                 .unwrap();
         }

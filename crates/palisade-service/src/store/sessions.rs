@@ -7,6 +7,26 @@ use sqlx::FromRow;
 use super::session_cache::SessionAndUser;
 use super::{Store, StoreError, UserRow};
 
+/// The insert of a new session (its token only as a hash), to run inside a transaction.
+pub(super) fn insert<'q>(
+    session: &'q SessionRow,
+    token_hash: &'q str,
+) -> sqlx::query::Query<'q, sqlx::Any, sqlx::any::AnyArguments> {
+    sqlx::query(
+        "INSERT INTO sessions (id, user_id, token_hash, created_at, last_seen_at, last_auth_at, expires_at, client_addr, user_agent) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
+    )
+    .bind(&session.id)
+    .bind(session.user_id)
+    .bind(token_hash)
+    .bind(session.created_at)
+    .bind(session.last_seen_at)
+    .bind(session.last_auth_at)
+    .bind(session.expires_at)
+    .bind(&session.client_addr)
+    .bind(&session.user_agent)
+}
+
 #[derive(Debug, Clone, FromRow)]
 pub(crate) struct SessionRow {
     pub(crate) id: String,

@@ -69,7 +69,7 @@ impl Store {
 
     /// Takes back one attempt counted into a delay counter that a later check refused,
     /// atomically.
-    pub(super) async fn uncount_attempt(&self, key: &str) -> Result<(), StoreError> {
+    pub(crate) async fn uncount_attempt(&self, key: &str) -> Result<(), StoreError> {
         sqlx::query("UPDATE throttle SET failures = failures - 1 WHERE key = $1 AND failures > 0")
             .bind(key)
             .execute(&self.pool)

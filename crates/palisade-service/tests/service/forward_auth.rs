@@ -851,3 +851,28 @@ async fn envoy_ext_authz_is_asked_with_the_original_request() {
         "urn:palisade:problem:cross-site-request"
     );
 }
+
+/// A login waiting for its second step is nobody to the proxy: neither its token as a
+/// bearer nor its cookie gets past forward-auth.
+#[tokio::test]
+async fn a_pending_login_passes_no_proxy() {
+    let app = protecting_app(None).await;
+    super::second_factor::enrolled(&app, "ivan").await;
+    let pending = super::second_factor::pending_login(&app, "ivan", "127.0.0.1:40009").await;
+    let bearer = format!("Bearer {pending}");
+    let cookie = format!("{}={pending}", palisade_service::PENDING_LOGIN_COOKIE);
+    for extra in [
+        ("authorization", bearer.as_str()),
+        ("cookie", cookie.as_str()),
+    ] {
+        let reply = app
+            .send(ask(
+                "forward-auth",
+                PROXY,
+                &forwarded("GET", "/", &[SCRIPT, extra]),
+            ))
+            .await;
+        assert_eq!(reply.status, StatusCode::UNAUTHORIZED, "{}", reply.body);
+        assert!(header(&reply, "remote-user").is_none());
+    }
+}

@@ -10,6 +10,7 @@ mod forward_auth;
 mod import;
 mod postgres;
 mod revocation;
+mod second_factor;
 mod secret_hygiene;
 mod sql_scan;
 mod support;

@@ -1,0 +1,376 @@
+//! The `second_factors` and `recovery_codes` tables. Single use is decided by the database:
+//! a TOTP step is accepted by an `UPDATE` that moves `last_step` forward only, a recovery
+//! code by one that sets `used_at` only where it is empty; whoever's statement changed the
+//! row won, everyone else was a replay.
+
+use sqlx::FromRow;
+
+use super::{Store, StoreError};
+
+/// A factor as listed (never its secret).
+#[derive(Debug, Clone, FromRow)]
+pub(crate) struct SecondFactorRow {
+    pub(crate) id: String,
+    pub(crate) kind: String,
+    pub(crate) name: String,
+    pub(crate) created_at: i64,
+    pub(crate) last_used_at: Option<i64>,
+}
+
+/// A TOTP factor's sealed secret and the last step it accepted.
+#[derive(Clone, FromRow)]
+pub(crate) struct SealedTotp {
+    pub(crate) id: String,
+    pub(crate) secret_sealed: String,
+    pub(crate) last_step: Option<i64>,
+}
+
+impl std::fmt::Debug for SealedTotp {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SealedTotp")
+            .field("id", &self.id)
+            .field("secret_sealed", &"[redacted]")
+            .field("last_step", &self.last_step)
+            .finish()
+    }
+}
+
+/// A new, unconfirmed TOTP factor.
+pub(crate) struct NewTotp<'a> {
+    pub(crate) id: &'a str,
+    pub(crate) user_id: i64,
+    pub(crate) name: &'a str,
+    pub(crate) secret_sealed: &'a str,
+    pub(crate) key_id: &'a str,
+    pub(crate) created_at: i64,
+}
+
+/// A recovery code as stored: its selector and the password hash of the whole code.
+pub(crate) struct StoredRecoveryCode {
+    pub(crate) selector: String,
+    pub(crate) code_hash: String,
+}
+
+impl std::fmt::Debug for StoredRecoveryCode {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("StoredRecoveryCode([redacted])")
+    }
+}
+
+impl Store {
+    /// Locks the user's row for the rest of `tx`: changes to one user's factors are made
+    /// one at a time, so "is this the first / the last factor" is answered truly.
+    async fn lock_user(
+        tx: &mut sqlx::Transaction<'static, sqlx::Any>,
+        user_id: i64,
+    ) -> Result<(), StoreError> {
+        sqlx::query("UPDATE users SET disabled = disabled WHERE id = $1")
+            .bind(user_id)
+            .execute(&mut **tx)
+            .await?;
+        Ok(())
+    }
+
+    /// Stores a TOTP factor awaiting its first code, replacing any other unconfirmed
+    /// factor of the user (one enrolment at a time), unless the user already has `limit`
+    /// factors; `false` then.
+    pub(crate) async fn insert_totp(
+        &self,
+        new: NewTotp<'_>,
+        limit: i64,
+    ) -> Result<bool, StoreError> {
+        let mut tx = self.begin_write().await?;
+        Self::lock_user(&mut tx, new.user_id).await?;
+        sqlx::query("DELETE FROM second_factors WHERE user_id = $1 AND confirmed_at IS NULL")
+            .bind(new.user_id)
+            .execute(&mut *tx)
+            .await?;
+        let inserted = sqlx::query(
+            "INSERT INTO second_factors (id, user_id, kind, name, secret_sealed, key_id, created_at) \
+             SELECT $1, $2, 'totp', $3, $4, $5, $6 \
+             WHERE (SELECT COUNT(*) FROM second_factors WHERE user_id = $2) < $7",
+        )
+        .bind(new.id)
+        .bind(new.user_id)
+        .bind(new.name)
+        .bind(new.secret_sealed)
+        .bind(new.key_id)
+        .bind(new.created_at)
+        .bind(limit)
+        .execute(&mut *tx)
+        .await;
+        let inserted = match inserted {
+            Ok(done) => done.rows_affected() > 0,
+            Err(sqlx::Error::Database(e)) if e.is_unique_violation() => {
+                return Err(StoreError::Conflict("name"));
+            }
+            Err(e) => return Err(e.into()),
+        };
+        tx.commit().await?;
+        Ok(inserted)
+    }
+
+    /// The user's confirmed factors, oldest first.
+    pub(crate) async fn second_factors_of(
+        &self,
+        user_id: i64,
+    ) -> Result<Vec<SecondFactorRow>, StoreError> {
+        Ok(sqlx::query_as::<_, SecondFactorRow>(
+            "SELECT id, kind, name, created_at, last_used_at FROM second_factors \
+             WHERE user_id = $1 AND confirmed_at IS NOT NULL ORDER BY created_at, name",
+        )
+        .bind(user_id)
+        .fetch_all(&self.pool)
+        .await?)
+    }
+
+    /// Whether the user has a confirmed factor.
+    pub(crate) async fn has_second_factor(&self, user_id: i64) -> Result<bool, StoreError> {
+        Ok(sqlx::query_scalar::<_, i64>(
+            "SELECT COUNT(*) FROM second_factors WHERE user_id = $1 AND confirmed_at IS NOT NULL",
+        )
+        .bind(user_id)
+        .fetch_one(&self.pool)
+        .await?
+            > 0)
+    }
+
+    /// The user's TOTP factors: the confirmed ones, or the one awaiting confirmation
+    /// (`pending`: its id, created after `created_after`).
+    pub(crate) async fn totp_factors(
+        &self,
+        user_id: i64,
+        pending: Option<(&str, i64)>,
+    ) -> Result<Vec<SealedTotp>, StoreError> {
+        let query = match pending {
+            None => sqlx::query_as::<_, SealedTotp>(
+                "SELECT id, secret_sealed, last_step FROM second_factors \
+                 WHERE user_id = $1 AND kind = 'totp' AND confirmed_at IS NOT NULL \
+                   AND secret_sealed IS NOT NULL ORDER BY created_at",
+            )
+            .bind(user_id),
+            Some((id, created_after)) => sqlx::query_as::<_, SealedTotp>(
+                "SELECT id, secret_sealed, last_step FROM second_factors \
+                 WHERE user_id = $1 AND id = $2 AND kind = 'totp' AND confirmed_at IS NULL \
+                   AND secret_sealed IS NOT NULL AND created_at > $3",
+            )
+            .bind(user_id)
+            .bind(id)
+            .bind(created_after),
+        };
+        Ok(query.fetch_all(&self.pool).await?)
+    }
+
+    /// Accepts time step `step` of a confirmed TOTP factor, once: `false` when this step
+    /// or a later one was already accepted (a replay, or a race lost).
+    pub(crate) async fn accept_totp_step(
+        &self,
+        id: &str,
+        step: i64,
+        now: i64,
+    ) -> Result<bool, StoreError> {
+        Ok(sqlx::query(
+            "UPDATE second_factors SET last_step = $2, last_used_at = $3 \
+             WHERE id = $1 AND confirmed_at IS NOT NULL \
+               AND (last_step IS NULL OR last_step < $2)",
+        )
+        .bind(id)
+        .bind(step)
+        .bind(now)
+        .execute(&self.pool)
+        .await?
+        .rows_affected()
+            == 1)
+    }
+
+    /// Confirms a factor awaiting its first code (accepting `step`), and, when it is the
+    /// user's first, stores `codes` as their recovery codes (replacing any). Returns
+    /// `None` when there was nothing to confirm, else whether the codes were stored.
+    pub(crate) async fn confirm_totp(
+        &self,
+        user_id: i64,
+        id: &str,
+        step: i64,
+        now: i64,
+        codes: &[StoredRecoveryCode],
+    ) -> Result<Option<bool>, StoreError> {
+        let mut tx = self.begin_write().await?;
+        Self::lock_user(&mut tx, user_id).await?;
+        let first = sqlx::query_scalar::<_, i64>(
+            "SELECT COUNT(*) FROM second_factors WHERE user_id = $1 AND confirmed_at IS NOT NULL",
+        )
+        .bind(user_id)
+        .fetch_one(&mut *tx)
+        .await?
+            == 0;
+        let confirmed = sqlx::query(
+            "UPDATE second_factors SET confirmed_at = $3, last_step = $4, last_used_at = $3 \
+             WHERE id = $1 AND user_id = $2 AND confirmed_at IS NULL",
+        )
+        .bind(id)
+        .bind(user_id)
+        .bind(now)
+        .bind(step)
+        .execute(&mut *tx)
+        .await?
+        .rows_affected()
+            == 1;
+        if !confirmed {
+            tx.rollback().await?;
+            return Ok(None);
+        }
+        let store_codes = first && !codes.is_empty();
+        if store_codes {
+            Self::put_recovery_codes(&mut tx, user_id, codes).await?;
+        }
+        tx.commit().await?;
+        Ok(Some(store_codes))
+    }
+
+    async fn put_recovery_codes(
+        tx: &mut sqlx::Transaction<'static, sqlx::Any>,
+        user_id: i64,
+        codes: &[StoredRecoveryCode],
+    ) -> Result<(), StoreError> {
+        sqlx::query("DELETE FROM recovery_codes WHERE user_id = $1")
+            .bind(user_id)
+            .execute(&mut **tx)
+            .await?;
+        for code in codes {
+            sqlx::query(
+                "INSERT INTO recovery_codes (user_id, selector, code_hash) VALUES ($1, $2, $3)",
+            )
+            .bind(user_id)
+            .bind(&code.selector)
+            .bind(&code.code_hash)
+            .execute(&mut **tx)
+            .await?;
+        }
+        Ok(())
+    }
+
+    /// Replaces the user's recovery codes, if they still have a confirmed factor;
+    /// `false` when they have none (codes without a factor would be a second password).
+    pub(crate) async fn replace_recovery_codes(
+        &self,
+        user_id: i64,
+        codes: &[StoredRecoveryCode],
+    ) -> Result<bool, StoreError> {
+        let mut tx = self.begin_write().await?;
+        Self::lock_user(&mut tx, user_id).await?;
+        let has_factor = sqlx::query_scalar::<_, i64>(
+            "SELECT COUNT(*) FROM second_factors WHERE user_id = $1 AND confirmed_at IS NOT NULL",
+        )
+        .bind(user_id)
+        .fetch_one(&mut *tx)
+        .await?
+            > 0;
+        if !has_factor {
+            tx.rollback().await?;
+            return Ok(false);
+        }
+        Self::put_recovery_codes(&mut tx, user_id, codes).await?;
+        tx.commit().await?;
+        Ok(true)
+    }
+
+    /// Removes one of the user's factors; with the last one go the recovery codes.
+    /// `false` if they have no confirmed factor by that id.
+    pub(crate) async fn remove_second_factor(
+        &self,
+        user_id: i64,
+        id: &str,
+    ) -> Result<bool, StoreError> {
+        let mut tx = self.begin_write().await?;
+        Self::lock_user(&mut tx, user_id).await?;
+        let removed = sqlx::query(
+            "DELETE FROM second_factors WHERE id = $1 AND user_id = $2 AND confirmed_at IS NOT NULL",
+        )
+        .bind(id)
+        .bind(user_id)
+        .execute(&mut *tx)
+        .await?
+        .rows_affected()
+            == 1;
+        sqlx::query(
+            "DELETE FROM recovery_codes WHERE user_id = $1 AND NOT EXISTS \
+             (SELECT 1 FROM second_factors WHERE user_id = $1 AND confirmed_at IS NOT NULL)",
+        )
+        .bind(user_id)
+        .execute(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        Ok(removed)
+    }
+
+    /// Removes every factor and recovery code of the user and ends their sessions (the
+    /// support reset). Returns the factors removed.
+    pub(crate) async fn reset_second_factors(&self, user_id: i64) -> Result<u64, StoreError> {
+        self.revoking(async {
+            let mut tx = self.begin_write().await?;
+            Self::lock_user(&mut tx, user_id).await?;
+            let removed = sqlx::query("DELETE FROM second_factors WHERE user_id = $1")
+                .bind(user_id)
+                .execute(&mut *tx)
+                .await?
+                .rows_affected();
+            for sql in [
+                "DELETE FROM recovery_codes WHERE user_id = $1",
+                "DELETE FROM pending_logins WHERE user_id = $1",
+                "DELETE FROM sessions WHERE user_id = $1",
+            ] {
+                sqlx::query(sql).bind(user_id).execute(&mut *tx).await?;
+            }
+            tx.commit().await?;
+            Ok::<_, StoreError>(removed)
+        })
+        .await
+    }
+
+    /// The hash of the user's unused recovery code with this selector, if any.
+    pub(crate) async fn recovery_code_hash(
+        &self,
+        user_id: i64,
+        selector: &str,
+    ) -> Result<Option<String>, StoreError> {
+        Ok(sqlx::query_scalar::<_, String>(
+            "SELECT code_hash FROM recovery_codes \
+             WHERE user_id = $1 AND selector = $2 AND used_at IS NULL",
+        )
+        .bind(user_id)
+        .bind(selector)
+        .fetch_optional(&self.pool)
+        .await?)
+    }
+
+    /// Uses up a recovery code, once: `false` when it was already used (a replay, or a
+    /// race lost).
+    pub(crate) async fn use_recovery_code(
+        &self,
+        user_id: i64,
+        selector: &str,
+        now: i64,
+    ) -> Result<bool, StoreError> {
+        Ok(sqlx::query(
+            "UPDATE recovery_codes SET used_at = $3 \
+             WHERE user_id = $1 AND selector = $2 AND used_at IS NULL",
+        )
+        .bind(user_id)
+        .bind(selector)
+        .bind(now)
+        .execute(&self.pool)
+        .await?
+        .rows_affected()
+            == 1)
+    }
+
+    /// How many of the user's recovery codes are still unused.
+    pub(crate) async fn recovery_codes_left(&self, user_id: i64) -> Result<i64, StoreError> {
+        Ok(sqlx::query_scalar::<_, i64>(
+            "SELECT COUNT(*) FROM recovery_codes WHERE user_id = $1 AND used_at IS NULL",
+        )
+        .bind(user_id)
+        .fetch_one(&self.pool)
+        .await?)
+    }
+}

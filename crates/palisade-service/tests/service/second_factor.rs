@@ -1,0 +1,618 @@
+//! Second factors: enrolment, the login's second step, and the attacks on them — skipping
+//! the step, replaying a code, guessing codes (64 in flight, on SQLite and across two
+//! PostgreSQL instances), changing factors without the proofs.
+
+use http::StatusCode;
+use palisade::totp::{Totp, TotpSecret};
+use serde_json::{Value, json};
+
+use super::concurrency::flood;
+use super::postgres::two_instances;
+use super::support::{Reply, STRONG, TestApp, page_get, req};
+use super::test_database::TestDatabase as PgDb;
+
+/// A user with an authenticator app, as the tests drive it.
+pub(crate) struct Enrolled {
+    pub(crate) session: String,
+    pub(crate) secret: TotpSecret,
+    pub(crate) recovery_codes: Vec<String>,
+}
+
+fn code_at(secret: &TotpSecret, unix: i64) -> String {
+    let totp = Totp::default();
+    totp.code(secret, totp.step_at(unix as u64))
+        .expose(str::to_owned)
+}
+
+async fn post(app: &TestApp, path: &str, body: Value, token: Option<&str>) -> Reply {
+    app.json("POST", path, Some(body), token).await
+}
+
+/// Registers `name`, signs in, adds an authenticator app and confirms it.
+pub(crate) async fn enrolled(app: &TestApp, name: &str) -> Enrolled {
+    let email = format!("{name}@example.com");
+    assert_eq!(
+        app.register(name, &email, STRONG).await.status,
+        StatusCode::CREATED
+    );
+    let session = app.login(name, STRONG).await;
+    let added = post(
+        app,
+        "/api/v1/mfa/totp",
+        json!({"name": "phone"}),
+        Some(&session),
+    )
+    .await;
+    assert_eq!(added.status, StatusCode::CREATED, "{}", added.body);
+    let view = added.json();
+    let secret = TotpSecret::from_base32(view["secret"].as_str().unwrap()).unwrap();
+    assert!(view["uri"].as_str().unwrap().starts_with("otpauth://totp/"));
+    assert!(view["qr_svg"].as_str().unwrap().starts_with("<svg"));
+    let id = view["id"].as_str().unwrap();
+    let confirm = format!("/api/v1/mfa/totp/{id}/confirm");
+    // A wrong first code confirms nothing.
+    let right = code_at(&secret, app.clock.now());
+    let wrong = format!("{:06}", (right.parse::<u32>().unwrap() + 1) % 1_000_000);
+    let refused = post(app, &confirm, json!({"code": wrong}), Some(&session)).await;
+    assert_eq!(refused.status, StatusCode::FORBIDDEN, "{}", refused.body);
+    assert_eq!(refused.json()["field"], "code");
+    let confirmed = post(app, &confirm, json!({"code": right}), Some(&session)).await;
+    assert_eq!(confirmed.status, StatusCode::OK, "{}", confirmed.body);
+    let codes: Vec<String> = confirmed.json()["recovery_codes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c.as_str().unwrap().to_owned())
+        .collect();
+    Enrolled {
+        session,
+        secret,
+        recovery_codes: codes,
+    }
+}
+
+/// Signs in with the password: the answer must be the pending login's (202).
+pub(crate) async fn pending_login(app: &TestApp, name: &str, client: &str) -> String {
+    let reply = app.login_from(name, STRONG, client).await;
+    assert_eq!(reply.status, StatusCode::ACCEPTED, "{}", reply.body);
+    assert!(reply.json().get("user").is_none(), "{}", reply.body);
+    let pending = reply.json()["token"].as_str().unwrap().to_owned();
+    let cookie = reply
+        .headers
+        .get_all(http::header::SET_COOKIE)
+        .iter()
+        .map(|v| v.to_str().unwrap().to_owned())
+        .find(|c| c.starts_with(&format!("{}=", palisade_service::PENDING_LOGIN_COOKIE)))
+        .expect("the pending login's cookie");
+    assert!(
+        cookie.contains("HttpOnly")
+            && cookie.contains("Secure")
+            && cookie.contains("SameSite=Strict")
+    );
+    assert!(
+        reply.cookie().is_none(),
+        "no session cookie before the second step"
+    );
+    pending
+}
+
+fn second_step(pending: &str, body: Value, client: &str) -> http::Request<axum::body::Body> {
+    req(
+        "POST",
+        "/api/v1/login/second-step",
+        Some(("application/json", body.to_string())),
+        Some(pending),
+        client,
+    )
+}
+
+#[tokio::test]
+async fn enrol_then_sign_in_with_a_code_or_a_recovery_code_each_once() {
+    let app = TestApp::sqlite().await;
+    let user = enrolled(&app, "alice").await;
+    assert_eq!(user.recovery_codes.len(), 10);
+    for code in &user.recovery_codes {
+        assert_eq!(code.len(), 19, "{code}");
+        assert!(
+            code.chars()
+                .all(|c| c == '-' || "23456789abcdefghjkmnpqrstuvwxyz".contains(c))
+        );
+    }
+    let listed = app
+        .json("GET", "/api/v1/mfa", None, Some(&user.session))
+        .await
+        .json();
+    assert_eq!(listed["factors"].as_array().unwrap().len(), 1, "{listed}");
+    assert_eq!(listed["factors"][0]["kind"], "totp");
+    assert_eq!(listed["recovery_codes_left"], 10);
+
+    // The code that confirmed the app is spent: the next login needs a later step.
+    let client = "127.0.0.1:40001";
+    let pending = pending_login(&app, "alice", client).await;
+    let now_code = code_at(&user.secret, app.clock.now());
+    let replay = app
+        .send(second_step(&pending, json!({"code": now_code}), client))
+        .await;
+    assert_eq!(replay.status, StatusCode::FORBIDDEN, "{}", replay.body);
+    assert!(
+        replay.json()["type"]
+            .as_str()
+            .unwrap()
+            .ends_with(":wrong-code")
+    );
+    app.clock.advance(30);
+    let code = code_at(&user.secret, app.clock.now());
+    let done = app
+        .send(second_step(&pending, json!({"code": code}), client))
+        .await;
+    assert_eq!(done.status, StatusCode::OK, "{}", done.body);
+    let session = done.json()["token"].as_str().unwrap().to_owned();
+    let me = app.json("GET", "/api/v1/me", None, Some(&session)).await;
+    assert_eq!(me.json()["username"], "alice");
+    // The pending login is gone with its use.
+    let again = app
+        .send(second_step(&pending, json!({"code": code}), client))
+        .await;
+    assert_eq!(again.status, StatusCode::UNAUTHORIZED, "{}", again.body);
+
+    // The same code on a new pending login, in the same step: a replay.
+    let pending = pending_login(&app, "alice", client).await;
+    let replay = app
+        .send(second_step(&pending, json!({"code": code}), client))
+        .await;
+    assert_eq!(replay.status, StatusCode::FORBIDDEN, "{}", replay.body);
+
+    // A recovery code works once, typed with capitals and without dashes.
+    let typed = user.recovery_codes[3].replace('-', "").to_uppercase();
+    let done = app
+        .send(second_step(
+            &pending,
+            json!({"recovery_code": typed}),
+            client,
+        ))
+        .await;
+    assert_eq!(done.status, StatusCode::OK, "{}", done.body);
+    let pending = pending_login(&app, "alice", client).await;
+    let used = app
+        .send(second_step(
+            &pending,
+            json!({"recovery_code": typed}),
+            client,
+        ))
+        .await;
+    assert_eq!(used.status, StatusCode::FORBIDDEN, "{}", used.body);
+    assert_eq!(used.json()["field"], "recovery_code");
+    assert_eq!(
+        app.audit_events_named("recovery_code_used").await.unwrap(),
+        1
+    );
+    let listed = app
+        .json("GET", "/api/v1/mfa", None, Some(&session))
+        .await
+        .json();
+    assert_eq!(listed["recovery_codes_left"], 9);
+
+    // Malformed input names its field and changes nothing.
+    for (body, field) in [
+        (json!({"code": "12345"}), "code"),
+        (json!({"code": "abcdef"}), "code"),
+        (json!({"recovery_code": "short"}), "recovery_code"),
+        (
+            json!({"code": "123456", "recovery_code": typed}),
+            "recovery_code",
+        ),
+    ] {
+        let reply = app.send(second_step(&pending, body, client)).await;
+        assert_eq!(
+            reply.status,
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "{}",
+            reply.body
+        );
+        assert_eq!(reply.json()["field"], field, "{}", reply.body);
+    }
+}
+
+/// The pending login reaches nothing: not `/me`, not the account page, not a password
+/// change (the forward-auth endpoints: `forward_auth.rs`); and it expires after five
+/// minutes.
+#[tokio::test]
+async fn the_pending_login_is_not_a_session_and_expires() {
+    let app = TestApp::sqlite().await;
+    let user = enrolled(&app, "bob").await;
+    let client = "127.0.0.1:40002";
+    let pending = pending_login(&app, "bob", client).await;
+    let me = app.json("GET", "/api/v1/me", None, Some(&pending)).await;
+    assert_eq!(me.status, StatusCode::UNAUTHORIZED, "{}", me.body);
+    let sessions = app
+        .json("GET", "/api/v1/sessions", None, Some(&pending))
+        .await;
+    assert_eq!(sessions.status, StatusCode::UNAUTHORIZED);
+    let change = post(
+        &app,
+        "/api/v1/password",
+        json!({"current_password": STRONG, "new_password": "another long pass phrase"}),
+        Some(&pending),
+    )
+    .await;
+    assert_eq!(change.status, StatusCode::UNAUTHORIZED, "{}", change.body);
+    // As the browser holds it: the pending cookie, and no session cookie.
+    let mut page = page_get("/account", None);
+    page.headers_mut().insert(
+        http::header::COOKIE,
+        format!("{}={pending}", palisade_service::PENDING_LOGIN_COOKIE)
+            .parse()
+            .unwrap(),
+    );
+    let page = app.send(page).await;
+    assert_eq!(page.status, StatusCode::SEE_OTHER);
+    assert!(
+        page.headers["location"]
+            .to_str()
+            .unwrap()
+            .starts_with("/login")
+    );
+
+    // Five minutes later, the right code is too late.
+    app.clock.advance(301);
+    let code = code_at(&user.secret, app.clock.now());
+    let late = app
+        .send(second_step(&pending, json!({"code": code}), client))
+        .await;
+    assert_eq!(late.status, StatusCode::UNAUTHORIZED, "{}", late.body);
+    assert!(
+        late.json()["type"]
+            .as_str()
+            .unwrap()
+            .ends_with(":login-expired")
+    );
+    // A made-up pending token, or none, is the same.
+    for token in [Some("0".repeat(64)), None] {
+        let reply = app
+            .send(req(
+                "POST",
+                "/api/v1/login/second-step",
+                Some(("application/json", json!({"code": code}).to_string())),
+                token.as_deref(),
+                client,
+            ))
+            .await;
+        assert_eq!(reply.status, StatusCode::UNAUTHORIZED, "{}", reply.body);
+    }
+}
+
+/// A pending login takes five wrong codes; the sixth attempt needs the password again.
+#[tokio::test]
+async fn a_pending_login_takes_five_guesses() {
+    let app = TestApp::sqlite().await;
+    let user = enrolled(&app, "carol").await;
+    let client = "127.0.0.1:40003";
+    let pending = pending_login(&app, "carol", client).await;
+    app.clock.advance(30);
+    let right = code_at(&user.secret, app.clock.now());
+    for n in 0..5 {
+        let wrong = format!("{:06}", (right.parse::<u32>().unwrap() + 7 + n) % 1_000_000);
+        let reply = app
+            .send(second_step(&pending, json!({"code": wrong}), client))
+            .await;
+        assert_eq!(reply.status, StatusCode::FORBIDDEN, "{}", reply.body);
+    }
+    let reply = app
+        .send(second_step(&pending, json!({"code": right}), client))
+        .await;
+    assert_eq!(reply.status, StatusCode::UNAUTHORIZED, "{}", reply.body);
+    assert_eq!(
+        app.audit_events_named("second_factor_failed")
+            .await
+            .unwrap(),
+        5
+    );
+}
+
+/// 64 second steps in flight, each on its own pending login from its own address, all
+/// with the same right code: exactly one signs in.
+async fn a_code_signs_in_once(apps: &[&TestApp]) {
+    let app = apps[0];
+    let user = enrolled(app, "dave").await;
+    let mut pendings = Vec::new();
+    for i in 0..64 {
+        let client = format!("127.0.{}.{}:40000", 10 + i / 200, 1 + i % 200);
+        pendings.push((
+            pending_login(apps[i % apps.len()], "dave", &client).await,
+            client,
+        ));
+    }
+    app.clock.advance(30);
+    let code = code_at(&user.secret, app.clock.now());
+    let statuses = flood(apps, 64, 64, None, move |i| {
+        let (pending, client) = &pendings[i];
+        second_step(pending, json!({"code": code}), client)
+    })
+    .await;
+    eprintln!("one code, 64 second steps in flight: {statuses:?}");
+    assert_eq!(statuses.get(&200), Some(&1), "{statuses:?}");
+    assert_eq!(
+        statuses.get(&403).copied().unwrap_or(0) + statuses.get(&429).copied().unwrap_or(0),
+        63,
+        "{statuses:?}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_code_signs_in_once_on_sqlite() {
+    a_code_signs_in_once(&[&TestApp::sqlite().await]).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_code_signs_in_once_across_two_instances_on_postgres() {
+    let Some(db) = PgDb::create("TOTP replay on two PostgreSQL instances").await else {
+        return;
+    };
+    let (a, b) = two_instances(&db).await;
+    a_code_signs_in_once(&[&a, &b]).await;
+    drop((a, b));
+    db.drop_db().await;
+}
+
+/// 64 wrong codes in flight from 64 addresses, over 13 pending logins: the account's
+/// hourly allowance lets exactly 10 be checked; the rest are refused unchecked, the right
+/// code too, until the hour is over.
+async fn guesses_are_bounded_per_account_per_hour(apps: &[&TestApp]) {
+    let app = apps[0];
+    let user = enrolled(app, "erin").await;
+    let mut pendings = Vec::new();
+    for i in 0..13 {
+        let client = format!("127.0.20.{}:40000", 1 + i);
+        pendings.push(pending_login(apps[i % apps.len()], "erin", &client).await);
+    }
+    app.clock.advance(30);
+    let right = code_at(&user.secret, app.clock.now());
+    let wrong: Vec<String> = (1..=64)
+        .map(|n| {
+            format!(
+                "{:06}",
+                (right.parse::<u32>().unwrap() + 1000 * n) % 1_000_000
+            )
+        })
+        .collect();
+    let from_pendings = pendings.clone();
+    let statuses = flood(apps, 64, 64, None, move |i| {
+        let client = format!("127.0.{}.{}:40000", 30 + i / 200, 1 + i % 200);
+        second_step(&from_pendings[i % 13], json!({"code": wrong[i]}), &client)
+    })
+    .await;
+    eprintln!("64 wrong codes in flight: {statuses:?}");
+    assert_eq!(statuses.get(&403), Some(&10), "{statuses:?}");
+    assert_eq!(statuses.get(&429), Some(&54), "{statuses:?}");
+    assert_eq!(
+        app.audit_events_named("second_factor_failed")
+            .await
+            .unwrap(),
+        10
+    );
+    // The right code, within the hour: refused without being checked.
+    let client = "127.0.21.1:40000";
+    let fresh = pending_login(app, "erin", client).await;
+    let refused = app
+        .send(second_step(&fresh, json!({"code": right}), client))
+        .await;
+    assert_eq!(
+        refused.status,
+        StatusCode::TOO_MANY_REQUESTS,
+        "{}",
+        refused.body
+    );
+    assert!(refused.headers.contains_key("retry-after"));
+    // An hour on, it works.
+    app.clock.advance(3600);
+    let fresh = pending_login(app, "erin", client).await;
+    let code = code_at(&user.secret, app.clock.now());
+    let done = app
+        .send(second_step(&fresh, json!({"code": code}), client))
+        .await;
+    assert_eq!(done.status, StatusCode::OK, "{}", done.body);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn guesses_are_bounded_per_account_per_hour_on_sqlite() {
+    guesses_are_bounded_per_account_per_hour(&[&TestApp::sqlite().await]).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn guesses_are_bounded_per_account_per_hour_across_two_instances_on_postgres() {
+    let Some(db) = PgDb::create("second-factor guesses on two PostgreSQL instances").await else {
+        return;
+    };
+    let (a, b) = two_instances(&db).await;
+    guesses_are_bounded_per_account_per_hour(&[&a, &b]).await;
+    drop((a, b));
+    db.drop_db().await;
+}
+
+/// With a factor enrolled, adding or removing one, or new recovery codes, needs a code
+/// (and the password once its entry is stale); a stolen session alone changes nothing.
+#[tokio::test]
+async fn changing_factors_needs_the_factor_and_a_recent_password() {
+    let app = TestApp::sqlite().await;
+    let user = enrolled(&app, "frank").await;
+    let s = &user.session;
+    let listed = app.json("GET", "/api/v1/mfa", None, Some(s)).await.json();
+    let id = listed["factors"][0]["id"].as_str().unwrap().to_owned();
+
+    let add = post(&app, "/api/v1/mfa/totp", json!({"name": "tablet"}), Some(s)).await;
+    assert_eq!(add.status, StatusCode::FORBIDDEN, "{}", add.body);
+    assert_eq!(add.json()["field"], "code");
+    let remove = app
+        .json("DELETE", &format!("/api/v1/mfa/{id}"), None, Some(s))
+        .await;
+    assert_eq!(remove.status, StatusCode::FORBIDDEN, "{}", remove.body);
+    let regenerate = post(&app, "/api/v1/mfa/recovery-codes", json!({}), Some(s)).await;
+    assert_eq!(
+        regenerate.status,
+        StatusCode::FORBIDDEN,
+        "{}",
+        regenerate.body
+    );
+
+    // Stale: the code alone is not enough, and is not used up by the refusal.
+    app.clock.advance(16 * 60);
+    let code = code_at(&user.secret, app.clock.now());
+    let body = json!({"code": code});
+    let stale = app
+        .json("DELETE", &format!("/api/v1/mfa/{id}"), Some(body), Some(s))
+        .await;
+    assert_eq!(stale.status, StatusCode::FORBIDDEN, "{}", stale.body);
+    assert_eq!(stale.json()["field"], "password");
+    let body = json!({"code": code, "password": STRONG});
+    let removed = app
+        .json("DELETE", &format!("/api/v1/mfa/{id}"), Some(body), Some(s))
+        .await;
+    assert_eq!(removed.status, StatusCode::OK, "{}", removed.body);
+    let renewed = removed.json()["token"].as_str().unwrap().to_owned();
+    assert_eq!(
+        app.audit_events_named("second_factor_removed")
+            .await
+            .unwrap(),
+        1
+    );
+    // With the last factor went the recovery codes; the password alone signs in again.
+    let listed = app
+        .json("GET", "/api/v1/mfa", None, Some(&renewed))
+        .await
+        .json();
+    assert_eq!(listed["factors"].as_array().unwrap().len(), 0);
+    assert_eq!(listed["recovery_codes_left"], 0);
+    let login = app.login_from("frank", STRONG, "127.0.0.1:40004").await;
+    assert_eq!(login.status, StatusCode::OK, "{}", login.body);
+}
+
+/// Support's reset: the factors and codes go, and so do the user's sessions.
+#[tokio::test]
+async fn the_support_reset_removes_factors_and_ends_sessions() {
+    let app = TestApp::sqlite().await;
+    let user = enrolled(&app, "grace").await;
+    let admin = palisade_service::admin::Admin::open(&app.config)
+        .await
+        .unwrap();
+    let list = admin.second_factors("grace").await.unwrap();
+    assert_eq!(list.factors.len(), 1);
+    assert_eq!(list.recovery_codes_left, 10);
+    assert_eq!(admin.reset_second_factors("grace").await.unwrap(), 1);
+    app.changed_elsewhere().await;
+    let me = app
+        .json("GET", "/api/v1/me", None, Some(&user.session))
+        .await;
+    assert_eq!(me.status, StatusCode::UNAUTHORIZED);
+    let login = app.login_from("grace", STRONG, "127.0.0.1:40005").await;
+    assert_eq!(login.status, StatusCode::OK, "{}", login.body);
+    assert_eq!(
+        app.audit_events_named("second_factors_reset")
+            .await
+            .unwrap(),
+        1
+    );
+    assert!(admin.second_factors("nobody").await.is_err());
+}
+
+/// The TOTP secret is sealed in the database: neither its bytes nor its base32 are there.
+#[tokio::test]
+async fn the_totp_secret_is_sealed_at_rest() {
+    let app = TestApp::sqlite().await;
+    let user = enrolled(&app, "heidi").await;
+    let (sealed, key_id): (String, String) =
+        sqlx::query_as("SELECT secret_sealed, key_id FROM second_factors")
+            .fetch_one(&app.db)
+            .await
+            .unwrap();
+    let base32 = user.secret.to_base32().expose(str::to_owned);
+    assert!(!sealed.contains(&base32));
+    assert!(!key_id.is_empty());
+    let hashes: Vec<String> = sqlx::query_scalar("SELECT code_hash FROM recovery_codes")
+        .fetch_all(&app.db)
+        .await
+        .unwrap();
+    assert_eq!(hashes.len(), 10);
+    for (hash, code) in hashes.iter().zip(&user.recovery_codes) {
+        assert!(hash.starts_with("$pepper$"), "stored as a password hash");
+        assert!(!hash.contains(&code.replace('-', "")));
+    }
+}
+
+fn with_pending_cookie(
+    mut request: http::Request<axum::body::Body>,
+    pending: &str,
+) -> http::Request<axum::body::Body> {
+    request.headers_mut().insert(
+        http::header::COOKIE,
+        format!("{}={pending}", palisade_service::PENDING_LOGIN_COOKIE)
+            .parse()
+            .unwrap(),
+    );
+    request
+}
+
+/// The pages: the login form leads to the second step, which signs in with a code; a
+/// second use of the pending login offers only "sign in again".
+#[tokio::test]
+async fn the_second_step_page_signs_in_with_a_code() {
+    let app = TestApp::sqlite().await;
+    let user = enrolled(&app, "judy").await;
+    let client = "127.0.0.1:40010";
+    let login = app
+        .send(super::support::form(
+            "/login",
+            &[("identifier", "judy"), ("password", STRONG)],
+            None,
+            client,
+        ))
+        .await;
+    assert_eq!(login.status, StatusCode::SEE_OTHER, "{}", login.body);
+    assert_eq!(login.headers["location"], "/login/second-step");
+    assert!(
+        login.cookie().is_none(),
+        "no session before the second step"
+    );
+    let pending = login
+        .headers
+        .get_all(http::header::SET_COOKIE)
+        .iter()
+        .find_map(|v| {
+            let v = v.to_str().ok()?;
+            let rest = v.strip_prefix(&format!("{}=", palisade_service::PENDING_LOGIN_COOKIE))?;
+            Some(rest.split(';').next()?.to_owned())
+        })
+        .expect("the pending cookie");
+    let shown = app
+        .send(with_pending_cookie(
+            page_get("/login/second-step", None),
+            &pending,
+        ))
+        .await;
+    assert_eq!(shown.status, StatusCode::OK);
+    assert!(shown.body.contains("name=\"code\""), "{}", shown.body);
+    // Without the pending cookie there is nothing to continue.
+    let none = app.send(page_get("/login/second-step", None)).await;
+    assert_eq!(none.status, StatusCode::SEE_OTHER);
+
+    app.clock.advance(30);
+    let code = code_at(&user.secret, app.clock.now());
+    let submit = |code: &str| {
+        with_pending_cookie(
+            super::support::form("/login/second-step", &[("code", code)], None, client),
+            &pending,
+        )
+    };
+    let done = app.send(submit(&code)).await;
+    assert_eq!(done.status, StatusCode::SEE_OTHER, "{}", done.body);
+    assert_eq!(done.headers["location"], "/account");
+    let session = done.cookie().expect("a session cookie");
+    let account = app.send(page_get("/account", Some(&session))).await;
+    assert_eq!(account.status, StatusCode::OK);
+    let again = app.send(submit(&code)).await;
+    assert_eq!(again.status, StatusCode::UNAUTHORIZED);
+    assert!(
+        again.body.contains("id=\"sign-in-again\""),
+        "{}",
+        again.body
+    );
+}
