@@ -198,7 +198,7 @@ impl Admin {
         Ok(Retired::Done)
     }
 
-    /// Re-seals every secret not under the current key, one committed batch at a time:
+    /// Re-seals every secret (vault values, then TOTP secrets) not under the current key, one committed batch at a time:
     /// safe to interrupt and run again. `max_batches` stops early (tests of an
     /// interruption); `progress(done, total)` is called after each batch.
     pub async fn reencrypt(
@@ -239,6 +239,35 @@ impl Admin {
             report.done += self
                 .store
                 .reseal_batch(&resealed, &current, crate::clock::system_now())
+                .await
+                .map_err(|e| e.to_string())?;
+            batches += 1;
+            progress(report.done, total);
+        }
+        // Then the authenticator apps' secrets, the same way.
+        let mut after = String::new();
+        while max_batches.is_none_or(|m| batches < m) {
+            let rows = self
+                .store
+                .totp_to_reseal(&current, &after, batch.clamp(1, 10_000))
+                .await
+                .map_err(|e| e.to_string())?;
+            let Some(last) = rows.last() else { break };
+            after = last.0.clone();
+            let mut resealed = Vec::new();
+            for (id, user_id, sealed) in rows {
+                match ring.reseal(&sealed, &crate::mfa::aad(user_id, &id)) {
+                    Ok(new) => resealed.push((id, sealed, new)),
+                    Err(e) => {
+                        report
+                            .failed
+                            .push((user_id, format!("second factor {id}"), e.to_string()))
+                    }
+                }
+            }
+            report.done += self
+                .store
+                .reseal_totp_batch(&resealed, &current)
                 .await
                 .map_err(|e| e.to_string())?;
             batches += 1;

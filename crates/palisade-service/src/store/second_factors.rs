@@ -373,4 +373,49 @@ impl Store {
         .fetch_one(&self.pool)
         .await?)
     }
+
+    /// The next batch of TOTP secrets not sealed under `current`, after factor `after`:
+    /// (factor id, user id, sealed).
+    pub(crate) async fn totp_to_reseal(
+        &self,
+        current: &str,
+        after: &str,
+        limit: i64,
+    ) -> Result<Vec<(String, i64, String)>, StoreError> {
+        Ok(sqlx::query_as::<_, (String, i64, String)>(
+            "SELECT id, user_id, secret_sealed FROM second_factors \
+             WHERE secret_sealed IS NOT NULL AND key_id <> $1 AND id > $2 ORDER BY id LIMIT $3",
+        )
+        .bind(current)
+        .bind(after)
+        .bind(limit)
+        .fetch_all(&self.pool)
+        .await?)
+    }
+
+    /// Replaces sealed TOTP secrets (id, old, new) in one transaction; each only if
+    /// unchanged since it was read.
+    pub(crate) async fn reseal_totp_batch(
+        &self,
+        rows: &[(String, String, String)],
+        key_id: &str,
+    ) -> Result<u64, StoreError> {
+        let mut tx = self.pool.begin().await?;
+        let mut done = 0;
+        for (id, old, new) in rows {
+            done += sqlx::query(
+                "UPDATE second_factors SET secret_sealed = $1, key_id = $2 \
+                 WHERE id = $3 AND secret_sealed = $4",
+            )
+            .bind(new)
+            .bind(key_id)
+            .bind(id)
+            .bind(old)
+            .execute(&mut *tx)
+            .await?
+            .rows_affected();
+        }
+        tx.commit().await?;
+        Ok(done)
+    }
 }

@@ -60,10 +60,15 @@ impl Store {
         )
     }
 
-    /// Secrets per key id.
+    /// Values sealed per key id: vault secrets and TOTP secrets together (a key is needed
+    /// while either kind still uses it).
     pub(crate) async fn secrets_per_key(&self) -> Result<Vec<(String, i64)>, StoreError> {
         Ok(sqlx::query_as::<_, (String, i64)>(
-            "SELECT key_id, COUNT(*) FROM secrets GROUP BY key_id ORDER BY key_id",
+            "SELECT key_id, CAST(SUM(n) AS BIGINT) FROM ( \
+               SELECT key_id, COUNT(*) AS n FROM secrets GROUP BY key_id \
+               UNION ALL \
+               SELECT key_id, COUNT(*) AS n FROM second_factors WHERE key_id IS NOT NULL GROUP BY key_id \
+             ) AS sealed GROUP BY key_id ORDER BY key_id",
         )
         .fetch_all(&self.pool)
         .await?)

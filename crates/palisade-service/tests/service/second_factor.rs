@@ -616,3 +616,56 @@ async fn the_second_step_page_signs_in_with_a_code() {
         again.body
     );
 }
+
+/// `keys reencrypt` moves TOTP secrets to the new key too; the old key cannot be retired
+/// while one still needs it; after both, an instance holding only the new key signs the
+/// user in with their app.
+#[tokio::test]
+async fn reencryption_covers_totp_secrets() {
+    use palisade::secret::{FernetKey, Keyring};
+    let app = TestApp::sqlite().await;
+    let user = enrolled(&app, "kim").await;
+    let path = app.config.data_dir.join("keys");
+    let old = Keyring::from_file(&path).unwrap();
+    let old_id = old.keys()[0].id();
+    let text = |k: &FernetKey| {
+        k.encode()
+            .expose(|v| String::from_utf8(v.to_vec()).unwrap())
+    };
+    let new_key = FernetKey::generate().unwrap();
+    let new_id = new_key.id();
+    let contents = format!("{}\n{}\n", text(&new_key), text(&old.keys()[0]));
+    super::support::write_private(&path, contents.as_bytes()).unwrap();
+    let admin = palisade_service::admin::Admin::open(&app.config)
+        .await
+        .unwrap();
+    let refused = admin.retire_key(&old_id).await.unwrap();
+    assert_eq!(refused, palisade_service::admin::Retired::StillNeeded(1));
+    let done = admin.reencrypt(10, None, &mut |_, _| {}).await.unwrap();
+    assert_eq!((done.done, done.failed.len()), (1, 0));
+    let key_id: String = sqlx::query_scalar("SELECT key_id FROM second_factors")
+        .fetch_one(&app.db)
+        .await
+        .unwrap();
+    assert_eq!(key_id, new_id);
+    assert_eq!(
+        admin.retire_key(&old_id).await.unwrap(),
+        palisade_service::admin::Retired::Done
+    );
+    // A new instance, with only the new key.
+    let (clock, hand) = palisade_service::Clock::manual(app.clock.now() + 30);
+    let next = TestApp::with_clock(
+        app.config.clone(),
+        tempfile::tempdir().unwrap(),
+        clock,
+        hand,
+    )
+    .await;
+    let client = "127.0.0.1:40011";
+    let pending = pending_login(&next, "kim", client).await;
+    let code = code_at(&user.secret, next.clock.now());
+    let done = next
+        .send(second_step(&pending, json!({"code": code}), client))
+        .await;
+    assert_eq!(done.status, StatusCode::OK, "{}", done.body);
+}
