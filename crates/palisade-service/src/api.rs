@@ -23,6 +23,7 @@ use crate::state::AppState;
         crate::accounts::api::change_password,
         crate::sessions::api::sessions,
         crate::accounts::api::end_session,
+        crate::accounts::api::end_other_sessions,
         crate::vault::api::list,
         crate::vault::api::put,
         crate::vault::api::reveal,

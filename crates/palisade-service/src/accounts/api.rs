@@ -241,6 +241,36 @@ pub(crate) async fn end_session(
     }
 }
 
+#[derive(Debug, Serialize, ToSchema)]
+pub(crate) struct EndedView {
+    /// Sessions ended.
+    ended: u64,
+    /// Set when the session was re-authenticated for this: its new token.
+    #[schema(value_type = Option<String>)]
+    token: Option<IssuedToken>,
+}
+
+#[utoipa::path(post, path = "/api/v1/sessions/end-others", request_body(content = Option<EndSessionRequest>, description = "optional"),
+    responses((status = 200, body = EndedView, description = "every other session of the user ended"), (status = 403)))]
+pub(crate) async fn end_other_sessions(
+    State(state): State<AppState>,
+    client: ClientInfo,
+    jar: CookieJar,
+    Auth(auth): Auth,
+    body: Option<ApiJson<EndSessionRequest>>,
+) -> Result<Response, AppError> {
+    let password = body.and_then(|ApiJson(b)| b.password);
+    let (ended, token) = state
+        .accounts
+        .end_other_sessions(&auth, password, &client)
+        .await?;
+    let jar = match &token {
+        Some(t) => state.accounts.sessions.cookies.set(jar, t),
+        None => jar,
+    };
+    Ok(sensitive((jar, Json(EndedView { ended, token }))))
+}
+
 pub(crate) fn router() -> Router<AppState> {
     Router::new()
         .route("/api/v1/register", post(register))
@@ -249,4 +279,5 @@ pub(crate) fn router() -> Router<AppState> {
         .route("/api/v1/me", get(me))
         .route("/api/v1/password", post(change_password))
         .route("/api/v1/sessions/{id}", axum::routing::delete(end_session))
+        .route("/api/v1/sessions/end-others", post(end_other_sessions))
 }

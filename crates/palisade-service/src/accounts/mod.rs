@@ -427,6 +427,25 @@ impl Accounts {
         }
     }
 
+    /// Ends every session of the user but this one (offered after a change to how they
+    /// sign in). Needs a recent password entry, as ending one other session does.
+    pub(crate) async fn end_other_sessions(
+        &self,
+        auth: &Authenticated,
+        password: Option<SecretString>,
+        client: &ClientInfo,
+    ) -> Result<(u64, Option<IssuedToken>), AppError> {
+        let reissued = self.require_recent_password(auth, password).await?;
+        let ended = self
+            .store
+            .end_other_sessions(auth.user.id, &auth.session.id)
+            .await?;
+        let detail = format!("{ended} sessions");
+        self.audit_user("other_sessions_ended", auth, client, Some(&detail))
+            .await;
+        Ok((ended, reissued))
+    }
+
     pub(crate) async fn end_session(
         &self,
         auth: &Authenticated,

@@ -291,6 +291,7 @@ async fn account(
             "Password changed. Every other session was signed out and every API token revoked.",
         ),
         Some("session") => Some("Session ended."),
+        Some("others") => Some("Every other session was signed out."),
         _ => None,
     };
     account_view(&state, &auth, StatusCode::OK, notice, FormErrors::default()).await
@@ -390,6 +391,47 @@ async fn end_session_submit(
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
+struct EndOthersForm {
+    csrf: String,
+    #[serde(default)]
+    password: Option<SecretString>,
+}
+
+async fn end_others_submit(
+    State(state): State<AppState>,
+    client: ClientInfo,
+    jar: CookieJar,
+    MaybeAuth(auth): MaybeAuth,
+    Form(form): Form<EndOthersForm>,
+) -> Response {
+    let Some(auth) = auth else {
+        return see_other("/login");
+    };
+    let password = form.password.filter(|p| !p.is_empty());
+    let result = guarded(
+        &state,
+        &auth,
+        &form.csrf,
+        state.accounts.end_other_sessions(&auth, password, &client),
+    )
+    .await;
+    match result {
+        Ok((_, reissued)) => {
+            let jar = match &reissued {
+                Some(t) => state.accounts.sessions.cookies.set(jar, t),
+                None => jar,
+            };
+            (jar, see_other("/account?done=others")).into_response()
+        }
+        Err(error) => {
+            let errors = FormErrors::general(&error);
+            account_view(&state, &auth, error.problem().status(), None, errors).await
+        }
+    }
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
 struct LogoutForm {
     csrf: String,
 }
@@ -435,5 +477,6 @@ pub(crate) fn router() -> Router<AppState> {
         .route("/account", get(account))
         .route("/account/password", post(password_submit))
         .route("/account/sessions/{id}/end", post(end_session_submit))
+        .route("/account/sessions/end-others", post(end_others_submit))
         .route("/logout", post(logout_submit))
 }

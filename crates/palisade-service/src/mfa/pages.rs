@@ -1,11 +1,13 @@
 //! `/login/second-step`: the page between the password and the session when the account
-//! has a second factor.
+//! has a second factor; `/account/second-factors`: add an authenticator app (its key and
+//! QR code shown once, on a page that is not cached), confirm it, see the recovery codes
+//! once, remove a factor, new recovery codes.
 
 use askama::Template;
 use axum::Router;
-use axum::extract::{RawQuery, State};
+use axum::extract::{Path, RawQuery, State};
 use axum::response::{IntoResponse, Response};
-use axum::routing::get;
+use axum::routing::{get, post};
 use axum_extra::extract::CookieJar;
 use http::{HeaderMap, HeaderValue, StatusCode, header};
 use palisade::http::ClientInfo;
@@ -17,8 +19,10 @@ use super::api::PendingToken;
 use crate::accounts::pages::{allow_form_to, return_to};
 use crate::body::Form;
 use crate::error::AppError;
+use crate::sessions::{Authenticated, IssuedToken, MaybeAuth};
 use crate::state::AppState;
-use crate::web::{FormErrors, render, see_other, user_agent};
+use crate::web::{FormErrors, guarded, render, see_other, user_agent, utc};
+use zeroize::Zeroizing;
 
 #[derive(Template)]
 #[template(path = "second_step.html")]
@@ -133,9 +137,376 @@ async fn second_step_submit(
     }
 }
 
-pub(crate) fn router() -> Router<AppState> {
-    Router::new().route(
-        "/login/second-step",
-        get(second_step_page).post(second_step_submit),
+/// A factor as the account page lists it.
+struct FactorLine {
+    id: String,
+    name: String,
+    kind: String,
+    added: String,
+    last_used: String,
+}
+
+/// What an enrolment shows once: the QR code (our own SVG markup) and the key.
+struct EnrolmentShown {
+    qr_svg: Zeroizing<String>,
+    secret: Zeroizing<String>,
+}
+
+#[derive(Template)]
+#[template(path = "second_factors.html")]
+struct FactorsPage<'a> {
+    site_name: &'a str,
+    factors: Vec<FactorLine>,
+    recovery_codes_left: i64,
+    csrf: String,
+    factor_name: &'a str,
+    enrolment: Option<EnrolmentShown>,
+    /// The factor awaiting its first code, when the page asks for it.
+    confirm_id: Option<&'a str>,
+    recovery_codes: Option<Vec<Zeroizing<String>>>,
+    /// Other sessions to offer ending, after a change.
+    other_sessions: usize,
+    notice: Option<&'a str>,
+    errors: FormErrors,
+}
+
+#[derive(Default)]
+struct Shown<'a> {
+    name: &'a str,
+    enrolment: Option<EnrolmentShown>,
+    confirm_id: Option<&'a str>,
+    recovery_codes: Option<Vec<Zeroizing<String>>>,
+    offer_end_others: bool,
+    notice: Option<&'a str>,
+    errors: FormErrors,
+}
+
+async fn factors_view(
+    state: &AppState,
+    auth: &Authenticated,
+    status: StatusCode,
+    shown: Shown<'_>,
+) -> Response {
+    let listed = async {
+        let (factors, left) = state.mfa.list(auth.user.id).await?;
+        let others = if shown.offer_end_others {
+            let sessions = state.accounts.sessions.list(auth.user.id).await?;
+            sessions.iter().filter(|s| s.id != auth.session.id).count()
+        } else {
+            0
+        };
+        Ok::<_, AppError>((factors, left, others))
+    }
+    .await;
+    let (factors, left, other_sessions) = match listed {
+        Ok(l) => l,
+        Err(e) => return e.into_response(),
+    };
+    let factors = factors
+        .into_iter()
+        .map(|f| FactorLine {
+            id: f.id,
+            name: f.name,
+            kind: match f.kind.as_str() {
+                "totp" => "authenticator app".to_owned(),
+                other => other.to_owned(),
+            },
+            added: utc(f.created_at),
+            last_used: f.last_used_at.map_or_else(|| "never".to_owned(), utc),
+        })
+        .collect();
+    render(
+        status,
+        &FactorsPage {
+            site_name: &state.accounts.site_name,
+            factors,
+            recovery_codes_left: left,
+            csrf: state.forms.token(auth.session.id.as_bytes()),
+            factor_name: shown.name,
+            enrolment: shown.enrolment,
+            confirm_id: shown.confirm_id,
+            recovery_codes: shown.recovery_codes,
+            other_sessions,
+            notice: shown.notice,
+            errors: shown.errors,
+        },
     )
+}
+
+fn exposed(secret: &SecretString) -> Zeroizing<String> {
+    Zeroizing::new(secret.expose(str::to_owned))
+}
+
+/// A page's one "code" box takes either kind: six digits are an app's code, anything else
+/// a recovery code.
+fn typed_proof(code: Option<SecretString>) -> Option<Proof> {
+    let code = code.filter(|c| !c.is_empty())?;
+    let is_app_code = code.expose(|c| {
+        let c = c.trim();
+        c.len() == 6 && c.bytes().all(|b| b.is_ascii_digit())
+    });
+    Some(if is_app_code {
+        Proof::Totp(code)
+    } else {
+        Proof::RecoveryCode(code)
+    })
+}
+
+fn with_token(state: &AppState, jar: CookieJar, token: Option<&IssuedToken>) -> CookieJar {
+    match token {
+        Some(t) => state.accounts.sessions.cookies.set(jar, t),
+        None => jar,
+    }
+}
+
+async fn factors_page(State(state): State<AppState>, MaybeAuth(auth): MaybeAuth) -> Response {
+    let Some(auth) = auth else {
+        return see_other("/login");
+    };
+    factors_view(&state, &auth, StatusCode::OK, Shown::default()).await
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct AddForm {
+    csrf: String,
+    name: String,
+    #[serde(default)]
+    code: Option<SecretString>,
+    #[serde(default)]
+    password: Option<SecretString>,
+}
+
+async fn add_submit(
+    State(state): State<AppState>,
+    client: ClientInfo,
+    jar: CookieJar,
+    MaybeAuth(auth): MaybeAuth,
+    Form(form): Form<AddForm>,
+) -> Response {
+    let Some(auth) = auth else {
+        return see_other("/login");
+    };
+    let password = form.password.filter(|p| !p.is_empty());
+    let result = guarded(&state, &auth, &form.csrf, async {
+        state
+            .mfa
+            .begin_totp(
+                &state.accounts,
+                &state.keyring,
+                &auth,
+                &form.name,
+                password,
+                typed_proof(form.code),
+                &client,
+            )
+            .await
+    })
+    .await;
+    match result {
+        Ok(enrolment) => {
+            let jar = with_token(&state, jar, enrolment.reissued.as_ref());
+            let shown = Shown {
+                enrolment: Some(EnrolmentShown {
+                    qr_svg: exposed(&enrolment.qr_svg),
+                    secret: exposed(&enrolment.secret),
+                }),
+                confirm_id: Some(&enrolment.id),
+                ..Shown::default()
+            };
+            let page = factors_view(&state, &auth, StatusCode::CREATED, shown).await;
+            (jar, page).into_response()
+        }
+        Err(e) => {
+            let shown = Shown {
+                name: &form.name,
+                errors: FormErrors::from(&e),
+                ..Shown::default()
+            };
+            factors_view(&state, &auth, e.problem().status(), shown).await
+        }
+    }
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ConfirmForm {
+    csrf: String,
+    confirm_code: SecretString,
+}
+
+async fn confirm_submit(
+    State(state): State<AppState>,
+    client: ClientInfo,
+    MaybeAuth(auth): MaybeAuth,
+    Path(id): Path<String>,
+    Form(form): Form<ConfirmForm>,
+) -> Response {
+    let Some(auth) = auth else {
+        return see_other("/login");
+    };
+    let result = guarded(
+        &state,
+        &auth,
+        &form.csrf,
+        state.mfa.confirm_totp(
+            &state.accounts,
+            &state.keyring,
+            &auth,
+            &id,
+            form.confirm_code,
+            &client,
+        ),
+    )
+    .await;
+    match result {
+        Ok(codes) => {
+            let shown = Shown {
+                recovery_codes: codes.map(|c| c.iter().map(exposed).collect()),
+                offer_end_others: true,
+                notice: Some("Added: signing in now asks for a code from this app."),
+                ..Shown::default()
+            };
+            factors_view(&state, &auth, StatusCode::OK, shown).await
+        }
+        Err(e) => {
+            // The code box again (not the secret: it is shown once).
+            let errors = match e {
+                AppError::Invalid(_) | AppError::WrongCode { .. } => FormErrors {
+                    field: Some("confirm_code".to_owned()),
+                    message: e.message(),
+                    general: None,
+                },
+                _ => FormErrors::from(&e),
+            };
+            let confirm_id = matches!(e, AppError::Invalid(_) | AppError::WrongCode { .. })
+                .then_some(id.as_str());
+            let shown = Shown {
+                confirm_id,
+                errors,
+                ..Shown::default()
+            };
+            factors_view(&state, &auth, e.problem().status(), shown).await
+        }
+    }
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ProofForm {
+    csrf: String,
+    #[serde(default)]
+    code: Option<SecretString>,
+    #[serde(default)]
+    password: Option<SecretString>,
+}
+
+async fn remove_submit(
+    State(state): State<AppState>,
+    client: ClientInfo,
+    jar: CookieJar,
+    MaybeAuth(auth): MaybeAuth,
+    Path(id): Path<String>,
+    Form(form): Form<ProofForm>,
+) -> Response {
+    let Some(auth) = auth else {
+        return see_other("/login");
+    };
+    let password = form.password.filter(|p| !p.is_empty());
+    let result = guarded(
+        &state,
+        &auth,
+        &form.csrf,
+        state.mfa.remove(
+            &state.accounts,
+            &state.keyring,
+            &auth,
+            &id,
+            password,
+            typed_proof(form.code),
+            &client,
+        ),
+    )
+    .await;
+    match result {
+        Ok(reissued) => {
+            let jar = with_token(&state, jar, reissued.as_ref());
+            let shown = Shown {
+                offer_end_others: true,
+                notice: Some("Removed."),
+                ..Shown::default()
+            };
+            let page = factors_view(&state, &auth, StatusCode::OK, shown).await;
+            (jar, page).into_response()
+        }
+        Err(e) => {
+            let shown = Shown {
+                errors: FormErrors::general(&e),
+                ..Shown::default()
+            };
+            factors_view(&state, &auth, e.problem().status(), shown).await
+        }
+    }
+}
+
+async fn codes_submit(
+    State(state): State<AppState>,
+    client: ClientInfo,
+    jar: CookieJar,
+    MaybeAuth(auth): MaybeAuth,
+    Form(form): Form<ProofForm>,
+) -> Response {
+    let Some(auth) = auth else {
+        return see_other("/login");
+    };
+    let password = form.password.filter(|p| !p.is_empty());
+    let result = guarded(
+        &state,
+        &auth,
+        &form.csrf,
+        state.mfa.regenerate_codes(
+            &state.accounts,
+            &state.keyring,
+            &auth,
+            password,
+            typed_proof(form.code),
+            &client,
+        ),
+    )
+    .await;
+    match result {
+        Ok((codes, reissued)) => {
+            let jar = with_token(&state, jar, reissued.as_ref());
+            let shown = Shown {
+                recovery_codes: Some(codes.iter().map(exposed).collect()),
+                notice: Some("New recovery codes: the old ones no longer work."),
+                ..Shown::default()
+            };
+            let page = factors_view(&state, &auth, StatusCode::OK, shown).await;
+            (jar, page).into_response()
+        }
+        Err(e) => {
+            let shown = Shown {
+                errors: FormErrors::general(&e),
+                ..Shown::default()
+            };
+            factors_view(&state, &auth, e.problem().status(), shown).await
+        }
+    }
+}
+
+pub(crate) fn router() -> Router<AppState> {
+    Router::new()
+        .route(
+            "/login/second-step",
+            get(second_step_page).post(second_step_submit),
+        )
+        .route("/account/second-factors", get(factors_page))
+        .route("/account/second-factors/totp", post(add_submit))
+        .route(
+            "/account/second-factors/totp/{id}/confirm",
+            post(confirm_submit),
+        )
+        .route("/account/second-factors/{id}/remove", post(remove_submit))
+        .route("/account/second-factors/recovery-codes", post(codes_submit))
 }

@@ -181,6 +181,23 @@ impl Store {
         Ok(done.rows_affected())
     }
 
+    /// Ends every session of the user but `keep`; returns how many.
+    pub(crate) async fn end_other_sessions(
+        &self,
+        user_id: i64,
+        keep: &str,
+    ) -> Result<u64, StoreError> {
+        let done = self
+            .revoking(
+                sqlx::query("DELETE FROM sessions WHERE user_id = $1 AND id <> $2")
+                    .bind(user_id)
+                    .bind(keep)
+                    .execute(&self.pool),
+            )
+            .await?;
+        Ok(done.rows_affected())
+    }
+
     pub(crate) async fn end_all_sessions(&self, user_id: i64) -> Result<u64, StoreError> {
         let done = self
             .revoking(

@@ -669,3 +669,130 @@ async fn reencryption_covers_totp_secrets() {
         .await;
     assert_eq!(done.status, StatusCode::OK, "{}", done.body);
 }
+
+fn between<'a>(text: &'a str, start: &str, end: &str) -> &'a str {
+    let from = text
+        .find(start)
+        .unwrap_or_else(|| panic!("no {start} in {text}"))
+        + start.len();
+    let len = text[from..].find(end).unwrap();
+    &text[from..from + len]
+}
+
+/// The account pages: add an app (QR and key shown once, never cached), a wrong first code
+/// confirms nothing, the right one shows the recovery codes once and offers ending the other
+/// sessions; a forged form token changes nothing.
+#[tokio::test]
+async fn the_account_page_enrols_an_app_and_offers_ending_other_sessions() {
+    use super::support::form;
+    let app = TestApp::sqlite().await;
+    assert_eq!(
+        app.register("leo", "leo@example.com", STRONG).await.status,
+        StatusCode::CREATED
+    );
+    let session = app
+        .login_from("leo", STRONG, "127.0.0.1:40012")
+        .await
+        .cookie()
+        .unwrap();
+    let other = app.login("leo", STRONG).await;
+    let page = app
+        .send(page_get("/account/second-factors", Some(&session)))
+        .await;
+    assert_eq!(page.status, StatusCode::OK);
+    assert!(page.body.contains("No second factor yet"), "{}", page.body);
+    let csrf = between(&page.body, "name=\"csrf\" value=\"", "\"").to_owned();
+    let client = "127.0.0.1:40012";
+
+    let forged = app
+        .send(form(
+            "/account/second-factors/totp",
+            &[("csrf", "forged"), ("name", "phone")],
+            Some(&session),
+            client,
+        ))
+        .await;
+    assert_eq!(forged.status, StatusCode::FORBIDDEN);
+    let added = app
+        .send(form(
+            "/account/second-factors/totp",
+            &[("csrf", &csrf), ("name", "phone")],
+            Some(&session),
+            client,
+        ))
+        .await;
+    assert_eq!(added.status, StatusCode::CREATED, "{}", added.body);
+    assert!(
+        added.headers["cache-control"]
+            .to_str()
+            .unwrap()
+            .contains("no-store")
+    );
+    assert!(added.body.contains("<svg"), "the QR code inline");
+    let secret =
+        TotpSecret::from_base32(between(&added.body, "<code id=\"totp-secret\">", "<")).unwrap();
+    let action = between(&added.body, "action=\"/account/second-factors/totp/", "\"").to_owned();
+    let confirm = format!("/account/second-factors/totp/{action}");
+
+    let right = code_at(&secret, app.clock.now());
+    let wrong = format!("{:06}", (right.parse::<u32>().unwrap() + 1) % 1_000_000);
+    let refused = app
+        .send(form(
+            &confirm,
+            &[("csrf", &csrf), ("confirm_code", &wrong)],
+            Some(&session),
+            client,
+        ))
+        .await;
+    assert_eq!(refused.status, StatusCode::FORBIDDEN, "{}", refused.body);
+    assert!(
+        refused.body.contains("id=\"confirm_code-error\""),
+        "{}",
+        refused.body
+    );
+    assert!(
+        !refused.body.contains("totp-secret"),
+        "the key is not shown again"
+    );
+    let done = app
+        .send(form(
+            &confirm,
+            &[("csrf", &csrf), ("confirm_code", &right)],
+            Some(&session),
+            client,
+        ))
+        .await;
+    assert_eq!(done.status, StatusCode::OK, "{}", done.body);
+    let codes: Vec<&str> = between(&done.body, "<pre id=\"codes\">", "</pre>")
+        .lines()
+        .collect();
+    assert_eq!(codes.len(), 10, "{codes:?}");
+    assert!(done.body.contains("id=\"end-others\""), "{}", done.body);
+    let listed = app
+        .send(page_get("/account/second-factors", Some(&session)))
+        .await;
+    assert!(listed.body.contains("authenticator app") && listed.body.contains("10 unused"));
+    assert!(!listed.body.contains(codes[0]), "the codes are shown once");
+
+    // "Sign out everywhere else": the other session ends, this one stays.
+    let ended = app
+        .send(form(
+            "/account/sessions/end-others",
+            &[("csrf", &csrf)],
+            Some(&session),
+            client,
+        ))
+        .await;
+    assert_eq!(ended.status, StatusCode::SEE_OTHER, "{}", ended.body);
+    app.changed_elsewhere().await;
+    let me = app.json("GET", "/api/v1/me", None, Some(&other)).await;
+    assert_eq!(me.status, StatusCode::UNAUTHORIZED);
+    let still = app.send(page_get("/account", Some(&session))).await;
+    assert_eq!(still.status, StatusCode::OK);
+    assert_eq!(
+        app.audit_events_named("other_sessions_ended")
+            .await
+            .unwrap(),
+        1
+    );
+}
