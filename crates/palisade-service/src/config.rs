@@ -50,6 +50,9 @@ pub struct Config {
     pub session_absolute_minutes: u64,
     /// How recent a password entry must be to end other sessions, minutes.
     pub reauth_minutes: u64,
+    /// Users without a second factor must add one before they reach anything else, and
+    /// only sessions begun with one pass forward-auth.
+    pub require_second_factor: bool,
     /// Bearer token that may read `/metrics` from off loopback.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub metrics_token: Option<Redacted>,
@@ -100,6 +103,7 @@ const ENV_KEYS: &[&str] = &[
     "session_idle_minutes",
     "session_absolute_minutes",
     "reauth_minutes",
+    "require_second_factor",
     "metrics_token",
     "site_name",
     "password_blocklist",
@@ -133,6 +137,7 @@ impl Default for Config {
             session_idle_minutes: 30,
             session_absolute_minutes: 120,
             reauth_minutes: 5,
+            require_second_factor: false,
             metrics_token: None,
             site_name: "palisade".into(),
             password_blocklist: None,

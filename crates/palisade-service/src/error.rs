@@ -41,6 +41,9 @@ pub(crate) enum AppError {
     /// A second-factor code that is wrong, or already used.
     #[error("wrong code")]
     WrongCode { field: &'static str },
+    /// `require_second_factor`: this session must add a second factor first.
+    #[error("second factor enrolment required")]
+    SecondFactorEnrolment,
     /// The second step of a login whose pending state is gone: expired, used, out of
     /// guesses, or never there.
     #[error("pending login expired")]
@@ -144,6 +147,10 @@ impl AppError {
                 "Enter a code from your authenticator app, or a recovery code, to do this.".into()
             }
             AppError::WrongCode { .. } => "The code is not correct, or was already used.".into(),
+            AppError::SecondFactorEnrolment => {
+                "This site needs a second factor: add one (/api/v1/mfa/totp) before anything else."
+                    .into()
+            }
             AppError::LoginExpired => {
                 "This sign-in expired or was already completed: enter your password again.".into()
             }
@@ -186,6 +193,11 @@ impl AppError {
             ),
             AppError::WrongCode { .. } => (S::FORBIDDEN, "wrong-code", "Wrong code"),
             AppError::LoginExpired => (S::UNAUTHORIZED, "login-expired", "Sign-in expired"),
+            AppError::SecondFactorEnrolment => (
+                S::FORBIDDEN,
+                "second-factor-enrolment-required",
+                "Second factor required",
+            ),
             AppError::FormToken => (S::FORBIDDEN, "form-token", "Form expired"),
             AppError::NotFound => (S::NOT_FOUND, "not-found", "Not found"),
             AppError::Unavailable(_) => (

@@ -220,6 +220,7 @@ fn tokens_sessions_and_user_rows_never_print_a_secret() {
         expires_at: 0,
         client_addr: "127.0.0.1".into(),
         user_agent: "tests".into(),
+        second_factor: 0,
     };
     let hash = crate::store::StoredHash::from(format!("$pepper$1${MARKER}"));
     let shown = format!("{:?}", (&token, &session, &user, &hash));

@@ -109,6 +109,7 @@ pub async fn build_with_clock(config: &Config, clock: Clock) -> Result<Service, 
                 idle_secs: (config.session_idle_minutes * 60) as i64,
                 absolute_secs: (config.session_absolute_minutes * 60) as i64,
                 reauth_secs: (config.reauth_minutes * 60) as i64,
+                require_second_factor: config.require_second_factor,
             },
             SessionCookies::new(cookie_domain.clone()),
         ),
@@ -128,6 +129,7 @@ pub async fn build_with_clock(config: &Config, clock: Clock) -> Result<Service, 
     let forms = FormTokens::new(form_key(&keyring)).map_err(|e| e.to_string())?;
     let authz = crate::authz::Authz::new(
         crate::authz::AccessRules::compile(&config.access_control)
+            .map(|rules| rules.requiring_second_factor(config.require_second_factor))
             .map_err(|e| format!("configuration: {e}"))?,
         config.trusted_proxies()?,
         &config.origin(),

@@ -50,6 +50,17 @@ REACHED_ELSEWHERE = {
         "crates/palisade-service/tests/service/api_tokens.rs::a_token_reaches_me_and_nothing_else",
     "DELETE /api/v1/tokens/{id} 204":
         "crates/palisade-service/tests/service/api_tokens.rs::a_token_reaches_me_and_nothing_else",
+    # A second factor's codes come from its secret, which a generator cannot know.
+    "POST /api/v1/login 202": "crates/palisade-service/tests/service/second_factor.rs::enrol_then_sign_in_with_a_code_or_a_recovery_code_each_once",
+    "POST /api/v1/login/second-step 200":
+        "crates/palisade-service/tests/service/second_factor.rs::enrol_then_sign_in_with_a_code_or_a_recovery_code_each_once",
+    "POST /api/v1/mfa/totp/{id}/confirm 200":
+        "crates/palisade-service/tests/service/second_factor.rs::enrol_then_sign_in_with_a_code_or_a_recovery_code_each_once",
+    "DELETE /api/v1/mfa/{id} 200": "crates/palisade-service/tests/service/second_factor.rs::changing_factors_needs_the_factor_and_a_recent_password",
+    "POST /api/v1/mfa/recovery-codes 200":
+        "crates/palisade-service/tests/service/second_factor.rs::changing_factors_needs_the_factor_and_a_recent_password",
+    "POST /api/v1/mfa/recovery-codes 401":
+        "crates/palisade-service/tests/service/second_factor.rs::the_factor_endpoints_need_a_session",
     "503": "crates/palisade-cli/tests/faults/pg_restart.py, disk_full.py",
     "429": "crates/palisade-service/tests/service/throttling.rs",
     "413": "crates/palisade-service/tests/service/api.rs::validation_errors_name_the_field_and_never_echo",

@@ -36,3 +36,7 @@ CREATE TABLE pending_logins (
     client_addr TEXT NOT NULL,
     user_agent TEXT NOT NULL
 );
+
+-- 1 when the session began with a second factor (or its user proved one since): what the
+-- forward-auth policy `two_factor` and `require_second_factor` ask for.
+ALTER TABLE sessions ADD COLUMN second_factor BIGINT NOT NULL DEFAULT 0;

@@ -15,7 +15,7 @@ use serde::Deserialize;
 use super::{Registration, SignIn};
 use crate::body::Form;
 use crate::error::AppError;
-use crate::sessions::{Authenticated, MaybeAuth};
+use crate::sessions::{Authenticated, MaybeAuth, MaybeEnrolling};
 use crate::state::AppState;
 use crate::web::{FormErrors, check_form_token, guarded, render, see_other, utc};
 
@@ -440,7 +440,7 @@ async fn logout_submit(
     State(state): State<AppState>,
     client: ClientInfo,
     jar: CookieJar,
-    MaybeAuth(auth): MaybeAuth,
+    MaybeEnrolling(auth): MaybeEnrolling,
     Form(form): Form<LogoutForm>,
 ) -> Response {
     if let Some(auth) = auth {

@@ -5,6 +5,7 @@ use std::net::IpAddr;
 
 use super::Admin;
 use crate::authz::{AccessRules, Identity, Outcome, Target};
+use crate::sessions::Credential;
 
 /// What the rules answer, and why.
 #[derive(Debug)]
@@ -30,7 +31,8 @@ impl Admin {
         from: IpAddr,
     ) -> Result<AuthzReport, String> {
         let rules = AccessRules::compile(&self.config.access_control)
-            .map_err(|e| format!("configuration: {e}"))?;
+            .map_err(|e| format!("configuration: {e}"))?
+            .requiring_second_factor(self.config.require_second_factor);
         let method = method.to_ascii_uppercase();
         let target =
             Target::from_url(&method, url, from).map_err(|e| format!("URL refused: {}", e.0))?;
@@ -48,13 +50,23 @@ impl Admin {
                     .groups_of(user.id)
                     .await
                     .map_err(|e| e.to_string())?;
-                Some((user.username, groups))
+                // As the user would sign in: with their second factor when they have one.
+                let credential = match self.store.has_second_factor(user.id).await {
+                    Ok(true) => Credential::SessionWithSecondFactor,
+                    Ok(false) => Credential::Session,
+                    Err(e) => return Err(e.to_string()),
+                };
+                Some((user.username, groups, credential))
             }
             None => None,
         };
         let who = found
             .as_ref()
-            .map(|(username, groups)| Identity { username, groups });
+            .map(|(username, groups, credential)| Identity {
+                username,
+                groups,
+                credential: *credential,
+            });
         let decision = rules.decide(&target, who);
         Ok(AuthzReport {
             url: target.url(),

@@ -15,7 +15,9 @@ use palisade::secret::SecretString;
 use crate::accounts::Accounts;
 use crate::clock::Clock;
 use crate::error::AppError;
-use crate::sessions::{Authenticated, IssuedToken, PresentedToken, hex, random_bytes, token_hash};
+use crate::sessions::{
+    Authenticated, Credential, IssuedToken, PresentedToken, hex, random_bytes, token_hash,
+};
 use crate::store::{ApiTokenRow, Store, StoreError, UserRow};
 
 /// What every API token starts with.
@@ -165,25 +167,32 @@ impl ApiTokens {
     }
 }
 
-/// The user behind a request's credentials: a session (cookie or bearer) or an API token.
-/// Only for what API tokens may reach (`/api/v1/me`, the forward-auth endpoints).
+/// The user behind a request's credentials: a session (cookie or bearer) or an API token,
+/// and which. Only for what API tokens may reach (`/api/v1/me`, the forward-auth endpoints).
 pub(crate) async fn caller(
     state: &crate::state::AppState,
     parts: &http::request::Parts,
-) -> Result<Option<Arc<UserRow>>, AppError> {
+) -> Result<Option<(Arc<UserRow>, Credential)>, AppError> {
     let Some(token) = PresentedToken::from_parts(parts) else {
         return Ok(None);
     };
     // Hashed once, by `authenticate`, not here as well.
     if token.has_prefix(PREFIX) {
-        return state.api_tokens.authenticate(&token).await;
+        let user = state.api_tokens.authenticate(&token).await?;
+        return Ok(user.map(|u| (u, Credential::ApiToken)));
     }
     Ok(state
         .accounts
         .sessions
         .authenticate(&token)
         .await?
-        .map(|auth| auth.user))
+        .map(|auth| {
+            let credential = match auth.session.second_factor {
+                0 => Credential::Session,
+                _ => Credential::SessionWithSecondFactor,
+            };
+            (auth.user, credential)
+        }))
 }
 
 /// [`caller`] as an extractor that refuses (401) when there is nobody.
@@ -196,9 +205,14 @@ impl axum::extract::FromRequestParts<crate::state::AppState> for Caller {
         parts: &mut http::request::Parts,
         state: &crate::state::AppState,
     ) -> Result<Self, AppError> {
-        caller(state, parts)
-            .await?
-            .map(Caller)
-            .ok_or(AppError::Unauthenticated)
+        match caller(state, parts).await? {
+            None => Err(AppError::Unauthenticated),
+            Some((_, Credential::Session))
+                if state.accounts.sessions.policy().require_second_factor =>
+            {
+                Err(AppError::SecondFactorEnrolment)
+            }
+            Some((user, _)) => Ok(Caller(user)),
+        }
     }
 }

@@ -21,6 +21,7 @@ use std::sync::Arc;
 use palisade::http::TrustedProxies;
 
 use crate::error::AppError;
+use crate::sessions::Credential;
 use crate::store::{Groups, Store, UserRow};
 
 /// The decision service behind the endpoints.
@@ -71,10 +72,11 @@ impl Authz {
     pub(crate) async fn ask(
         &self,
         target: &Target,
-        user: Option<Arc<UserRow>>,
+        user: Option<(Arc<UserRow>, Credential)>,
     ) -> Result<Answer, AppError> {
+        let credential = user.as_ref().map(|(_, c)| *c);
         let user = match user {
-            Some(user) => {
+            Some((user, _)) => {
                 let groups = if self.rules.uses_groups() {
                     self.store.remembered_groups_of(user.id).await?
                 } else {
@@ -84,10 +86,14 @@ impl Authz {
             }
             None => None,
         };
-        let who = user.as_ref().map(|(u, groups)| Identity {
-            username: &u.username,
-            groups,
-        });
+        let who = user
+            .as_ref()
+            .zip(credential)
+            .map(|((u, groups), credential)| Identity {
+                username: &u.username,
+                groups,
+                credential,
+            });
         let decision = self.rules.decide(target, who);
         Ok(Answer { decision, user })
     }

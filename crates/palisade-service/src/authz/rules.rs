@@ -14,6 +14,7 @@ use regex::Regex;
 use serde::{Deserialize, Serialize};
 
 use super::target::Target;
+use crate::sessions::Credential;
 
 /// `[access_control]` as written in the configuration file.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
@@ -81,6 +82,8 @@ pub(crate) enum Policy {
     Bypass,
     /// Anyone logged in.
     Authenticated,
+    /// Anyone logged in with a second factor (a session begun with one; not an API token).
+    TwoFactor,
     /// Nobody.
     Deny,
 }
@@ -91,11 +94,9 @@ impl Policy {
             "bypass" => Ok(Self::Bypass),
             "authenticated" => Ok(Self::Authenticated),
             "deny" => Ok(Self::Deny),
-            "two_factor" => Err(format!(
-                "{field}: two_factor needs second factors, which this version does not have yet"
-            )),
+            "two_factor" => Ok(Self::TwoFactor),
             other => Err(format!(
-                "{field}: {other:?} is not a policy (bypass, authenticated or deny)"
+                "{field}: {other:?} is not a policy (bypass, authenticated, two_factor or deny)"
             )),
         }
     }
@@ -156,6 +157,7 @@ struct Rule {
 pub(crate) struct Identity<'a> {
     pub(crate) username: &'a str,
     pub(crate) groups: &'a [String],
+    pub(crate) credential: Credential,
 }
 
 /// What the proxy is told.
@@ -187,8 +189,18 @@ impl Decision {
             (None, _) => format!("{by} matches the request and names subjects: log in first"),
             (Some(Policy::Bypass), _) => format!("{by}: bypass"),
             (Some(Policy::Authenticated), Outcome::Allow) => format!("{by}: authenticated"),
-            (Some(Policy::Authenticated), _) => {
+            (Some(Policy::Authenticated), Outcome::LogIn) => {
                 format!("{by}: authenticated, and nobody is logged in")
+            }
+            (Some(Policy::Authenticated), _) => {
+                format!("{by}: authenticated, and require_second_factor: this session has none")
+            }
+            (Some(Policy::TwoFactor), Outcome::Allow) => format!("{by}: two_factor"),
+            (Some(Policy::TwoFactor), Outcome::LogIn) => {
+                format!("{by}: two_factor, and nobody is logged in")
+            }
+            (Some(Policy::TwoFactor), Outcome::Deny) => {
+                format!("{by}: two_factor, and the credential has no second factor")
             }
             (Some(Policy::Deny), _) => format!("{by}: deny"),
         }
@@ -202,6 +214,8 @@ pub(crate) struct AccessRules {
     rules: Vec<Rule>,
     /// Whether any rule names a group (worked out once: every proxied request asks).
     uses_groups: bool,
+    /// `require_second_factor`: a session begun without one passes no rule but `bypass`.
+    require_second_factor: bool,
 }
 
 /// Group names: what `palisade user group add` accepts, and what `group:` may name.
@@ -233,7 +247,17 @@ impl AccessRules {
             default,
             rules,
             uses_groups,
+            require_second_factor: false,
         })
+    }
+
+    /// Under `require_second_factor`: a session begun with the password alone passes no
+    /// rule but `bypass` (its user must add a second factor first).
+    pub(crate) fn requiring_second_factor(self, required: bool) -> Self {
+        Self {
+            require_second_factor: required,
+            ..self
+        }
     }
 
     /// Which rule decides `target` for `who` (`None`: not logged in), and why.
@@ -256,27 +280,35 @@ impl AccessRules {
                     Some(_) => {}
                 }
             }
-            return decision(rule.policy, who, Some(i));
+            return self.decision(rule.policy, who, Some(i));
         }
-        decision(self.default, who, None)
+        self.decision(self.default, who, None)
     }
 
     /// Whether any rule names a group (else a user's groups need not be read).
     pub(crate) fn uses_groups(&self) -> bool {
         self.uses_groups
     }
-}
 
-fn decision(policy: Policy, who: Option<Identity<'_>>, rule: Option<usize>) -> Decision {
-    let outcome = match (policy, who) {
-        (Policy::Bypass, _) | (Policy::Authenticated, Some(_)) => Outcome::Allow,
-        (Policy::Authenticated, None) => Outcome::LogIn,
-        (Policy::Deny, _) => Outcome::Deny,
-    };
-    Decision {
-        outcome,
-        rule,
-        policy: Some(policy),
+    fn decision(&self, policy: Policy, who: Option<Identity<'_>>, rule: Option<usize>) -> Decision {
+        let with_second_factor =
+            |who: Identity<'_>| who.credential == Credential::SessionWithSecondFactor;
+        let enrolment_due =
+            |who: Identity<'_>| self.require_second_factor && who.credential == Credential::Session;
+        let outcome = match (policy, who) {
+            (Policy::Bypass, _) => Outcome::Allow,
+            (Policy::Authenticated | Policy::TwoFactor, None) => Outcome::LogIn,
+            (Policy::Authenticated, Some(who)) if !enrolment_due(who) => Outcome::Allow,
+            (Policy::TwoFactor, Some(who)) if with_second_factor(who) => Outcome::Allow,
+            (Policy::Authenticated | Policy::TwoFactor, Some(_)) | (Policy::Deny, _) => {
+                Outcome::Deny
+            }
+        };
+        Decision {
+            outcome,
+            rule,
+            policy: Some(policy),
+        }
     }
 }
 
@@ -410,6 +442,7 @@ mod tests {
         let who = who.map(|(username, _)| Identity {
             username,
             groups: &groups,
+            credential: Credential::Session,
         });
         let d = rules.decide(&target("GET", url, "192.0.2.7"), who);
         (d.outcome, d.rule)
@@ -517,6 +550,7 @@ mod tests {
         let alice = Identity {
             username: "alice",
             groups: &[],
+            credential: Credential::Session,
         };
         let post = r.decide(
             &target("POST", "https://app.example.com/page", "192.0.2.7"),
@@ -533,6 +567,60 @@ mod tests {
             None,
         );
         assert_eq!((outside.outcome, outside.rule), (Outcome::Deny, None));
+    }
+
+    /// `two_factor` lets through only a session begun with a second factor (not a password
+    /// session, not an API token); `require_second_factor` makes `authenticated` refuse a
+    /// password session too, but not a token, and leaves `bypass` alone.
+    #[test]
+    fn two_factor_and_require_second_factor() {
+        let text = r#"
+            [[rules]]
+            domain = "app.example.com"
+            resources = ["/public/.*"]
+            policy = "bypass"
+            [[rules]]
+            domain = "admin.example.com"
+            policy = "two_factor"
+            [[rules]]
+            domain = "app.example.com"
+            policy = "authenticated"
+        "#;
+        let ask = |rules: &AccessRules, url: &str, credential: Option<Credential>| {
+            let who = credential.map(|credential| Identity {
+                username: "alice",
+                groups: &[],
+                credential,
+            });
+            rules.decide(&target("GET", url, "192.0.2.7"), who).outcome
+        };
+        use Credential::{ApiToken, Session, SessionWithSecondFactor};
+        let admin = "https://admin.example.com/";
+        let app = "https://app.example.com/";
+        let public = "https://app.example.com/public/x";
+        for required in [false, true] {
+            let r = rules(text).unwrap().requiring_second_factor(required);
+            assert_eq!(ask(&r, admin, None), Outcome::LogIn);
+            assert_eq!(ask(&r, admin, Some(Session)), Outcome::Deny);
+            assert_eq!(ask(&r, admin, Some(ApiToken)), Outcome::Deny);
+            assert_eq!(
+                ask(&r, admin, Some(SessionWithSecondFactor)),
+                Outcome::Allow
+            );
+            assert_eq!(ask(&r, app, Some(SessionWithSecondFactor)), Outcome::Allow);
+            assert_eq!(ask(&r, app, Some(ApiToken)), Outcome::Allow);
+            assert_eq!(ask(&r, public, None), Outcome::Allow);
+            let password_only = if required {
+                Outcome::Deny
+            } else {
+                Outcome::Allow
+            };
+            assert_eq!(
+                ask(&r, app, Some(Session)),
+                password_only,
+                "required: {required}"
+            );
+        }
     }
 
     #[test]
@@ -561,8 +649,8 @@ mod tests {
                 "access_control.default_policy: \"allow\" is not a policy",
             ),
             (
-                "[[rules]]\ndomain = \"a.example.com\"\npolicy = \"two_factor\"",
-                "access_control.rules[0].policy: two_factor",
+                "[[rules]]\ndomain = \"a.example.com\"\npolicy = \"2fa\"",
+                "access_control.rules[0].policy: \"2fa\" is not a policy",
             ),
             (
                 "[[rules]]\ndomain = []\npolicy = \"deny\"",

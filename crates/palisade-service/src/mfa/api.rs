@@ -18,7 +18,7 @@ use super::Proof;
 use crate::accounts::api::signed_in;
 use crate::body::ApiJson;
 use crate::error::AppError;
-use crate::sessions::{Auth, Authenticated, IssuedToken, PresentedToken};
+use crate::sessions::{Authenticated, Enrolling, IssuedToken, PresentedToken};
 use crate::state::AppState;
 use crate::web::{sensitive, user_agent};
 
@@ -50,7 +50,7 @@ pub(crate) struct ChangeProofs {
     #[schema(value_type = Option<String>, pattern = "^[0-9]{6}$")]
     code: Option<SecretString>,
     /// One of the recovery codes (used up).
-    #[schema(value_type = Option<String>)]
+    #[schema(value_type = Option<String>, pattern = "^([2-9a-hjkmnp-zA-HJKMNP-Z]{4}-?){3}[2-9a-hjkmnp-zA-HJKMNP-Z]{4}$")]
     recovery_code: Option<SecretString>,
 }
 
@@ -65,7 +65,7 @@ pub(crate) struct AddTotpRequest {
     password: Option<SecretString>,
     #[schema(value_type = Option<String>, pattern = "^[0-9]{6}$")]
     code: Option<SecretString>,
-    #[schema(value_type = Option<String>)]
+    #[schema(value_type = Option<String>, pattern = "^([2-9a-hjkmnp-zA-HJKMNP-Z]{4}-?){3}[2-9a-hjkmnp-zA-HJKMNP-Z]{4}$")]
     recovery_code: Option<SecretString>,
 }
 
@@ -138,7 +138,7 @@ pub(crate) struct ChangedView {
 pub(crate) struct SecondStepRequest {
     #[schema(value_type = Option<String>, pattern = "^[0-9]{6}$")]
     code: Option<SecretString>,
-    #[schema(value_type = Option<String>)]
+    #[schema(value_type = Option<String>, pattern = "^([2-9a-hjkmnp-zA-HJKMNP-Z]{4}-?){3}[2-9a-hjkmnp-zA-HJKMNP-Z]{4}$")]
     recovery_code: Option<SecretString>,
 }
 
@@ -177,7 +177,7 @@ async fn changed(
 #[utoipa::path(get, path = "/api/v1/mfa", operation_id = "list_second_factors", responses((status = 200, body = FactorsView), (status = 401)))]
 pub(crate) async fn list(
     State(state): State<AppState>,
-    Auth(auth): Auth,
+    Enrolling(auth): Enrolling,
 ) -> Result<Response, AppError> {
     let (factors, left) = state.mfa.list(auth.user.id).await?;
     let factors = factors
@@ -202,7 +202,7 @@ pub(crate) async fn add_totp(
     State(state): State<AppState>,
     client: ClientInfo,
     jar: CookieJar,
-    Auth(auth): Auth,
+    Enrolling(auth): Enrolling,
     ApiJson(body): ApiJson<AddTotpRequest>,
 ) -> Result<Response, AppError> {
     let proof = Proof::from_fields(body.code, body.recovery_code)?;
@@ -240,7 +240,7 @@ pub(crate) async fn confirm_totp(
     State(state): State<AppState>,
     client: ClientInfo,
     jar: CookieJar,
-    Auth(auth): Auth,
+    Enrolling(auth): Enrolling,
     Path(id): Path<String>,
     ApiJson(body): ApiJson<ConfirmRequest>,
 ) -> Result<Response, AppError> {
@@ -265,7 +265,7 @@ pub(crate) async fn remove(
     State(state): State<AppState>,
     client: ClientInfo,
     jar: CookieJar,
-    Auth(auth): Auth,
+    Enrolling(auth): Enrolling,
     Path(id): Path<String>,
     body: Option<ApiJson<ChangeProofs>>,
 ) -> Result<Response, AppError> {
@@ -291,7 +291,7 @@ pub(crate) async fn regenerate_codes(
     State(state): State<AppState>,
     client: ClientInfo,
     jar: CookieJar,
-    Auth(auth): Auth,
+    Enrolling(auth): Enrolling,
     body: Option<ApiJson<ChangeProofs>>,
 ) -> Result<Response, AppError> {
     let (password, proof) = proofs(body.map(|ApiJson(b)| b).unwrap_or_default())?;

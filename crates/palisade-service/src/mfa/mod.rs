@@ -63,14 +63,22 @@ impl std::fmt::Debug for Proof {
 }
 
 impl Proof {
-    /// The one proof among a request's `code` and `recovery_code` fields (empty counts as
-    /// absent); `None` when neither is given, an error naming both when both are.
+    /// The one proof among a request's `code` and `recovery_code` fields, each checked
+    /// for its shape (whether or not it will be needed); `None` when neither is given, an
+    /// error naming both when both are.
     pub(crate) fn from_fields(
         code: Option<SecretString>,
         recovery_code: Option<SecretString>,
     ) -> Result<Option<Self>, AppError> {
-        let code = code.filter(|c| !c.is_empty());
-        let recovery_code = recovery_code.filter(|c| !c.is_empty());
+        if code.as_ref().is_some_and(|c| !c.expose(is_app_code)) {
+            return Err(malformed_code("code"));
+        }
+        if recovery_code
+            .as_ref()
+            .is_some_and(|c| c.expose(RecoveryCode::parse).is_err())
+        {
+            return Err(malformed_recovery_code());
+        }
         match (code, recovery_code) {
             (Some(_), Some(_)) => Err(ValidationError::new(
                 "recovery_code",
@@ -265,6 +273,9 @@ impl SecondFactors {
         client: &ClientInfo,
     ) -> Result<Option<ShownCodes>, AppError> {
         let user = &auth.user;
+        if !code.expose(is_app_code) {
+            return Err(malformed_code("code"));
+        }
         let ck = client_key(client.addr);
         accounts
             .rate(&keys::client_second_steps(&ck), client)
@@ -280,7 +291,7 @@ impl SecondFactors {
         let secret = open(keyring, user.id, &factor)?;
         let step = match code.expose(|c| self.totp.verify(&secret, c, now as u64, None)) {
             Ok(step) => step,
-            Err(TotpError::Malformed(digits)) => return Err(malformed_code("code", digits)),
+            Err(TotpError::Malformed(_)) => return Err(malformed_code("code")),
             Err(_) => return Err(AppError::WrongCode { field: "code" }),
         };
         let first = !self.store.has_second_factor(user.id).await?;
@@ -296,6 +307,8 @@ impl SecondFactors {
         else {
             return Err(AppError::NotFound);
         };
+        // This session's user just proved the factor.
+        self.store.mark_second_factor(&auth.session.id).await?;
         accounts
             .audit_user("second_factor_added", auth, client, Some("totp"))
             .await;
@@ -386,7 +399,9 @@ impl SecondFactors {
         let used = self
             .check_throttled(accounts, keyring, &user, &proof, client)
             .await?;
-        let (token, session, token_hash) = accounts.sessions.issue(user.id, client, user_agent)?;
+        let (token, mut session, token_hash) =
+            accounts.sessions.issue(user.id, client, user_agent)?;
+        session.second_factor = 1;
         let client_addr = client.addr.to_string();
         let record = AuditRecord {
             at: now,
@@ -494,9 +509,7 @@ impl SecondFactors {
                             // Another request took this step first: a replay.
                             tracing::warn!(factor = %factor.id, "a TOTP code was replayed");
                         }
-                        Err(TotpError::Malformed(digits)) => {
-                            return Err(malformed_code("code", digits));
-                        }
+                        Err(TotpError::Malformed(_)) => return Err(malformed_code("code")),
                         Err(TotpError::Replayed) => {
                             tracing::warn!(factor = %factor.id, "a TOTP code was replayed");
                         }
@@ -506,12 +519,9 @@ impl SecondFactors {
                 Err(AppError::WrongCode { field: "code" })
             }
             Proof::RecoveryCode(typed) => {
-                let code = typed.expose(RecoveryCode::parse).map_err(|_| {
-                    AppError::Invalid(ValidationError::new(
-                        "recovery_code",
-                        Rule::Charset("16 letters and digits, as shown (dashes optional)"),
-                    ))
-                })?;
+                let code = typed
+                    .expose(RecoveryCode::parse)
+                    .map_err(|_| malformed_recovery_code())?;
                 let selector = code.selector();
                 let hash = self.store.recovery_code_hash(user.id, &selector).await?;
                 let password = code.expose(|c| Password::parse(c.to_owned()))?;
@@ -539,11 +549,23 @@ impl SecondFactors {
     }
 }
 
-fn malformed_code(field: &'static str, digits: u32) -> AppError {
-    let _ = digits;
+/// Whether `typed` has the shape of an authenticator app's code: six digits.
+pub(crate) fn is_app_code(typed: &str) -> bool {
+    let typed = typed.trim();
+    typed.len() == 6 && typed.bytes().all(|b| b.is_ascii_digit())
+}
+
+fn malformed_code(field: &'static str) -> AppError {
     AppError::Invalid(ValidationError::new(
         field,
         Rule::Charset("the 6 digits your authenticator app shows"),
+    ))
+}
+
+fn malformed_recovery_code() -> AppError {
+    AppError::Invalid(ValidationError::new(
+        "recovery_code",
+        Rule::Charset("16 letters and digits, as shown (dashes optional)"),
     ))
 }
 

@@ -19,7 +19,7 @@ use super::api::PendingToken;
 use crate::accounts::pages::{allow_form_to, return_to};
 use crate::body::Form;
 use crate::error::AppError;
-use crate::sessions::{Authenticated, IssuedToken, MaybeAuth};
+use crate::sessions::{Authenticated, IssuedToken, MaybeEnrolling};
 use crate::state::AppState;
 use crate::web::{FormErrors, guarded, render, see_other, user_agent, utc};
 use zeroize::Zeroizing;
@@ -227,7 +227,11 @@ async fn factors_view(
             confirm_id: shown.confirm_id,
             recovery_codes: shown.recovery_codes,
             other_sessions,
-            notice: shown.notice,
+            notice: shown.notice.or_else(|| {
+                state.accounts.sessions.needs_second_factor(auth).then_some(
+                    "This site needs a second factor: add an authenticator app to continue.",
+                )
+            }),
             errors: shown.errors,
         },
     )
@@ -241,11 +245,7 @@ fn exposed(secret: &SecretString) -> Zeroizing<String> {
 /// a recovery code.
 fn typed_proof(code: Option<SecretString>) -> Option<Proof> {
     let code = code.filter(|c| !c.is_empty())?;
-    let is_app_code = code.expose(|c| {
-        let c = c.trim();
-        c.len() == 6 && c.bytes().all(|b| b.is_ascii_digit())
-    });
-    Some(if is_app_code {
+    Some(if code.expose(super::is_app_code) {
         Proof::Totp(code)
     } else {
         Proof::RecoveryCode(code)
@@ -259,7 +259,10 @@ fn with_token(state: &AppState, jar: CookieJar, token: Option<&IssuedToken>) -> 
     }
 }
 
-async fn factors_page(State(state): State<AppState>, MaybeAuth(auth): MaybeAuth) -> Response {
+async fn factors_page(
+    State(state): State<AppState>,
+    MaybeEnrolling(auth): MaybeEnrolling,
+) -> Response {
     let Some(auth) = auth else {
         return see_other("/login");
     };
@@ -281,7 +284,7 @@ async fn add_submit(
     State(state): State<AppState>,
     client: ClientInfo,
     jar: CookieJar,
-    MaybeAuth(auth): MaybeAuth,
+    MaybeEnrolling(auth): MaybeEnrolling,
     Form(form): Form<AddForm>,
 ) -> Response {
     let Some(auth) = auth else {
@@ -338,7 +341,7 @@ struct ConfirmForm {
 async fn confirm_submit(
     State(state): State<AppState>,
     client: ClientInfo,
-    MaybeAuth(auth): MaybeAuth,
+    MaybeEnrolling(auth): MaybeEnrolling,
     Path(id): Path<String>,
     Form(form): Form<ConfirmForm>,
 ) -> Response {
@@ -405,7 +408,7 @@ async fn remove_submit(
     State(state): State<AppState>,
     client: ClientInfo,
     jar: CookieJar,
-    MaybeAuth(auth): MaybeAuth,
+    MaybeEnrolling(auth): MaybeEnrolling,
     Path(id): Path<String>,
     Form(form): Form<ProofForm>,
 ) -> Response {
@@ -453,7 +456,7 @@ async fn codes_submit(
     State(state): State<AppState>,
     client: ClientInfo,
     jar: CookieJar,
-    MaybeAuth(auth): MaybeAuth,
+    MaybeEnrolling(auth): MaybeEnrolling,
     Form(form): Form<ProofForm>,
 ) -> Response {
     let Some(auth) = auth else {

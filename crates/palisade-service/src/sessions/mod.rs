@@ -18,7 +18,7 @@ use crate::store::{SessionRow, Store, UserRow};
 pub(crate) use cleanup::spawn_cleanup;
 pub use cookie::{DOMAIN_SESSION_COOKIE, PENDING_LOGIN_COOKIE, SESSION_COOKIE};
 pub(crate) use cookie::{PresentedToken, SessionCookies};
-pub(crate) use extract::{Auth, MaybeAuth};
+pub(crate) use extract::{Auth, Enrolling, MaybeAuth, MaybeEnrolling};
 pub(crate) use token::{IssuedToken, hex, random_bytes, token_hash};
 
 /// A client's `User-Agent` as stored beside a login: no control characters, at most 200.
@@ -36,6 +36,19 @@ pub(crate) struct SessionPolicy {
     pub(crate) idle_secs: i64,
     pub(crate) absolute_secs: i64,
     pub(crate) reauth_secs: i64,
+    /// Sessions without a second factor reach only where one is added.
+    pub(crate) require_second_factor: bool,
+}
+
+/// What a request signed in with.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Credential {
+    /// An API token: one factor, whatever the session that made it had.
+    ApiToken,
+    /// A session begun with the password alone.
+    Session,
+    /// A session begun with a second factor (or whose user proved one since).
+    SessionWithSecondFactor,
 }
 
 /// An authenticated request's session and user.
@@ -92,6 +105,7 @@ impl Sessions {
             expires_at: t + self.policy.absolute_secs,
             client_addr: client.addr.to_string(),
             user_agent: clean_user_agent(user_agent),
+            second_factor: 0,
         };
         let hash = token.expose(token_hash);
         Ok((token, session, hash))
@@ -136,6 +150,11 @@ impl Sessions {
             tracing::warn!(why, "could not record a session's last use");
         }
         Ok(Some(Authenticated { session, user }))
+    }
+
+    /// Whether this session may reach only where a second factor is added.
+    pub(crate) fn needs_second_factor(&self, auth: &Authenticated) -> bool {
+        self.policy.require_second_factor && auth.session.second_factor == 0
     }
 
     /// Past its absolute lifetime, or idle for too long, at `t`.

@@ -105,8 +105,8 @@ macro_rules! finish_postgres {
     };
 }
 const FINISH_SESSION_POSTGRES: &str = finish_postgres!(
-    "INSERT INTO sessions (id, user_id, token_hash, created_at, last_seen_at, last_auth_at, expires_at, client_addr, user_agent) \
-     VALUES ($9, $10, $11, $12, $13, $14, $15, $16, $17)"
+    "INSERT INTO sessions (id, user_id, token_hash, created_at, last_seen_at, last_auth_at, expires_at, client_addr, user_agent, second_factor) \
+     VALUES ($9, $10, $11, $12, $13, $14, $15, $16, $17, $18)"
 );
 const FINISH_PENDING_POSTGRES: &str = finish_postgres!(
     "INSERT INTO pending_logins (token_hash, user_id, created_at, expires_at, client_addr, user_agent) \
@@ -318,7 +318,8 @@ impl Store {
                         .bind(session.last_auth_at)
                         .bind(session.expires_at)
                         .bind(&session.client_addr)
-                        .bind(&session.user_agent),
+                        .bind(&session.user_agent)
+                        .bind(session.second_factor),
                     LoginStart::Pending(pending, token_hash) => query
                         .bind(token_hash)
                         .bind(pending.user_id)
@@ -586,6 +587,7 @@ mod tests {
             expires_at: now + 60,
             client_addr: "127.0.0.1".into(),
             user_agent: "test".into(),
+            second_factor: 0,
         };
         let audit = AuditRecord {
             at: now,

@@ -183,6 +183,7 @@ mod tests {
             expires_at: 10,
             client_addr: "127.0.0.1".into(),
             user_agent: String::new(),
+            second_factor: 0,
         };
         let user = UserRow {
             id: 1,

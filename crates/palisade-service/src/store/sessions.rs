@@ -13,8 +13,8 @@ pub(super) fn insert<'q>(
     token_hash: &'q str,
 ) -> sqlx::query::Query<'q, sqlx::Any, sqlx::any::AnyArguments> {
     sqlx::query(
-        "INSERT INTO sessions (id, user_id, token_hash, created_at, last_seen_at, last_auth_at, expires_at, client_addr, user_agent) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
+        "INSERT INTO sessions (id, user_id, token_hash, created_at, last_seen_at, last_auth_at, expires_at, client_addr, user_agent, second_factor) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
     )
     .bind(&session.id)
     .bind(session.user_id)
@@ -25,6 +25,7 @@ pub(super) fn insert<'q>(
     .bind(session.expires_at)
     .bind(&session.client_addr)
     .bind(&session.user_agent)
+    .bind(session.second_factor)
 }
 
 #[derive(Debug, Clone, FromRow)]
@@ -37,6 +38,8 @@ pub(crate) struct SessionRow {
     pub(crate) expires_at: i64,
     pub(crate) client_addr: String,
     pub(crate) user_agent: String,
+    /// 1 when the session began with a second factor, or its user proved one since.
+    pub(crate) second_factor: i64,
 }
 
 #[derive(FromRow)]
@@ -49,6 +52,7 @@ struct SessionWithUser {
     expires_at: i64,
     client_addr: String,
     user_agent: String,
+    second_factor: i64,
     username: String,
     email: String,
     display_name: Option<String>,
@@ -79,7 +83,7 @@ impl Store {
         let generation = self.sessions.generation();
         let row = sqlx::query_as::<_, SessionWithUser>(
             "SELECT s.id, s.user_id, s.created_at, s.last_seen_at, s.last_auth_at, s.expires_at, s.client_addr, s.user_agent, \
-                    u.username, u.email, u.display_name, u.disabled, u.created_at AS user_created_at \
+                    s.second_factor, u.username, u.email, u.display_name, u.disabled, u.created_at AS user_created_at \
              FROM sessions s JOIN users u ON u.id = s.user_id WHERE s.token_hash = $1",
         )
         .bind(token_hash)
@@ -105,6 +109,7 @@ impl Store {
             expires_at: r.expires_at,
             client_addr: r.client_addr,
             user_agent: r.user_agent,
+            second_factor: r.second_factor,
         };
         let found = (Arc::new(session), Arc::new(user));
         self.sessions.put(token_hash, &found, generation);
@@ -153,7 +158,7 @@ impl Store {
 
     pub(crate) async fn sessions_of(&self, user_id: i64) -> Result<Vec<SessionRow>, StoreError> {
         Ok(sqlx::query_as::<_, SessionRow>(
-            "SELECT id, user_id, created_at, last_seen_at, last_auth_at, expires_at, client_addr, user_agent \
+            "SELECT id, user_id, created_at, last_seen_at, last_auth_at, expires_at, client_addr, user_agent, second_factor \
              FROM sessions WHERE user_id = $1 ORDER BY created_at DESC LIMIT 100",
         )
         .bind(user_id)
@@ -179,6 +184,17 @@ impl Store {
             .revoking(sqlx::query("DELETE FROM sessions").execute(&self.pool))
             .await?;
         Ok(done.rows_affected())
+    }
+
+    /// Records that this session's user proved a second factor (they just added one).
+    pub(crate) async fn mark_second_factor(&self, session_id: &str) -> Result<(), StoreError> {
+        self.revoking(
+            sqlx::query("UPDATE sessions SET second_factor = 1 WHERE id = $1")
+                .bind(session_id)
+                .execute(&self.pool),
+        )
+        .await?;
+        Ok(())
     }
 
     /// Ends every session of the user but `keep`; returns how many.

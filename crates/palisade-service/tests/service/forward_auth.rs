@@ -876,3 +876,67 @@ async fn a_pending_login_passes_no_proxy() {
         assert!(header(&reply, "remote-user").is_none());
     }
 }
+
+/// `policy = "two_factor"`: a password-only session is refused, a session begun with a
+/// code passes; an API token never does.
+#[tokio::test]
+async fn two_factor_rules_let_through_only_sessions_begun_with_one() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut config = test_config(dir.path(), None);
+    config.trusted_proxies = vec!["127.0.0.1".into()];
+    config.access_control = AccessControl {
+        default_policy: None,
+        rules: vec![rule(&[], &[], "two_factor")],
+    };
+    let app = TestApp::with_config(config, dir).await;
+    let user = super::second_factor::enrolled(&app, "nina").await;
+    let ask_with = |token: &str| {
+        let bearer = format!("Bearer {token}");
+        ask(
+            "forward-auth",
+            PROXY,
+            &forwarded("GET", "/", &[SCRIPT, ("authorization", bearer.as_str())]),
+        )
+    };
+    // The session that enrolled proved the code when it confirmed the app.
+    let reply = app.send(ask_with(&user.session)).await;
+    assert_eq!(reply.status, StatusCode::OK, "{}", reply.body);
+    // A password-only session of another user without a factor: refused.
+    assert_eq!(
+        app.register("olga", "olga@example.com", STRONG)
+            .await
+            .status,
+        StatusCode::CREATED
+    );
+    let password_only = app.login("olga", STRONG).await;
+    let reply = app.send(ask_with(&password_only)).await;
+    assert_eq!(reply.status, StatusCode::FORBIDDEN, "{}", reply.body);
+    // An API token of the enrolled user: one factor, refused.
+    let token = app
+        .json(
+            "POST",
+            "/api/v1/tokens",
+            Some(serde_json::json!({"name": "ci"})),
+            Some(&user.session),
+        )
+        .await;
+    let token = token.json()["token"].as_str().unwrap().to_owned();
+    let reply = app.send(ask_with(&token)).await;
+    assert_eq!(reply.status, StatusCode::FORBIDDEN, "{}", reply.body);
+    // Signing in with the code: passes, named.
+    let client = "127.0.0.1:40014";
+    let pending = super::second_factor::pending_login(&app, "nina", client).await;
+    app.clock.advance(30);
+    let code = user.secret_code(app.clock.now());
+    let done = app
+        .send(super::second_factor::second_step(
+            &pending,
+            serde_json::json!({"code": code}),
+            client,
+        ))
+        .await;
+    let session = done.json()["token"].as_str().unwrap().to_owned();
+    let reply = app.send(ask_with(&session)).await;
+    assert_eq!(reply.status, StatusCode::OK, "{}", reply.body);
+    assert_eq!(header(&reply, "remote-user"), Some("nina"));
+}

@@ -18,6 +18,13 @@ pub(crate) struct Enrolled {
     pub(crate) recovery_codes: Vec<String>,
 }
 
+impl Enrolled {
+    /// The user's app's code at `unix`.
+    pub(crate) fn secret_code(&self, unix: i64) -> String {
+        code_at(&self.secret, unix)
+    }
+}
+
 fn code_at(secret: &TotpSecret, unix: i64) -> String {
     let totp = Totp::default();
     totp.code(secret, totp.step_at(unix as u64))
@@ -96,7 +103,11 @@ pub(crate) async fn pending_login(app: &TestApp, name: &str, client: &str) -> St
     pending
 }
 
-fn second_step(pending: &str, body: Value, client: &str) -> http::Request<axum::body::Body> {
+pub(crate) fn second_step(
+    pending: &str,
+    body: Value,
+    client: &str,
+) -> http::Request<axum::body::Body> {
     req(
         "POST",
         "/api/v1/login/second-step",
@@ -453,6 +464,27 @@ async fn changing_factors_needs_the_factor_and_a_recent_password() {
         "{}",
         regenerate.body
     );
+    // With a recovery code: a new set, and the old codes (that one included) are gone.
+    let body = json!({"recovery_code": user.recovery_codes[0]});
+    let regenerated = post(&app, "/api/v1/mfa/recovery-codes", body, Some(s)).await;
+    assert_eq!(regenerated.status, StatusCode::OK, "{}", regenerated.body);
+    let fresh = regenerated.json()["recovery_codes"]
+        .as_array()
+        .unwrap()
+        .len();
+    assert_eq!(fresh, 10);
+    assert!(!regenerated.body.contains(&user.recovery_codes[1]));
+    let client = "127.0.0.1:40015";
+    let pending = pending_login(&app, "frank", client).await;
+    let body = json!({"recovery_code": user.recovery_codes[1]});
+    let replaced = app.send(second_step(&pending, body, client)).await;
+    assert_eq!(replaced.status, StatusCode::FORBIDDEN, "{}", replaced.body);
+    assert_eq!(
+        app.audit_events_named("recovery_codes_replaced")
+            .await
+            .unwrap(),
+        1
+    );
 
     // Stale: the code alone is not enough, and is not used up by the refusal.
     app.clock.advance(16 * 60);
@@ -795,4 +827,121 @@ async fn the_account_page_enrols_an_app_and_offers_ending_other_sessions() {
             .unwrap(),
         1
     );
+}
+
+/// `require_second_factor`: a password-only session reaches nothing but adding a factor
+/// (API: 403 naming the need; pages: sent to the enrolment page) and signing out; once the
+/// factor is confirmed, the same session reaches everything.
+#[tokio::test]
+async fn require_second_factor_sends_everyone_to_enrol_first() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut config = super::support::test_config(dir.path(), None);
+    config.require_second_factor = true;
+    let app = TestApp::with_config(config, dir).await;
+    assert_eq!(
+        app.register("mona", "mona@example.com", STRONG)
+            .await
+            .status,
+        StatusCode::CREATED
+    );
+    let client = "127.0.0.1:40013";
+    let login = app.login_from("mona", STRONG, client).await;
+    assert_eq!(login.status, StatusCode::OK, "{}", login.body);
+    let session = login.json()["token"].as_str().unwrap().to_owned();
+    let cookie = login.cookie().unwrap();
+    for path in [
+        "/api/v1/me",
+        "/api/v1/sessions",
+        "/api/v1/tokens",
+        "/api/v1/secrets",
+    ] {
+        let reply = app.json("GET", path, None, Some(&session)).await;
+        assert_eq!(
+            reply.status,
+            StatusCode::FORBIDDEN,
+            "{path}: {}",
+            reply.body
+        );
+        assert!(
+            reply.json()["type"]
+                .as_str()
+                .unwrap()
+                .ends_with(":second-factor-enrolment-required")
+        );
+    }
+    for path in ["/account", "/account/tokens", "/account/secrets", "/login"] {
+        let reply = app.send(page_get(path, Some(&cookie))).await;
+        assert_eq!(reply.status, StatusCode::SEE_OTHER, "{path}");
+        assert_eq!(
+            reply.headers["location"], "/account/second-factors",
+            "{path}"
+        );
+    }
+    let page = app
+        .send(page_get("/account/second-factors", Some(&cookie)))
+        .await;
+    assert_eq!(page.status, StatusCode::OK);
+    assert!(
+        page.body.contains("This site needs a second factor"),
+        "{}",
+        page.body
+    );
+
+    let added = post(
+        &app,
+        "/api/v1/mfa/totp",
+        json!({"name": "phone"}),
+        Some(&session),
+    )
+    .await;
+    assert_eq!(added.status, StatusCode::CREATED, "{}", added.body);
+    let secret = TotpSecret::from_base32(added.json()["secret"].as_str().unwrap()).unwrap();
+    let id = added.json()["id"].as_str().unwrap().to_owned();
+    let code = code_at(&secret, app.clock.now());
+    let confirm = format!("/api/v1/mfa/totp/{id}/confirm");
+    let done = post(&app, &confirm, json!({"code": code}), Some(&session)).await;
+    assert_eq!(done.status, StatusCode::OK, "{}", done.body);
+    app.changed_elsewhere().await;
+    let me = app.json("GET", "/api/v1/me", None, Some(&session)).await;
+    assert_eq!(me.status, StatusCode::OK, "{}", me.body);
+    let account = app.send(page_get("/account", Some(&cookie))).await;
+    assert_eq!(account.status, StatusCode::OK);
+    // Signing out works at any point; the next login asks for the code.
+    let out = app
+        .json("POST", "/api/v1/logout", None, Some(&session))
+        .await;
+    assert_eq!(out.status, StatusCode::NO_CONTENT);
+    pending_login(&app, "mona", client).await;
+}
+
+/// Without a session, every second-factor endpoint but the login's step answers 401 and
+/// changes nothing.
+#[tokio::test]
+async fn the_factor_endpoints_need_a_session() {
+    let app = TestApp::sqlite().await;
+    for (method, path, body) in [
+        ("GET", "/api/v1/mfa", None),
+        ("POST", "/api/v1/mfa/totp", Some(json!({"name": "phone"}))),
+        (
+            "POST",
+            "/api/v1/mfa/totp/abc/confirm",
+            Some(json!({"code": "123456"})),
+        ),
+        ("DELETE", "/api/v1/mfa/abc", None),
+        ("POST", "/api/v1/mfa/recovery-codes", Some(json!({}))),
+        ("POST", "/api/v1/sessions/end-others", Some(json!({}))),
+    ] {
+        let reply = app.json(method, path, body, None).await;
+        assert_eq!(
+            reply.status,
+            StatusCode::UNAUTHORIZED,
+            "{method} {path}: {}",
+            reply.body
+        );
+    }
+    let rows: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM second_factors")
+        .fetch_one(&app.db)
+        .await
+        .unwrap();
+    assert_eq!(rows, 0);
 }
