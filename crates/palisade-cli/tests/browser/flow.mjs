@@ -1,11 +1,14 @@
-// Browser test: register → log in → account page → end another session → log out, in
-// headless Chromium, failing on any CSP violation or page error.
+// Browser test: register → log in → account page → end another session → log out; then an
+// authenticator app: add it (QR code and key), confirm it with a code computed here, keep
+// the recovery codes, and sign in with a recovery code and with a code — in headless
+// Chromium, failing on any CSP violation or page error.
 // Usage: node flow.mjs <path to palisade binary>   (PLAYWRIGHT_CORE may point at the module)
 import { spawn } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createRequire } from 'node:module';
+import { createHmac } from 'node:crypto';
 
 const require = createRequire(import.meta.url);
 const { chromium } = require(process.env.PLAYWRIGHT_CORE || 'playwright-core');
@@ -43,6 +46,20 @@ function watch(page, name) {
   return page;
 }
 function expect(cond, what) { if (!cond) throw new Error('expectation failed: ' + what); }
+
+// RFC 6238 as an authenticator app computes it: HMAC-SHA-1, 30 s, 6 digits.
+function totp(base32, step) {
+  const alphabet = 'ABCDEFGHIJKLMNOPQRSTUVWXYZ234567';
+  let bits = '';
+  for (const c of base32.replace(/[\s=]/g, '').toUpperCase()) bits += alphabet.indexOf(c).toString(2).padStart(5, '0');
+  const key = Buffer.from(bits.match(/.{8}/g).map((b) => parseInt(b, 2)));
+  const counter = Buffer.alloc(8);
+  counter.writeBigUInt64BE(BigInt(step));
+  const mac = createHmac('sha1', key).update(counter).digest();
+  const at = mac[19] & 0xf;
+  return String((mac.readUInt32BE(at) & 0x7fffffff) % 1000000).padStart(6, '0');
+}
+const stepNow = () => Math.floor(Date.now() / 30000);
 
 try {
   const a = watch(await (await browser.newContext()).newPage(), 'A');
@@ -100,8 +117,58 @@ try {
   await Promise.all([a.waitForURL('**/login'), a.click('#logout')]);
   await a.goto(origin + '/account');
   expect(a.url().endsWith('/login'), 'logged out');
+
+  // An authenticator app, from the account page.
+  const c = watch(await (await browser.newContext()).newPage(), 'C');
+  await c.goto(origin + '/register');
+  await c.fill('#username', 'two-factor-user');
+  await c.fill('#email', 'two-factor@example.com');
+  await c.fill('#password', 'gravel orbit violet canteen');
+  await Promise.all([c.waitForURL('**/login?registered=1'), c.click('button[type=submit]')]);
+  const signIn = async () => {
+    await c.goto(origin + '/login');
+    await c.fill('#identifier', 'two-factor-user');
+    await c.fill('#password', 'gravel orbit violet canteen');
+    await c.click('button[type=submit]');
+  };
+  await signIn();
+  await c.waitForURL('**/account');
+  await c.click('#second-factors-link');
+  await c.fill('#name', 'phone');
+  await c.click('#add-app');
+  expect(await c.locator('.qr svg').count() === 1, 'the QR code shows (inline SVG under the CSP)');
+  const secret = (await c.textContent('#totp-secret')).trim();
+  const confirmedAt = stepNow();
+  await c.fill('#confirm_code', totp(secret, confirmedAt));
+  await c.click('#confirm');
+  const codes = (await c.textContent('#codes')).trim().split('\n');
+  expect(codes.length === 10, 'ten recovery codes shown: ' + codes.length);
+  expect((await c.textContent('main')).includes('authenticator app'), 'the app is listed');
+  await Promise.all([c.waitForURL('**/login'), c.goto(origin + '/account').then(() => c.click('#logout'))]);
+
+  // The password alone leads to the second step; a recovery code completes it.
+  await signIn();
+  await c.waitForURL('**/login/second-step');
+  await c.goto(origin + '/account');
+  expect(c.url().endsWith('/login'), 'the half-done login reaches no account page: ' + c.url());
+  await c.goto(origin + '/login/second-step');
+  await c.click('summary');
+  await c.fill('#recovery_code', codes[0]);
+  await Promise.all([c.waitForURL('**/account'), c.click('#use-recovery-code')]);
+  await Promise.all([c.waitForURL('**/login'), c.click('#logout')]);
+
+  // And a code from the app, in a later step than the one that confirmed it (used once).
+  while (stepNow() <= confirmedAt) await new Promise((r) => setTimeout(r, 500));
+  await signIn();
+  await c.waitForURL('**/login/second-step');
+  await c.fill('#code', totp(secret, stepNow()));
+  await Promise.all([c.waitForURL('**/account'), c.click('#verify')]);
+  const pending = (await c.context().cookies()).find((k) => k.name === '__Host-palisade-login');
+  expect(!pending, 'the pending-login cookie is gone once signed in');
+
   expect(problems.length === 0, 'no CSP violation or page error:\n' + problems.join('\n'));
-  console.log('browser flow passed: register, log in, account, end another session, log out; no CSP violations');
+  console.log('browser flow passed: register, log in, account, end another session, log out; authenticator app added, '
+    + 'signed in with a recovery code and with a code; no CSP violations');
 } catch (e) {
   console.error(e.message);
   if (problems.length) console.error(problems.join('\n'));
