@@ -38,7 +38,13 @@ use crate::state::AppState;
         crate::mfa::api::confirm_totp,
         crate::mfa::api::remove,
         crate::mfa::api::regenerate_codes,
-        crate::mfa::api::second_step
+        crate::mfa::api::second_step,
+        crate::mfa::api::second_step_challenge,
+        crate::mfa::api::add_passkey,
+        crate::mfa::api::finish_passkey,
+        crate::mfa::api::reauth_challenge,
+        crate::mfa::api::passkey_sign_in_challenge,
+        crate::mfa::api::passkey_sign_in
     )
 )]
 pub(crate) struct ApiDoc;
@@ -49,16 +55,25 @@ async fn openapi() -> Response {
 }
 
 /// Operations anyone may call; every other one needs a session (cookie or bearer token).
-const PUBLIC: [&str; 5] = [
+const PUBLIC: [&str; 8] = [
     "register",
     "login",
     "login_second_step",
+    "second_step_challenge",
+    "passkey_sign_in_challenge",
+    "passkey_sign_in",
     "forward_auth",
     "auth_request",
 ];
 
 /// Operations throttled per client.
-const THROTTLED: [&str; 3] = ["register", "login", "login_second_step"];
+const THROTTLED: [&str; 5] = [
+    "register",
+    "login",
+    "login_second_step",
+    "passkey_sign_in_challenge",
+    "passkey_sign_in",
+];
 
 /// The OpenAPI document: the operations as their handlers declare them, plus what every
 /// operation can answer from the layers around it, so a client (and a schema-driven test)

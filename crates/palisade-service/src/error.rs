@@ -41,6 +41,9 @@ pub(crate) enum AppError {
     /// A second-factor code that is wrong, or already used.
     #[error("wrong code")]
     WrongCode { field: &'static str },
+    /// Passkeys need `public_origin` to name a host.
+    #[error("passkeys unavailable")]
+    PasskeysUnavailable,
     /// `require_second_factor`: this session must add a second factor first.
     #[error("second factor enrolment required")]
     SecondFactorEnrolment,
@@ -147,6 +150,10 @@ impl AppError {
                 "Enter a code from your authenticator app, or a recovery code, to do this.".into()
             }
             AppError::WrongCode { .. } => "The code is not correct, or was already used.".into(),
+            AppError::PasskeysUnavailable => {
+                "Passkeys are not available here: public_origin must name a host, not an address."
+                    .into()
+            }
             AppError::SecondFactorEnrolment => {
                 "This site needs a second factor: add one (/api/v1/mfa/totp) before anything else."
                     .into()
@@ -193,6 +200,9 @@ impl AppError {
             ),
             AppError::WrongCode { .. } => (S::FORBIDDEN, "wrong-code", "Wrong code"),
             AppError::LoginExpired => (S::UNAUTHORIZED, "login-expired", "Sign-in expired"),
+            AppError::PasskeysUnavailable => {
+                (S::NOT_FOUND, "passkeys-unavailable", "Passkeys unavailable")
+            }
             AppError::SecondFactorEnrolment => (
                 S::FORBIDDEN,
                 "second-factor-enrolment-required",

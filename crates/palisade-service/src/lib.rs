@@ -31,7 +31,9 @@ pub use authz::{AccessControl, OneOrMany, RuleConfig};
 pub use clock::{Clock, ManualClock};
 pub use config::{Config, Overrides};
 pub use service::{Service, build, build_with_clock};
-pub use sessions::{DOMAIN_SESSION_COOKIE, PENDING_LOGIN_COOKIE, SESSION_COOKIE};
+pub use sessions::{
+    DOMAIN_SESSION_COOKIE, PASSKEY_SIGN_IN_COOKIE, PENDING_LOGIN_COOKIE, SESSION_COOKIE,
+};
 
 #[cfg(test)]
 mod secret_hygiene;

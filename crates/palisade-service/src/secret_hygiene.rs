@@ -96,6 +96,16 @@ fn request_types_and_settings_never_print_a_secret() {
             ),
         ),
         (
+            "AddPasskeyRequest",
+            format!(
+                "{:?}",
+                serde_json::from_value::<crate::mfa::api::AddPasskeyRequest>(
+                    json!({"name": "key", "password": password, "code": MARKER, "recovery_code": MARKER})
+                )
+                .unwrap()
+            ),
+        ),
+        (
             "ChangeProofs",
             format!(
                 "{:?}",

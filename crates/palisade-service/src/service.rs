@@ -137,7 +137,9 @@ pub async fn build_with_clock(config: &Config, clock: Clock) -> Result<Service, 
         store.clone(),
     );
     let api_tokens = crate::api_tokens::ApiTokens::new(store.clone(), accounts.clock.clone());
-    let mfa = crate::mfa::SecondFactors::new(store.clone(), accounts.clock.clone());
+    let webauthn = crate::mfa::passkeys::relying_party(&config.origin(), &config.site_name)
+        .map_err(|e| format!("configuration: {e}"))?;
+    let mfa = crate::mfa::SecondFactors::new(store.clone(), accounts.clock.clone(), webauthn);
     let state = AppState(Arc::new(Inner {
         accounts,
         authz,

@@ -61,6 +61,19 @@ REACHED_ELSEWHERE = {
         "crates/palisade-service/tests/service/second_factor.rs::changing_factors_needs_the_factor_and_a_recent_password",
     "POST /api/v1/mfa/recovery-codes 401":
         "crates/palisade-service/tests/service/second_factor.rs::the_factor_endpoints_need_a_session",
+    # Passkeys need a host name as the relying party (this run's server has an address)
+    # and a signing authenticator: the service tests drive a software one.
+    **{f"POST /api/v1/{path} {status}": f"crates/palisade-service/tests/service/passkeys.rs::{test}" for path, status, test in [
+        ("mfa/passkeys", "200", "a_passkey_is_added_then_used_as_the_second_step_and_alone"),
+        ("mfa/passkeys/finish", "200", "a_passkey_is_added_then_used_as_the_second_step_and_alone"),
+        ("mfa/passkeys/finish", "404", "a_passkey_proves_a_change_and_nothing_is_finished_unstarted"),
+        ("mfa/passkeys/challenge", "200", "a_passkey_proves_a_change_and_nothing_is_finished_unstarted"),
+        ("login/second-step/challenge", "200", "a_passkey_is_added_then_used_as_the_second_step_and_alone"),
+        ("login/second-step/challenge", "404", "second_step_challenge_for_an_account_without_a_passkey"),
+        ("login/passkey/challenge", "200", "a_passkey_is_added_then_used_as_the_second_step_and_alone"),
+        ("login/passkey", "200", "a_passkey_is_added_then_used_as_the_second_step_and_alone"),
+        ("login/passkey", "401", "a_passkey_is_added_then_used_as_the_second_step_and_alone"),
+    ]},
     "503": "crates/palisade-cli/tests/faults/pg_restart.py, disk_full.py",
     "429": "crates/palisade-service/tests/service/throttling.rs",
     "413": "crates/palisade-service/tests/service/api.rs::validation_errors_name_the_field_and_never_echo",

@@ -1,7 +1,8 @@
 // Browser test: register → log in → account page → end another session → log out; then an
 // authenticator app: add it (QR code and key), confirm it with a code computed here, keep
-// the recovery codes, and sign in with a recovery code and with a code — in headless
-// Chromium, failing on any CSP violation or page error.
+// the recovery codes, and sign in with a recovery code and with a code; then a passkey in
+// Chromium's virtual authenticator: add it, use it as the second step, sign in with it
+// alone — in headless Chromium, failing on any CSP violation or page error.
 // Usage: node flow.mjs <path to palisade binary>   (PLAYWRIGHT_CORE may point at the module)
 import { spawn } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
@@ -9,6 +10,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createRequire } from 'node:module';
 import { createHmac } from 'node:crypto';
+import { createServer as netServer } from 'node:net';
 
 const require = createRequire(import.meta.url);
 const { chromium } = require(process.env.PLAYWRIGHT_CORE || 'playwright-core');
@@ -16,8 +18,14 @@ const binary = process.argv[2];
 if (!binary) { console.error('usage: node flow.mjs <palisade binary>'); process.exit(2); }
 
 const work = mkdtempSync(join(tmpdir(), 'palisade-browser-'));
-const server = spawn(binary, ['serve', '--listen', '127.0.0.1:0', '--data-dir', join(work, 'data')], {
-  env: { ...process.env, PALISADE_ARGON2_MEMORY_KIB: '8192', PALISADE_ARGON2_ITERATIONS: '1' },
+// Passkeys need a host name for their relying party (WebAuthn refuses addresses): the
+// pages are visited as localhost.
+const port = await new Promise((resolve) => {
+  const s = netServer().listen(0, '127.0.0.1', () => { const { port } = s.address(); s.close(() => resolve(port)); });
+});
+const server = spawn(binary, ['serve', '--listen', `127.0.0.1:${port}`, '--data-dir', join(work, 'data')], {
+  env: { ...process.env, PALISADE_ARGON2_MEMORY_KIB: '8192', PALISADE_ARGON2_ITERATIONS: '1',
+         PALISADE_PUBLIC_ORIGIN: `http://localhost:${port}` },
   stdio: ['ignore', 'ignore', 'pipe'],
 });
 const origin = await new Promise((resolve, reject) => {
@@ -26,7 +34,7 @@ const origin = await new Promise((resolve, reject) => {
   server.stderr.on('data', (chunk) => {
     text += chunk;
     const m = text.match(/listening on (\S+)\n/); // the whole line: a chunk may end mid-port
-    if (m) { clearTimeout(timer); resolve('http://' + m[1]); }
+    if (m) { clearTimeout(timer); resolve(`http://localhost:${port}`); }
   });
   server.on('exit', (code) => reject(new Error('server exited ' + code + ': ' + text)));
 });
@@ -166,9 +174,53 @@ try {
   const pending = (await c.context().cookies()).find((k) => k.name === '__Host-palisade-login');
   expect(!pending, 'the pending-login cookie is gone once signed in');
 
+  await Promise.all([c.waitForURL('**/login'), c.click('#logout')]);
+
+  // A passkey, in Chromium's virtual authenticator (user verification on, as a platform
+  // passkey with a fingerprint reader would do).
+  const d = watch(await (await browser.newContext()).newPage(), 'D');
+  const cdp = await d.context().newCDPSession(d);
+  await cdp.send('WebAuthn.enable');
+  await cdp.send('WebAuthn.addVirtualAuthenticator', { options: {
+    protocol: 'ctap2', transport: 'internal', hasResidentKey: true, hasUserVerification: true,
+    isUserVerified: true, automaticPresenceSimulation: true } });
+  await d.goto(origin + '/register');
+  await d.fill('#username', 'passkey-user');
+  await d.fill('#email', 'passkey@example.com');
+  await d.fill('#password', 'gravel orbit violet canteen');
+  await Promise.all([d.waitForURL('**/login?registered=1'), d.click('button[type=submit]')]);
+  const loginPage = await d.goto(origin + '/login');
+  const policy = loginPage.headers()['permissions-policy'];
+  expect(policy.includes('publickey-credentials-get=(self)') && policy.includes('camera=()'),
+    'the login page allows WebAuthn for itself only: ' + policy);
+  await d.fill('#identifier', 'passkey-user');
+  await d.fill('#password', 'gravel orbit violet canteen');
+  await Promise.all([d.waitForURL('**/account'), d.click('button[type=submit]')]);
+  const accountPage = await d.reload();
+  expect(accountPage.headers()['permissions-policy'].includes('publickey-credentials-get=()'),
+    'other pages keep WebAuthn denied');
+  await d.click('#second-factors-link');
+  await d.fill('#passkey-name', 'this laptop');
+  await d.click('#add-passkey');
+  await d.waitForFunction(() => document.getElementById('passkey-status').textContent === 'Passkey added.');
+  const passkeyCodes = (await d.textContent('#new-recovery-codes')).trim().split('\n');
+  expect(passkeyCodes.length === 10, 'recovery codes with the first factor: ' + passkeyCodes.length);
+  await d.goto(origin + '/account');
+  await Promise.all([d.waitForURL('**/login'), d.click('#logout')]);
+  // Password, then the passkey as the second step.
+  await d.fill('#identifier', 'passkey-user');
+  await d.fill('#password', 'gravel orbit violet canteen');
+  await Promise.all([d.waitForURL('**/login/second-step'), d.click('button[type=submit]')]);
+  await Promise.all([d.waitForURL('**/account'), d.click('#second-step-passkey')]);
+  await Promise.all([d.waitForURL('**/login'), d.click('#logout')]);
+  // The passkey alone.
+  await Promise.all([d.waitForURL('**/account'), d.click('#passkey-sign-in')]);
+  expect((await d.textContent('h1')).includes('passkey-user'), 'signed in with the passkey alone');
+
   expect(problems.length === 0, 'no CSP violation or page error:\n' + problems.join('\n'));
   console.log('browser flow passed: register, log in, account, end another session, log out; authenticator app added, '
-    + 'signed in with a recovery code and with a code; no CSP violations');
+    + 'signed in with a recovery code and with a code; a passkey added (virtual authenticator), used as the '
+    + 'second step and alone; no CSP violations');
 } catch (e) {
   console.error(e.message);
   if (problems.length) console.error(problems.join('\n'));

@@ -40,3 +40,25 @@ CREATE TABLE pending_logins (
 -- 1 when the session began with a second factor (or its user proved one since): what the
 -- forward-auth policy `two_factor` and `require_second_factor` ask for.
 ALTER TABLE sessions ADD COLUMN second_factor BIGINT NOT NULL DEFAULT 0;
+
+-- Passkeys: the credential as webauthn-rs keeps it (public key, not secret), its id (unique:
+-- one credential belongs to one account) and its signature counter, moved only forward.
+ALTER TABLE second_factors ADD COLUMN credential_id TEXT;
+ALTER TABLE second_factors ADD COLUMN passkey TEXT;
+ALTER TABLE second_factors ADD COLUMN sign_count BIGINT NOT NULL DEFAULT 0;
+CREATE UNIQUE INDEX second_factors_credential_id ON second_factors (credential_id);
+
+-- The random handle passkeys know a user by (never the id, name or email).
+ALTER TABLE users ADD COLUMN webauthn_handle TEXT;
+CREATE UNIQUE INDEX users_webauthn_handle ON users (webauthn_handle);
+
+-- Outstanding WebAuthn challenges, one per binding: `reg:<session id>` (adding a passkey),
+-- `step:<pending login token hash>` (a second step), `login:<token hash>` (a passkey
+-- sign-in, bound to its browser by a cookie). Taken by a DELETE: each is used once.
+CREATE TABLE webauthn_challenges (
+    binding TEXT PRIMARY KEY,
+    user_id BIGINT REFERENCES users(id) ON DELETE CASCADE,
+    name TEXT,
+    state TEXT NOT NULL,
+    expires_at BIGINT NOT NULL
+);

@@ -17,12 +17,16 @@ use crate::body::Form;
 use crate::error::AppError;
 use crate::sessions::{Authenticated, MaybeAuth, MaybeEnrolling};
 use crate::state::AppState;
-use crate::web::{FormErrors, check_form_token, guarded, render, see_other, utc};
+use crate::web::{
+    FormErrors, allow_webauthn, check_form_token, guarded, passkey_nonce, render, see_other, utc,
+};
 
 #[derive(Template)]
 #[template(path = "login.html")]
 struct LoginPage<'a> {
     site_name: &'a str,
+    /// The nonce of the passkey script, when passkeys are offered.
+    passkey_nonce: Option<String>,
     identifier: &'a str,
     /// Where to go after signing in (already checked), carried by the form.
     rd: Option<&'a str>,
@@ -80,6 +84,7 @@ pub(crate) fn return_to(state: &AppState, query: Option<&str>) -> Option<String>
 
 async fn login_page(
     State(state): State<AppState>,
+    nonce: palisade::http::CspNonce,
     MaybeAuth(auth): MaybeAuth,
     Query(q): Query<Notice>,
     RawQuery(query): RawQuery,
@@ -98,12 +103,13 @@ async fn login_page(
         StatusCode::OK,
         &LoginPage {
             site_name: &state.accounts.site_name,
+            passkey_nonce: passkey_nonce(&state, &nonce),
             identifier: "",
             rd: rd.as_deref(),
             errors,
         },
     );
-    allow_form_to(page, rd.as_deref())
+    allow_webauthn(&state, allow_form_to(page, rd.as_deref()))
 }
 
 /// The login form leads (by the redirect after it) to `rd`'s origin: the page's
@@ -128,6 +134,7 @@ struct LoginForm {
 
 async fn login_submit(
     State(state): State<AppState>,
+    nonce: palisade::http::CspNonce,
     client: ClientInfo,
     jar: CookieJar,
     headers: HeaderMap,
@@ -168,6 +175,7 @@ async fn login_submit(
                 status,
                 &LoginPage {
                     site_name: &state.accounts.site_name,
+                    passkey_nonce: passkey_nonce(&state, &nonce),
                     identifier: &form.identifier,
                     rd: rd.as_deref(),
                     errors: FormErrors::from(&error),
@@ -178,7 +186,7 @@ async fn login_submit(
                     .headers_mut()
                     .insert(header::RETRY_AFTER, HeaderValue::from(retry_after));
             }
-            allow_form_to(response, rd.as_deref())
+            allow_webauthn(&state, allow_form_to(response, rd.as_deref()))
         }
     }
 }

@@ -12,6 +12,7 @@
 
 pub(crate) mod api;
 pub(crate) mod pages;
+pub(crate) mod passkeys;
 
 use palisade::http::ClientInfo;
 use palisade::password::Verdict;
@@ -51,6 +52,9 @@ pub(crate) enum Proof {
     Totp(SecretString),
     /// One of the recovery codes.
     RecoveryCode(SecretString),
+    /// A passkey's answer to the challenge bound to this request's session or pending
+    /// login.
+    Passkey(Box<webauthn_rs::prelude::PublicKeyCredential>),
 }
 
 impl std::fmt::Debug for Proof {
@@ -58,6 +62,7 @@ impl std::fmt::Debug for Proof {
         f.write_str(match self {
             Proof::Totp(_) => "Proof::Totp([redacted])",
             Proof::RecoveryCode(_) => "Proof::RecoveryCode([redacted])",
+            Proof::Passkey(_) => "Proof::Passkey([redacted])",
         })
     }
 }
@@ -69,7 +74,18 @@ impl Proof {
     pub(crate) fn from_fields(
         code: Option<SecretString>,
         recovery_code: Option<SecretString>,
+        passkey: Option<Box<webauthn_rs::prelude::PublicKeyCredential>>,
     ) -> Result<Option<Self>, AppError> {
+        if let Some(passkey) = passkey {
+            if code.is_some() || recovery_code.is_some() {
+                return Err(ValidationError::new(
+                    "passkey",
+                    Rule::Charset("one proof: a passkey, a code or a recovery code"),
+                )
+                .into());
+            }
+            return Ok(Some(Proof::Passkey(passkey)));
+        }
         if code.as_ref().is_some_and(|c| !c.expose(is_app_code)) {
             return Err(malformed_code("code"));
         }
@@ -95,6 +111,7 @@ impl Proof {
         match self {
             Proof::Totp(_) => "code",
             Proof::RecoveryCode(_) => "recovery_code",
+            Proof::Passkey(_) => "passkey",
         }
     }
 }
@@ -128,12 +145,15 @@ pub(crate) type ShownCodes = Vec<SecretString>;
 enum Used {
     Totp,
     RecoveryCode,
+    Passkey,
 }
 
 pub(crate) struct SecondFactors {
     store: Store,
     clock: Clock,
     totp: Totp,
+    /// The relying party for passkeys (`None`: `public_origin` is an address, not a host).
+    webauthn: Option<std::sync::Arc<webauthn_rs::prelude::Webauthn>>,
 }
 
 /// The associated data a TOTP secret is sealed with: owner and factor.
@@ -157,12 +177,22 @@ fn checked_name(name: &str) -> Result<&str, AppError> {
 }
 
 impl SecondFactors {
-    pub(crate) fn new(store: Store, clock: Clock) -> Self {
+    pub(crate) fn new(
+        store: Store,
+        clock: Clock,
+        webauthn: Option<std::sync::Arc<webauthn_rs::prelude::Webauthn>>,
+    ) -> Self {
         Self {
             store,
             clock,
             totp: Totp::default(),
+            webauthn,
         }
+    }
+
+    /// Whether passkeys can be used here.
+    pub(crate) fn passkeys_available(&self) -> bool {
+        self.webauthn.is_some()
     }
 
     /// The user's factors (oldest first) and how many recovery codes they have left.
@@ -197,7 +227,8 @@ impl SecondFactors {
             (true, Some(p)) => accounts.check_password(auth, p, "password").await?,
         }
         if let (true, Some(proof)) = (has_factor, proof) {
-            self.check_throttled(accounts, keyring, user, &proof, client)
+            let binding = passkeys::Binding::Reauthentication(&auth.session.id);
+            self.check_throttled(accounts, keyring, user, &proof, binding, client)
                 .await?;
         }
         Ok(match stale {
@@ -396,8 +427,9 @@ impl SecondFactors {
             .await?
             .filter(|u| u.disabled == 0)
             .ok_or(AppError::LoginExpired)?;
+        let binding = passkeys::Binding::SecondStep(&pending_hash);
         let used = self
-            .check_throttled(accounts, keyring, &user, &proof, client)
+            .check_throttled(accounts, keyring, &user, &proof, binding, client)
             .await?;
         let (token, mut session, token_hash) =
             accounts.sessions.issue(user.id, client, user_agent)?;
@@ -412,6 +444,7 @@ impl SecondFactors {
             detail: Some(match used {
                 Used::Totp => "second factor: totp",
                 Used::RecoveryCode => "second factor: recovery code",
+                Used::Passkey => "second factor: passkey",
             }),
         };
         if !self
@@ -436,13 +469,14 @@ impl SecondFactors {
         keyring: &Keyring,
         user: &UserRow,
         proof: &Proof,
+        binding: passkeys::Binding<'_>,
         client: &ClientInfo,
     ) -> Result<Used, AppError> {
         let key = keys::second_step_account(user.id);
         accounts
             .limit(&key, HOUR, GUESSES_PER_HOUR, user, client)
             .await?;
-        match self.check(accounts, keyring, user, proof).await {
+        match self.check(accounts, keyring, user, proof, binding).await {
             Ok(used) => {
                 self.store.uncount_attempt(&key).await?;
                 if matches!(used, Used::RecoveryCode) {
@@ -484,9 +518,15 @@ impl SecondFactors {
         keyring: &Keyring,
         user: &UserRow,
         proof: &Proof,
+        binding: passkeys::Binding<'_>,
     ) -> Result<Used, AppError> {
         let now = self.clock.now();
         match proof {
+            Proof::Passkey(credential) => {
+                self.check_passkey(accounts, user, credential, &binding.key())
+                    .await?;
+                Ok(Used::Passkey)
+            }
             Proof::Totp(code) => {
                 for factor in self.store.totp_factors(user.id, None).await? {
                     let secret = match open(keyring, user.id, &factor) {

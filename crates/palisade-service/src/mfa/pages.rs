@@ -21,13 +21,17 @@ use crate::body::Form;
 use crate::error::AppError;
 use crate::sessions::{Authenticated, IssuedToken, MaybeEnrolling};
 use crate::state::AppState;
-use crate::web::{FormErrors, guarded, render, see_other, user_agent, utc};
+use crate::web::{
+    FormErrors, allow_webauthn, guarded, passkey_nonce, render, see_other, user_agent, utc,
+};
+use palisade::http::CspNonce;
 use zeroize::Zeroizing;
 
 #[derive(Template)]
 #[template(path = "second_step.html")]
 struct SecondStepPage<'a> {
     site_name: &'a str,
+    passkey_nonce: Option<String>,
     rd: Option<&'a str>,
     /// `?rd=…` (or nothing) for the link back to the login page.
     login_query: String,
@@ -38,6 +42,7 @@ struct SecondStepPage<'a> {
 
 fn page(
     state: &AppState,
+    nonce: &CspNonce,
     status: StatusCode,
     rd: Option<&str>,
     expired: bool,
@@ -53,17 +58,19 @@ fn page(
         status,
         &SecondStepPage {
             site_name: &state.accounts.site_name,
+            passkey_nonce: passkey_nonce(state, nonce),
             rd,
             login_query,
             expired,
             errors,
         },
     );
-    allow_form_to(page, rd)
+    allow_webauthn(state, allow_form_to(page, rd))
 }
 
 async fn second_step_page(
     State(state): State<AppState>,
+    nonce: CspNonce,
     PendingToken(pending): PendingToken,
     RawQuery(query): RawQuery,
 ) -> Response {
@@ -73,6 +80,7 @@ async fn second_step_page(
     }
     page(
         &state,
+        &nonce,
         StatusCode::OK,
         rd.as_deref(),
         false,
@@ -92,6 +100,7 @@ struct SecondStepForm {
 
 async fn second_step_submit(
     State(state): State<AppState>,
+    nonce: CspNonce,
     client: ClientInfo,
     jar: CookieJar,
     headers: HeaderMap,
@@ -101,7 +110,7 @@ async fn second_step_submit(
     // Checked again: the form's field is the client's to change.
     let rd = form.rd.as_deref().and_then(|rd| state.authz.return_to(rd));
     let result = async {
-        let proof = Proof::from_fields(form.code, form.recovery_code)?
+        let proof = Proof::from_fields(form.code, form.recovery_code, None)?
             .ok_or(AppError::SecondFactorRequired)?;
         state
             .mfa
@@ -126,7 +135,7 @@ async fn second_step_submit(
             let status = error.problem().status();
             let expired = matches!(error, AppError::LoginExpired);
             let errors = FormErrors::from(&error);
-            let mut response = page(&state, status, rd.as_deref(), expired, errors);
+            let mut response = page(&state, &nonce, status, rd.as_deref(), expired, errors);
             if let AppError::Throttled { retry_after } = error {
                 response
                     .headers_mut()
@@ -156,6 +165,7 @@ struct EnrolmentShown {
 #[template(path = "second_factors.html")]
 struct FactorsPage<'a> {
     site_name: &'a str,
+    passkey_nonce: Option<String>,
     factors: Vec<FactorLine>,
     recovery_codes_left: i64,
     csrf: String,
@@ -183,6 +193,7 @@ struct Shown<'a> {
 
 async fn factors_view(
     state: &AppState,
+    nonce: &CspNonce,
     auth: &Authenticated,
     status: StatusCode,
     shown: Shown<'_>,
@@ -215,10 +226,11 @@ async fn factors_view(
             last_used: f.last_used_at.map_or_else(|| "never".to_owned(), utc),
         })
         .collect();
-    render(
+    let page = render(
         status,
         &FactorsPage {
             site_name: &state.accounts.site_name,
+            passkey_nonce: passkey_nonce(state, nonce),
             factors,
             recovery_codes_left: left,
             csrf: state.forms.token(auth.session.id.as_bytes()),
@@ -234,7 +246,8 @@ async fn factors_view(
             }),
             errors: shown.errors,
         },
-    )
+    );
+    allow_webauthn(state, page)
 }
 
 fn exposed(secret: &SecretString) -> Zeroizing<String> {
@@ -261,12 +274,13 @@ fn with_token(state: &AppState, jar: CookieJar, token: Option<&IssuedToken>) -> 
 
 async fn factors_page(
     State(state): State<AppState>,
+    nonce: CspNonce,
     MaybeEnrolling(auth): MaybeEnrolling,
 ) -> Response {
     let Some(auth) = auth else {
         return see_other("/login");
     };
-    factors_view(&state, &auth, StatusCode::OK, Shown::default()).await
+    factors_view(&state, &nonce, &auth, StatusCode::OK, Shown::default()).await
 }
 
 #[derive(Deserialize)]
@@ -282,6 +296,7 @@ struct AddForm {
 
 async fn add_submit(
     State(state): State<AppState>,
+    nonce: CspNonce,
     client: ClientInfo,
     jar: CookieJar,
     MaybeEnrolling(auth): MaybeEnrolling,
@@ -317,7 +332,7 @@ async fn add_submit(
                 confirm_id: Some(&enrolment.id),
                 ..Shown::default()
             };
-            let page = factors_view(&state, &auth, StatusCode::CREATED, shown).await;
+            let page = factors_view(&state, &nonce, &auth, StatusCode::CREATED, shown).await;
             (jar, page).into_response()
         }
         Err(e) => {
@@ -326,7 +341,7 @@ async fn add_submit(
                 errors: FormErrors::from(&e),
                 ..Shown::default()
             };
-            factors_view(&state, &auth, e.problem().status(), shown).await
+            factors_view(&state, &nonce, &auth, e.problem().status(), shown).await
         }
     }
 }
@@ -340,6 +355,7 @@ struct ConfirmForm {
 
 async fn confirm_submit(
     State(state): State<AppState>,
+    nonce: CspNonce,
     client: ClientInfo,
     MaybeEnrolling(auth): MaybeEnrolling,
     Path(id): Path<String>,
@@ -370,7 +386,7 @@ async fn confirm_submit(
                 notice: Some("Added: signing in now asks for a code from this app."),
                 ..Shown::default()
             };
-            factors_view(&state, &auth, StatusCode::OK, shown).await
+            factors_view(&state, &nonce, &auth, StatusCode::OK, shown).await
         }
         Err(e) => {
             // The code box again (not the secret: it is shown once).
@@ -389,7 +405,7 @@ async fn confirm_submit(
                 errors,
                 ..Shown::default()
             };
-            factors_view(&state, &auth, e.problem().status(), shown).await
+            factors_view(&state, &nonce, &auth, e.problem().status(), shown).await
         }
     }
 }
@@ -406,6 +422,7 @@ struct ProofForm {
 
 async fn remove_submit(
     State(state): State<AppState>,
+    nonce: CspNonce,
     client: ClientInfo,
     jar: CookieJar,
     MaybeEnrolling(auth): MaybeEnrolling,
@@ -439,7 +456,7 @@ async fn remove_submit(
                 notice: Some("Removed."),
                 ..Shown::default()
             };
-            let page = factors_view(&state, &auth, StatusCode::OK, shown).await;
+            let page = factors_view(&state, &nonce, &auth, StatusCode::OK, shown).await;
             (jar, page).into_response()
         }
         Err(e) => {
@@ -447,13 +464,14 @@ async fn remove_submit(
                 errors: FormErrors::general(&e),
                 ..Shown::default()
             };
-            factors_view(&state, &auth, e.problem().status(), shown).await
+            factors_view(&state, &nonce, &auth, e.problem().status(), shown).await
         }
     }
 }
 
 async fn codes_submit(
     State(state): State<AppState>,
+    nonce: CspNonce,
     client: ClientInfo,
     jar: CookieJar,
     MaybeEnrolling(auth): MaybeEnrolling,
@@ -485,7 +503,7 @@ async fn codes_submit(
                 notice: Some("New recovery codes: the old ones no longer work."),
                 ..Shown::default()
             };
-            let page = factors_view(&state, &auth, StatusCode::OK, shown).await;
+            let page = factors_view(&state, &nonce, &auth, StatusCode::OK, shown).await;
             (jar, page).into_response()
         }
         Err(e) => {
@@ -493,7 +511,7 @@ async fn codes_submit(
                 errors: FormErrors::general(&e),
                 ..Shown::default()
             };
-            factors_view(&state, &auth, e.problem().status(), shown).await
+            factors_view(&state, &nonce, &auth, e.problem().status(), shown).await
         }
     }
 }

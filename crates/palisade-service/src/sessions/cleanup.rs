@@ -22,6 +22,9 @@ pub(crate) fn spawn_cleanup(state: &AppState) {
             if let Err(e) = store.delete_expired_pending_logins(now).await {
                 tracing::warn!(error = %e, "pending login cleanup failed");
             }
+            if let Err(e) = store.delete_expired_challenges(now).await {
+                tracing::warn!(error = %e, "WebAuthn challenge cleanup failed");
+            }
             // Never before the hourly second-factor allowance has run out.
             let forget_after = forget_after.max(3600);
             if let Err(e) = store.delete_stale_counters(now - forget_after).await {

@@ -19,6 +19,9 @@ pub const DOMAIN_SESSION_COOKIE: &str = "__Secure-palisade-session";
 /// its row expires after five minutes. It is read by the second step only.
 pub const PENDING_LOGIN_COOKIE: &str = "__Host-palisade-login";
 
+/// A passkey sign-in's cookie: binds the challenge to the browser that asked for it.
+pub const PASSKEY_SIGN_IN_COOKIE: &str = "__Host-palisade-passkey";
+
 /// Sets and clears a session's cookies: the host-only one always, the domain one when
 /// `cookie_domain` is configured. The only place either is written.
 #[derive(Debug, Clone, Default)]
@@ -75,6 +78,24 @@ impl SessionCookies {
     pub(crate) fn clear_pending(&self, jar: CookieJar) -> CookieJar {
         jar.remove(Self::pending(String::new()))
     }
+
+    fn passkey_sign_in(value: String) -> Cookie<'static> {
+        Cookie::build((PASSKEY_SIGN_IN_COOKIE, value))
+            .secure(true)
+            .http_only(true)
+            .same_site(SameSite::Strict)
+            .path("/")
+            .build()
+    }
+
+    /// The cookie a passkey sign-in's challenge is bound to.
+    pub(crate) fn set_passkey_sign_in(&self, jar: CookieJar, token: &IssuedToken) -> CookieJar {
+        jar.add(Self::passkey_sign_in(token.expose(str::to_owned)))
+    }
+
+    pub(crate) fn clear_passkey_sign_in(&self, jar: CookieJar) -> CookieJar {
+        jar.remove(Self::passkey_sign_in(String::new()))
+    }
 }
 
 /// A session token as a request presented it: held as a secret from the moment it is
@@ -82,6 +103,11 @@ impl SessionCookies {
 pub(crate) struct PresentedToken(SecretString);
 
 impl PresentedToken {
+    /// A token as a cookie carried it.
+    pub(crate) fn from_cookie_value(value: &str) -> Self {
+        Self(SecretString::new(value.to_owned()))
+    }
+
     /// The pending login's token: `Authorization: Bearer`, else its cookie.
     pub(crate) fn pending_from_parts(parts: &Parts) -> Option<Self> {
         if let Some(bearer) = bearer(parts) {

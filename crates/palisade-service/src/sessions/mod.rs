@@ -16,7 +16,9 @@ use crate::error::AppError;
 use crate::store::{SessionRow, Store, UserRow};
 
 pub(crate) use cleanup::spawn_cleanup;
-pub use cookie::{DOMAIN_SESSION_COOKIE, PENDING_LOGIN_COOKIE, SESSION_COOKIE};
+pub use cookie::{
+    DOMAIN_SESSION_COOKIE, PASSKEY_SIGN_IN_COOKIE, PENDING_LOGIN_COOKIE, SESSION_COOKIE,
+};
 pub(crate) use cookie::{PresentedToken, SessionCookies};
 pub(crate) use extract::{Auth, Enrolling, MaybeAuth, MaybeEnrolling};
 pub(crate) use token::{IssuedToken, hex, random_bytes, token_hash};

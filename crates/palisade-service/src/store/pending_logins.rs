@@ -16,6 +16,22 @@ pub(crate) struct PendingLoginRow {
 }
 
 impl Store {
+    /// The pending login behind a token hash, if current (nothing counted).
+    pub(crate) async fn pending_login(
+        &self,
+        token_hash: &str,
+        now: i64,
+    ) -> Result<Option<PendingLoginRow>, StoreError> {
+        Ok(sqlx::query_as::<_, PendingLoginRow>(
+            "SELECT user_id, created_at, expires_at, client_addr, user_agent FROM pending_logins \
+             WHERE token_hash = $1 AND expires_at > $2",
+        )
+        .bind(token_hash)
+        .bind(now)
+        .fetch_optional(&self.pool)
+        .await?)
+    }
+
     /// Counts one second-step guess against the pending login, if it is current and has
     /// guesses left (at most `max_guesses`), in one statement; returns it then.
     pub(crate) async fn guess_pending_login(

@@ -60,7 +60,7 @@ impl std::fmt::Debug for StoredRecoveryCode {
 impl Store {
     /// Locks the user's row for the rest of `tx`: changes to one user's factors are made
     /// one at a time, so "is this the first / the last factor" is answered truly.
-    async fn lock_user(
+    pub(super) async fn lock_user(
         tx: &mut sqlx::Transaction<'static, sqlx::Any>,
         user_id: i64,
     ) -> Result<(), StoreError> {

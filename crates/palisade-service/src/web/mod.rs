@@ -127,6 +127,35 @@ async fn home(MaybeAuth(auth): MaybeAuth) -> Response {
     see_other(if auth.is_some() { "/account" } else { "/login" })
 }
 
+async fn passkeys_script() -> Response {
+    (
+        [
+            (header::CONTENT_TYPE, "text/javascript; charset=utf-8"),
+            (header::CACHE_CONTROL, "public, max-age=3600"),
+        ],
+        include_str!("../../static/passkeys.js"),
+    )
+        .into_response()
+}
+
+/// For a page that offers passkeys: the nonce its script tag carries, when passkeys are
+/// available here.
+pub(crate) fn passkey_nonce(state: &AppState, nonce: &palisade::http::CspNonce) -> Option<String> {
+    state.mfa.passkeys_available().then(|| nonce.to_string())
+}
+
+/// Marks a page that offers passkeys: its Permissions-Policy lets this origin (only)
+/// create and get credentials; every other page keeps both denied.
+pub(crate) fn allow_webauthn(state: &AppState, mut page: Response) -> Response {
+    if state.mfa.passkeys_available() {
+        page.headers_mut().insert(
+            http::HeaderName::from_static("permissions-policy"),
+            palisade::http::permissions_policy_allowing_webauthn(),
+        );
+    }
+    page
+}
+
 async fn stylesheet() -> Response {
     (
         [
@@ -143,6 +172,7 @@ pub(crate) fn router() -> axum::Router<AppState> {
     axum::Router::new()
         .route("/", axum::routing::get(home))
         .route("/static/style.css", axum::routing::get(stylesheet))
+        .route("/static/passkeys.js", axum::routing::get(passkeys_script))
 }
 
 #[cfg(test)]

@@ -4,10 +4,12 @@
 mod api;
 mod api_tokens;
 mod attacks;
+mod authenticator;
 mod concurrency;
 mod database_auth;
 mod forward_auth;
 mod import;
+mod passkeys;
 mod postgres;
 mod revocation;
 mod second_factor;

@@ -42,6 +42,29 @@ impl Default for SecurityHeadersLayer {
     }
 }
 
+/// Every powerful feature denied to every origin, the page's own included.
+const PERMISSIONS_POLICY: &str = "accelerometer=(), autoplay=(), camera=(), display-capture=(), \
+     encrypted-media=(), fullscreen=(), geolocation=(), gyroscope=(), hid=(), idle-detection=(), \
+     magnetometer=(), microphone=(), midi=(), payment=(), \
+     publickey-credentials-create=(), publickey-credentials-get=(), screen-wake-lock=(), \
+     serial=(), usb=(), xr-spatial-tracking=()";
+
+/// The default `Permissions-Policy` with WebAuthn (`publickey-credentials-create` and
+/// `-get`) allowed to the page's own origin only: for the pages that add or use a passkey.
+/// Set it on such a response; [`SecurityHeadersLayer`] keeps a header a handler set.
+pub fn permissions_policy_allowing_webauthn() -> HeaderValue {
+    let value = PERMISSIONS_POLICY
+        .replace(
+            "publickey-credentials-create=()",
+            "publickey-credentials-create=(self)",
+        )
+        .replace(
+            "publickey-credentials-get=()",
+            "publickey-credentials-get=(self)",
+        );
+    HeaderValue::from_str(&value).expect("ASCII")
+}
+
 impl SecurityHeadersLayer {
     /// The defaults above.
     pub fn new() -> Self {
@@ -49,14 +72,7 @@ impl SecurityHeadersLayer {
             ("x-content-type-options", "nosniff"),
             ("x-frame-options", "DENY"),
             ("referrer-policy", "no-referrer"),
-            (
-                "permissions-policy",
-                "accelerometer=(), autoplay=(), camera=(), display-capture=(), encrypted-media=(), \
-                 fullscreen=(), geolocation=(), gyroscope=(), hid=(), idle-detection=(), \
-                 magnetometer=(), microphone=(), midi=(), payment=(), \
-                 publickey-credentials-create=(), publickey-credentials-get=(), screen-wake-lock=(), \
-                 serial=(), usb=(), xr-spatial-tracking=()",
-            ),
+            ("permissions-policy", PERMISSIONS_POLICY),
             ("cross-origin-opener-policy", "same-origin"),
             ("cross-origin-resource-policy", "same-origin"),
         ];

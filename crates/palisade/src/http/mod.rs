@@ -43,7 +43,9 @@ pub use client::{
 pub use csp::{Csp, CspLayer, CspNonce, CspPolicy, FormActionOrigin};
 pub use csrf::{CsrfLayer, CsrfService, FormTokens};
 pub use gate::{Gated, RequestGate};
-pub use headers::{SecurityHeaders, SecurityHeadersLayer, Sensitive};
+pub use headers::{
+    SecurityHeaders, SecurityHeadersLayer, Sensitive, permissions_policy_allowing_webauthn,
+};
 pub use https::{HttpsLayer, HttpsPolicy, HttpsService, redirect_only};
 pub use problem::{PROBLEM_JSON, Problem};
 pub use shield::{Shield, ShieldConfig, Shielded};

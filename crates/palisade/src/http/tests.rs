@@ -219,6 +219,22 @@ async fn security_headers_and_overrides() {
         assert!(permissions.contains(denied), "{denied} in {permissions}");
     }
     assert!(!h.contains_key(header::CACHE_CONTROL));
+    // The WebAuthn pages' variant: the same list, with only those two opened to `self`.
+    let webauthn = super::permissions_policy_allowing_webauthn();
+    let webauthn = webauthn.to_str().unwrap();
+    assert!(
+        webauthn.contains("publickey-credentials-create=(self)"),
+        "{webauthn}"
+    );
+    assert!(
+        webauthn.contains("publickey-credentials-get=(self)"),
+        "{webauthn}"
+    );
+    assert_eq!(
+        webauthn.replace("=(self)", "=()"),
+        permissions,
+        "nothing else differs"
+    );
     let (_, h, _) = send(app(), request("GET", "/private", CLIENT, &[], true)).await;
     assert_eq!(h.get(header::CACHE_CONTROL).unwrap(), "no-store");
     let (_, h, _) = send(app(), request("GET", "/framed", CLIENT, &[], true)).await;
