@@ -68,12 +68,19 @@ function field(id) {
   return input && input.value !== '' ? input.value : undefined;
 }
 
+// A passkey's answer to a challenge bound to this session, to prove a change.
+async function passkeyProof() {
+  const options = await post('/api/v1/mfa/passkeys/challenge');
+  return assertion(await navigator.credentials.get(requestOptions(options)));
+}
+
 async function addPasskey(button) {
+  const code = field('passkey-code');
+  let proof = {};
+  if (code) proof = /^\d{6}$/.test(code.trim()) ? { code } : { recovery_code: code };
+  else if (button.dataset.proof === 'passkey') proof = { passkey: await passkeyProof() };
   const begun = await post('/api/v1/mfa/passkeys', {
-    name: field('passkey-name'), password: field('passkey-password'),
-    code: undefined, recovery_code: undefined,
-    ...(field('passkey-code') ? (/^\d{6}$/.test(field('passkey-code').trim())
-      ? { code: field('passkey-code') } : { recovery_code: field('passkey-code') }) : {}),
+    name: field('passkey-name'), password: field('passkey-password'), ...proof,
   });
   const cred = await navigator.credentials.create(creationOptions(begun));
   const done = await post('/api/v1/mfa/passkeys/finish', { credential: registration(cred) });
@@ -98,6 +105,23 @@ async function signIn(button) {
   const cred = await navigator.credentials.get(requestOptions(options));
   await post('/api/v1/login/passkey', { credential: assertion(cred) });
   window.location.assign(button.dataset.next || '/account');
+}
+
+// Forms that change the factors: without a code typed, a passkey proves the change.
+for (const form of document.querySelectorAll('form[data-passkey-proof]')) {
+  form.addEventListener('submit', async (event) => {
+    const code = form.querySelector('input[name=code]');
+    const proof = form.querySelector('input[name=passkey]');
+    if ((code && code.value !== '') || proof.value !== '') return;
+    event.preventDefault();
+    status('Confirm with your passkey…');
+    try {
+      proof.value = JSON.stringify(await passkeyProof());
+      form.submit();
+    } catch (error) {
+      status(`That did not work: ${error.message}`);
+    }
+  });
 }
 
 const actions = { 'add-passkey': addPasskey, 'second-step-passkey': secondStep, 'passkey-sign-in': signIn };

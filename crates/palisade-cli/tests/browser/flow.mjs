@@ -216,11 +216,20 @@ try {
   // The passkey alone.
   await Promise.all([d.waitForURL('**/account'), d.click('#passkey-sign-in')]);
   expect((await d.textContent('h1')).includes('passkey-user'), 'signed in with the passkey alone');
+  // Changes to the factors, proved by the passkey through the page's forms.
+  await d.click('#second-factors-link');
+  await Promise.all([d.waitForNavigation(), d.click('#new-codes')]);
+  expect((await d.textContent('main')).includes('New recovery codes'), 'new codes, proved by the passkey');
+  const renewed = (await d.textContent('#codes')).trim().split('\n');
+  expect(renewed.length === 10 && !renewed.includes(passkeyCodes[0]), 'a new set of codes');
+  await Promise.all([d.waitForNavigation(), d.click('form[action$="/remove"] button')]);
+  expect((await d.textContent('main')).includes('No second factor yet'), 'the passkey removed: '
+    + (await d.textContent('main')).slice(0, 200));
 
   expect(problems.length === 0, 'no CSP violation or page error:\n' + problems.join('\n'));
   console.log('browser flow passed: register, log in, account, end another session, log out; authenticator app added, '
     + 'signed in with a recovery code and with a code; a passkey added (virtual authenticator), used as the '
-    + 'second step and alone; no CSP violations');
+    + 'second step and alone, proving changes to the factors; no CSP violations');
 } catch (e) {
   console.error(e.message);
   if (problems.length) console.error(problems.join('\n'));

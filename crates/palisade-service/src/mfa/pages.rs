@@ -166,6 +166,9 @@ struct EnrolmentShown {
 struct FactorsPage<'a> {
     site_name: &'a str,
     passkey_nonce: Option<String>,
+    /// Whether the user has a passkey (forms without a code then ask the page's script to
+    /// prove it).
+    has_passkey: bool,
     factors: Vec<FactorLine>,
     recovery_codes_left: i64,
     csrf: String,
@@ -213,6 +216,7 @@ async fn factors_view(
         Ok(l) => l,
         Err(e) => return e.into_response(),
     };
+    let has_passkey = state.mfa.passkeys_available() && factors.iter().any(|f| f.kind == "passkey");
     let factors = factors
         .into_iter()
         .map(|f| FactorLine {
@@ -231,6 +235,7 @@ async fn factors_view(
         &FactorsPage {
             site_name: &state.accounts.site_name,
             passkey_nonce: passkey_nonce(state, nonce),
+            has_passkey,
             factors,
             recovery_codes_left: left,
             csrf: state.forms.token(auth.session.id.as_bytes()),
@@ -254,15 +259,30 @@ fn exposed(secret: &SecretString) -> Zeroizing<String> {
     Zeroizing::new(secret.expose(str::to_owned))
 }
 
-/// A page's one "code" box takes either kind: six digits are an app's code, anything else
-/// a recovery code.
-fn typed_proof(code: Option<SecretString>) -> Option<Proof> {
-    let code = code.filter(|c| !c.is_empty())?;
-    Some(if code.expose(super::is_app_code) {
+/// A page's proof: a passkey's answer (JSON, put in the form by the page's script), else
+/// the one "code" box, which takes either kind: six digits are an app's code, anything
+/// else a recovery code.
+fn typed_proof(
+    code: Option<SecretString>,
+    passkey: Option<String>,
+) -> Result<Option<Proof>, AppError> {
+    if let Some(passkey) = passkey.filter(|p| !p.is_empty()) {
+        let credential = serde_json::from_str(&passkey).map_err(|_| {
+            palisade::validate::ValidationError::new(
+                "passkey",
+                palisade::validate::Rule::Charset("a passkey's answer, as the page sends it"),
+            )
+        })?;
+        return Ok(Some(Proof::Passkey(Box::new(credential))));
+    }
+    let Some(code) = code.filter(|c| !c.is_empty()) else {
+        return Ok(None);
+    };
+    Ok(Some(if code.expose(super::is_app_code) {
         Proof::Totp(code)
     } else {
         Proof::RecoveryCode(code)
-    })
+    }))
 }
 
 fn with_token(state: &AppState, jar: CookieJar, token: Option<&IssuedToken>) -> CookieJar {
@@ -288,6 +308,9 @@ async fn factors_page(
 struct AddForm {
     csrf: String,
     name: String,
+    /// A passkey's answer, when the page's script proved one.
+    #[serde(default)]
+    passkey: Option<String>,
     #[serde(default)]
     code: Option<SecretString>,
     #[serde(default)]
@@ -306,6 +329,7 @@ async fn add_submit(
         return see_other("/login");
     };
     let password = form.password.filter(|p| !p.is_empty());
+    let proof = typed_proof(form.code, form.passkey);
     let result = guarded(&state, &auth, &form.csrf, async {
         state
             .mfa
@@ -315,7 +339,7 @@ async fn add_submit(
                 &auth,
                 &form.name,
                 password,
-                typed_proof(form.code),
+                proof?,
                 &client,
             )
             .await
@@ -414,6 +438,9 @@ async fn confirm_submit(
 #[serde(deny_unknown_fields)]
 struct ProofForm {
     csrf: String,
+    /// A passkey's answer, when the page's script proved one.
+    #[serde(default)]
+    passkey: Option<String>,
     #[serde(default)]
     code: Option<SecretString>,
     #[serde(default)]
@@ -433,20 +460,21 @@ async fn remove_submit(
         return see_other("/login");
     };
     let password = form.password.filter(|p| !p.is_empty());
-    let result = guarded(
-        &state,
-        &auth,
-        &form.csrf,
-        state.mfa.remove(
-            &state.accounts,
-            &state.keyring,
-            &auth,
-            &id,
-            password,
-            typed_proof(form.code),
-            &client,
-        ),
-    )
+    let proof = typed_proof(form.code, form.passkey);
+    let result = guarded(&state, &auth, &form.csrf, async {
+        state
+            .mfa
+            .remove(
+                &state.accounts,
+                &state.keyring,
+                &auth,
+                &id,
+                password,
+                proof?,
+                &client,
+            )
+            .await
+    })
     .await;
     match result {
         Ok(reissued) => {
@@ -481,19 +509,20 @@ async fn codes_submit(
         return see_other("/login");
     };
     let password = form.password.filter(|p| !p.is_empty());
-    let result = guarded(
-        &state,
-        &auth,
-        &form.csrf,
-        state.mfa.regenerate_codes(
-            &state.accounts,
-            &state.keyring,
-            &auth,
-            password,
-            typed_proof(form.code),
-            &client,
-        ),
-    )
+    let proof = typed_proof(form.code, form.passkey);
+    let result = guarded(&state, &auth, &form.csrf, async {
+        state
+            .mfa
+            .regenerate_codes(
+                &state.accounts,
+                &state.keyring,
+                &auth,
+                password,
+                proof?,
+                &client,
+            )
+            .await
+    })
     .await;
     match result {
         Ok((codes, reissued)) => {

@@ -243,7 +243,14 @@ async fn a_passkey_is_added_then_used_as_the_second_step_and_alone() {
     assert_eq!(again.status, StatusCode::UNAUTHORIZED, "{}", again.body);
     // Alone, a passkey must verify its user (a touch is not enough to be the only factor).
     let begin = app
-        .send(call("POST", "/api/v1/login/passkey/challenge", None, None, None, client))
+        .send(call(
+            "POST",
+            "/api/v1/login/passkey/challenge",
+            None,
+            None,
+            None,
+            client,
+        ))
         .await;
     let cookie = set_cookie(&begin, palisade_service::PASSKEY_SIGN_IN_COOKIE).unwrap();
     authenticator.verifies_user = false;
@@ -251,9 +258,21 @@ async fn a_passkey_is_added_then_used_as_the_second_step_and_alone() {
     authenticator.verifies_user = true;
     let cookie_pair = Some((palisade_service::PASSKEY_SIGN_IN_COOKIE, cookie.as_str()));
     let touch_only = app
-        .send(call("POST", "/api/v1/login/passkey", Some(body), None, cookie_pair, client))
+        .send(call(
+            "POST",
+            "/api/v1/login/passkey",
+            Some(body),
+            None,
+            cookie_pair,
+            client,
+        ))
         .await;
-    assert_eq!(touch_only.status, StatusCode::UNAUTHORIZED, "{}", touch_only.body);
+    assert_eq!(
+        touch_only.status,
+        StatusCode::UNAUTHORIZED,
+        "{}",
+        touch_only.body
+    );
     // Without the browser's cookie the answer is worth nothing.
     let begin = app
         .send(call(
