@@ -742,6 +742,31 @@ fn audit_cargo_lockfiles_exit_codes_and_sarif() {
     }
     let (code, _, _) = run(&args.iter().map(String::as_str).collect::<Vec<_>>());
     assert_eq!(code, Some(0), "only ignored vulnerabilities remain");
+    // The same, accepted in cargo-audit's file beside the lockfile: named on stderr.
+    let project = dir.path().join("project");
+    std::fs::create_dir_all(project.join(".cargo")).unwrap();
+    std::fs::copy(&xsv, project.join("Cargo.lock")).unwrap();
+    let list: Vec<String> = ids.iter().map(|id| format!("{id:?}")).collect();
+    let accepted = format!(
+        "# reviewed\n[advisories]\nignore = [{}]\n[output]\nquiet = false\n",
+        list.join(", ")
+    );
+    std::fs::write(project.join(".cargo/audit.toml"), &accepted).unwrap();
+    let lock = project.join("Cargo.lock");
+    let (code, _, stderr) = run(&[lock.to_str().unwrap()]);
+    assert_eq!(code, Some(0), "{stderr}");
+    assert!(
+        stderr.contains(&format!("{} accepted by", ids[0])),
+        "{stderr}"
+    );
+    std::fs::write(
+        project.join(".cargo/audit.toml"),
+        "[advisories]\nignore = 3\n",
+    )
+    .unwrap();
+    let (code, _, stderr) = run(&[lock.to_str().unwrap()]);
+    assert_eq!(code, Some(2), "an unreadable file stops the run: {stderr}");
+    assert!(stderr.contains("audit.toml"), "{stderr}");
     // This project's own lockfile is clean.
     let own = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../Cargo.lock");
     assert_eq!(run(&[own.to_str().unwrap()]).0, Some(0));

@@ -182,6 +182,39 @@ impl Report {
     }
 }
 
+/// The advisories a Rust project has accepted in cargo-audit's own file,
+/// `.cargo/audit.toml` beside its `Cargo.lock` (`[advisories] ignore = [...]`), so that one
+/// reviewed list serves both tools. Each is named on stderr: an accepted risk stays visible.
+fn accepted_advisories(lockfile: &Path) -> Result<Vec<String>, String> {
+    #[derive(serde::Deserialize)]
+    struct AuditToml {
+        #[serde(default)]
+        advisories: Advisories,
+    }
+    #[derive(serde::Deserialize, Default)]
+    struct Advisories {
+        #[serde(default)]
+        ignore: Vec<String>,
+    }
+    let dir = lockfile.parent().unwrap_or(Path::new(""));
+    let path = dir.join(".cargo").join("audit.toml");
+    let text = match std::fs::read_to_string(&path) {
+        Ok(text) => text,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
+        Err(e) => return Err(format!("{}: {e}", path.display())),
+    };
+    let file: AuditToml =
+        toml::from_str(&text).map_err(|e| format!("{}: {}", path.display(), e.message()))?;
+    for id in &file.advisories.ignore {
+        eprintln!(
+            "{}: {id} accepted by {}",
+            lockfile.display(),
+            path.display()
+        );
+    }
+    Ok(file.advisories.ignore)
+}
+
 /// Audits one lockfile against the databases of its ecosystem.
 fn audit_one(
     lockfile: &Path,
@@ -197,6 +230,9 @@ fn audit_one(
         ));
     };
     if kind == Kind::Cargo {
+        let mut ignore = ignore.to_vec();
+        ignore.extend(accepted_advisories(lockfile)?);
+        let ignore = &ignore[..];
         if rustsec.is_empty() {
             return Err(format!(
                 "{}: no RustSec database given (--db advisory-db)",
