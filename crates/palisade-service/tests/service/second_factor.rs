@@ -886,6 +886,8 @@ async fn require_second_factor_sends_everyone_to_enrol_first() {
         "{}",
         page.body
     );
+    // Signing out from there (the account page, with its button, is out of reach).
+    assert!(page.body.contains("id=\"logout\""), "{}", page.body);
 
     let added = post(
         &app,
