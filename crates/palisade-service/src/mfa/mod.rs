@@ -43,7 +43,7 @@ pub(crate) const GUESSES_PER_HOUR: u32 = 10;
 const HOUR: i64 = 3600;
 
 /// A TOTP factor added but not confirmed by its first code is forgotten after this.
-const CONFIRM_WITHIN_SECS: i64 = 600;
+pub(crate) const CONFIRM_WITHIN_SECS: i64 = 600;
 
 /// The proof of a second factor, as presented (each kept a secret from the moment it is
 /// read).

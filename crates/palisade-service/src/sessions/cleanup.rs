@@ -1,5 +1,6 @@
-//! Deletes expired sessions and stale throttle counters every ten minutes. Both are refused
-//! or ignored on use anyway; this only keeps the tables small.
+//! Every ten minutes, deletes expired sessions, pending logins and WebAuthn challenges,
+//! second factors never confirmed, and stale throttle counters. All are refused or ignored
+//! on use anyway; this only keeps the tables small.
 
 use std::time::Duration;
 
@@ -24,6 +25,10 @@ pub(crate) fn spawn_cleanup(state: &AppState) {
             }
             if let Err(e) = store.delete_expired_challenges(now).await {
                 tracing::warn!(error = %e, "WebAuthn challenge cleanup failed");
+            }
+            let unconfirmed = now - crate::mfa::CONFIRM_WITHIN_SECS;
+            if let Err(e) = store.delete_unconfirmed_factors(unconfirmed).await {
+                tracing::warn!(error = %e, "unconfirmed second factor cleanup failed");
             }
             // Never before the hourly second-factor allowance has run out.
             let forget_after = forget_after.max(3600);

@@ -317,6 +317,7 @@ impl Store {
             for sql in [
                 "DELETE FROM recovery_codes WHERE user_id = $1",
                 "DELETE FROM pending_logins WHERE user_id = $1",
+                "DELETE FROM webauthn_challenges WHERE user_id = $1",
                 "DELETE FROM sessions WHERE user_id = $1",
             ] {
                 sqlx::query(sql).bind(user_id).execute(&mut *tx).await?;
@@ -325,6 +326,17 @@ impl Store {
             Ok::<_, StoreError>(removed)
         })
         .await
+    }
+
+    /// Forgets factors added but never confirmed, created at or before `cutoff`.
+    pub(crate) async fn delete_unconfirmed_factors(&self, cutoff: i64) -> Result<u64, StoreError> {
+        Ok(sqlx::query(
+            "DELETE FROM second_factors WHERE confirmed_at IS NULL AND created_at <= $1",
+        )
+        .bind(cutoff)
+        .execute(&self.pool)
+        .await?
+        .rows_affected())
     }
 
     /// The hash of the user's unused recovery code with this selector, if any.
@@ -417,5 +429,55 @@ impl Store {
         }
         tx.commit().await?;
         Ok(done)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::store::NewUser;
+    use crate::store::tests::sqlite_store;
+
+    /// The cleanup forgets an enrolment left unconfirmed past the cutoff, and nothing else.
+    #[tokio::test]
+    async fn only_stale_unconfirmed_factors_are_swept() {
+        let (store, _dir) = sqlite_store().await;
+        let user_id = store
+            .insert_user(
+                NewUser {
+                    username: "dana",
+                    email: "dana@example.com",
+                    email_key: "dana@example.com",
+                    display_name: None,
+                    password_hash: "$argon2id$stand-in",
+                    legacy_cost: None,
+                },
+                0,
+            )
+            .await
+            .unwrap();
+        let totp = |id: &'static str, created_at| NewTotp {
+            id,
+            user_id,
+            name: id,
+            secret_sealed: "sealed",
+            key_id: "k",
+            created_at,
+        };
+        assert!(store.insert_totp(totp("kept", 10), 10).await.unwrap());
+        assert_eq!(
+            store
+                .confirm_totp(user_id, "kept", 1, 20, &[])
+                .await
+                .unwrap(),
+            Some(false)
+        );
+        // One enrolment at a time: this one replaces nothing confirmed.
+        assert!(store.insert_totp(totp("stale", 50), 10).await.unwrap());
+        assert_eq!(store.delete_unconfirmed_factors(49).await.unwrap(), 0);
+        assert_eq!(store.delete_unconfirmed_factors(50).await.unwrap(), 1);
+        let left = store.second_factors_of(user_id).await.unwrap();
+        assert_eq!(left.len(), 1);
+        assert_eq!(left[0].id, "kept");
     }
 }
