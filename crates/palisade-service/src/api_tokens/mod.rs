@@ -18,7 +18,7 @@ use crate::error::AppError;
 use crate::sessions::{
     Authenticated, Credential, IssuedToken, PresentedToken, hex, random_bytes, token_hash,
 };
-use crate::store::{ApiTokenRow, Store, StoreError, UserRow};
+use crate::store::{ApiTokenRow, Store, StoreError, TokenInsert, UserRow};
 
 /// What every API token starts with.
 pub(crate) const PREFIX: &str = "palisade_at_";
@@ -105,16 +105,17 @@ impl ApiTokens {
         let hash = token.expose(token_hash);
         match self
             .store
-            .insert_api_token(auth.user.id, &row, &hash, LIMIT)
+            .insert_api_token(auth.user.id, &auth.session.id, &row, &hash, LIMIT)
             .await
         {
-            Ok(true) => {}
-            Ok(false) => {
+            Ok(TokenInsert::Inserted) => {}
+            Ok(TokenInsert::AtLimit) => {
                 return Err(AppError::Limit {
                     field: "name",
                     limit: LIMIT as u64,
                 });
             }
+            Ok(TokenInsert::SessionEnded) => return Err(AppError::Unauthenticated),
             Err(StoreError::Conflict(_)) => return Err(AppError::Taken("name")),
             Err(e) => return Err(e.into()),
         }

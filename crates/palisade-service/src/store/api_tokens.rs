@@ -26,22 +26,46 @@ struct TokenUser {
     created_at: i64,
 }
 
+/// Whether a token was inserted.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum TokenInsert {
+    Inserted,
+    /// The user holds `limit` tokens already.
+    AtLimit,
+    /// The session asking has ended meanwhile (a password change ended it).
+    SessionEnded,
+}
+
 impl Store {
-    /// Inserts a token unless the user already has `limit`; `false` when at the limit.
-    /// The user's row is locked first, so that creations in flight cannot all see room
-    /// for one more (checked, then inserted, in one transaction).
+    /// Inserts a token for the user of session `session_id`, unless the user already has
+    /// `limit` or the session has ended. The user's row is locked first — the lock a
+    /// password change takes too — so that creations in flight cannot all see room for one
+    /// more, and none can slip in after a password change that ended its session and
+    /// revoked every token (checked, then inserted, in one transaction).
     pub(crate) async fn insert_api_token(
         &self,
         user_id: i64,
+        session_id: &str,
         token: &ApiTokenRow,
         token_hash: &str,
         limit: i64,
-    ) -> Result<bool, StoreError> {
+    ) -> Result<TokenInsert, StoreError> {
         let mut tx = self.begin_write().await?;
         sqlx::query("UPDATE users SET disabled = disabled WHERE id = $1")
             .bind(user_id)
             .execute(&mut *tx)
             .await?;
+        let live = sqlx::query_scalar::<_, i64>(
+            "SELECT COUNT(*) FROM sessions WHERE id = $1 AND user_id = $2",
+        )
+        .bind(session_id)
+        .bind(user_id)
+        .fetch_one(&mut *tx)
+        .await?;
+        if live == 0 {
+            tx.rollback().await?;
+            return Ok(TokenInsert::SessionEnded);
+        }
         let inserted = sqlx::query(
             "INSERT INTO api_tokens (id, user_id, name, token_hash, created_at, expires_at) \
              SELECT $1, $2, $3, $4, $5, $6 \
@@ -57,7 +81,8 @@ impl Store {
         .execute(&mut *tx)
         .await;
         let inserted = match inserted {
-            Ok(done) => done.rows_affected() > 0,
+            Ok(done) if done.rows_affected() > 0 => TokenInsert::Inserted,
+            Ok(_) => TokenInsert::AtLimit,
             Err(sqlx::Error::Database(e)) if e.is_unique_violation() => {
                 return Err(StoreError::Conflict("name"));
             }
@@ -133,5 +158,99 @@ impl Store {
             .execute(&self.pool)
             .await?;
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::store::tests::{postgres_store, sqlite_store};
+    use crate::store::{NewUser, SessionRow};
+
+    fn session(id: &str, user_id: i64) -> SessionRow {
+        SessionRow {
+            id: id.into(),
+            user_id,
+            created_at: 0,
+            last_seen_at: 0,
+            last_auth_at: 0,
+            expires_at: i64::MAX,
+            client_addr: "127.0.0.1".into(),
+            user_agent: "test".into(),
+            second_factor: 0,
+        }
+    }
+
+    /// A thief's session read as current, its token insert arriving just after the
+    /// owner's password change (which ended that session and revoked every token): the
+    /// insert is refused, so no token minted with the old password outlives it.
+    async fn no_token_slips_in_after_a_password_change(store: &Store) {
+        let user_id = store
+            .insert_user(
+                NewUser {
+                    username: "erin",
+                    email: "erin@example.com",
+                    email_key: "erin@example.com",
+                    display_name: None,
+                    password_hash: "$argon2id$stand-in",
+                    legacy_cost: None,
+                },
+                0,
+            )
+            .await
+            .unwrap();
+        let mut tx = store.pool.begin().await.unwrap();
+        for id in ["owner", "thief"] {
+            crate::store::sessions::insert(&session(id, user_id), &format!("hash-{id}"))
+                .execute(&mut *tx)
+                .await
+                .unwrap();
+        }
+        tx.commit().await.unwrap();
+        let row = |id: &str| ApiTokenRow {
+            id: id.into(),
+            name: id.into(),
+            created_at: 0,
+            expires_at: None,
+            last_used_at: None,
+        };
+        store
+            .change_password(user_id, "$argon2id$new", "owner", 1)
+            .await
+            .unwrap();
+        let late = store
+            .insert_api_token(user_id, "thief", &row("late"), "h1", 50)
+            .await
+            .unwrap();
+        assert_eq!(late, TokenInsert::SessionEnded);
+        let own = store
+            .insert_api_token(user_id, "owner", &row("own"), "h2", 50)
+            .await
+            .unwrap();
+        assert_eq!(own, TokenInsert::Inserted);
+        let names: Vec<String> = store
+            .api_tokens_of(user_id)
+            .await
+            .unwrap()
+            .into_iter()
+            .map(|t| t.name)
+            .collect();
+        assert_eq!(names, ["own"]);
+    }
+
+    #[tokio::test]
+    async fn no_token_slips_in_after_a_password_change_on_sqlite() {
+        let (store, _dir) = sqlite_store().await;
+        no_token_slips_in_after_a_password_change(&store).await;
+    }
+
+    #[tokio::test]
+    async fn no_token_slips_in_after_a_password_change_on_postgres() {
+        let Some((store, db)) = postgres_store("token after a password change").await else {
+            return;
+        };
+        no_token_slips_in_after_a_password_change(&store).await;
+        drop(store);
+        db.drop_db().await;
     }
 }

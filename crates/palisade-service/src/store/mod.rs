@@ -23,7 +23,7 @@ use std::sync::Arc;
 
 use sqlx::AnyPool;
 
-pub(crate) use api_tokens::ApiTokenRow;
+pub(crate) use api_tokens::{ApiTokenRow, TokenInsert};
 pub(crate) use audit::AuditRecord;
 pub(crate) use login::{LoginGate, LoginStart};
 pub(crate) use passkeys::{NewPasskey, PasskeyRow};

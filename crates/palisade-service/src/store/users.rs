@@ -204,7 +204,9 @@ impl Store {
         keep: &str,
         now: i64,
     ) -> Result<(u64, u64), StoreError> {
-        let mut tx = self.pool.begin().await?;
+        // The user's row first: token creations wait on the same lock (see
+        // `insert_api_token`), so none lands after this change has revoked them all.
+        let mut tx = self.begin_write().await?;
         sqlx::query("UPDATE users SET password_hash = $1, legacy_cost = NULL, password_changed_at = $2 WHERE id = $3")
             .bind(new_hash)
             .bind(now)
