@@ -86,21 +86,11 @@ fn request_types_and_settings_never_print_a_secret() {
             ),
         ),
         (
-            "AddTotpRequest",
+            "AddFactorRequest",
             format!(
                 "{:?}",
-                serde_json::from_value::<crate::mfa::api::AddTotpRequest>(
+                serde_json::from_value::<crate::mfa::api::AddFactorRequest>(
                     json!({"name": "phone", "password": password, "code": MARKER, "recovery_code": MARKER})
-                )
-                .unwrap()
-            ),
-        ),
-        (
-            "AddPasskeyRequest",
-            format!(
-                "{:?}",
-                serde_json::from_value::<crate::mfa::api::AddPasskeyRequest>(
-                    json!({"name": "key", "password": password, "code": MARKER, "recovery_code": MARKER})
                 )
                 .unwrap()
             ),

@@ -264,10 +264,11 @@ pub(crate) async fn end_other_sessions(
         .accounts
         .end_other_sessions(&auth, password, &client)
         .await?;
-    let jar = match &token {
-        Some(t) => state.accounts.sessions.cookies.set(jar, t),
-        None => jar,
-    };
+    let jar = state
+        .accounts
+        .sessions
+        .cookies
+        .set_renewed(jar, token.as_ref());
     Ok(sensitive((jar, Json(EndedView { ended, token }))))
 }
 

@@ -425,10 +425,11 @@ async fn end_others_submit(
     .await;
     match result {
         Ok((_, reissued)) => {
-            let jar = match &reissued {
-                Some(t) => state.accounts.sessions.cookies.set(jar, t),
-                None => jar,
-            };
+            let jar = state
+                .accounts
+                .sessions
+                .cookies
+                .set_renewed(jar, reissued.as_ref());
             (jar, see_other("/account?done=others")).into_response()
         }
         Err(error) => {

@@ -86,10 +86,11 @@ pub(crate) async fn create(
             &client,
         )
         .await?;
-    let jar = match &created.reissued {
-        Some(t) => state.accounts.sessions.cookies.set(jar, t),
-        None => jar,
-    };
+    let jar = state
+        .accounts
+        .sessions
+        .cookies
+        .set_renewed(jar, created.reissued.as_ref());
     Ok(sensitive((
         StatusCode::CREATED,
         jar,

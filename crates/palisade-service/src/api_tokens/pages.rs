@@ -147,10 +147,11 @@ async fn create_submit(
     .await;
     match result {
         Ok(created) => {
-            let jar = match &created.reissued {
-                Some(t) => state.accounts.sessions.cookies.set(jar, t),
-                None => jar,
-            };
+            let jar = state
+                .accounts
+                .sessions
+                .cookies
+                .set_renewed(jar, created.reissued.as_ref());
             let tokens = match lines(&state, &auth).await {
                 Ok(tokens) => tokens,
                 Err(e) => return e.into_response(),

@@ -60,13 +60,14 @@ pub(crate) struct ChangeProofs {
     passkey: Option<Box<PublicKeyCredential>>,
 }
 
+/// Adding an authenticator app or a passkey: its name, and the proofs a change needs (as
+/// in `ChangeProofs`).
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
-pub(crate) struct AddTotpRequest {
-    /// What the user calls this app ("phone").
+pub(crate) struct AddFactorRequest {
+    /// What the user calls this factor ("phone", "laptop").
     #[schema(min_length = 1, max_length = 64)]
     name: String,
-    /// As in `ChangeProofs`.
     #[schema(value_type = Option<String>)]
     password: Option<SecretString>,
     #[schema(value_type = Option<String>, pattern = "^[0-9]{6}$")]
@@ -177,10 +178,11 @@ async fn changed(
         .iter()
         .filter(|s| s.id != auth.session.id)
         .count();
-    let jar = match &token {
-        Some(t) => state.accounts.sessions.cookies.set(jar, t),
-        None => jar,
-    };
+    let jar = state
+        .accounts
+        .sessions
+        .cookies
+        .set_renewed(jar, token.as_ref());
     let body = ChangedView {
         recovery_codes,
         other_sessions,
@@ -211,14 +213,14 @@ pub(crate) async fn list(
     })))
 }
 
-#[utoipa::path(post, path = "/api/v1/mfa/totp", operation_id = "add_totp", request_body = AddTotpRequest,
+#[utoipa::path(post, path = "/api/v1/mfa/totp", operation_id = "add_totp", request_body = AddFactorRequest,
     responses((status = 201, body = TotpEnrolmentView, description = "added, awaiting its first code"), (status = 403, description = "password or second factor required or wrong"), (status = 409, description = "name taken, or 10 factors already"), (status = 422), (status = 429)))]
 pub(crate) async fn add_totp(
     State(state): State<AppState>,
     client: ClientInfo,
     jar: CookieJar,
     Enrolling(auth): Enrolling,
-    ApiJson(body): ApiJson<AddTotpRequest>,
+    ApiJson(body): ApiJson<AddFactorRequest>,
 ) -> Result<Response, AppError> {
     let proof = Proof::from_fields(body.code, body.recovery_code, body.passkey)?;
     let password = body.password;
@@ -234,10 +236,11 @@ pub(crate) async fn add_totp(
             &client,
         )
         .await?;
-    let jar = match &enrolment.reissued {
-        Some(t) => state.accounts.sessions.cookies.set(jar, t),
-        None => jar,
-    };
+    let jar = state
+        .accounts
+        .sessions
+        .cookies
+        .set_renewed(jar, enrolment.reissued.as_ref());
     let view = TotpEnrolmentView {
         id: enrolment.id,
         secret: enrolment.secret,
@@ -362,23 +365,6 @@ pub(crate) async fn second_step(
     Ok(signed_in(&state, jar, token, &user))
 }
 
-#[derive(Debug, Deserialize, ToSchema)]
-#[serde(deny_unknown_fields)]
-pub(crate) struct AddPasskeyRequest {
-    /// What the user calls this passkey ("laptop").
-    #[schema(min_length = 1, max_length = 64)]
-    name: String,
-    #[schema(value_type = Option<String>)]
-    password: Option<SecretString>,
-    #[schema(value_type = Option<String>, pattern = "^[0-9]{6}$")]
-    code: Option<SecretString>,
-    #[schema(value_type = Option<String>, pattern = "^([2-9a-hjkmnp-zA-HJKMNP-Z]{4}-?){3}[2-9a-hjkmnp-zA-HJKMNP-Z]{4}$")]
-    recovery_code: Option<SecretString>,
-    /// A passkey's answer to the challenge from `POST /api/v1/mfa/passkeys/challenge`.
-    #[schema(value_type = Option<Object>)]
-    passkey: Option<Box<PublicKeyCredential>>,
-}
-
 /// Options for `navigator.credentials.create` or `.get`, as WebAuthn defines them.
 #[derive(Debug, Serialize, ToSchema)]
 pub(crate) struct ChallengeView<T: Serialize> {
@@ -405,14 +391,14 @@ pub(crate) struct PasskeySignInRequest {
     credential: Box<PublicKeyCredential>,
 }
 
-#[utoipa::path(post, path = "/api/v1/mfa/passkeys", operation_id = "add_passkey", request_body = AddPasskeyRequest,
+#[utoipa::path(post, path = "/api/v1/mfa/passkeys", operation_id = "add_passkey", request_body = AddFactorRequest,
     responses((status = 200, description = "the options for navigator.credentials.create; finish with /api/v1/mfa/passkeys/finish within 5 minutes"), (status = 403, description = "password or second factor required or wrong"), (status = 404, description = "passkeys are not available (public_origin is an address)"), (status = 422), (status = 429)))]
 pub(crate) async fn add_passkey(
     State(state): State<AppState>,
     client: ClientInfo,
     jar: CookieJar,
     Enrolling(auth): Enrolling,
-    ApiJson(body): ApiJson<AddPasskeyRequest>,
+    ApiJson(body): ApiJson<AddFactorRequest>,
 ) -> Result<Response, AppError> {
     let proof = Proof::from_fields(body.code, body.recovery_code, body.passkey)?;
     let (options, token) = state
@@ -427,10 +413,11 @@ pub(crate) async fn add_passkey(
             &client,
         )
         .await?;
-    let jar = match &token {
-        Some(t) => state.accounts.sessions.cookies.set(jar, t),
-        None => jar,
-    };
+    let jar = state
+        .accounts
+        .sessions
+        .cookies
+        .set_renewed(jar, token.as_ref());
     Ok(sensitive((jar, Json(ChallengeView { options, token }))))
 }
 

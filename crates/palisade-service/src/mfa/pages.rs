@@ -19,7 +19,7 @@ use super::api::PendingToken;
 use crate::accounts::pages::{allow_form_to, return_to};
 use crate::body::Form;
 use crate::error::AppError;
-use crate::sessions::{Authenticated, IssuedToken, MaybeEnrolling};
+use crate::sessions::{Authenticated, MaybeEnrolling};
 use crate::state::AppState;
 use crate::web::{
     FormErrors, allow_webauthn, guarded, passkey_nonce, render, see_other, user_agent, utc,
@@ -285,13 +285,6 @@ fn typed_proof(
     }))
 }
 
-fn with_token(state: &AppState, jar: CookieJar, token: Option<&IssuedToken>) -> CookieJar {
-    match token {
-        Some(t) => state.accounts.sessions.cookies.set(jar, t),
-        None => jar,
-    }
-}
-
 async fn factors_page(
     State(state): State<AppState>,
     nonce: CspNonce,
@@ -347,7 +340,11 @@ async fn add_submit(
     .await;
     match result {
         Ok(enrolment) => {
-            let jar = with_token(&state, jar, enrolment.reissued.as_ref());
+            let jar = state
+                .accounts
+                .sessions
+                .cookies
+                .set_renewed(jar, enrolment.reissued.as_ref());
             let shown = Shown {
                 enrolment: Some(EnrolmentShown {
                     qr_svg: exposed(&enrolment.qr_svg),
@@ -478,7 +475,11 @@ async fn remove_submit(
     .await;
     match result {
         Ok(reissued) => {
-            let jar = with_token(&state, jar, reissued.as_ref());
+            let jar = state
+                .accounts
+                .sessions
+                .cookies
+                .set_renewed(jar, reissued.as_ref());
             let shown = Shown {
                 offer_end_others: true,
                 notice: Some("Removed."),
@@ -526,7 +527,11 @@ async fn codes_submit(
     .await;
     match result {
         Ok((codes, reissued)) => {
-            let jar = with_token(&state, jar, reissued.as_ref());
+            let jar = state
+                .accounts
+                .sessions
+                .cookies
+                .set_renewed(jar, reissued.as_ref());
             let shown = Shown {
                 recovery_codes: Some(codes.iter().map(exposed).collect()),
                 notice: Some("New recovery codes: the old ones no longer work."),

@@ -55,6 +55,15 @@ impl SessionCookies {
             .fold(jar, |jar, cookie| jar.add(cookie))
     }
 
+    /// The session's new cookies when a re-authentication reissued its token, else `jar`
+    /// as it is.
+    pub(crate) fn set_renewed(&self, jar: CookieJar, token: Option<&IssuedToken>) -> CookieJar {
+        match token {
+            Some(token) => self.set(jar, token),
+            None => jar,
+        }
+    }
+
     pub(crate) fn clear(&self, jar: CookieJar) -> CookieJar {
         self.cookies(String::new())
             .fold(jar, |jar, cookie| jar.remove(cookie))

@@ -89,10 +89,11 @@ pub(crate) async fn reveal(
     let password = body.and_then(|ApiJson(b)| b.password);
     let (value, reissued) = reveal_value(&state, &auth, &client, &name, password).await?;
     let token = reissued;
-    let jar = match &token {
-        Some(t) => state.accounts.sessions.cookies.set(jar, t),
-        None => jar,
-    };
+    let jar = state
+        .accounts
+        .sessions
+        .cookies
+        .set_renewed(jar, token.as_ref());
     Ok(sensitive((
         jar,
         value.expose(|v| {
