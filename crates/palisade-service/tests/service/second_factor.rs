@@ -947,3 +947,86 @@ async fn the_factor_endpoints_need_a_session() {
         .unwrap();
     assert_eq!(rows, 0);
 }
+
+/// One recovery code sent to 64 second steps at once (64 pending logins, 64 addresses):
+/// exactly one signs in — the code is used up by one statement.
+async fn a_recovery_code_signs_in_once(apps: &[&TestApp]) {
+    let app = apps[0];
+    let user = enrolled(app, "pavel").await;
+    let mut pendings = Vec::new();
+    for i in 0..64 {
+        let client = format!("127.0.{}.{}:40000", 60 + i / 200, 1 + i % 200);
+        pendings.push((
+            pending_login(apps[i % apps.len()], "pavel", &client).await,
+            client,
+        ));
+    }
+    let code = user.recovery_codes[0].clone();
+    let statuses = flood(apps, 64, 64, None, move |i| {
+        let (pending, client) = &pendings[i];
+        second_step(pending, json!({"recovery_code": code}), client)
+    })
+    .await;
+    eprintln!("one recovery code, 64 second steps in flight: {statuses:?}");
+    assert_eq!(statuses.get(&200), Some(&1), "{statuses:?}");
+    let refused: usize = [403, 429].iter().filter_map(|s| statuses.get(s)).sum();
+    assert_eq!(refused, 63, "{statuses:?}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_recovery_code_signs_in_once_on_sqlite() {
+    a_recovery_code_signs_in_once(&[&TestApp::sqlite().await]).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_recovery_code_signs_in_once_across_two_instances_on_postgres() {
+    let Some(db) = PgDb::create("recovery code replay on two PostgreSQL instances").await else {
+        return;
+    };
+    let (a, b) = two_instances(&db).await;
+    a_recovery_code_signs_in_once(&[&a, &b]).await;
+    drop((a, b));
+    db.drop_db().await;
+}
+
+/// 64 wrong codes at once, from 64 addresses, on one pending login: exactly five are
+/// checked; the rest find the pending login out of guesses.
+async fn a_pending_login_takes_five_guesses_in_flight(apps: &[&TestApp]) {
+    let app = apps[0];
+    let user = enrolled(app, "rosa").await;
+    let pending = pending_login(apps[apps.len() - 1], "rosa", "127.0.0.1:40016").await;
+    app.clock.advance(30);
+    let right = code_at(&user.secret, app.clock.now());
+    let wrong: Vec<String> = (1..=64)
+        .map(|n| {
+            format!(
+                "{:06}",
+                (right.parse::<u32>().unwrap() + 1000 * n) % 1_000_000
+            )
+        })
+        .collect();
+    let statuses = flood(apps, 64, 64, None, move |i| {
+        let client = format!("127.0.{}.{}:40000", 70 + i / 200, 1 + i % 200);
+        second_step(&pending, json!({"code": wrong[i]}), &client)
+    })
+    .await;
+    eprintln!("64 wrong codes in flight on one pending login: {statuses:?}");
+    assert_eq!(statuses.get(&403), Some(&5), "{statuses:?}");
+    assert_eq!(statuses.get(&401), Some(&59), "{statuses:?}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_pending_login_takes_five_guesses_in_flight_on_sqlite() {
+    a_pending_login_takes_five_guesses_in_flight(&[&TestApp::sqlite().await]).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_pending_login_takes_five_guesses_in_flight_across_two_instances_on_postgres() {
+    let Some(db) = PgDb::create("pending login guesses on two PostgreSQL instances").await else {
+        return;
+    };
+    let (a, b) = two_instances(&db).await;
+    a_pending_login_takes_five_guesses_in_flight(&[&a, &b]).await;
+    drop((a, b));
+    db.drop_db().await;
+}
