@@ -44,7 +44,10 @@ use crate::state::AppState;
         crate::mfa::api::finish_passkey,
         crate::mfa::api::reauth_challenge,
         crate::mfa::api::passkey_sign_in_challenge,
-        crate::mfa::api::passkey_sign_in
+        crate::mfa::api::passkey_sign_in,
+        crate::recovery::api::request,
+        crate::recovery::api::complete,
+        crate::recovery::api::challenge
     )
 )]
 pub(crate) struct ApiDoc;
@@ -55,24 +58,29 @@ async fn openapi() -> Response {
 }
 
 /// Operations anyone may call; every other one needs a session (cookie or bearer token).
-const PUBLIC: [&str; 8] = [
+const PUBLIC: [&str; 11] = [
     "register",
     "login",
     "login_second_step",
     "second_step_challenge",
     "passkey_sign_in_challenge",
     "passkey_sign_in",
+    "request_password_reset",
+    "complete_password_reset",
+    "password_reset_challenge",
     "forward_auth",
     "auth_request",
 ];
 
 /// Operations throttled per client.
-const THROTTLED: [&str; 5] = [
+const THROTTLED: [&str; 7] = [
     "register",
     "login",
     "login_second_step",
     "passkey_sign_in_challenge",
     "passkey_sign_in",
+    "request_password_reset",
+    "complete_password_reset",
 ];
 
 /// The OpenAPI document: the operations as their handlers declare them, plus what every

@@ -169,6 +169,8 @@ pub(crate) fn app(state: AppState, shield: ShieldConfig) -> Router {
         .merge(crate::api_tokens::pages::router())
         .merge(crate::mfa::api::router())
         .merge(crate::mfa::pages::router())
+        .merge(crate::recovery::api::router())
+        .merge(crate::recovery::pages::router())
         .merge(reports)
         .route("/healthz", get(healthz))
         .route("/readyz", get(healthz))

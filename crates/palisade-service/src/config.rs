@@ -81,6 +81,30 @@ pub struct Config {
     pub body_read_timeout_secs: u64,
     /// Connections open at once; more are closed as soon as they are accepted.
     pub max_connections: usize,
+    /// SMTP server that sends the mail; without one, each message is written as an `.eml`
+    /// file into `<data_dir>/outbox/`.
+    pub smtp_host: Option<String>,
+    /// SMTP port: default 587 for `starttls`, 465 for `tls`.
+    pub smtp_port: Option<u16>,
+    /// `starttls` (default) or `tls` (implicit TLS). Both verify the server's certificate;
+    /// there is no plain-text mode.
+    pub smtp_tls: SmtpTls,
+    /// User name for SMTP AUTH (with `smtp_password_token` or `smtp_password_file`).
+    pub smtp_username: Option<String>,
+    /// The SMTP password as a Fernet token under the keyring (`palisade secret encrypt`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub smtp_password_token: Option<Redacted>,
+    /// A file holding the SMTP password; refused unless only its owner may read it.
+    pub smtp_password_file: Option<PathBuf>,
+    /// PEM certificates of a private CA the SMTP server's certificate may chain to
+    /// (besides the public web PKI roots).
+    pub smtp_ca_file: Option<PathBuf>,
+    /// The sender of every message (`Name <address>` or an address); default
+    /// `<site_name> <noreply@localhost>`, which only the `.eml` files may use.
+    pub mail_from: Option<String>,
+    /// Users must prove their address (by a link mailed at registration) before they reach
+    /// anything but the page that says so.
+    pub require_verified_email: bool,
     /// Forward-auth rules for the apps behind a reverse proxy (`[access_control]`).
     #[serde(default)]
     pub access_control: crate::authz::AccessControl,
@@ -116,6 +140,15 @@ const ENV_KEYS: &[&str] = &[
     "header_read_timeout_secs",
     "body_read_timeout_secs",
     "max_connections",
+    "smtp_host",
+    "smtp_port",
+    "smtp_tls",
+    "smtp_username",
+    "smtp_password_token",
+    "smtp_password_file",
+    "smtp_ca_file",
+    "mail_from",
+    "require_verified_email",
 ];
 
 impl Default for Config {
@@ -152,9 +185,29 @@ impl Default for Config {
             header_read_timeout_secs: 10,
             body_read_timeout_secs: 30,
             max_connections: 10_000,
+            smtp_host: None,
+            smtp_port: None,
+            smtp_tls: SmtpTls::Starttls,
+            smtp_username: None,
+            smtp_password_token: None,
+            smtp_password_file: None,
+            smtp_ca_file: None,
+            mail_from: None,
+            require_verified_email: false,
             access_control: crate::authz::AccessControl::default(),
         }
     }
+}
+
+/// How the SMTP connection is secured: both verify the server's certificate.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum SmtpTls {
+    /// Plain connection upgraded by STARTTLS before anything is sent; refused if the server
+    /// does not offer it.
+    Starttls,
+    /// TLS from the first byte (port 465).
+    Tls,
 }
 
 /// A secret setting: zeroized on drop, `[redacted]` in `Debug`, never serialized.
@@ -300,6 +353,25 @@ impl Config {
                     "configuration: {name} needs a postgres:// database_url"
                 ));
             }
+        }
+        let smtp_only = [
+            ("smtp_port", self.smtp_port.is_some()),
+            ("smtp_username", self.smtp_username.is_some()),
+            ("smtp_password_token", self.smtp_password_token.is_some()),
+            ("smtp_password_file", self.smtp_password_file.is_some()),
+            ("smtp_ca_file", self.smtp_ca_file.is_some()),
+        ];
+        for (name, set) in smtp_only {
+            if set && self.smtp_host.is_none() {
+                return Err(format!("configuration: {name} needs smtp_host"));
+            }
+        }
+        if self.smtp_password_token.is_some() && self.smtp_password_file.is_some() {
+            return Err("configuration: give smtp_password_token or smtp_password_file, not both".into());
+        }
+        let has_password = self.smtp_password_token.is_some() || self.smtp_password_file.is_some();
+        if has_password != self.smtp_username.is_some() {
+            return Err("configuration: smtp_username and a password (smtp_password_token or smtp_password_file) must be given together".into());
         }
         if self.http_redirect_listen.is_some() && self.tls_cert.is_none() {
             return Err("configuration: http_redirect_listen needs tls_cert and tls_key".into());

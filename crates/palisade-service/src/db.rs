@@ -8,7 +8,6 @@ use std::time::Duration;
 use sqlx::any::{AnyConnectOptions, AnyPoolOptions};
 use sqlx::{AnyPool, Executor};
 
-use palisade::secret::SecretString;
 use zeroize::Zeroizing;
 
 use crate::config::{Config, Redacted};
@@ -181,7 +180,7 @@ fn postgres_url(config: &Config, url: &str) -> Result<Zeroizing<String>, String>
             "configuration: database_password_token needs a user name in database_url".into(),
         );
     }
-    let password = open_password_token(config, token)?;
+    let password = crate::keys::open_setting_token(config, "database_password_token", token)?;
     Ok(password.expose(|p| with_password(parsed.as_str(), p)))
 }
 
@@ -208,25 +207,6 @@ pub(crate) fn with_password(url: &str, password: &str) -> Zeroizing<String> {
     out
 }
 
-/// Opens `database_password_token` with the keyring. Errors name the setting, never the
-/// token or the password.
-fn open_password_token(config: &Config, token: &Redacted) -> Result<SecretString, String> {
-    let (keyring, source, _) = crate::keys::load_keyring(config, false)
-        .map_err(|e| format!("configuration: database_password_token needs the keyring: {e}"))?;
-    let from = match source {
-        crate::keys::KeySource::Env => "PALISADE_KEYS".to_owned(),
-        crate::keys::KeySource::File(path) => path.display().to_string(),
-    };
-    let opened = token
-        .expose(|t| keyring.decrypt(t.trim(), None))
-        .map_err(|_| {
-            format!(
-                "configuration: database_password_token does not open with the keys from {from} (made with another key, or damaged)"
-            )
-        })?;
-    SecretString::from_utf8(opened.plaintext)
-        .ok_or_else(|| "configuration: database_password_token does not hold UTF-8 text".into())
-}
 
 #[cfg(test)]
 mod tests {

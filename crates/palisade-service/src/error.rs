@@ -51,6 +51,13 @@ pub(crate) enum AppError {
     /// guesses, or never there.
     #[error("pending login expired")]
     LoginExpired,
+    /// A mailed link (password reset, address confirmation) that is not current: used,
+    /// replaced by a newer one, expired, or never issued.
+    #[error("link expired")]
+    LinkExpired,
+    /// `require_verified_email`: this user must confirm their address first.
+    #[error("email verification required")]
+    EmailUnverified,
     #[error("form token invalid")]
     FormToken,
     #[error("not found")]
@@ -122,6 +129,7 @@ impl AppError {
             AppError::WrongPassword { field } => Some(field),
             AppError::SecondFactorRequired => Some("code"),
             AppError::WrongCode { field } => Some(field),
+            AppError::LinkExpired => Some("token"),
             AppError::Body { field, .. } => field.as_deref(),
             _ => None,
         }
@@ -160,6 +168,12 @@ impl AppError {
             }
             AppError::LoginExpired => {
                 "This sign-in expired or was already completed: enter your password again.".into()
+            }
+            AppError::LinkExpired => {
+                "This link has expired or was already used: ask for a new one.".into()
+            }
+            AppError::EmailUnverified => {
+                "Confirm your email address first: open the link we sent to it, or ask for a new one (/api/v1/email/verification).".into()
             }
             AppError::FormToken => "The form has expired; reload the page and try again.".into(),
             AppError::NotFound => "Not found.".into(),
@@ -207,6 +221,12 @@ impl AppError {
                 S::FORBIDDEN,
                 "second-factor-enrolment-required",
                 "Second factor required",
+            ),
+            AppError::LinkExpired => (S::BAD_REQUEST, "link-expired", "Link expired"),
+            AppError::EmailUnverified => (
+                S::FORBIDDEN,
+                "email-verification-required",
+                "Email address not confirmed",
             ),
             AppError::FormToken => (S::FORBIDDEN, "form-token", "Form expired"),
             AppError::NotFound => (S::NOT_FOUND, "not-found", "Not found"),

@@ -2,9 +2,9 @@
 //! then serve [`Service::router`]; [`admin`] holds what an operator does to its data.
 //!
 //! Layout: one folder per capability (`accounts/`, `sessions/`, `mfa/`, `vault/`, `authz/`,
-//! `api_tokens/`), each with its service, JSON API and pages; `store/` holds every SQL
+//! `api_tokens/`, `recovery/`: password reset), each with its service, JSON API and pages; `store/` holds every SQL
 //! statement, one file per table (`login.rs`: a login's combined statements); `web/` the
-//! helpers every page shares. Handlers call services; services call the store.
+//! helpers every page shares; `mail/` the outbox and its sender. Handlers call services; services call the store.
 #![forbid(unsafe_code)]
 
 mod accounts;
@@ -19,7 +19,9 @@ pub mod config;
 mod db;
 mod error;
 mod keys;
+mod mail;
 mod mfa;
+mod recovery;
 mod service;
 mod sessions;
 mod state;

@@ -210,6 +210,7 @@ fn tokens_sessions_and_user_rows_never_print_a_secret() {
         display_name: None,
         disabled: 0,
         created_at: 0,
+        email_verified_at: None,
     };
     let session = crate::store::SessionRow {
         id: "s".into(),

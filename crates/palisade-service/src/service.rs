@@ -55,6 +55,19 @@ impl Service {
         crate::sessions::spawn_cleanup(&self.state);
     }
 
+    /// Starts this instance's mail worker: it sends what the outbox holds, retrying with
+    /// backoff; any number of instances may run one.
+    pub fn spawn_mailer(&self) {
+        crate::mail::spawn_sender(&self.state);
+    }
+
+    /// Sends a test message to `to` at once, past the outbox: `Err` holds the transport's
+    /// own error (refused certificate, authentication, connection).
+    pub async fn send_test_mail(&self, to: &str) -> Result<(), String> {
+        let content = crate::mail::Content::test(self.state.mail.site_name());
+        self.state.mail.send_now(to, &content).await
+    }
+
     /// Passwords hashed or verified since the start (every login, registration and
     /// password check, padding included): what an attack costs the service.
     pub fn passwords_hashed(&self) -> u64 {
@@ -140,11 +153,14 @@ pub async fn build_with_clock(config: &Config, clock: Clock) -> Result<Service, 
     let webauthn = crate::mfa::passkeys::relying_party(&config.origin(), &config.site_name)
         .map_err(|e| format!("configuration: {e}"))?;
     let mfa = crate::mfa::SecondFactors::new(store.clone(), accounts.clock.clone(), webauthn);
+    let mail = crate::mail::Mailer::new(config, store.clone(), accounts.clock.clone())?;
+    notes.push(format!("mail goes to {}", mail.describe()));
     let state = AppState(Arc::new(Inner {
         accounts,
         authz,
         api_tokens,
         mfa,
+        mail,
         keyring,
         forms,
         metrics: metrics_handle(),

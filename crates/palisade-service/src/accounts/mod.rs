@@ -156,7 +156,7 @@ impl Accounts {
             .ok_or_else(|| AppError::internal("user vanished after insert"))
     }
 
-    async fn timed_hash(&self, password: Password) -> Result<String, AppError> {
+    pub(crate) async fn timed_hash(&self, password: Password) -> Result<String, AppError> {
         let started = Instant::now();
         let hash = self.hashing.hash(password).await?;
         self.hashed(started);

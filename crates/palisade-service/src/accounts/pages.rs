@@ -68,6 +68,7 @@ struct AccountPage<'a> {
 #[derive(Deserialize)]
 struct Notice {
     registered: Option<String>,
+    reset: Option<String>,
 }
 
 /// The way back after signing in: the query's one `rd`, if the rules of `return_to`
@@ -94,9 +95,11 @@ async fn login_page(
         return see_other(rd.as_deref().unwrap_or("/account"));
     }
     let errors = FormErrors {
-        general: q
-            .registered
-            .map(|_| "Your account is ready: sign in.".to_owned()),
+        general: match (q.registered, q.reset) {
+            (Some(_), _) => Some("Your account is ready: sign in.".to_owned()),
+            (None, Some(_)) => Some("Your password is changed: sign in with it.".to_owned()),
+            (None, None) => None,
+        },
         ..FormErrors::default()
     };
     let page = render(

@@ -46,6 +46,18 @@ pub(crate) mod keys {
         format!("2fa:acct:{user_id}")
     }
 
+    /// Password reset requests and completions per client address, per window.
+    pub(crate) fn client_resets(client_key: &str) -> String {
+        format!("reset-ip:{client_key}")
+    }
+    /// Reset messages to one address (by its comparison key), per hour.
+    pub(crate) fn address_resets(email_key: &str) -> String {
+        format!("reset:{email_key}")
+    }
+    /// Address-confirmation messages for one account, per hour.
+    pub(crate) fn account_email_links(user_id: i64) -> String {
+        format!("email:acct:{user_id}")
+    }
     /// What every pair key of an account starts with (to clear them all).
     pub(crate) fn pair_prefix(account_key: &str) -> String {
         format!("pair:{account_key}|")

@@ -142,7 +142,7 @@ pub(crate) type ShownCodes = Vec<SecretString>;
 
 /// Which kind of factor a second step used (for the audit).
 #[derive(Debug, Clone, Copy)]
-enum Used {
+pub(crate) enum Used {
     Totp,
     RecoveryCode,
     Passkey,
@@ -463,7 +463,7 @@ impl SecondFactors {
     /// Checks a proof for `user`, counted first against the account's hourly allowance
     /// (so that checks in flight all count); a right one is given back. Wrong ones are
     /// audited.
-    async fn check_throttled(
+    pub(crate) async fn check_throttled(
         &self,
         accounts: &Accounts,
         keyring: &Keyring,

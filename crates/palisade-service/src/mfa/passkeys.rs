@@ -37,6 +37,8 @@ pub(crate) enum Binding<'a> {
     SecondStep(&'a str),
     /// A passkey sign-in (the SHA-256 of its cookie's token).
     SignIn(&'a str),
+    /// A password reset asking for the account's second factor (its link's token hash).
+    Reset(&'a str),
 }
 
 impl Binding<'_> {
@@ -46,6 +48,7 @@ impl Binding<'_> {
             Binding::Reauthentication(session) => format!("reauth:{session}"),
             Binding::SecondStep(hash) => format!("step:{hash}"),
             Binding::SignIn(hash) => format!("login:{hash}"),
+            Binding::Reset(hash) => format!("reset:{hash}"),
         }
     }
 }

@@ -1,5 +1,6 @@
 //! Every ten minutes, deletes expired sessions, pending logins and WebAuthn challenges,
-//! second factors never confirmed, and stale throttle counters. All are refused or ignored
+//! second factors never confirmed, reset and address links, old outbox records, and stale
+//! throttle counters. All are refused or ignored
 //! on use anyway; this only keeps the tables small.
 
 use std::time::Duration;
@@ -12,11 +13,13 @@ pub(crate) fn spawn_cleanup(state: &AppState) {
     let idle = accounts.sessions.policy().idle_secs;
     let store = accounts.store.clone();
     let clock = accounts.clock.clone();
+    let state = state.clone();
     tokio::spawn(async move {
         let mut tick = tokio::time::interval(Duration::from_secs(600));
         loop {
             tick.tick().await;
             let now = clock.now();
+            let mail = &state.mail;
             if let Err(e) = store.delete_expired_sessions(now, now - idle).await {
                 tracing::warn!(error = %e, "session cleanup failed");
             }
@@ -29,6 +32,15 @@ pub(crate) fn spawn_cleanup(state: &AppState) {
             let unconfirmed = now - crate::mfa::CONFIRM_WITHIN_SECS;
             if let Err(e) = store.delete_unconfirmed_factors(unconfirmed).await {
                 tracing::warn!(error = %e, "unconfirmed second factor cleanup failed");
+            }
+            if let Err(e) = store.delete_expired_resets(now).await {
+                tracing::warn!(error = %e, "reset link cleanup failed");
+            }
+            if let Err(e) = store.delete_expired_email_tokens(now).await {
+                tracing::warn!(error = %e, "address link cleanup failed");
+            }
+            if let Err(e) = mail.forget_old().await {
+                tracing::warn!(error = %e, "outbox cleanup failed");
             }
             // Never before the hourly second-factor allowance has run out.
             let forget_after = forget_after.max(3600);

@@ -112,6 +112,11 @@ impl SessionCookies {
 pub(crate) struct PresentedToken(SecretString);
 
 impl PresentedToken {
+    /// A token a request's body carried (a mailed link's).
+    pub(crate) fn from_secret(token: SecretString) -> Self {
+        Self(token)
+    }
+
     /// A token as a cookie carried it.
     pub(crate) fn from_cookie_value(value: &str) -> Self {
         Self(SecretString::new(value.to_owned()))

@@ -24,6 +24,7 @@ struct TokenUser {
     display_name: Option<String>,
     disabled: i64,
     created_at: i64,
+    email_verified_at: Option<i64>,
 }
 
 /// Whether a token was inserted.
@@ -127,7 +128,7 @@ impl Store {
         now: i64,
     ) -> Result<Option<(String, Option<i64>, UserRow)>, StoreError> {
         let row = sqlx::query_as::<_, TokenUser>(
-            "SELECT t.id AS token_id, t.last_used_at, u.id, u.username, u.email, u.display_name, u.disabled, u.created_at \
+            "SELECT t.id AS token_id, t.last_used_at, u.id, u.username, u.email, u.display_name, u.disabled, u.created_at, u.email_verified_at \
              FROM api_tokens t JOIN users u ON u.id = t.user_id \
              WHERE t.token_hash = $1 AND (t.expires_at IS NULL OR t.expires_at > $2) AND u.disabled = 0",
         )
@@ -146,6 +147,7 @@ impl Store {
                     display_name: r.display_name,
                     disabled: r.disabled,
                     created_at: r.created_at,
+                    email_verified_at: r.email_verified_at,
                 },
             )
         }))

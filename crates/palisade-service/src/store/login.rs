@@ -72,7 +72,9 @@ const LOOKUP: &str = concat!(
     login_user!("disabled"),
     " AS disabled, ",
     login_user!("created_at"),
-    " AS created_at, (SELECT COUNT(*) FROM second_factors WHERE confirmed_at IS NOT NULL AND user_id = \
+    " AS created_at, ",
+    login_user!("email_verified_at"),
+    " AS email_verified_at, (SELECT COUNT(*) FROM second_factors WHERE confirmed_at IS NOT NULL AND user_id = \
        (SELECT MIN(id) FROM users WHERE username = $4 OR email_key = $5)) AS second_factors"
 );
 
@@ -137,6 +139,7 @@ struct LookupRow {
     password_hash: Option<String>,
     disabled: Option<i64>,
     created_at: Option<i64>,
+    email_verified_at: Option<i64>,
     second_factors: i64,
 }
 
@@ -179,6 +182,7 @@ impl Store {
                     display_name: row.display_name,
                     disabled: row.disabled.unwrap_or(1),
                     created_at: row.created_at.unwrap_or(0),
+                    email_verified_at: row.email_verified_at,
                 },
                 StoredHash::from(hash),
             )),

@@ -5,9 +5,12 @@
 mod api_tokens;
 mod audit;
 mod csp_reports;
+mod email_tokens;
 mod groups;
 mod login;
+mod outbox;
 mod passkeys;
+mod password_resets;
 mod pending_logins;
 mod second_factors;
 mod secrets;
@@ -25,7 +28,9 @@ use sqlx::AnyPool;
 
 pub(crate) use api_tokens::{ApiTokenRow, TokenInsert};
 pub(crate) use audit::AuditRecord;
+pub(crate) use email_tokens::{EmailConfirmed, EmailPurpose, EmailToken};
 pub(crate) use login::{LoginGate, LoginStart};
+pub(crate) use outbox::{DueMail, NewMail};
 pub(crate) use passkeys::{NewPasskey, PasskeyRow};
 pub(crate) use pending_logins::PendingLoginRow;
 pub(crate) use second_factors::{NewTotp, SealedTotp, SecondFactorRow, StoredRecoveryCode};

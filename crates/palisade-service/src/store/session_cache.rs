@@ -192,6 +192,7 @@ mod tests {
             display_name: None,
             disabled: 0,
             created_at: 0,
+            email_verified_at: None,
         };
         (Arc::new(session), Arc::new(user))
     }

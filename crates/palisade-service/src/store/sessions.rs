@@ -58,6 +58,7 @@ struct SessionWithUser {
     display_name: Option<String>,
     disabled: i64,
     user_created_at: i64,
+    email_verified_at: Option<i64>,
 }
 
 impl Store {
@@ -83,7 +84,7 @@ impl Store {
         let generation = self.sessions.generation();
         let row = sqlx::query_as::<_, SessionWithUser>(
             "SELECT s.id, s.user_id, s.created_at, s.last_seen_at, s.last_auth_at, s.expires_at, s.client_addr, s.user_agent, \
-                    s.second_factor, u.username, u.email, u.display_name, u.disabled, u.created_at AS user_created_at \
+                    s.second_factor, u.username, u.email, u.display_name, u.disabled, u.created_at AS user_created_at, u.email_verified_at \
              FROM sessions s JOIN users u ON u.id = s.user_id WHERE s.token_hash = $1",
         )
         .bind(token_hash)
@@ -99,6 +100,7 @@ impl Store {
             display_name: r.display_name,
             disabled: r.disabled,
             created_at: r.user_created_at,
+            email_verified_at: r.email_verified_at,
         };
         let session = SessionRow {
             id: r.id,

@@ -37,9 +37,11 @@ pub(crate) struct UserRow {
     pub(crate) display_name: Option<String>,
     pub(crate) disabled: i64,
     pub(crate) created_at: i64,
+    /// When the address was last proved by a link sent to it; `None`: never.
+    pub(crate) email_verified_at: Option<i64>,
 }
 
-const USER_COLUMNS_BY_LOGIN: &str = "SELECT id, username, email, display_name, disabled, created_at FROM users WHERE username = $1 OR email_key = $2";
+const USER_COLUMNS_BY_LOGIN: &str = "SELECT id, username, email, display_name, disabled, created_at, email_verified_at FROM users WHERE username = $1 OR email_key = $2";
 
 pub(crate) struct NewUser<'a> {
     pub(crate) username: &'a str,
@@ -131,7 +133,7 @@ impl Store {
 
     pub(crate) async fn user_by_id(&self, id: i64) -> Result<Option<UserRow>, StoreError> {
         Ok(sqlx::query_as::<_, UserRow>(
-            "SELECT id, username, email, display_name, disabled, created_at FROM users WHERE id = $1",
+            "SELECT id, username, email, display_name, disabled, created_at, email_verified_at FROM users WHERE id = $1",
         )
         .bind(id)
         .fetch_optional(&self.pool)
@@ -151,7 +153,7 @@ impl Store {
 
     pub(crate) async fn list_users(&self) -> Result<Vec<UserRow>, StoreError> {
         Ok(sqlx::query_as::<_, UserRow>(
-            "SELECT id, username, email, display_name, disabled, created_at FROM users ORDER BY id",
+            "SELECT id, username, email, display_name, disabled, created_at, email_verified_at FROM users ORDER BY id",
         )
         .fetch_all(&self.pool)
         .await?)

@@ -1,0 +1,210 @@
+//! What each message says: one constructor per kind, rendered into plain text and HTML by
+//! the two templates in `templates/mail/`. Subjects are fixed text and the site's name
+//! (configured, not user input); what users typed appears only in bodies, escaped in HTML.
+
+use askama::Template;
+
+/// A link the message asks the reader to follow.
+#[derive(Debug, Clone)]
+pub(crate) struct Action {
+    pub(crate) label: &'static str,
+    pub(crate) url: String,
+}
+
+/// A message before rendering. Its kind names it in the outbox (never its contents).
+#[derive(Debug, Clone)]
+pub(crate) struct Content {
+    pub(crate) kind: &'static str,
+    pub(crate) subject: String,
+    pub(crate) heading: String,
+    pub(crate) paragraphs: Vec<String>,
+    pub(crate) action: Option<Action>,
+    pub(crate) after: Vec<String>,
+}
+
+/// The closing line of every notice: what to do if it was not you.
+const NOT_YOU: &str = "If this was not you, reset your password now and check your account's second factors and sessions.";
+
+impl Content {
+    pub(crate) fn password_reset(site: &str, username: &str, url: String, minutes: i64) -> Self {
+        Self {
+            kind: "password_reset",
+            subject: format!("Reset your password for {site}"),
+            heading: "Reset your password".into(),
+            paragraphs: vec![format!(
+                "Someone asked to reset the password of the account {username} on {site}."
+            )],
+            action: Some(Action {
+                label: "Choose a new password",
+                url,
+            }),
+            after: vec![format!(
+                "The link works once, for {minutes} minutes. If you did not ask for it, ignore this message: your password stays as it is."
+            )],
+        }
+    }
+
+    pub(crate) fn verify_email(site: &str, username: &str, url: String, hours: i64) -> Self {
+        Self {
+            kind: "verify_email",
+            subject: format!("Confirm your email address for {site}"),
+            heading: "Confirm your email address".into(),
+            paragraphs: vec![format!(
+                "This address was given for the account {username} on {site}."
+            )],
+            action: Some(Action {
+                label: "Confirm this address",
+                url,
+            }),
+            after: vec![format!(
+                "The link works once, for {hours} hours. If you did not sign up, ignore this message."
+            )],
+        }
+    }
+
+    pub(crate) fn confirm_new_email(site: &str, username: &str, url: String, hours: i64) -> Self {
+        Self {
+            kind: "confirm_new_email",
+            subject: format!("Confirm your new email address for {site}"),
+            heading: "Confirm your new email address".into(),
+            paragraphs: vec![format!(
+                "The account {username} on {site} asked to use this address from now on. Nothing changes until it is confirmed."
+            )],
+            action: Some(Action {
+                label: "Use this address",
+                url,
+            }),
+            after: vec![format!(
+                "The link works once, for {hours} hours. If you did not ask for this, ignore this message."
+            )],
+        }
+    }
+
+    pub(crate) fn email_change_requested(site: &str, username: &str, new_email: &str) -> Self {
+        Self::notice(
+            "email_change_requested",
+            format!("A change of your email address was asked for on {site}"),
+            format!(
+                "The account {username} asked to use {new_email} instead of this address. Nothing changes unless the link sent there is opened."
+            ),
+        )
+    }
+
+    pub(crate) fn email_changed(site: &str, username: &str, new_email: &str) -> Self {
+        Self::notice(
+            "email_changed",
+            format!("Your email address on {site} was changed"),
+            format!(
+                "The account {username} now uses {new_email}: messages about it, password resets included, go there."
+            ),
+        )
+    }
+
+    pub(crate) fn password_changed(site: &str, username: &str, by_reset: bool) -> Self {
+        let how = if by_reset {
+            "with a reset link sent to this address"
+        } else {
+            "by someone who knew the old one"
+        };
+        Self::notice(
+            "password_changed",
+            format!("Your password on {site} was changed"),
+            format!(
+                "The password of the account {username} was changed {how}. Every other session was signed out."
+            ),
+        )
+    }
+
+    pub(crate) fn second_factor_added(site: &str, username: &str, name: &str) -> Self {
+        Self::notice(
+            "second_factor_added",
+            format!("A second factor was added to your account on {site}"),
+            format!("The account {username} has a new second factor: {name}."),
+        )
+    }
+
+    pub(crate) fn second_factor_removed(site: &str, username: &str, name: &str) -> Self {
+        Self::notice(
+            "second_factor_removed",
+            format!("A second factor was removed from your account on {site}"),
+            format!("The second factor {name} of the account {username} was removed."),
+        )
+    }
+
+    pub(crate) fn test(site: &str) -> Self {
+        Self {
+            kind: "test",
+            subject: format!("Test message from {site}"),
+            heading: "Mail works".into(),
+            paragraphs: vec![format!(
+                "{site} can send mail: password resets, address confirmations and security notices will arrive."
+            )],
+            action: None,
+            after: Vec::new(),
+        }
+    }
+
+    fn notice(kind: &'static str, subject: String, what: String) -> Self {
+        Self {
+            kind,
+            heading: subject.clone(),
+            subject,
+            paragraphs: vec![what],
+            action: None,
+            after: vec![NOT_YOU.into()],
+        }
+    }
+
+    /// The plain-text and HTML bodies.
+    pub(crate) fn render(&self, site_name: &str) -> Result<(String, String), askama::Error> {
+        let text = TextBody {
+            content: self,
+            site_name,
+        }
+        .render()?;
+        let html = HtmlBody {
+            content: self,
+            site_name,
+        }
+        .render()?;
+        Ok((text, html))
+    }
+}
+
+#[derive(Template)]
+#[template(path = "mail/message.txt")]
+struct TextBody<'a> {
+    content: &'a Content,
+    site_name: &'a str,
+}
+
+#[derive(Template)]
+#[template(path = "mail/message.html")]
+struct HtmlBody<'a> {
+    content: &'a Content,
+    site_name: &'a str,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn html_bodies_escape_what_users_typed_and_text_bodies_keep_it() {
+        let name = "<img src=x onerror=alert(1)>";
+        let content = Content::second_factor_added("Site", "alice", name);
+        let (text, html) = content.render("Site").unwrap();
+        assert!(text.contains(name), "{text}");
+        assert!(!html.contains(name), "{html}");
+        assert!(html.contains("&lt;img"), "{html}");
+    }
+
+    #[test]
+    fn a_link_is_in_both_bodies() {
+        let url = "https://accounts.example.com/password/reset?token=abc".to_owned();
+        let content = Content::password_reset("Site", "alice", url.clone(), 15);
+        let (text, html) = content.render("Site").unwrap();
+        assert!(text.contains(&url) && html.contains("href=\"https://accounts.example.com/password/reset?token&#61;abc\"") || html.contains(&url), "{html}");
+        assert!(text.contains("15 minutes"));
+    }
+}
