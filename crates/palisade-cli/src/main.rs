@@ -60,6 +60,13 @@ enum Command {
         #[command(subcommand)]
         action: commands::user::UserAction,
     },
+    /// Mail: `test` sends a message through the configured transport.
+    Mail {
+        #[command(flatten)]
+        common: commands::Common,
+        #[command(subcommand)]
+        action: commands::mail::MailAction,
+    },
     /// Forward-auth access rules: `check` which rule decides a URL.
     Authz {
         #[command(flatten)]
@@ -116,6 +123,9 @@ fn main() -> ExitCode {
             Command::Audit(args) => commands::audit::run(args),
             Command::User { common, action } => {
                 commands::user::run(common.config(None)?, action).await
+            }
+            Command::Mail { common, action } => {
+                commands::mail::run(&common.config(None)?, action).await
             }
             Command::Authz { common, action } => {
                 commands::authz::run(common.config(None)?, action).await

@@ -47,7 +47,10 @@ use crate::state::AppState;
         crate::mfa::api::passkey_sign_in,
         crate::recovery::api::request,
         crate::recovery::api::complete,
-        crate::recovery::api::challenge
+        crate::recovery::api::challenge,
+        crate::accounts::email_api::resend,
+        crate::accounts::email_api::change,
+        crate::accounts::email_api::confirm
     )
 )]
 pub(crate) struct ApiDoc;
@@ -58,7 +61,7 @@ async fn openapi() -> Response {
 }
 
 /// Operations anyone may call; every other one needs a session (cookie or bearer token).
-const PUBLIC: [&str; 11] = [
+const PUBLIC: [&str; 12] = [
     "register",
     "login",
     "login_second_step",
@@ -68,6 +71,7 @@ const PUBLIC: [&str; 11] = [
     "request_password_reset",
     "complete_password_reset",
     "password_reset_challenge",
+    "confirm_email",
     "forward_auth",
     "auth_request",
 ];

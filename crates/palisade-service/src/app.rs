@@ -170,6 +170,8 @@ pub(crate) fn app(state: AppState, shield: ShieldConfig) -> Router {
         .merge(crate::mfa::api::router())
         .merge(crate::mfa::pages::router())
         .merge(crate::recovery::api::router())
+        .merge(crate::accounts::email_api::router())
+        .merge(crate::accounts::email_pages::router())
         .merge(crate::recovery::pages::router())
         .merge(reports)
         .route("/healthz", get(healthz))

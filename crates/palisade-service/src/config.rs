@@ -367,7 +367,9 @@ impl Config {
             }
         }
         if self.smtp_password_token.is_some() && self.smtp_password_file.is_some() {
-            return Err("configuration: give smtp_password_token or smtp_password_file, not both".into());
+            return Err(
+                "configuration: give smtp_password_token or smtp_password_file, not both".into(),
+            );
         }
         let has_password = self.smtp_password_token.is_some() || self.smtp_password_file.is_some();
         if has_password != self.smtp_username.is_some() {

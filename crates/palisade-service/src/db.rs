@@ -207,7 +207,6 @@ pub(crate) fn with_password(url: &str, password: &str) -> Zeroizing<String> {
     out
 }
 
-
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -61,13 +61,6 @@ impl Service {
         crate::mail::spawn_sender(&self.state);
     }
 
-    /// Sends a test message to `to` at once, past the outbox: `Err` holds the transport's
-    /// own error (refused certificate, authentication, connection).
-    pub async fn send_test_mail(&self, to: &str) -> Result<(), String> {
-        let content = crate::mail::Content::test(self.state.mail.site_name());
-        self.state.mail.send_now(to, &content).await
-    }
-
     /// Passwords hashed or verified since the start (every login, registration and
     /// password check, padding included): what an attack costs the service.
     pub fn passwords_hashed(&self) -> u64 {
@@ -104,12 +97,14 @@ pub async fn build_with_clock(config: &Config, clock: Clock) -> Result<Service, 
     crate::keys::ensure_private_dir(&config.data_dir)?;
     let db = crate::db::connect(config).await?;
     let mut notes = Vec::new();
-    let keyring = load_keys(config, &mut notes)?;
+    let keyring = Arc::new(load_keys(config, &mut notes)?);
     let hasher = hasher(config, &mut notes)?;
     let policy = password_policy(config, &mut notes)?;
     let store = Store::new(db.pool.clone());
     // Checked once, used by the session cookies and by the way back after login.
     let cookie_domain = config.cookie_domain()?;
+    let mail = crate::mail::Mailer::new(config, store.clone(), clock.clone(), keyring.clone())?;
+    notes.push(format!("mail goes to {}", mail.describe()));
     let accounts = Accounts {
         store: store.clone(),
         hashing: HashPool::new(Arc::new(hasher), config.hash_concurrency),
@@ -123,10 +118,12 @@ pub async fn build_with_clock(config: &Config, clock: Clock) -> Result<Service, 
                 absolute_secs: (config.session_absolute_minutes * 60) as i64,
                 reauth_secs: (config.reauth_minutes * 60) as i64,
                 require_second_factor: config.require_second_factor,
+                require_verified_email: config.require_verified_email,
             },
             SessionCookies::new(cookie_domain.clone()),
         ),
         site_name: config.site_name.clone(),
+        mail: Arc::new(mail),
         clock,
         hashes_done: Arc::new(AtomicU64::new(0)),
     };
@@ -142,7 +139,11 @@ pub async fn build_with_clock(config: &Config, clock: Clock) -> Result<Service, 
     let forms = FormTokens::new(form_key(&keyring)).map_err(|e| e.to_string())?;
     let authz = crate::authz::Authz::new(
         crate::authz::AccessRules::compile(&config.access_control)
-            .map(|rules| rules.requiring_second_factor(config.require_second_factor))
+            .map(|rules| {
+                rules
+                    .requiring_second_factor(config.require_second_factor)
+                    .requiring_verified_email(config.require_verified_email)
+            })
             .map_err(|e| format!("configuration: {e}"))?,
         config.trusted_proxies()?,
         &config.origin(),
@@ -153,14 +154,11 @@ pub async fn build_with_clock(config: &Config, clock: Clock) -> Result<Service, 
     let webauthn = crate::mfa::passkeys::relying_party(&config.origin(), &config.site_name)
         .map_err(|e| format!("configuration: {e}"))?;
     let mfa = crate::mfa::SecondFactors::new(store.clone(), accounts.clock.clone(), webauthn);
-    let mail = crate::mail::Mailer::new(config, store.clone(), accounts.clock.clone())?;
-    notes.push(format!("mail goes to {}", mail.describe()));
     let state = AppState(Arc::new(Inner {
         accounts,
         authz,
         api_tokens,
         mfa,
-        mail,
         keyring,
         forms,
         metrics: metrics_handle(),

@@ -12,9 +12,8 @@ pub(crate) struct Inner {
     pub(crate) authz: crate::authz::Authz,
     pub(crate) api_tokens: crate::api_tokens::ApiTokens,
     pub(crate) mfa: crate::mfa::SecondFactors,
-    pub(crate) mail: crate::mail::Mailer,
     /// Seals vault values; the first key seals, every key opens.
-    pub(crate) keyring: palisade::secret::Keyring,
+    pub(crate) keyring: Arc<palisade::secret::Keyring>,
     pub(crate) forms: FormTokens,
     pub(crate) metrics: PrometheusHandle,
     pub(crate) metrics_token: Option<crate::config::Redacted>,

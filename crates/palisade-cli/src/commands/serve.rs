@@ -51,6 +51,7 @@ fn announce(config: &Config, built: &Service) {
 pub(crate) async fn run(mut config: Config) -> Result<ExitCode, String> {
     let built = build(&config).await?;
     built.spawn_cleanup();
+    built.spawn_mailer();
     let limits = config.server_limits();
     let handle = Handle::new();
     let stopper = handle.clone();

@@ -1,4 +1,5 @@
-//! `palisade user …`: list, disable, enable, unlock, end-sessions, import, group, mfa.
+//! `palisade user …`: list, disable, enable, unlock, end-sessions, import, group, mfa,
+//! reset-link.
 
 use std::process::ExitCode;
 
@@ -34,6 +35,9 @@ pub(crate) enum UserAction {
         #[command(subcommand)]
         action: MfaAction,
     },
+    /// Print a password reset link for a user, for support to hand over (audited; nothing is
+    /// mailed; it works once, for 15 minutes, and asks for their second factor if any).
+    ResetLink { name: String },
     /// Import users from CSV (header: username,email,password_hash[,display_name]) or JSON
     /// lines, with bcrypt or Argon2 hashes from another application. They move to Argon2id
     /// with the current pepper at their next login. Re-running imports nobody twice.
@@ -142,6 +146,11 @@ pub(crate) async fn run(config: Config, action: UserAction) -> Result<ExitCode, 
             println!(
                 "removed {removed} second factors and the recovery codes of {name}, and ended their sessions"
             );
+        }
+        UserAction::ResetLink { name } => {
+            let link = admin.reset_link(&name).await?;
+            link.expose(|l| println!("{l}"));
+            eprintln!("works once, for 15 minutes; any older link of {name} no longer works");
         }
         UserAction::Import { file, batch } => {
             let report = admin.import(read_import_file(&file)?, batch).await?;

@@ -16,7 +16,7 @@ use super::{Registration, SignIn};
 use crate::api_tokens::Caller;
 use crate::body::ApiJson;
 use crate::error::AppError;
-use crate::sessions::{Auth, Enrolling, IssuedToken};
+use crate::sessions::{Auth, IssuedToken, SignedIn};
 use crate::state::AppState;
 use crate::store::UserRow;
 use crate::web::{sensitive, user_agent};
@@ -159,7 +159,7 @@ pub(crate) async fn logout(
     State(state): State<AppState>,
     client: ClientInfo,
     jar: CookieJar,
-    Enrolling(auth): Enrolling,
+    SignedIn(auth): SignedIn,
 ) -> Result<Response, AppError> {
     state.accounts.logout(&auth, &client).await?;
     let mut response = sensitive((

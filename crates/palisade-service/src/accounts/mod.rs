@@ -2,6 +2,9 @@
 //! both the JSON API and the pages.
 
 pub(crate) mod api;
+mod email;
+pub(crate) mod email_api;
+pub(crate) mod email_pages;
 pub(crate) mod pages;
 mod throttle;
 
@@ -19,8 +22,11 @@ use palisade::validate::{DisplayName, Email, LogSafe, Password, Username};
 
 use crate::clock::Clock;
 use crate::error::AppError;
+use crate::mail::Content;
 use crate::sessions::{Authenticated, IssuedToken, Sessions, clean_user_agent, token_hash};
-use crate::store::{AuditRecord, LoginStart, NewUser, PendingLoginRow, Store, StoredHash, UserRow};
+use crate::store::{
+    AuditRecord, LoginStart, NewMail, NewUser, PendingLoginRow, Store, StoredHash, UserRow,
+};
 
 /// The raw fields of a registration.
 pub(crate) struct Registration {
@@ -49,6 +55,8 @@ pub(crate) struct Accounts {
     pub(crate) throttle: ThrottlePolicy,
     pub(crate) sessions: Sessions,
     pub(crate) site_name: String,
+    /// Queues the messages a change sends (the outbox), sealed.
+    pub(crate) mail: Arc<crate::mail::Mailer>,
     pub(crate) clock: Clock,
     /// Password hashes and verifications actually computed (the attack tests read it).
     pub(crate) hashes_done: Arc<AtomicU64>,
@@ -78,6 +86,16 @@ impl Accounts {
         if let Err(e) = self.store.audit(&record).await {
             tracing::error!(error = %e, "could not store audit event");
         }
+    }
+
+    /// A security notice to `user`'s address, for the store to queue with its change.
+    pub(crate) fn notice(&self, user: &UserRow, content: &Content) -> Result<NewMail, AppError> {
+        self.mail.letter(
+            Some(user.id),
+            &user.email,
+            content,
+            crate::mail::NOTICE_SECS,
+        )
     }
 
     /// Audit trail for what a signed-in user did.
@@ -150,10 +168,17 @@ impl Accounts {
             None,
         )
         .await;
-        self.store
+        let user = self
+            .store
             .user_by_id(id)
             .await?
-            .ok_or_else(|| AppError::internal("user vanished after insert"))
+            .ok_or_else(|| AppError::internal("user vanished after insert"))?;
+        // The account exists either way: a link that could not be queued is asked for
+        // again from the page that says the address is not confirmed.
+        if let Err(e) = self.send_verification(&user, client).await {
+            tracing::warn!(error = %e, "verification link not queued at registration");
+        }
+        Ok(user)
     }
 
     pub(crate) async fn timed_hash(&self, password: Password) -> Result<String, AppError> {
@@ -390,8 +415,18 @@ impl Accounts {
         let hash = self.timed_hash(new).await?;
         let (ended, revoked) = self
             .store
-            .change_password(auth.user.id, &hash, &auth.session.id, self.clock.now())
+            .change_password(
+                auth.user.id,
+                &hash,
+                &auth.session.id,
+                self.clock.now(),
+                &self.notice(
+                    &auth.user,
+                    &Content::password_changed(&self.site_name, &auth.user.username, false),
+                )?,
+            )
             .await?;
+        self.mail.queued();
         let token = self.sessions.reissue(&auth.session.id).await?;
         self.audit_user(
             "password_changed",

@@ -15,7 +15,7 @@ use serde::Deserialize;
 use super::{Registration, SignIn};
 use crate::body::Form;
 use crate::error::AppError;
-use crate::sessions::{Authenticated, MaybeAuth, MaybeEnrolling};
+use crate::sessions::{Authenticated, MaybeAuth, MaybeSignedIn};
 use crate::state::AppState;
 use crate::web::{
     FormErrors, allow_webauthn, check_form_token, guarded, passkey_nonce, render, see_other, utc,
@@ -59,6 +59,7 @@ struct AccountPage<'a> {
     name: &'a str,
     username: &'a str,
     email: &'a str,
+    email_verified: bool,
     sessions: Vec<SessionLine>,
     csrf: String,
     notice: Option<&'a str>,
@@ -243,7 +244,7 @@ async fn register_submit(
     }
 }
 
-async fn account_view(
+pub(super) async fn account_view(
     state: &AppState,
     auth: &Authenticated,
     status: StatusCode,
@@ -276,6 +277,7 @@ async fn account_view(
                 .unwrap_or(&auth.user.username),
             username: &auth.user.username,
             email: &auth.user.email,
+            email_verified: auth.user.email_verified_at.is_some(),
             sessions,
             csrf: state.forms.token(auth.session.id.as_bytes()),
             notice,
@@ -452,7 +454,7 @@ async fn logout_submit(
     State(state): State<AppState>,
     client: ClientInfo,
     jar: CookieJar,
-    MaybeEnrolling(auth): MaybeEnrolling,
+    MaybeSignedIn(auth): MaybeSignedIn,
     Form(form): Form<LogoutForm>,
 ) -> Response {
     if let Some(auth) = auth {

@@ -32,7 +32,8 @@ impl Admin {
     ) -> Result<AuthzReport, String> {
         let rules = AccessRules::compile(&self.config.access_control)
             .map_err(|e| format!("configuration: {e}"))?
-            .requiring_second_factor(self.config.require_second_factor);
+            .requiring_second_factor(self.config.require_second_factor)
+            .requiring_verified_email(self.config.require_verified_email);
         let method = method.to_ascii_uppercase();
         let target =
             Target::from_url(&method, url, from).map_err(|e| format!("URL refused: {}", e.0))?;
@@ -56,16 +57,18 @@ impl Admin {
                     Ok(false) => Credential::Session,
                     Err(e) => return Err(e.to_string()),
                 };
-                Some((user.username, groups, credential))
+                let verified = user.email_verified_at.is_some();
+                Some((user.username, groups, credential, verified))
             }
             None => None,
         };
         let who = found
             .as_ref()
-            .map(|(username, groups, credential)| Identity {
+            .map(|(username, groups, credential, verified)| Identity {
                 username,
                 groups,
                 credential: *credential,
+                email_verified: *verified,
             });
         let decision = rules.decide(&target, who);
         Ok(AuthzReport {

@@ -55,6 +55,13 @@ impl Admin {
     }
 }
 
+/// Sends a test message to `to` at once, past the outbox: returns where it went, or the
+/// transport's own error (refused certificate, authentication, connection).
+pub async fn send_test_mail(config: &Config, to: &str) -> Result<String, String> {
+    let to = palisade::validate::Email::parse(to).map_err(|e| format!("address: {e}"))?;
+    crate::mail::send_test(config, to.as_str()).await
+}
+
 /// A Unix time as the pages show it (UTC, to the minute).
 pub fn utc(t: i64) -> String {
     crate::web::utc(t)

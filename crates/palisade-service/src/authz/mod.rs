@@ -93,6 +93,7 @@ impl Authz {
                 username: &u.username,
                 groups,
                 credential,
+                email_verified: u.email_verified_at.is_some(),
             });
         let decision = self.rules.decide(target, who);
         Ok(Answer { decision, user })

@@ -158,6 +158,8 @@ pub(crate) struct Identity<'a> {
     pub(crate) username: &'a str,
     pub(crate) groups: &'a [String],
     pub(crate) credential: Credential,
+    /// Whether the user proved their address (matters under `require_verified_email`).
+    pub(crate) email_verified: bool,
 }
 
 /// What the proxy is told.
@@ -193,7 +195,9 @@ impl Decision {
                 format!("{by}: authenticated, and nobody is logged in")
             }
             (Some(Policy::Authenticated), _) => {
-                format!("{by}: authenticated, and require_second_factor: this session has none")
+                format!(
+                    "{by}: authenticated, and require_second_factor: this session has none (or require_verified_email: its user's address is not confirmed)"
+                )
             }
             (Some(Policy::TwoFactor), Outcome::Allow) => format!("{by}: two_factor"),
             (Some(Policy::TwoFactor), Outcome::LogIn) => {
@@ -216,6 +220,9 @@ pub(crate) struct AccessRules {
     uses_groups: bool,
     /// `require_second_factor`: a session begun without one passes no rule but `bypass`.
     require_second_factor: bool,
+    /// `require_verified_email`: a user who has not confirmed their address passes no rule
+    /// but `bypass`.
+    require_verified_email: bool,
 }
 
 /// Group names: what `palisade user group add` accepts, and what `group:` may name.
@@ -248,7 +255,17 @@ impl AccessRules {
             rules,
             uses_groups,
             require_second_factor: false,
+            require_verified_email: false,
         })
+    }
+
+    /// Under `require_verified_email`: a user whose address is not confirmed passes no
+    /// rule but `bypass`.
+    pub(crate) fn requiring_verified_email(self, required: bool) -> Self {
+        Self {
+            require_verified_email: required,
+            ..self
+        }
     }
 
     /// Under `require_second_factor`: a session begun with the password alone passes no
@@ -293,13 +310,17 @@ impl AccessRules {
     fn decision(&self, policy: Policy, who: Option<Identity<'_>>, rule: Option<usize>) -> Decision {
         let with_second_factor =
             |who: Identity<'_>| who.credential == Credential::SessionWithSecondFactor;
-        let enrolment_due =
-            |who: Identity<'_>| self.require_second_factor && who.credential == Credential::Session;
+        let enrolment_due = |who: Identity<'_>| {
+            (self.require_second_factor && who.credential == Credential::Session)
+                || (self.require_verified_email && !who.email_verified)
+        };
         let outcome = match (policy, who) {
             (Policy::Bypass, _) => Outcome::Allow,
             (Policy::Authenticated | Policy::TwoFactor, None) => Outcome::LogIn,
             (Policy::Authenticated, Some(who)) if !enrolment_due(who) => Outcome::Allow,
-            (Policy::TwoFactor, Some(who)) if with_second_factor(who) => Outcome::Allow,
+            (Policy::TwoFactor, Some(who)) if with_second_factor(who) && !enrolment_due(who) => {
+                Outcome::Allow
+            }
             (Policy::Authenticated | Policy::TwoFactor, Some(_)) | (Policy::Deny, _) => {
                 Outcome::Deny
             }
@@ -443,6 +464,7 @@ mod tests {
             username,
             groups: &groups,
             credential: Credential::Session,
+            email_verified: true,
         });
         let d = rules.decide(&target("GET", url, "192.0.2.7"), who);
         (d.outcome, d.rule)
@@ -551,6 +573,7 @@ mod tests {
             username: "alice",
             groups: &[],
             credential: Credential::Session,
+            email_verified: true,
         };
         let post = r.decide(
             &target("POST", "https://app.example.com/page", "192.0.2.7"),

@@ -115,11 +115,11 @@ impl Content {
         )
     }
 
-    pub(crate) fn second_factor_added(site: &str, username: &str, name: &str) -> Self {
+    pub(crate) fn second_factor_added(site: &str, username: &str, what: &str) -> Self {
         Self::notice(
             "second_factor_added",
             format!("A second factor was added to your account on {site}"),
-            format!("The account {username} has a new second factor: {name}."),
+            format!("The account {username} has a new second factor: {what}."),
         )
     }
 
@@ -204,7 +204,13 @@ mod tests {
         let url = "https://accounts.example.com/password/reset?token=abc".to_owned();
         let content = Content::password_reset("Site", "alice", url.clone(), 15);
         let (text, html) = content.render("Site").unwrap();
-        assert!(text.contains(&url) && html.contains("href=\"https://accounts.example.com/password/reset?token&#61;abc\"") || html.contains(&url), "{html}");
+        assert!(
+            text.contains(&url)
+                && html
+                    .contains("href=\"https://accounts.example.com/password/reset?token&#61;abc\"")
+                || html.contains(&url),
+            "{html}"
+        );
         assert!(text.contains("15 minutes"));
     }
 }

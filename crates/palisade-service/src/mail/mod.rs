@@ -42,6 +42,8 @@ pub(crate) struct Mailer {
     clock: Clock,
     transport: Transport,
     from: Mailbox,
+    /// Seals the bodies in the outbox, opens them to send.
+    keyring: Arc<Keyring>,
     site_name: String,
     origin: String,
     /// Woken when this instance queued something, so it goes at once.
@@ -54,25 +56,20 @@ fn aad(id: &str) -> Vec<u8> {
 }
 
 impl Mailer {
-    pub(crate) fn new(config: &Config, store: Store, clock: Clock) -> Result<Self, String> {
+    pub(crate) fn new(
+        config: &Config,
+        store: Store,
+        clock: Clock,
+        keyring: Arc<Keyring>,
+    ) -> Result<Self, String> {
         let transport = Transport::from_config(config)?;
-        let from = match &config.mail_from {
-            Some(from) => from
-                .parse::<Mailbox>()
-                .map_err(|e| format!("configuration: mail_from: {e}"))?,
-            None if config.smtp_host.is_some() => {
-                return Err("configuration: smtp_host needs mail_from (the sender's address)".into());
-            }
-            None => Mailbox::new(
-                Some(config.site_name.clone()),
-                "noreply@localhost".parse().expect("a valid address"),
-            ),
-        };
+        let from = sender(config)?;
         Ok(Self {
             store,
             clock,
             transport,
             from,
+            keyring,
             site_name: config.site_name.clone(),
             origin: config.origin(),
             wake: Arc::default(),
@@ -84,10 +81,6 @@ impl Mailer {
         self.transport.describe()
     }
 
-    pub(crate) fn site_name(&self) -> &str {
-        &self.site_name
-    }
-
     /// The address of a page of this service, for a link in a message.
     pub(crate) fn link(&self, path_and_query: &str) -> String {
         format!("{}{path_and_query}", self.origin)
@@ -97,7 +90,6 @@ impl Mailer {
     /// of its change; worth sending for `valid_secs`.
     pub(crate) fn letter(
         &self,
-        keyring: &Keyring,
         user_id: Option<i64>,
         to: &str,
         content: &Content,
@@ -110,7 +102,8 @@ impl Mailer {
         let bodies = serde_json::to_vec(&(text, html))
             .map_err(|e| AppError::internal(format_args!("mail: {e}")))?;
         let bodies = zeroize::Zeroizing::new(bodies);
-        let sealed = keyring
+        let sealed = self
+            .keyring
             .seal(&bodies, &aad(&id))
             .map_err(|e| AppError::internal(format_args!("sealing mail: {e}")))?;
         let now = self.clock.now();
@@ -131,40 +124,8 @@ impl Mailer {
         self.wake.notify_one();
     }
 
-    /// Queues a notice that goes with no other change.
-    pub(crate) async fn notify(
-        &self,
-        keyring: &Keyring,
-        user_id: i64,
-        to: &str,
-        content: &Content,
-    ) -> Result<(), AppError> {
-        let mail = self.letter(keyring, Some(user_id), to, content, NOTICE_SECS)?;
-        self.store.queue_mail(&mail).await?;
-        self.queued();
-        Ok(())
-    }
-
-    /// Sends `content` to `to` now, past the outbox (`palisade mail test`): the error, if
-    /// any, is the transport's own.
-    pub(crate) async fn send_now(&self, to: &str, content: &Content) -> Result<(), String> {
-        let (text, html) = content.render(&self.site_name).map_err(|e| e.to_string())?;
-        let id = hex(&random_bytes::<16>().map_err(|e| e.to_string())?);
-        let mail = Outgoing {
-            id: &id,
-            to,
-            subject: &content.subject,
-            text,
-            html,
-        };
-        self.transport
-            .send(&self.from, mail)
-            .await
-            .map_err(|e| e.to_string())
-    }
-
     /// Sends every message due now, batch by batch; returns how many went.
-    pub(crate) async fn send_due(&self, keyring: &Keyring) -> Result<usize, AppError> {
+    pub(crate) async fn send_due(&self) -> Result<usize, AppError> {
         let mut sent = 0;
         loop {
             let now = self.clock.now();
@@ -176,7 +137,7 @@ impl Mailer {
                 return Ok(sent);
             }
             for mail in due {
-                let outcome = self.send_one(keyring, &mail).await;
+                let outcome = self.send_one(&mail).await;
                 let now = self.clock.now();
                 match outcome {
                     Ok(()) => {
@@ -188,14 +149,28 @@ impl Mailer {
                     Err(SendError::Transient(why)) if now < mail.discard_after => {
                         let retry_at = (now + backoff(mail.attempts)).min(mail.discard_after);
                         let why = LogSafe::new(&why).to_string();
-                        tracing::warn!(id = mail.id, kind = mail.kind, attempts = mail.attempts, error = why, retry_in = retry_at - now, "mail not sent; will retry");
+                        tracing::warn!(
+                            id = mail.id,
+                            kind = mail.kind,
+                            attempts = mail.attempts,
+                            error = why,
+                            retry_in = retry_at - now,
+                            "mail not sent; will retry"
+                        );
                         metrics::counter!("palisade_mail_total", "outcome" => "retry").increment(1);
                         self.store.mail_retry(&mail.id, retry_at, &why).await?;
                     }
                     Err(e) => {
                         let why = LogSafe::new(&e.to_string()).to_string();
-                        tracing::error!(id = mail.id, kind = mail.kind, attempts = mail.attempts, error = why, "mail given up");
-                        metrics::counter!("palisade_mail_total", "outcome" => "given_up").increment(1);
+                        tracing::error!(
+                            id = mail.id,
+                            kind = mail.kind,
+                            attempts = mail.attempts,
+                            error = why,
+                            "mail given up"
+                        );
+                        metrics::counter!("palisade_mail_total", "outcome" => "given_up")
+                            .increment(1);
                         self.store.mail_given_up(&mail.id, now, &why).await?;
                     }
                 }
@@ -203,10 +178,13 @@ impl Mailer {
         }
     }
 
-    async fn send_one(&self, keyring: &Keyring, mail: &crate::store::DueMail) -> Result<(), SendError> {
-        let opened = keyring
+    async fn send_one(&self, mail: &crate::store::DueMail) -> Result<(), SendError> {
+        let opened = self
+            .keyring
             .open(&mail.sealed, &aad(&mail.id))
-            .map_err(|_| SendError::Permanent("the message does not open with the loaded keys".into()))?;
+            .map_err(|_| {
+                SendError::Permanent("the message does not open with the loaded keys".into())
+            })?;
         let (text, html): (String, String) = opened
             .expose(|b| serde_json::from_slice::<(String, String)>(b))
             .map_err(|_| SendError::Permanent("the message is damaged".into()))?;
@@ -229,6 +207,47 @@ impl Mailer {
     }
 }
 
+/// `mail_from`, or the default the `.eml` files may use.
+fn sender(config: &Config) -> Result<Mailbox, String> {
+    match &config.mail_from {
+        Some(from) => from
+            .parse::<Mailbox>()
+            .map_err(|e| format!("configuration: mail_from: {e}")),
+        None if config.smtp_host.is_some() => {
+            Err("configuration: smtp_host needs mail_from (the sender's address)".into())
+        }
+        None => Ok(Mailbox::new(
+            Some(config.site_name.clone()),
+            "noreply@localhost".parse().expect("a valid address"),
+        )),
+    }
+}
+
+/// Sends a test message to `to` at once, past the outbox (`palisade mail test`). Returns
+/// where it went; an error is the transport's own (refused certificate, authentication,
+/// connection) or names the setting at fault.
+pub(crate) async fn send_test(config: &Config, to: &str) -> Result<String, String> {
+    let transport = Transport::from_config(config)?;
+    let from = sender(config)?;
+    let content = Content::test(&config.site_name);
+    let (text, html) = content
+        .render(&config.site_name)
+        .map_err(|e| e.to_string())?;
+    let id = hex(&random_bytes::<16>().map_err(|e| e.to_string())?);
+    let mail = Outgoing {
+        id: &id,
+        to,
+        subject: &content.subject,
+        text,
+        html,
+    };
+    transport
+        .send(&from, mail)
+        .await
+        .map_err(|e| e.to_string())?;
+    Ok(transport.describe())
+}
+
 /// Seconds before the next attempt after `attempts`: 30 s doubling, at most an hour.
 fn backoff(attempts: i64) -> i64 {
     30_i64
@@ -240,9 +259,10 @@ fn backoff(attempts: i64) -> i64 {
 pub(crate) fn spawn_sender(state: &AppState) {
     let state = state.clone();
     tokio::spawn(async move {
-        let wake = state.mail.wake.clone();
+        let mail = state.accounts.mail.clone();
+        let wake = mail.wake.clone();
         loop {
-            if let Err(e) = state.mail.send_due(&state.keyring).await {
+            if let Err(e) = mail.send_due().await {
                 tracing::warn!(error = %e, "mail worker: the outbox could not be read");
             }
             let _ = tokio::time::timeout(POLL, wake.notified()).await;

@@ -59,9 +59,8 @@ impl Transport {
         };
         let mut tls = TlsParameters::builder(host.clone());
         if let Some(path) = &config.smtp_ca_file {
-            let pem = std::fs::read(path).map_err(|e| {
-                format!("configuration: smtp_ca_file: {}: {e}", path.display())
-            })?;
+            let pem = std::fs::read(path)
+                .map_err(|e| format!("configuration: smtp_ca_file: {}: {e}", path.display()))?;
             let certificate = Certificate::from_pem(&pem).map_err(|_| {
                 format!(
                     "configuration: smtp_ca_file: {} holds no PEM certificate",
@@ -85,7 +84,8 @@ impl Transport {
         if let Some(user) = &config.smtp_username {
             let password = smtp_password(config)?;
             // lettre keeps its own copy for the life of the transport.
-            builder = builder.credentials(password.expose(|p| Credentials::new(user.clone(), p.to_owned())));
+            builder = builder
+                .credentials(password.expose(|p| Credentials::new(user.clone(), p.to_owned())));
         }
         Ok(Transport::Smtp {
             transport: builder.build(),
@@ -174,7 +174,9 @@ fn smtp_password(config: &Config) -> Result<SecretString, String> {
         return crate::keys::open_setting_token(config, "smtp_password_token", token);
     }
     let Some(path) = &config.smtp_password_file else {
-        return Err("configuration: smtp_username needs smtp_password_token or smtp_password_file".into());
+        return Err(
+            "configuration: smtp_username needs smtp_password_token or smtp_password_file".into(),
+        );
     };
     palisade::secret::ensure_private_file(path)
         .map_err(|e| format!("configuration: smtp_password_file: {e}"))?;

@@ -25,6 +25,7 @@ use palisade::validate::{Password, Rule, ValidationError};
 use crate::accounts::{Accounts, keys, log_audit};
 use crate::clock::Clock;
 use crate::error::AppError;
+use crate::mail::Content;
 use crate::sessions::{Authenticated, IssuedToken, PresentedToken, hex, random_bytes};
 use crate::store::{
     AuditRecord, NewTotp, SealedTotp, SecondFactorRow, Store, StoredRecoveryCode, UserRow,
@@ -331,13 +332,22 @@ impl SecondFactors {
         } else {
             (Vec::new(), Vec::new())
         };
+        let notice = accounts.notice(
+            user,
+            &Content::second_factor_added(
+                &accounts.site_name,
+                &user.username,
+                "an authenticator app",
+            ),
+        )?;
         let Some(codes_stored) = self
             .store
-            .confirm_totp(user.id, id, step as i64, now, &stored)
+            .confirm_totp(user.id, id, step as i64, now, &stored, &notice)
             .await?
         else {
             return Err(AppError::NotFound);
         };
+        accounts.mail.queued();
         // This session's user just proved the factor.
         self.store.mark_second_factor(&auth.session.id).await?;
         accounts
@@ -361,9 +371,26 @@ impl SecondFactors {
         let reissued = self
             .guard(accounts, keyring, auth, password, proof, client)
             .await?;
-        if !self.store.remove_second_factor(auth.user.id, id).await? {
+        let name = self
+            .store
+            .second_factors_of(auth.user.id)
+            .await?
+            .into_iter()
+            .find(|f| f.id == id)
+            .map(|f| f.name)
+            .ok_or(AppError::NotFound)?;
+        let notice = accounts.notice(
+            &auth.user,
+            &Content::second_factor_removed(&accounts.site_name, &auth.user.username, &name),
+        )?;
+        if !self
+            .store
+            .remove_second_factor(auth.user.id, id, &notice)
+            .await?
+        {
             return Err(AppError::NotFound);
         }
+        accounts.mail.queued();
         accounts
             .audit_user("second_factor_removed", auth, client, None)
             .await;

@@ -174,7 +174,19 @@ impl SecondFactors {
             passkey: &json(&passkey)?,
             now,
         };
-        if !self.store.insert_passkey(new, super::LIMIT).await? {
+        let notice = accounts.notice(
+            user,
+            &crate::mail::Content::second_factor_added(
+                &accounts.site_name,
+                &user.username,
+                &format!("the passkey \"{}\"", new.name),
+            ),
+        )?;
+        if !self
+            .store
+            .insert_passkey(new, super::LIMIT, &notice)
+            .await?
+        {
             return Err(AppError::Limit {
                 field: "name",
                 limit: super::LIMIT as u64,
@@ -189,6 +201,7 @@ impl SecondFactors {
         } else {
             None
         };
+        accounts.mail.queued();
         self.store.mark_second_factor(&auth.session.id).await?;
         accounts
             .audit_user("second_factor_added", auth, client, Some("passkey"))

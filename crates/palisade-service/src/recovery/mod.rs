@@ -74,7 +74,13 @@ async fn send_link(state: &AppState, email: &Email, client: &ClientInfo) -> Resu
         let id = user.as_ref().map(|u| u.id);
         metrics::counter!("palisade_throttled_total").increment(1);
         accounts
-            .audit("throttled", id, Some(email.as_str()), Some(client), Some("reset"))
+            .audit(
+                "throttled",
+                id,
+                Some(email.as_str()),
+                Some(client),
+                Some("reset"),
+            )
             .await;
         return Ok(());
     }
@@ -83,39 +89,32 @@ async fn send_link(state: &AppState, email: &Email, client: &ClientInfo) -> Resu
     };
     let token = IssuedToken::generate()?;
     let content = Content::password_reset(
-        state.mail.site_name(),
+        &state.accounts.site_name,
         &user.username,
-        state.mail.link(&link_path(&token)),
+        state.accounts.mail.link(&link_path(&token)),
         RESET_SECS / 60,
     );
     let mail = state
+        .accounts
         .mail
-        .letter(&state.keyring, Some(user.id), &user.email, &content, RESET_SECS)?;
+        .letter(Some(user.id), &user.email, &content, RESET_SECS)?;
     drop(content);
     let hash = token.expose(crate::sessions::token_hash);
     accounts
         .store
         .put_password_reset(user.id, &hash, now, now + RESET_SECS, &mail)
         .await?;
-    state.mail.queued();
+    state.accounts.mail.queued();
     accounts
-        .audit("password_reset_requested", Some(user.id), Some(&user.username), Some(client), None)
+        .audit(
+            "password_reset_requested",
+            Some(user.id),
+            Some(&user.username),
+            Some(client),
+            None,
+        )
         .await;
     Ok(())
-}
-
-/// A reset link for `user`, for support to hand over (older links stop working); nothing
-/// is mailed. The caller audits it.
-pub(crate) async fn support_link(state: &AppState, user: &UserRow) -> Result<String, AppError> {
-    let token = IssuedToken::generate()?;
-    let hash = token.expose(crate::sessions::token_hash);
-    let now = state.accounts.clock.now();
-    state
-        .accounts
-        .store
-        .put_password_reset_unsent(user.id, &hash, now, now + RESET_SECS)
-        .await?;
-    Ok(state.mail.link(&link_path(&token)))
 }
 
 /// What a reset link's page needs to know: whether the link is current, and whether the
@@ -182,7 +181,11 @@ pub(crate) async fn complete(
     .ok_or(AppError::LinkExpired)?;
     let username = Username::parse(&user.username).ok();
     let email = Email::parse(&user.email).ok();
-    let words = user_words(username.as_ref(), email.as_ref(), user.display_name.as_deref());
+    let words = user_words(
+        username.as_ref(),
+        email.as_ref(),
+        user.display_name.as_deref(),
+    );
     accounts
         .policy
         .check(&new, &words)
@@ -191,13 +194,19 @@ pub(crate) async fn complete(
         let proof = proof.ok_or(AppError::SecondFactorRequired)?;
         state
             .mfa
-            .check_throttled(accounts, &state.keyring, &user, &proof, Binding::Reset(&hash), client)
+            .check_throttled(
+                accounts,
+                &state.keyring,
+                &user,
+                &proof,
+                Binding::Reset(&hash),
+                client,
+            )
             .await?;
     }
     let new_hash = accounts.timed_hash(new).await?;
-    let content = Content::password_changed(state.mail.site_name(), &user.username, true);
-    let notice = state.mail.letter(
-        &state.keyring,
+    let content = Content::password_changed(&state.accounts.site_name, &user.username, true);
+    let notice = state.accounts.mail.letter(
         Some(user.id),
         &user.email,
         &content,
@@ -208,13 +217,19 @@ pub(crate) async fn complete(
         .complete_password_reset(&hash, user.id, &new_hash, accounts.clock.now(), &notice)
         .await?
         .ok_or(AppError::LinkExpired)?;
-    state.mail.queued();
+    state.accounts.mail.queued();
     let detail = format!(
         "ended {} sessions, revoked {} API tokens",
         done.sessions_ended, done.tokens_revoked
     );
     accounts
-        .audit("password_reset", Some(user.id), Some(&user.username), Some(client), Some(&detail))
+        .audit(
+            "password_reset",
+            Some(user.id),
+            Some(&user.username),
+            Some(client),
+            Some(&detail),
+        )
         .await;
     Ok(user)
 }

@@ -166,8 +166,8 @@ async fn reset_submit(
     };
     let site_name = &state.accounts.site_name;
     let current = !matches!(error, AppError::LinkExpired);
-    let second_factor = current
-        && matches!(super::inspect(&state, &presented).await, Ok(Some(true)));
+    let second_factor =
+        current && matches!(super::inspect(&state, &presented).await, Ok(Some(true)));
     let page = form.token.expose(|t| {
         render(
             error.problem().status(),

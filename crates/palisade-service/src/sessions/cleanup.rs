@@ -19,7 +19,7 @@ pub(crate) fn spawn_cleanup(state: &AppState) {
         loop {
             tick.tick().await;
             let now = clock.now();
-            let mail = &state.mail;
+            let mail = &state.accounts.mail;
             if let Err(e) = store.delete_expired_sessions(now, now - idle).await {
                 tracing::warn!(error = %e, "session cleanup failed");
             }

@@ -20,7 +20,7 @@ pub use cookie::{
     DOMAIN_SESSION_COOKIE, PASSKEY_SIGN_IN_COOKIE, PENDING_LOGIN_COOKIE, SESSION_COOKIE,
 };
 pub(crate) use cookie::{PresentedToken, SessionCookies};
-pub(crate) use extract::{Auth, Enrolling, MaybeAuth, MaybeEnrolling};
+pub(crate) use extract::{Auth, Enrolling, MaybeAuth, MaybeEnrolling, MaybeSignedIn, SignedIn};
 pub(crate) use token::{IssuedToken, hex, random_bytes, token_hash};
 
 /// A client's `User-Agent` as stored beside a login: no control characters, at most 200.
@@ -40,6 +40,8 @@ pub(crate) struct SessionPolicy {
     pub(crate) reauth_secs: i64,
     /// Sessions without a second factor reach only where one is added.
     pub(crate) require_second_factor: bool,
+    /// Users must confirm their address before they reach anything else.
+    pub(crate) require_verified_email: bool,
 }
 
 /// What a request signed in with.
@@ -157,6 +159,12 @@ impl Sessions {
     /// Whether this session may reach only where a second factor is added.
     pub(crate) fn needs_second_factor(&self, auth: &Authenticated) -> bool {
         self.policy.require_second_factor && auth.session.second_factor == 0
+    }
+
+    /// Whether `require_verified_email` keeps this user to the page that asks them to
+    /// confirm their address.
+    pub(crate) fn needs_verified_email(&self, auth: &Authenticated) -> bool {
+        self.policy.require_verified_email && auth.user.email_verified_at.is_none()
     }
 
     /// Past its absolute lifetime, or idle for too long, at `t`.

@@ -84,14 +84,6 @@ impl Store {
         Ok(())
     }
 
-    /// Queues a message that goes with no other change (a test message, a resend).
-    pub(crate) async fn queue_mail(&self, mail: &NewMail) -> Result<(), StoreError> {
-        let mut tx = self.begin_write().await?;
-        Self::insert_mail(&mut tx, mail).await?;
-        tx.commit().await?;
-        Ok(())
-    }
-
     /// Takes up to `limit` messages due at `now` for this worker alone, until `lease_until`.
     pub(crate) async fn take_due_mail(
         &self,

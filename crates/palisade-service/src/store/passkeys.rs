@@ -4,7 +4,7 @@
 
 use sqlx::FromRow;
 
-use super::{Store, StoreError};
+use super::{NewMail, Store, StoreError};
 
 /// A passkey as stored: its factor id, the credential (webauthn-rs's JSON) and its counter.
 #[derive(Debug, Clone, FromRow)]
@@ -126,6 +126,7 @@ impl Store {
         &self,
         new: NewPasskey<'_>,
         limit: i64,
+        notice: &NewMail,
     ) -> Result<bool, StoreError> {
         let mut tx = self.begin_write().await?;
         Self::lock_user(&mut tx, new.user_id).await?;
@@ -159,6 +160,9 @@ impl Store {
             }
             Err(e) => return Err(e.into()),
         };
+        if inserted {
+            Self::insert_mail(&mut tx, notice).await?;
+        }
         tx.commit().await?;
         Ok(inserted)
     }

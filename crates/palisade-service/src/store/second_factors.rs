@@ -5,7 +5,7 @@
 
 use sqlx::FromRow;
 
-use super::{Store, StoreError};
+use super::{NewMail, Store, StoreError};
 
 /// A factor as listed (never its secret).
 #[derive(Debug, Clone, FromRow)]
@@ -193,6 +193,7 @@ impl Store {
         step: i64,
         now: i64,
         codes: &[StoredRecoveryCode],
+        notice: &NewMail,
     ) -> Result<Option<bool>, StoreError> {
         let mut tx = self.begin_write().await?;
         Self::lock_user(&mut tx, user_id).await?;
@@ -223,6 +224,7 @@ impl Store {
         if store_codes {
             Self::put_recovery_codes(&mut tx, user_id, codes).await?;
         }
+        Self::insert_mail(&mut tx, notice).await?;
         tx.commit().await?;
         Ok(Some(store_codes))
     }
@@ -280,6 +282,7 @@ impl Store {
         &self,
         user_id: i64,
         id: &str,
+        notice: &NewMail,
     ) -> Result<bool, StoreError> {
         let mut tx = self.begin_write().await?;
         Self::lock_user(&mut tx, user_id).await?;
@@ -299,6 +302,9 @@ impl Store {
         .bind(user_id)
         .execute(&mut *tx)
         .await?;
+        if removed {
+            Self::insert_mail(&mut tx, notice).await?;
+        }
         tx.commit().await?;
         Ok(removed)
     }

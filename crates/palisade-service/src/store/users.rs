@@ -2,7 +2,7 @@
 
 use sqlx::FromRow;
 
-use super::{Store, StoreError};
+use super::{NewMail, Store, StoreError};
 
 /// A password hash as stored. Not a key to anything by itself, but a target for offline
 /// guessing: `[redacted]` in `Debug`, read only through [`StoredHash::as_str`].
@@ -194,8 +194,9 @@ impl Store {
         new_hash: &str,
         keep: &str,
         now: i64,
+        notice: &NewMail,
     ) -> Result<(u64, u64), StoreError> {
-        self.revoking(self.change_password_tx(id, new_hash, keep, now))
+        self.revoking(self.change_password_tx(id, new_hash, keep, now, notice))
             .await
     }
 
@@ -205,6 +206,7 @@ impl Store {
         new_hash: &str,
         keep: &str,
         now: i64,
+        notice: &NewMail,
     ) -> Result<(u64, u64), StoreError> {
         // The user's row first: token creations wait on the same lock (see
         // `insert_api_token`), so none lands after this change has revoked them all.
@@ -228,6 +230,7 @@ impl Store {
             .execute(&mut *tx)
             .await?
             .rows_affected();
+        Self::insert_mail(&mut tx, notice).await?;
         tx.commit().await?;
         Ok((ended, revoked))
     }
