@@ -13,6 +13,7 @@ mod api;
 mod api_tokens;
 mod app;
 mod authz;
+mod background;
 mod body;
 mod clock;
 pub mod config;

@@ -61,6 +61,23 @@ impl Service {
         crate::mail::spawn_sender(&self.state);
     }
 
+    /// Sends every message the outbox holds that is due now (what the worker does on each
+    /// round); returns how many went.
+    pub async fn send_due_mail(&self) -> Result<usize, String> {
+        self.state
+            .accounts
+            .mail
+            .send_due()
+            .await
+            .map_err(|e| e.to_string())
+    }
+
+    /// Waits for the work requests left behind their answers (a reset request's lookup
+    /// and message) to finish.
+    pub async fn settle(&self) {
+        self.state.accounts.background.settle().await;
+    }
+
     /// Passwords hashed or verified since the start (every login, registration and
     /// password check, padding included): what an attack costs the service.
     pub fn passwords_hashed(&self) -> u64 {
@@ -124,6 +141,7 @@ pub async fn build_with_clock(config: &Config, clock: Clock) -> Result<Service, 
         ),
         site_name: config.site_name.clone(),
         mail: Arc::new(mail),
+        background: Default::default(),
         clock,
         hashes_done: Arc::new(AtomicU64::new(0)),
     };

@@ -57,6 +57,8 @@ pub(crate) struct Accounts {
     pub(crate) site_name: String,
     /// Queues the messages a change sends (the outbox), sealed.
     pub(crate) mail: Arc<crate::mail::Mailer>,
+    /// Work done after the answer (a reset request's lookup and message).
+    pub(crate) background: crate::background::Background,
     pub(crate) clock: Clock,
     /// Password hashes and verifications actually computed (the attack tests read it).
     pub(crate) hashes_done: Arc<AtomicU64>,

@@ -213,6 +213,12 @@ impl axum::extract::FromRequestParts<crate::state::AppState> for Caller {
             {
                 Err(AppError::SecondFactorEnrolment)
             }
+            Some((user, _))
+                if state.accounts.sessions.policy().require_verified_email
+                    && user.email_verified_at.is_none() =>
+            {
+                Err(AppError::EmailUnverified)
+            }
             Some((user, _)) => Ok(Caller(user)),
         }
     }

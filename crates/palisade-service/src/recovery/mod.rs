@@ -48,9 +48,10 @@ pub(crate) async fn request(
     accounts
         .rate(&keys::client_resets(&client_key(client.addr)), client)
         .await?;
+    let background = accounts.background.clone();
     let state = state.clone();
     let client = client.clone();
-    tokio::spawn(async move {
+    background.spawn(async move {
         if let Err(e) = send_link(&state, &email, &client).await {
             // Logged where it was made (5xx) or of no concern to anyone (a refusal).
             tracing::debug!(error = %e, "reset link not sent");

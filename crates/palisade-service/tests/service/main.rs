@@ -9,6 +9,7 @@ mod concurrency;
 mod database_auth;
 mod forward_auth;
 mod import;
+mod mail;
 mod passkeys;
 mod postgres;
 mod revocation;
