@@ -158,6 +158,31 @@ fn read_private(path: &Path) -> Result<Zeroizing<String>, String> {
     Ok(text)
 }
 
+/// Opens a secret setting given as a Fernet token under the keyring (`palisade secret
+/// encrypt`): `database_password_token`, `smtp_password_token`. Errors name the setting,
+/// never the token or what it holds.
+pub(crate) fn open_setting_token(
+    config: &crate::config::Config,
+    setting: &str,
+    token: &crate::config::Redacted,
+) -> Result<palisade::secret::SecretString, String> {
+    let (keyring, source, _) = load_keyring(config, false)
+        .map_err(|e| format!("configuration: {setting} needs the keyring: {e}"))?;
+    let from = match source {
+        KeySource::Env => "PALISADE_KEYS".to_owned(),
+        KeySource::File(path) => path.display().to_string(),
+    };
+    let opened = token
+        .expose(|t| keyring.decrypt(t.trim(), None))
+        .map_err(|_| {
+            format!(
+                "configuration: {setting} does not open with the keys from {from} (made with another key, or damaged)"
+            )
+        })?;
+    palisade::secret::SecretString::from_utf8(opened.plaintext)
+        .ok_or_else(|| format!("configuration: {setting} does not hold UTF-8 text"))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -183,29 +208,4 @@ mod tests {
                 .contains("chmod 600")
         );
     }
-}
-
-/// Opens a secret setting given as a Fernet token under the keyring (`palisade secret
-/// encrypt`): `database_password_token`, `smtp_password_token`. Errors name the setting,
-/// never the token or what it holds.
-pub(crate) fn open_setting_token(
-    config: &crate::config::Config,
-    setting: &str,
-    token: &crate::config::Redacted,
-) -> Result<palisade::secret::SecretString, String> {
-    let (keyring, source, _) = load_keyring(config, false)
-        .map_err(|e| format!("configuration: {setting} needs the keyring: {e}"))?;
-    let from = match source {
-        KeySource::Env => "PALISADE_KEYS".to_owned(),
-        KeySource::File(path) => path.display().to_string(),
-    };
-    let opened = token
-        .expose(|t| keyring.decrypt(t.trim(), None))
-        .map_err(|_| {
-            format!(
-                "configuration: {setting} does not open with the keys from {from} (made with another key, or damaged)"
-            )
-        })?;
-    palisade::secret::SecretString::from_utf8(opened.plaintext)
-        .ok_or_else(|| format!("configuration: {setting} does not hold UTF-8 text"))
 }

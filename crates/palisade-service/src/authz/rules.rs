@@ -614,6 +614,7 @@ mod tests {
                 username: "alice",
                 groups: &[],
                 credential,
+                email_verified: true,
             });
             rules.decide(&target("GET", url, "192.0.2.7"), who).outcome
         };

@@ -50,7 +50,7 @@ pub(crate) async fn request(
         .await?;
     let background = accounts.background.clone();
     let state = state.clone();
-    let client = client.clone();
+    let client = *client;
     background.spawn(async move {
         if let Err(e) = send_link(&state, &email, &client).await {
             // Logged where it was made (5xx) or of no concern to anyone (a refusal).

@@ -166,7 +166,7 @@ impl Store {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::store::tests::{postgres_store, sqlite_store};
+    use crate::store::tests::{notice, postgres_store, sqlite_store};
     use crate::store::{NewUser, SessionRow};
 
     fn session(id: &str, user_id: i64) -> SessionRow {
@@ -217,7 +217,7 @@ mod tests {
             last_used_at: None,
         };
         store
-            .change_password(user_id, "$argon2id$new", "owner", 1)
+            .change_password(user_id, "$argon2id$new", "owner", 1, &notice(user_id))
             .await
             .unwrap();
         let late = store

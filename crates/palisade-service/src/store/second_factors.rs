@@ -442,7 +442,7 @@ impl Store {
 mod tests {
     use super::*;
     use crate::store::NewUser;
-    use crate::store::tests::sqlite_store;
+    use crate::store::tests::{notice, sqlite_store};
 
     /// The cleanup forgets an enrolment left unconfirmed past the cutoff, and nothing else.
     #[tokio::test]
@@ -473,7 +473,7 @@ mod tests {
         assert!(store.insert_totp(totp("kept", 10), 10).await.unwrap());
         assert_eq!(
             store
-                .confirm_totp(user_id, "kept", 1, 20, &[])
+                .confirm_totp(user_id, "kept", 1, 20, &[], &notice(user_id))
                 .await
                 .unwrap(),
             Some(false)

@@ -15,6 +15,26 @@ pub(crate) async fn sqlite_store() -> (Store, tempfile::TempDir) {
     (Store::new(db.pool), dir)
 }
 
+/// A queued notice, as the services compose one (its bodies need no real sealing here).
+pub(crate) fn notice(user_id: i64) -> crate::store::NewMail {
+    crate::store::NewMail {
+        id: format!(
+            "notice-{user_id}-{}",
+            std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .unwrap()
+                .as_nanos()
+        ),
+        user_id: Some(user_id),
+        kind: "test",
+        recipient: "someone@example.com".into(),
+        subject: "test".into(),
+        sealed: "sealed".into(),
+        created_at: 0,
+        discard_after: 1,
+    }
+}
+
 #[path = "../../../tests/service/test_database.rs"]
 mod test_database;
 
