@@ -812,3 +812,113 @@ fn audit_cargo_lockfiles_exit_codes_and_sarif() {
         assert!(status.success(), "audit SARIF is not valid SARIF 2.1.0");
     }
 }
+
+#[test]
+fn mail_settings_are_checked_and_mail_test_says_where_the_message_went() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = palisade(dir.path())
+        .args(["serve"])
+        .env("PALISADE_SMTP_USERNAME", "palisade")
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8(out.stderr).unwrap();
+    assert!(err.contains("smtp_username needs smtp_host"), "{err}");
+    let out = palisade(dir.path())
+        .args(["mail", "test", "ops@example.com"])
+        .env("PALISADE_SMTP_HOST", "localhost")
+        .output()
+        .unwrap();
+    let err = String::from_utf8(out.stderr).unwrap();
+    assert!(!out.status.success() && err.contains("mail_from"), "{err}");
+    // Without a server: a file in the data directory, readable by its owner only.
+    let out = palisade(dir.path())
+        .args(["mail", "test", "ops@example.com", "--data-dir", "data"])
+        .output()
+        .unwrap();
+    let said = String::from_utf8(out.stdout).unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(said.contains(".eml files in data/outbox"), "{said}");
+    let files: Vec<_> = std::fs::read_dir(dir.path().join("data/outbox"))
+        .unwrap()
+        .map(|f| f.unwrap().path())
+        .collect();
+    assert_eq!(files.len(), 1);
+    let mode = std::fs::metadata(&files[0]).unwrap().permissions().mode();
+    assert_eq!(mode & 0o077, 0, "{mode:o}");
+    let message = std::fs::read_to_string(&files[0]).unwrap();
+    assert!(message.contains("To: ops@example.com"), "{message}");
+    // A malformed address, and a server that is not there: told on stderr, exit 1.
+    let out = palisade(dir.path())
+        .args(["mail", "test", "not an address", "--data-dir", "data"])
+        .output()
+        .unwrap();
+    let err = String::from_utf8(out.stderr).unwrap();
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    assert!(err.contains("address"), "{err}");
+    let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = closed.local_addr().unwrap().port();
+    drop(closed);
+    let out = palisade(dir.path())
+        .args(["mail", "test", "ops@example.com", "--data-dir", "data"])
+        .env("PALISADE_SMTP_HOST", "localhost")
+        .env("PALISADE_SMTP_PORT", port.to_string())
+        .env("PALISADE_MAIL_FROM", "accounts@example.com")
+        .output()
+        .unwrap();
+    let err = String::from_utf8(out.stderr).unwrap();
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    assert!(
+        err.contains("not sent") && err.contains("onnection"),
+        "{err}"
+    );
+}
+
+#[test]
+fn support_prints_a_reset_link_that_works_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = start(dir.path(), &[]);
+    let (status, _) = http(server.addr, "POST", "/api/v1/register", Some(REGISTER));
+    assert_eq!(status, 201);
+    let out = palisade(dir.path())
+        .args(["user", "reset-link", "durable"])
+        .env("PALISADE_PUBLIC_ORIGIN", format!("http://{}", server.addr))
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let link = String::from_utf8(out.stdout).unwrap();
+    let prefix = format!("http://{}/password/reset?token=", server.addr);
+    let token = link
+        .trim()
+        .strip_prefix(&prefix)
+        .expect("a link to this server");
+    let body = format!(r#"{{"token":"{token}","new_password":"lantern harbor quietly sixteen"}}"#);
+    let (status, reply) = http(
+        server.addr,
+        "POST",
+        "/api/v1/password/reset/complete",
+        Some(&body),
+    );
+    assert_eq!(status, 200, "{reply}");
+    let (status, _) = http(
+        server.addr,
+        "POST",
+        "/api/v1/password/reset/complete",
+        Some(&body),
+    );
+    assert_eq!(status, 400);
+    let out = palisade(dir.path())
+        .args(["user", "reset-link", "nobody"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("nobody"));
+}

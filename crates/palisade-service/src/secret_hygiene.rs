@@ -166,6 +166,60 @@ fn request_types_and_settings_never_print_a_secret() {
             ),
         ),
         (
+            "ResetCompletion",
+            format!(
+                "{:?}",
+                serde_json::from_value::<crate::recovery::api::ResetCompletion>(json!({
+                    "token": MARKER, "new_password": password, "code": MARKER, "recovery_code": MARKER
+                }))
+                .unwrap()
+            ),
+        ),
+        (
+            "ResetToken",
+            format!(
+                "{:?}",
+                serde_json::from_value::<crate::recovery::api::ResetToken>(json!({"token": MARKER}))
+                    .unwrap()
+            ),
+        ),
+        (
+            "EmailChangeRequest",
+            format!(
+                "{:?}",
+                serde_json::from_value::<crate::accounts::email_api::EmailChangeRequest>(
+                    json!({"new_email": "n@example.com", "password": password})
+                )
+                .unwrap()
+            ),
+        ),
+        (
+            "EmailConfirmRequest",
+            format!(
+                "{:?}",
+                serde_json::from_value::<crate::accounts::email_api::EmailConfirmRequest>(
+                    json!({"token": MARKER})
+                )
+                .unwrap()
+            ),
+        ),
+        (
+            "NewMail (its sealed bodies hold a link)",
+            format!(
+                "{:?}",
+                crate::store::NewMail {
+                    id: "m".into(),
+                    user_id: Some(1),
+                    kind: "password_reset",
+                    recipient: "u@example.com".into(),
+                    subject: "s".into(),
+                    sealed: MARKER.into(),
+                    created_at: 0,
+                    discard_after: 0,
+                }
+            ),
+        ),
+        (
             "StoredHash",
             format!(
                 "{:?}",
@@ -192,12 +246,33 @@ fn request_types_and_settings_never_print_a_secret() {
         metrics_token: Some(Redacted::new(MARKER.into())),
         legacy_bcrypt_pepper: Some(Redacted::new(MARKER.into())),
         database_password_token: Some(Redacted::new(MARKER.into())),
+        smtp_password_token: Some(Redacted::new(MARKER.into())),
         ..Config::default()
     };
     assert_hidden("Config", &format!("{config:?}"));
     assert_hidden("Config (pretty)", &format!("{config:#?}"));
     // Secret settings cannot be written out through serde either.
     assert!(serde_json::to_string(&config).is_err());
+}
+
+#[test]
+fn the_smtp_transport_never_prints_its_password() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("smtp-password");
+    std::fs::write(&file, MARKER).unwrap();
+    std::fs::set_permissions(&file, std::os::unix::fs::PermissionsExt::from_mode(0o600)).unwrap();
+    let config = Config {
+        smtp_host: Some("mail.example.com".into()),
+        smtp_username: Some("palisade".into()),
+        smtp_password_file: Some(file),
+        mail_from: Some("a@example.com".into()),
+        ..Config::default()
+    };
+    let transport = crate::mail::Transport::from_config(&config).unwrap();
+    assert_hidden(
+        "Transport",
+        &format!("{transport:?} {}", transport.describe()),
+    );
 }
 
 #[test]

@@ -49,6 +49,10 @@ fn announce(config: &Config, built: &Service) {
 }
 
 pub(crate) async fn run(mut config: Config) -> Result<ExitCode, String> {
+    let listener = std::net::TcpListener::bind(config.listen)
+        .map_err(|e| format!("listen {}: {e}", config.listen))?;
+    // With port 0 the origin (the CSRF check, the links in mail) must name the real port.
+    config.listen = listener.local_addr().map_err(|e| e.to_string())?;
     let built = build(&config).await?;
     built.spawn_cleanup();
     built.spawn_mailer();
@@ -83,10 +87,6 @@ pub(crate) async fn run(mut config: Config) -> Result<ExitCode, String> {
             }
         });
     }
-    let listener = std::net::TcpListener::bind(config.listen)
-        .map_err(|e| format!("listen {}: {e}", config.listen))?;
-    // With port 0 the origin (and so the CSRF check) must name the real port.
-    config.listen = listener.local_addr().map_err(|e| e.to_string())?;
     let app = built.router(&config)?;
     announce(&config, &built);
     serve(listener, app, tls.as_deref(), limits, handle)

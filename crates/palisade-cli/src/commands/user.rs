@@ -35,9 +35,14 @@ pub(crate) enum UserAction {
         #[command(subcommand)]
         action: MfaAction,
     },
-    /// Print a password reset link for a user, for support to hand over (audited; nothing is
-    /// mailed; it works once, for 15 minutes, and asks for their second factor if any).
-    ResetLink { name: String },
+    /// Print a password reset link for a user, for support to hand over, or with --send
+    /// mail it to them so that nobody else sees it (audited; it works once, for 15 minutes,
+    /// and asks for their second factor if any).
+    ResetLink {
+        name: String,
+        #[arg(long)]
+        send: bool,
+    },
     /// Import users from CSV (header: username,email,password_hash[,display_name]) or JSON
     /// lines, with bcrypt or Argon2 hashes from another application. They move to Argon2id
     /// with the current pepper at their next login. Re-running imports nobody twice.
@@ -147,7 +152,11 @@ pub(crate) async fn run(config: Config, action: UserAction) -> Result<ExitCode, 
                 "removed {removed} second factors and the recovery codes of {name}, and ended their sessions"
             );
         }
-        UserAction::ResetLink { name } => {
+        UserAction::ResetLink { name, send: true } => {
+            let to = admin.mail_reset_link(&name).await?;
+            println!("queued a reset link for {name} to {to}; the running service sends it");
+        }
+        UserAction::ResetLink { name, send: false } => {
             let link = admin.reset_link(&name).await?;
             link.expose(|l| println!("{l}"));
             eprintln!("works once, for 15 minutes; any older link of {name} no longer works");

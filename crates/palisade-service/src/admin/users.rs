@@ -229,6 +229,33 @@ impl Admin {
         Ok(SecretString::new(format!("{}{path}", self.config.origin())))
     }
 
+    /// Mails a user a password reset link, as if they had asked (audited): support starts
+    /// the reset without seeing the link. The running service's worker sends it.
+    pub async fn mail_reset_link(&self, name: &str) -> Result<String, String> {
+        let user = self.find(name).await?;
+        if user.disabled != 0 {
+            return Err(format!("{} is disabled: enable them first", user.username));
+        }
+        let (keyring, _, _) = crate::keys::load_keyring(&self.config, false)?;
+        let clock = crate::clock::Clock::system();
+        let mail = crate::mail::Mailer::new(
+            &self.config,
+            self.store.clone(),
+            clock.clone(),
+            std::sync::Arc::new(keyring),
+        )?;
+        crate::recovery::queue_link(&mail, &self.store, &user, clock.now())
+            .await
+            .map_err(|e| e.to_string())?;
+        self.audit(
+            "password_reset_link_mailed",
+            Some((user.id, &user.username)),
+            "cli",
+        )
+        .await?;
+        Ok(user.email)
+    }
+
     /// Ends every session of every user: everyone signs in again.
     pub async fn end_every_session(&self) -> Result<u64, String> {
         let ended = self

@@ -16,7 +16,8 @@ use palisade::validate::LogSafe;
 use tokio::sync::Notify;
 
 pub(crate) use messages::Content;
-use transport::{Outgoing, SendError, Transport};
+pub(crate) use transport::Transport;
+use transport::{Outgoing, SendError};
 
 use crate::clock::Clock;
 use crate::config::Config;
@@ -79,6 +80,10 @@ impl Mailer {
     /// Where mail goes, to tell the operator at start.
     pub(crate) fn describe(&self) -> String {
         self.transport.describe()
+    }
+
+    pub(crate) fn site_name(&self) -> &str {
+        &self.site_name
     }
 
     /// The address of a page of this service, for a link in a message.

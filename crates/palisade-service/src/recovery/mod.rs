@@ -16,12 +16,12 @@ use palisade::validate::{Email, Password, Username};
 
 use crate::accounts::keys;
 use crate::error::AppError;
-use crate::mail::Content;
+use crate::mail::{Content, Mailer};
 use crate::mfa::Proof;
 use crate::mfa::passkeys::Binding;
 use crate::sessions::{IssuedToken, PresentedToken};
 use crate::state::AppState;
-use crate::store::UserRow;
+use crate::store::{Store, UserRow};
 
 /// How long a reset link works, seconds.
 pub(crate) const RESET_SECS: i64 = 15 * 60;
@@ -88,24 +88,7 @@ async fn send_link(state: &AppState, email: &Email, client: &ClientInfo) -> Resu
     let Some(user) = user.filter(|u| u.disabled == 0) else {
         return Ok(());
     };
-    let token = IssuedToken::generate()?;
-    let content = Content::password_reset(
-        &state.accounts.site_name,
-        &user.username,
-        state.accounts.mail.link(&link_path(&token)),
-        RESET_SECS / 60,
-    );
-    let mail = state
-        .accounts
-        .mail
-        .letter(Some(user.id), &user.email, &content, RESET_SECS)?;
-    drop(content);
-    let hash = token.expose(crate::sessions::token_hash);
-    accounts
-        .store
-        .put_password_reset(user.id, &hash, now, now + RESET_SECS, &mail)
-        .await?;
-    state.accounts.mail.queued();
+    queue_link(&accounts.mail, &accounts.store, &user, now).await?;
     accounts
         .audit(
             "password_reset_requested",
@@ -115,6 +98,30 @@ async fn send_link(state: &AppState, email: &Email, client: &ClientInfo) -> Resu
             None,
         )
         .await;
+    Ok(())
+}
+
+/// Stores a new reset link for `user` (older ones stop working) and queues the message
+/// that carries it, in one transaction.
+pub(crate) async fn queue_link(
+    mail: &Mailer,
+    store: &Store,
+    user: &UserRow,
+    now: i64,
+) -> Result<(), AppError> {
+    let token = IssuedToken::generate()?;
+    let content = Content::password_reset(
+        mail.site_name(),
+        &user.username,
+        mail.link(&link_path(&token)),
+        RESET_SECS / 60,
+    );
+    let letter = mail.letter(Some(user.id), &user.email, &content, RESET_SECS)?;
+    let hash = token.expose(crate::sessions::token_hash);
+    store
+        .put_password_reset(user.id, &hash, now, now + RESET_SECS, &letter)
+        .await?;
+    mail.queued();
     Ok(())
 }
 

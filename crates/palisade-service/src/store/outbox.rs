@@ -24,6 +24,7 @@ impl std::fmt::Debug for NewMail {
         f.debug_struct("NewMail")
             .field("id", &self.id)
             .field("kind", &self.kind)
+            .field("sealed", &"[redacted]")
             .finish_non_exhaustive()
     }
 }
@@ -46,6 +47,7 @@ impl std::fmt::Debug for DueMail {
             .field("id", &self.id)
             .field("kind", &self.kind)
             .field("attempts", &self.attempts)
+            .field("sealed", &"[redacted]")
             .finish_non_exhaustive()
     }
 }
