@@ -922,3 +922,48 @@ fn support_prints_a_reset_link_that_works_once() {
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("nobody"));
 }
+
+#[test]
+fn support_mails_a_reset_link_it_never_sees() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = start(dir.path(), &[]);
+    let (status, _) = http(server.addr, "POST", "/api/v1/register", Some(REGISTER));
+    assert_eq!(status, 201);
+    let out = palisade(dir.path())
+        .args(["user", "reset-link", "durable", "--send"])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let said = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        said.contains("durable@example.com") && !said.contains("token"),
+        "{said}"
+    );
+    // The running service's worker sends it (it looks every 5 s).
+    let outbox = dir.path().join("palisade-data/outbox");
+    let deadline = Instant::now() + Duration::from_secs(20);
+    let reset = loop {
+        let found = std::fs::read_dir(&outbox)
+            .into_iter()
+            .flatten()
+            .find_map(|f| {
+                let text = std::fs::read_to_string(f.unwrap().path()).unwrap();
+                text.contains("Subject: Reset your password")
+                    .then_some(text)
+            });
+        if let Some(text) = found {
+            break text;
+        }
+        assert!(Instant::now() < deadline, "no reset message was sent");
+        std::thread::sleep(Duration::from_millis(200));
+    };
+    assert!(reset.contains("To: durable@example.com"), "{reset}");
+}

@@ -2,10 +2,12 @@
 // authenticator app: add it (QR code and key), confirm it with a code computed here, keep
 // the recovery codes, and sign in with a recovery code and with a code; then a passkey in
 // Chromium's virtual authenticator: add it, use it as the second step, sign in with it
-// alone — in headless Chromium, failing on any CSP violation or page error.
+// alone; then mail: the address confirmed and the password reset by following the links in
+// the messages the service wrote — in headless Chromium, failing on any CSP violation or page
+// error.
 // Usage: node flow.mjs <path to palisade binary>   (PLAYWRIGHT_CORE may point at the module)
 import { spawn } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync, readdirSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createRequire } from 'node:module';
@@ -68,6 +70,27 @@ function totp(base32, step) {
   return String((mac.readUInt32BE(at) & 0x7fffffff) % 1000000).padStart(6, '0');
 }
 const stepNow = () => Math.floor(Date.now() / 30000);
+
+// The link in the newest message to `to` whose subject starts with `subject`, as a mail
+// client shows it (the service writes .eml files into the data directory without SMTP).
+async function mailedLink(to, subject, after = new Set()) {
+  const dir = join(work, 'data', 'outbox');
+  for (let i = 0; i < 100; i++) {
+    let names = [];
+    try { names = readdirSync(dir); } catch { names = []; }
+    for (const name of names) {
+      if (after.has(name)) continue;
+      const raw = readFileSync(join(dir, name), 'utf8').replace(/\r\n/g, '\n');
+      if (!raw.includes(`\nTo: ${to}\n`) || !raw.includes(`\nSubject: ${subject}`)) continue;
+      const text = raw.replace(/=\n/g, '').replace(/=([0-9A-F]{2})/g, (_, h) => String.fromCharCode(parseInt(h, 16)));
+      const m = text.match(/http:\/\/\S+\?token=[A-Za-z0-9_-]{43}/);
+      if (m) return { link: m[0], name };
+    }
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  throw new Error(`no message "${subject}" to ${to}`);
+}
+const mailFiles = () => { try { return new Set(readdirSync(join(work, 'data', 'outbox'))); } catch { return new Set(); } };
 
 try {
   const a = watch(await (await browser.newContext()).newPage(), 'A');
@@ -176,6 +199,46 @@ try {
 
   await Promise.all([c.waitForURL('**/login'), c.click('#logout')]);
 
+  // Mail: the address confirmed by the link registration sent; opening it confirms nothing
+  // until the button is pressed.
+  const e = watch(await (await browser.newContext()).newPage(), 'E');
+  const confirm = await mailedLink('browser@example.com', 'Confirm your email address');
+  await e.goto(confirm.link);
+  await Promise.all([e.waitForNavigation(), e.click('#confirm-email')]);
+  expect(await e.locator('#email-confirmed').count() === 1, 'address confirmed');
+  // Forgot password: the form, the message, the link, a new password, signed in with it.
+  let before = mailFiles();
+  await e.goto(origin + '/login');
+  await Promise.all([e.waitForURL('**/password/forgot'), e.click('#forgot-password')]);
+  await e.fill('#email', 'browser@example.com');
+  await Promise.all([e.waitForNavigation(), e.click('#send-link')]);
+  expect(await e.locator('#reset-requested').count() === 1, 'the same answer for every address');
+  const reset = await mailedLink('browser@example.com', 'Reset your password', before);
+  await e.goto(reset.link);
+  await e.fill('#new_password', 'lantern harbor quietly sixteen');
+  await Promise.all([e.waitForURL('**/login?reset=1'), e.click('#set-password')]);
+  await e.fill('#identifier', 'browser-user');
+  await e.fill('#password', 'lantern harbor quietly sixteen');
+  await Promise.all([e.waitForURL('**/account'), e.click('button[type=submit]')]);
+  // Refusals below are answered 4xx, which Chromium logs as console errors: this page is
+  // not watched for them (its CSP violations would still show in the others).
+  const f = await (await browser.newContext()).newPage();
+  await f.goto(reset.link);
+  expect(await f.locator('#link-expired').count() === 1, 'the used link is spent');
+  // With a second factor, the reset asks for it (here a recovery code) before the password.
+  before = mailFiles();
+  await f.goto(origin + '/password/forgot');
+  await f.fill('#email', 'two-factor@example.com');
+  await Promise.all([f.waitForNavigation(), f.click('#send-link')]);
+  const guarded = await mailedLink('two-factor@example.com', 'Reset your password', before);
+  await f.goto(guarded.link);
+  await f.fill('#new_password', 'lantern harbor quietly sixteen');
+  await Promise.all([f.waitForNavigation(), f.click('#set-password')]);
+  expect(await f.locator('#code[aria-invalid="true"]').count() === 1, 'the second factor is asked for');
+  await f.fill('#new_password', 'lantern harbor quietly sixteen');
+  await f.fill('#recovery_code', codes[1]);
+  await Promise.all([f.waitForURL('**/login?reset=1'), f.click('#set-password')]);
+
   // A passkey, in Chromium's virtual authenticator (user verification on, as a platform
   // passkey with a fingerprint reader would do).
   const d = watch(await (await browser.newContext()).newPage(), 'D');
@@ -229,7 +292,8 @@ try {
   expect(problems.length === 0, 'no CSP violation or page error:\n' + problems.join('\n'));
   console.log('browser flow passed: register, log in, account, end another session, log out; authenticator app added, '
     + 'signed in with a recovery code and with a code; a passkey added (virtual authenticator), used as the '
-    + 'second step and alone, proving changes to the factors; no CSP violations');
+    + 'second step and alone, proving changes to the factors; address confirmed and password reset through '
+    + 'mailed links (with the second factor asked for); no CSP violations');
 } catch (e) {
   console.error(e.message);
   if (problems.length) console.error(problems.join('\n'));

@@ -196,7 +196,10 @@ mod tests {
         let (text, html) = content.render("Site").unwrap();
         assert!(text.contains(name), "{text}");
         assert!(!html.contains(name), "{html}");
-        assert!(html.contains("&lt;img"), "{html}");
+        assert!(
+            html.contains("&#60;img src=x onerror=alert(1)&#62;"),
+            "{html}"
+        );
     }
 
     #[test]
@@ -204,13 +207,8 @@ mod tests {
         let url = "https://accounts.example.com/password/reset?token=abc".to_owned();
         let content = Content::password_reset("Site", "alice", url.clone(), 15);
         let (text, html) = content.render("Site").unwrap();
-        assert!(
-            text.contains(&url)
-                && html
-                    .contains("href=\"https://accounts.example.com/password/reset?token&#61;abc\"")
-                || html.contains(&url),
-            "{html}"
-        );
+        assert!(text.contains(&url), "{text}");
+        assert!(html.contains(&format!("href=\"{url}\"")), "{html}");
         assert!(text.contains("15 minutes"));
     }
 }

@@ -187,3 +187,46 @@ fn smtp_password(config: &Config) -> Result<SecretString, String> {
     // A trailing newline is the editor's, not the password's.
     Ok(text.expose(|t| SecretString::new(t.trim_end_matches(['\r', '\n']).to_owned())))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// An address that smuggles a header: refused before anything is written.
+    #[tokio::test]
+    async fn a_recipient_with_a_line_break_never_reaches_the_headers() {
+        let dir = tempfile::tempdir().unwrap();
+        let transport = Transport::Files(dir.path().join("outbox"));
+        let from: Mailbox = "a@example.com".parse().unwrap();
+        for to in [
+            "victim@example.com\r\nBcc: thief@example.com",
+            "victim@example.com\nBcc: thief@example.com",
+            "\"x\r\nBcc: thief@example.com\" <victim@example.com>",
+        ] {
+            let mail = Outgoing {
+                id: "m",
+                to,
+                subject: "s",
+                text: "t".into(),
+                html: "h".into(),
+            };
+            let refused = transport.send(&from, mail).await;
+            assert!(
+                matches!(refused, Err(SendError::Permanent(_))),
+                "{to:?}: {refused:?}"
+            );
+        }
+        assert!(!dir.path().join("outbox").exists());
+        // A good one goes, with the recipient in one header line.
+        let mail = Outgoing {
+            id: "ok",
+            to: "victim@example.com",
+            subject: "s",
+            text: "t".into(),
+            html: "h".into(),
+        };
+        transport.send(&from, mail).await.unwrap();
+        let written = std::fs::read_to_string(dir.path().join("outbox/ok.eml")).unwrap();
+        assert!(written.contains("To: victim@example.com\r\n") && !written.contains("Bcc"));
+    }
+}

@@ -63,6 +63,13 @@ pub(crate) struct ResetToken {
 }
 
 #[derive(Debug, Serialize, ToSchema)]
+pub(crate) struct ResetChallenge {
+    /// For `navigator.credentials.get`.
+    #[schema(value_type = Object)]
+    options: webauthn_rs::prelude::RequestChallengeResponse,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
 pub(crate) struct ResetCompleted {
     username: String,
 }
@@ -100,7 +107,7 @@ pub(crate) async fn complete(
 }
 
 #[utoipa::path(post, path = "/api/v1/password/reset/challenge", operation_id = "password_reset_challenge", request_body = ResetToken,
-    responses((status = 200, description = "the options for navigator.credentials.get, to prove the account's second factor with a passkey (field `passkey`)"),
+    responses((status = 200, body = ResetChallenge, description = "the options for navigator.credentials.get, to prove the account's second factor with a passkey (field `passkey`)"),
         (status = 400, description = "the link is not current"), (status = 404, description = "the account has no passkey")))]
 pub(crate) async fn challenge(
     State(state): State<AppState>,
@@ -108,7 +115,7 @@ pub(crate) async fn challenge(
 ) -> Result<Response, AppError> {
     let token = PresentedToken::from_secret(body.token);
     let options = super::passkey_challenge(&state, &token).await?;
-    Ok(sensitive(Json(options)))
+    Ok(sensitive(Json(ResetChallenge { options })))
 }
 
 pub(crate) fn router() -> Router<AppState> {

@@ -375,6 +375,21 @@ async fn a_reset_asks_for_the_second_factor_before_accepting_the_password() {
         StatusCode::ACCEPTED,
         "the old password still works"
     );
+    // No passkey to ask for.
+    let challenge = app
+        .json(
+            "POST",
+            "/api/v1/password/reset/challenge",
+            Some(json!({"token": token})),
+            None,
+        )
+        .await;
+    assert_eq!(
+        challenge.status,
+        StatusCode::NOT_FOUND,
+        "{}",
+        challenge.body
+    );
     let done = complete(
         &app,
         json!({"token": token, "new_password": NEW, "code": right}),

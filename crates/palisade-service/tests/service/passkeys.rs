@@ -648,3 +648,66 @@ async fn second_step_challenge_for_an_account_without_a_passkey() {
         .await;
     assert_eq!(done.status, StatusCode::OK, "{}", done.body);
 }
+
+#[tokio::test]
+async fn a_passkey_proves_a_password_reset() {
+    let app = passkey_app().await;
+    let (_, mut authenticator) = with_passkey(&app, "petra").await;
+    let client = "127.0.0.1:41008";
+    let before = super::mail::delivered(&app);
+    let asked = app
+        .send(call(
+            "POST",
+            "/api/v1/password/reset",
+            Some(json!({"email": "petra@example.com"})),
+            None,
+            None,
+            client,
+        ))
+        .await;
+    assert_eq!(asked.status, StatusCode::ACCEPTED);
+    let new = super::mail::deliver(&app, &before).await;
+    let token = super::mail::one(&new, "petra@example.com", "Reset your password").token();
+    let complete = |body: Value| {
+        call(
+            "POST",
+            "/api/v1/password/reset/complete",
+            Some(body),
+            None,
+            None,
+            client,
+        )
+    };
+    let new_password = "lantern harbor quietly sixteen";
+    let bare = app
+        .send(complete(
+            json!({"token": token, "new_password": new_password}),
+        ))
+        .await;
+    assert_eq!(bare.status, StatusCode::FORBIDDEN, "{}", bare.body);
+    let options = app
+        .send(call(
+            "POST",
+            "/api/v1/password/reset/challenge",
+            Some(json!({"token": token})),
+            None,
+            None,
+            client,
+        ))
+        .await;
+    assert_eq!(options.status, StatusCode::OK, "{}", options.body);
+    let assertion = authenticator.assert(&options.json());
+    let done = app
+        .send(complete(
+            json!({"token": token, "new_password": new_password, "passkey": assertion}),
+        ))
+        .await;
+    assert_eq!(done.status, StatusCode::OK, "{}", done.body);
+    // The challenge was the reset's, used once.
+    let again = app
+        .send(complete(
+            json!({"token": token, "new_password": STRONG, "passkey": assertion}),
+        ))
+        .await;
+    assert_eq!(again.status, StatusCode::BAD_REQUEST, "{}", again.body);
+}
