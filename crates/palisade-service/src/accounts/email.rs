@@ -10,7 +10,7 @@ use super::{Accounts, keys};
 use crate::error::AppError;
 use crate::mail::Content;
 use crate::sessions::{Authenticated, IssuedToken, PresentedToken, token_hash};
-use crate::store::{EmailConfirmed, EmailPurpose, EmailToken, UserRow};
+use crate::store::{EmailConfirmed, EmailPurpose, EmailToken, NewMail, UserRow};
 
 /// How long an address link works, seconds.
 pub(crate) const EMAIL_LINK_SECS: i64 = 24 * 3600;
@@ -49,23 +49,15 @@ impl Accounts {
             client,
         )
         .await?;
-        let token = IssuedToken::generate()?;
-        let content = Content::verify_email(
-            &self.site_name,
-            &user.username,
-            self.mail.link(&link_path(&token)),
-            EMAIL_LINK_SECS / 3600,
-        );
-        let mail = self
-            .mail
-            .letter(Some(user.id), &user.email, &content, EMAIL_LINK_SECS)?;
+        let (hash, mut mail) = self.verification_link(&user.username, &user.email)?;
+        mail.user_id = Some(user.id);
         let now = self.clock.now();
         self.store
             .put_email_token(
                 user.id,
                 EmailPurpose::Verify,
                 &user.email,
-                &token.expose(token_hash),
+                &hash,
                 now,
                 now + EMAIL_LINK_SECS,
                 &[&mail],
@@ -81,6 +73,24 @@ impl Accounts {
         )
         .await;
         Ok(true)
+    }
+
+    /// A new link proving `email` for `username`: the hash to store, and its message (for
+    /// the store to queue with it; its user is for the caller to set).
+    pub(super) fn verification_link(
+        &self,
+        username: &str,
+        email: &str,
+    ) -> Result<(String, NewMail), AppError> {
+        let token = IssuedToken::generate()?;
+        let content = Content::verify_email(
+            &self.site_name,
+            username,
+            self.mail.link(&link_path(&token)),
+            EMAIL_LINK_SECS / 3600,
+        );
+        let mail = self.mail.letter(None, email, &content, EMAIL_LINK_SECS)?;
+        Ok((token.expose(token_hash), mail))
     }
 
     /// Asks to move the account to `new_email`: the password is checked (whenever it was

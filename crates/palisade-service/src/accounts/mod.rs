@@ -26,6 +26,7 @@ use crate::mail::Content;
 use crate::sessions::{Authenticated, IssuedToken, Sessions, clean_user_agent, token_hash};
 use crate::store::{
     AuditRecord, LoginStart, NewMail, NewUser, PendingLoginRow, Store, StoredHash, UserRow,
+    Verification,
 };
 
 /// The raw fields of a registration.
@@ -147,6 +148,9 @@ impl Accounts {
             .check(&password, &words)
             .map_err(AppError::WeakPassword)?;
         let hash = self.timed_hash(password).await?;
+        // The account and the link proving its address are stored together.
+        let (link_hash, mail) = self.verification_link(username.as_str(), email.as_str())?;
+        let now = self.clock.now();
         let id = self
             .store
             .insert_user(
@@ -158,9 +162,15 @@ impl Accounts {
                     password_hash: &hash,
                     legacy_cost: None,
                 },
-                self.clock.now(),
+                now,
+                Some(Verification {
+                    token_hash: &link_hash,
+                    expires_at: now + email::EMAIL_LINK_SECS,
+                    mail,
+                }),
             )
             .await?;
+        self.mail.queued();
         metrics::counter!("palisade_registrations_total").increment(1);
         self.audit(
             "registered",
@@ -170,17 +180,10 @@ impl Accounts {
             None,
         )
         .await;
-        let user = self
-            .store
+        self.store
             .user_by_id(id)
             .await?
-            .ok_or_else(|| AppError::internal("user vanished after insert"))?;
-        // The account exists either way: a link that could not be queued is asked for
-        // again from the page that says the address is not confirmed.
-        if let Err(e) = self.send_verification(&user, client).await {
-            tracing::warn!(error = %e, "verification link not queued at registration");
-        }
-        Ok(user)
+            .ok_or_else(|| AppError::internal("user vanished after insert"))
     }
 
     pub(crate) async fn timed_hash(&self, password: Password) -> Result<String, AppError> {

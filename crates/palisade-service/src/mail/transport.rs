@@ -117,7 +117,9 @@ impl Transport {
         match self {
             Transport::Smtp { transport, .. } => match transport.send(message).await {
                 Ok(_) => Ok(()),
-                Err(e) if e.is_permanent() => Err(SendError::Permanent(e.to_string())),
+                Err(e) if e.is_permanent() && !refused_sender(&e) => {
+                    Err(SendError::Permanent(smtp_error(&e)))
+                }
                 Err(e) => Err(SendError::Transient(smtp_error(&e))),
             },
             Transport::Files(dir) => write_eml(dir, mail.id, message.formatted())
@@ -125,6 +127,15 @@ impl Transport {
                 .map_err(|e| SendError::Transient(format!("{}: {e}", dir.display()))),
         }
     }
+}
+
+/// A permanent refusal of this service rather than of the message — authentication
+/// required or failed (530, 534, 535, 538), or sending not allowed (554 before any
+/// recipient is far less common and is left permanent): the operator fixes the settings,
+/// and the messages wait for that instead of being lost.
+fn refused_sender(e: &lettre::transport::smtp::Error) -> bool {
+    e.status()
+        .is_some_and(|code| matches!(u16::from(code), 530 | 534 | 535 | 538))
 }
 
 /// An SMTP failure with its cause (lettre's own message leaves out why TLS failed).

@@ -198,6 +198,7 @@ mod tests {
                     legacy_cost: None,
                 },
                 0,
+                None,
             )
             .await
             .unwrap();

@@ -61,6 +61,28 @@ impl Store {
         mails: &[&NewMail],
     ) -> Result<(), StoreError> {
         let mut tx = self.begin_write().await?;
+        Self::put_email_token_tx(
+            &mut tx, user_id, purpose, email, token_hash, now, expires_at,
+        )
+        .await?;
+        for mail in mails {
+            Self::insert_mail(&mut tx, mail).await?;
+        }
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// Stores an address link inside a transaction, replacing the user's older one of the
+    /// same purpose.
+    pub(super) async fn put_email_token_tx(
+        tx: &mut sqlx::Transaction<'static, sqlx::Any>,
+        user_id: i64,
+        purpose: EmailPurpose,
+        email: &str,
+        token_hash: &str,
+        now: i64,
+        expires_at: i64,
+    ) -> Result<(), StoreError> {
         sqlx::query(
             "INSERT INTO email_tokens (token_hash, user_id, purpose, email, created_at, expires_at) \
              VALUES ($1, $2, $3, $4, $5, $6) \
@@ -73,12 +95,8 @@ impl Store {
         .bind(email)
         .bind(now)
         .bind(expires_at)
-        .execute(&mut *tx)
+        .execute(&mut **tx)
         .await?;
-        for mail in mails {
-            Self::insert_mail(&mut tx, mail).await?;
-        }
-        tx.commit().await?;
         Ok(())
     }
 

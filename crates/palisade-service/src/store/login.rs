@@ -491,6 +491,7 @@ mod tests {
                     legacy_cost: Some(10),
                 },
                 5,
+                None,
             )
             .await
             .unwrap();
@@ -570,6 +571,7 @@ mod tests {
                     legacy_cost: None,
                 },
                 now,
+                None,
             )
             .await
             .unwrap();

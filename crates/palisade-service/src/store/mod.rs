@@ -36,7 +36,7 @@ pub(crate) use pending_logins::PendingLoginRow;
 pub(crate) use second_factors::{NewTotp, SealedTotp, SecondFactorRow, StoredRecoveryCode};
 pub(crate) use session_cache::Groups;
 pub(crate) use sessions::SessionRow;
-pub(crate) use users::{NewUser, StoredHash, UserRow};
+pub(crate) use users::{NewUser, StoredHash, UserRow, Verification};
 
 /// A storage failure. `Conflict` is the only one a user can cause.
 #[derive(Debug, thiserror::Error)]

@@ -459,6 +459,7 @@ mod tests {
                     legacy_cost: None,
                 },
                 0,
+                None,
             )
             .await
             .unwrap();

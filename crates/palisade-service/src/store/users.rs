@@ -2,7 +2,7 @@
 
 use sqlx::FromRow;
 
-use super::{NewMail, Store, StoreError};
+use super::{EmailPurpose, NewMail, Store, StoreError};
 
 /// A password hash as stored. Not a key to anything by itself, but a target for offline
 /// guessing: `[redacted]` in `Debug`, read only through [`StoredHash::as_str`].
@@ -53,9 +53,25 @@ pub(crate) struct NewUser<'a> {
     pub(crate) legacy_cost: Option<u32>,
 }
 
+/// The address link a registration mails, stored with the new user.
+pub(crate) struct Verification<'a> {
+    pub(crate) token_hash: &'a str,
+    pub(crate) expires_at: i64,
+    /// Its message, addressed; its user is set once the user exists.
+    pub(crate) mail: NewMail,
+}
+
 impl Store {
-    pub(crate) async fn insert_user(&self, user: NewUser<'_>, now: i64) -> Result<i64, StoreError> {
-        let result = sqlx::query_scalar::<_, i64>(
+    /// Inserts a user and, with `verification`, the link that proves their address and
+    /// the message that carries it — all or nothing.
+    pub(crate) async fn insert_user(
+        &self,
+        user: NewUser<'_>,
+        now: i64,
+        verification: Option<Verification<'_>>,
+    ) -> Result<i64, StoreError> {
+        let mut tx = self.begin_write().await?;
+        let inserted = sqlx::query_scalar::<_, i64>(
             "INSERT INTO users (username, email, email_key, display_name, password_hash, legacy_cost, disabled, created_at, password_changed_at) \
              VALUES ($1, $2, $3, $4, $5, $6, 0, $7, $7) RETURNING id",
         )
@@ -66,19 +82,40 @@ impl Store {
         .bind(user.password_hash)
         .bind(user.legacy_cost.map(i64::from))
         .bind(now)
-        .fetch_all(&self.pool)
+        .fetch_all(&mut *tx)
         .await;
-        match result {
-            Ok(ids) => Ok(super::only_row(ids)?),
+        let id = match inserted {
+            Ok(ids) => super::only_row(ids)?,
             Err(sqlx::Error::Database(e)) if e.is_unique_violation() => {
-                Err(StoreError::Conflict(if e.message().contains("email") {
+                return Err(StoreError::Conflict(if e.message().contains("email") {
                     "email"
                 } else {
                     "username"
-                }))
+                }));
             }
-            Err(e) => Err(e.into()),
+            Err(e) => return Err(e.into()),
+        };
+        if let Some(Verification {
+            token_hash,
+            expires_at,
+            mut mail,
+        }) = verification
+        {
+            Self::put_email_token_tx(
+                &mut tx,
+                id,
+                EmailPurpose::Verify,
+                user.email,
+                token_hash,
+                now,
+                expires_at,
+            )
+            .await?;
+            mail.user_id = Some(id);
+            Self::insert_mail(&mut tx, &mail).await?;
         }
+        tx.commit().await?;
+        Ok(id)
     }
 
     /// The user whose username is `username` or whose email comparison key is `email_key`.

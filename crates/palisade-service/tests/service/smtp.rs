@@ -293,3 +293,35 @@ async fn a_server_with_an_untrusted_certificate_is_refused_and_retried() {
     assert_eq!(app.service.send_due_mail().await.unwrap(), 0);
     assert_eq!(queued(&app, "verify_email").await[0].attempts, 2);
 }
+
+#[tokio::test]
+async fn a_refused_login_keeps_the_messages_for_when_the_settings_are_fixed() {
+    if !python_tests() {
+        return;
+    }
+    let setup = Setup::new();
+    let _server = SmtpServer::start(setup.dir.path(), setup.port);
+    let data = tempfile::tempdir().unwrap();
+    let wrong = setup.dir.path().join("wrong-password");
+    std::fs::write(&wrong, "not the password").unwrap();
+    std::fs::set_permissions(&wrong, std::os::unix::fs::PermissionsExt::from_mode(0o600)).unwrap();
+    let config = Config {
+        smtp_password_file: Some(wrong),
+        ..setup.config(data.path(), true)
+    };
+    let app = TestApp::with_config(config, data).await;
+    assert_eq!(
+        app.register("alice", "alice@example.com", STRONG)
+            .await
+            .status,
+        StatusCode::CREATED
+    );
+    assert_eq!(app.service.send_due_mail().await.unwrap(), 0);
+    let kept = queued(&app, "verify_email").await;
+    assert!(kept[0].sealed.is_some(), "kept: {kept:?}");
+    assert!(
+        kept[0].last_error.as_deref().unwrap().contains("535"),
+        "{kept:?}"
+    );
+    assert!(messages_in(&setup.inbox()).is_empty());
+}
