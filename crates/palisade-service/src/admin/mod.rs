@@ -34,6 +34,17 @@ impl Admin {
         })
     }
 
+    /// Queues messages for the running service's workers to send (sealed with the keyring).
+    fn mailer(&self) -> Result<crate::mail::Mailer, String> {
+        let (keyring, _, _) = crate::keys::load_keyring(&self.config, false)?;
+        crate::mail::Mailer::new(
+            &self.config,
+            self.store.clone(),
+            crate::clock::Clock::system(),
+            std::sync::Arc::new(keyring),
+        )
+    }
+
     /// Records an administrator's action in the audit trail.
     async fn audit(
         &self,

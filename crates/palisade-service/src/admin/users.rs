@@ -188,9 +188,18 @@ impl Admin {
     /// their sessions (whoever holds one may be the reason). Returns the factors removed.
     pub async fn reset_second_factors(&self, name: &str) -> Result<u64, String> {
         let user = self.find(name).await?;
+        let mail = self.mailer()?;
+        let notice = mail
+            .letter(
+                Some(user.id),
+                &user.email,
+                &crate::mail::Content::second_factors_reset(mail.site_name(), &user.username),
+                crate::mail::NOTICE_SECS,
+            )
+            .map_err(|e| e.to_string())?;
         let removed = self
             .store
-            .reset_second_factors(user.id)
+            .reset_second_factors(user.id, &notice)
             .await
             .map_err(|e| e.to_string())?;
         let detail = format!("cli: {removed} factors removed, sessions ended");
@@ -236,15 +245,8 @@ impl Admin {
         if user.disabled != 0 {
             return Err(format!("{} is disabled: enable them first", user.username));
         }
-        let (keyring, _, _) = crate::keys::load_keyring(&self.config, false)?;
-        let clock = crate::clock::Clock::system();
-        let mail = crate::mail::Mailer::new(
-            &self.config,
-            self.store.clone(),
-            clock.clone(),
-            std::sync::Arc::new(keyring),
-        )?;
-        crate::recovery::queue_link(&mail, &self.store, &user, clock.now())
+        let mail = self.mailer()?;
+        crate::recovery::queue_link(&mail, &self.store, &user, crate::clock::system_now())
             .await
             .map_err(|e| e.to_string())?;
         self.audit(

@@ -131,6 +131,16 @@ impl Content {
         )
     }
 
+    pub(crate) fn second_factors_reset(site: &str, username: &str) -> Self {
+        Self::notice(
+            "second_factors_reset",
+            format!("The second factors of your account on {site} were removed"),
+            format!(
+                "Support removed every second factor and recovery code of the account {username}, and signed out all its sessions. Sign in with your password and add a second factor again."
+            ),
+        )
+    }
+
     pub(crate) fn test(site: &str) -> Self {
         Self {
             kind: "test",

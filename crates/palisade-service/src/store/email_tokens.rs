@@ -191,12 +191,18 @@ impl Store {
                 tx.rollback().await?;
                 return Ok(EmailConfirmed::Stale);
             }
-            // A verification link sent to the old address means nothing now.
+            // Links sent to the old address (to verify it, or to reset the password) give
+            // it no power over the account now.
             if token.purpose == EmailPurpose::Change {
-                sqlx::query("DELETE FROM email_tokens WHERE user_id = $1")
-                    .bind(token.user_id)
-                    .execute(&mut *tx)
-                    .await?;
+                for sql in [
+                    "DELETE FROM email_tokens WHERE user_id = $1",
+                    "DELETE FROM password_resets WHERE user_id = $1",
+                ] {
+                    sqlx::query(sql)
+                        .bind(token.user_id)
+                        .execute(&mut *tx)
+                        .await?;
+                }
             }
             if let Some(notice) = notice {
                 Self::insert_mail(&mut tx, notice).await?;

@@ -311,7 +311,11 @@ impl Store {
 
     /// Removes every factor and recovery code of the user and ends their sessions (the
     /// support reset). Returns the factors removed.
-    pub(crate) async fn reset_second_factors(&self, user_id: i64) -> Result<u64, StoreError> {
+    pub(crate) async fn reset_second_factors(
+        &self,
+        user_id: i64,
+        notice: &NewMail,
+    ) -> Result<u64, StoreError> {
         self.revoking(async {
             let mut tx = self.begin_write().await?;
             Self::lock_user(&mut tx, user_id).await?;
@@ -328,6 +332,7 @@ impl Store {
             ] {
                 sqlx::query(sql).bind(user_id).execute(&mut *tx).await?;
             }
+            Self::insert_mail(&mut tx, notice).await?;
             tx.commit().await?;
             Ok::<_, StoreError>(removed)
         })

@@ -260,6 +260,11 @@ impl Store {
             .execute(&mut *tx)
             .await?
             .rows_affected();
+        // A reset link asked for before the change would undo it.
+        sqlx::query("DELETE FROM password_resets WHERE user_id = $1")
+            .bind(id)
+            .execute(&mut *tx)
+            .await?;
         // Whoever held the account before the change (the reason for most changes) may
         // have minted a token with it: none outlives the old password.
         let revoked = sqlx::query("DELETE FROM api_tokens WHERE user_id = $1")

@@ -321,6 +321,21 @@ async fn a_newer_request_voids_the_older_link_and_links_expire() {
     let late = complete(&app, json!({"token": newer, "new_password": NEW})).await;
     assert_eq!(late.status, StatusCode::BAD_REQUEST, "{}", late.body);
     app.login("alice", STRONG).await;
+    // A link asked for before the owner changed the password would undo the change.
+    let pending = reset_token(&app, "alice").await;
+    let session = app.login("alice", STRONG).await;
+    let changed = app
+        .json(
+            "POST",
+            "/api/v1/password",
+            Some(json!({"current_password": STRONG, "new_password": NEW})),
+            Some(&session),
+        )
+        .await;
+    assert_eq!(changed.status, StatusCode::OK, "{}", changed.body);
+    let undone = complete(&app, json!({"token": pending, "new_password": STRONG})).await;
+    assert_eq!(undone.status, StatusCode::BAD_REQUEST, "{}", undone.body);
+    app.login("alice", NEW).await;
 }
 
 #[tokio::test]
@@ -827,6 +842,8 @@ async fn changing_the_address_needs_the_password_and_the_new_address_link() {
             .status,
         StatusCode::UNAUTHORIZED
     );
+    // A reset link sent to the old address before the change loses its power with it.
+    let old_reset = reset_token(&app, "alice").await;
     let before = delivered(&app);
     let done = app
         .json(
@@ -838,6 +855,8 @@ async fn changing_the_address_needs_the_password_and_the_new_address_link() {
         .await;
     assert_eq!(done.status, StatusCode::OK, "{}", done.body);
     assert_eq!(done.json()["confirmed"], "changed");
+    let stale = complete(&app, json!({"token": old_reset, "new_password": NEW})).await;
+    assert_eq!(stale.status, StatusCode::BAD_REQUEST, "{}", stale.body);
     app.login("alice@new.example", STRONG).await;
     let old = one(
         &deliver(&app, &before).await,

@@ -544,6 +544,14 @@ async fn the_support_reset_removes_factors_and_ends_sessions() {
         1
     );
     assert!(admin.second_factors("nobody").await.is_err());
+    // The owner is told, at their address.
+    let told = super::mail::deliver(&app, &[]).await;
+    let notice = super::mail::one(
+        &told,
+        "grace@example.com",
+        "The second factors of your account",
+    );
+    assert!(notice.text.contains("Support removed"), "{}", notice.text);
 }
 
 /// The TOTP secret is sealed in the database: neither its bytes nor its base32 are there.
