@@ -41,14 +41,7 @@ impl Accounts {
         if user.email_verified_at.is_some() {
             return Ok(false);
         }
-        self.limit(
-            &keys::account_email_links(user.id),
-            HOUR,
-            EMAIL_LINKS_PER_HOUR,
-            user,
-            client,
-        )
-        .await?;
+        self.count_email_link(user, client).await?;
         let (hash, mut mail) = self.verification_link(&user.username, &user.email)?;
         mail.user_id = Some(user.id);
         let now = self.clock.now();
@@ -73,6 +66,13 @@ impl Accounts {
         )
         .await;
         Ok(true)
+    }
+
+    /// Counts one address link against the account's hourly allowance; refuses past it.
+    async fn count_email_link(&self, user: &UserRow, client: &ClientInfo) -> Result<(), AppError> {
+        let key = keys::account_email_links(user.id);
+        self.limit(&key, HOUR, EMAIL_LINKS_PER_HOUR, user, client)
+            .await
     }
 
     /// A new link proving `email` for `username`: the hash to store, and its message (for
@@ -115,14 +115,7 @@ impl Accounts {
             .into());
         }
         self.check_password(auth, password, "password").await?;
-        self.limit(
-            &keys::account_email_links(user.id),
-            HOUR,
-            EMAIL_LINKS_PER_HOUR,
-            user,
-            client,
-        )
-        .await?;
+        self.count_email_link(user, client).await?;
         let token = IssuedToken::generate()?;
         let confirm = Content::confirm_new_email(
             &self.site_name,

@@ -17,7 +17,7 @@ use super::email::Confirmed;
 use super::pages::account_view;
 use crate::body::Form;
 use crate::error::AppError;
-use crate::sessions::{MaybeSignedIn, PresentedToken};
+use crate::sessions::{Authenticated, MaybeSignedIn, PresentedToken};
 use crate::state::AppState;
 use crate::web::{FormErrors, check_form_token, guarded, render, see_other};
 
@@ -52,14 +52,24 @@ async fn verify_page(
     if auth.user.email_verified_at.is_some() {
         return see_other("/account");
     }
+    verify_view(&state, &auth, StatusCode::OK, None, FormErrors::default())
+}
+
+fn verify_view(
+    state: &AppState,
+    auth: &Authenticated,
+    status: StatusCode,
+    notice: Option<&str>,
+    errors: FormErrors,
+) -> Response {
     render(
-        StatusCode::OK,
+        status,
         &VerifyPage {
             site_name: &state.accounts.site_name,
             email: &auth.user.email,
             csrf: state.forms.token(auth.session.id.as_bytes()),
-            notice: None,
-            errors: FormErrors::default(),
+            notice,
+            errors,
         },
     )
 }
@@ -86,25 +96,23 @@ async fn resend_submit(
         state.accounts.send_verification(&auth.user, &client),
     )
     .await;
-    let (status, notice, errors) = match outcome {
-        Ok(true) => (
+    match outcome {
+        Ok(true) => verify_view(
+            &state,
+            &auth,
             StatusCode::OK,
             Some("A new link is on its way."),
             FormErrors::default(),
         ),
-        Ok(false) => return see_other("/account"),
-        Err(e) => (e.problem().status(), None, FormErrors::general(&e)),
-    };
-    render(
-        status,
-        &VerifyPage {
-            site_name: &state.accounts.site_name,
-            email: &auth.user.email,
-            csrf: state.forms.token(auth.session.id.as_bytes()),
-            notice,
-            errors,
-        },
-    )
+        Ok(false) => see_other("/account"),
+        Err(e) => verify_view(
+            &state,
+            &auth,
+            e.problem().status(),
+            None,
+            FormErrors::general(&e),
+        ),
+    }
 }
 
 #[derive(Deserialize)]

@@ -220,11 +220,12 @@ impl Admin {
         let token = crate::sessions::IssuedToken::generate().map_err(|e| e.to_string())?;
         let now = crate::clock::system_now();
         self.store
-            .put_password_reset_unsent(
+            .put_password_reset(
                 user.id,
                 &token.expose(crate::sessions::token_hash),
                 now,
                 now + crate::recovery::RESET_SECS,
+                None,
             )
             .await
             .map_err(|e| e.to_string())?;

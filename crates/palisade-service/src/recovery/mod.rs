@@ -119,7 +119,7 @@ pub(crate) async fn queue_link(
     let letter = mail.letter(Some(user.id), &user.email, &content, RESET_SECS)?;
     let hash = token.expose(crate::sessions::token_hash);
     store
-        .put_password_reset(user.id, &hash, now, now + RESET_SECS, &letter)
+        .put_password_reset(user.id, &hash, now, now + RESET_SECS, Some(&letter))
         .await?;
     mail.queued();
     Ok(())

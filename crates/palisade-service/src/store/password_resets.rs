@@ -11,14 +11,15 @@ pub(crate) struct ResetDone {
 
 impl Store {
     /// Stores a reset link for `user_id` — replacing any older one, which stops working —
-    /// and queues the message that carries it, in one transaction.
+    /// and queues the message that carries it (`None`: support hands the link over), in one
+    /// transaction.
     pub(crate) async fn put_password_reset(
         &self,
         user_id: i64,
         token_hash: &str,
         now: i64,
         expires_at: i64,
-        mail: &NewMail,
+        mail: Option<&NewMail>,
     ) -> Result<(), StoreError> {
         let mut tx = self.begin_write().await?;
         sqlx::query(
@@ -32,31 +33,10 @@ impl Store {
         .bind(expires_at)
         .execute(&mut *tx)
         .await?;
-        Self::insert_mail(&mut tx, mail).await?;
+        if let Some(mail) = mail {
+            Self::insert_mail(&mut tx, mail).await?;
+        }
         tx.commit().await?;
-        Ok(())
-    }
-
-    /// Stores a reset link without a message (support hands it over): older ones stop
-    /// working.
-    pub(crate) async fn put_password_reset_unsent(
-        &self,
-        user_id: i64,
-        token_hash: &str,
-        now: i64,
-        expires_at: i64,
-    ) -> Result<(), StoreError> {
-        sqlx::query(
-            "INSERT INTO password_resets (user_id, token_hash, created_at, expires_at) VALUES ($1, $2, $3, $4) \
-             ON CONFLICT (user_id) DO UPDATE SET token_hash = excluded.token_hash, \
-             created_at = excluded.created_at, expires_at = excluded.expires_at",
-        )
-        .bind(user_id)
-        .bind(token_hash)
-        .bind(now)
-        .bind(expires_at)
-        .execute(&self.pool)
-        .await?;
         Ok(())
     }
 
