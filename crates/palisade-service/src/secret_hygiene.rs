@@ -214,6 +214,7 @@ fn request_types_and_settings_never_print_a_secret() {
                     recipient: "u@example.com".into(),
                     subject: "s".into(),
                     sealed: MARKER.into(),
+                    key_id: "k".into(),
                     created_at: 0,
                     discard_after: 0,
                 }

@@ -3,6 +3,7 @@
 -- link is a credential) and erased once sent or given up: afterwards the row keeps that a
 -- message went, not what it said. `next_attempt_at` is also the lease of a worker that
 -- took it (pushed ahead while it sends), so a crashed worker's message is sent later.
+-- `key_id` names the key that sealed it: that key cannot be retired while it waits.
 CREATE TABLE outbox (
     id TEXT PRIMARY KEY,
     user_id BIGINT REFERENCES users(id) ON DELETE SET NULL,
@@ -10,6 +11,7 @@ CREATE TABLE outbox (
     recipient TEXT NOT NULL,
     subject TEXT NOT NULL,
     sealed TEXT,
+    key_id TEXT,
     created_at BIGINT NOT NULL,
     discard_after BIGINT NOT NULL,
     next_attempt_at BIGINT NOT NULL,

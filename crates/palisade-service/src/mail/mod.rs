@@ -111,6 +111,9 @@ impl Mailer {
             .keyring
             .seal(&bodies, &aad(&id))
             .map_err(|e| AppError::internal(format_args!("sealing mail: {e}")))?;
+        let key_id = palisade::secret::sealed_key_id(&sealed)
+            .unwrap_or_default()
+            .to_owned();
         let now = self.clock.now();
         Ok(NewMail {
             id,
@@ -119,6 +122,7 @@ impl Mailer {
             recipient: to.to_owned(),
             subject: content.subject.clone(),
             sealed,
+            key_id,
             created_at: now,
             discard_after: now + valid_secs,
         })

@@ -14,6 +14,8 @@ pub(crate) struct NewMail {
     pub(crate) subject: String,
     /// The bodies, sealed with the keyring (they may hold a link that is a credential).
     pub(crate) sealed: String,
+    /// The key that sealed them.
+    pub(crate) key_id: String,
     pub(crate) created_at: i64,
     /// Past this, it is not worth sending (a reset link has expired): given up.
     pub(crate) discard_after: i64,
@@ -70,8 +72,8 @@ impl Store {
         mail: &NewMail,
     ) -> Result<(), StoreError> {
         sqlx::query(
-            "INSERT INTO outbox (id, user_id, kind, recipient, subject, sealed, created_at, discard_after, next_attempt_at) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $7)",
+            "INSERT INTO outbox (id, user_id, kind, recipient, subject, sealed, key_id, created_at, discard_after, next_attempt_at) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $8)",
         )
         .bind(&mail.id)
         .bind(mail.user_id)
@@ -79,6 +81,7 @@ impl Store {
         .bind(&mail.recipient)
         .bind(&mail.subject)
         .bind(&mail.sealed)
+        .bind(&mail.key_id)
         .bind(mail.created_at)
         .bind(mail.discard_after)
         .execute(&mut **tx)

@@ -68,6 +68,8 @@ impl Store {
                SELECT key_id, COUNT(*) AS n FROM secrets GROUP BY key_id \
                UNION ALL \
                SELECT key_id, COUNT(*) AS n FROM second_factors WHERE key_id IS NOT NULL GROUP BY key_id \
+               UNION ALL \
+               SELECT key_id, COUNT(*) AS n FROM outbox WHERE sealed IS NOT NULL AND key_id IS NOT NULL GROUP BY key_id \
              ) AS sealed GROUP BY key_id ORDER BY key_id",
         )
         .fetch_all(&self.pool)

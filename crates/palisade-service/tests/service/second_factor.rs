@@ -679,6 +679,10 @@ async fn reencryption_covers_totp_secrets() {
     let admin = palisade_service::admin::Admin::open(&app.config)
         .await
         .unwrap();
+    // Queued mail is sealed too: the key is needed until it is sent.
+    let refused = admin.retire_key(&old_id).await.unwrap();
+    assert_eq!(refused, palisade_service::admin::Retired::StillNeeded(3));
+    assert_eq!(app.service.send_due_mail().await.unwrap(), 2);
     let refused = admin.retire_key(&old_id).await.unwrap();
     assert_eq!(refused, palisade_service::admin::Retired::StillNeeded(1));
     let done = admin.reencrypt(10, None, &mut |_, _| {}).await.unwrap();

@@ -236,6 +236,8 @@ async fn reencryption_interrupted_and_resumed_loses_nothing() {
         )
         .await;
     }
+    // The registrations' messages go first (queued mail holds its key until sent).
+    app.service.send_due_mail().await.unwrap();
     // Rotate: a new first key in the key file, the old one kept.
     let path = app.config.data_dir.join("keys");
     let old = Keyring::from_file(&path).unwrap();

@@ -30,6 +30,7 @@ pub(crate) fn notice(user_id: i64) -> crate::store::NewMail {
         recipient: "someone@example.com".into(),
         subject: "test".into(),
         sealed: "sealed".into(),
+        key_id: "k".into(),
         created_at: 0,
         discard_after: 1,
     }
