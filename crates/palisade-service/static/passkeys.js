@@ -100,6 +100,17 @@ async function secondStep(button) {
   window.location.assign(button.dataset.next || '/account');
 }
 
+// A password reset whose account has a passkey: the new password, proved by it.
+async function resetWithPasskey(button) {
+  const token = button.dataset.token;
+  const options = await post('/api/v1/password/reset/challenge', { token });
+  const cred = await navigator.credentials.get(requestOptions(options));
+  await post('/api/v1/password/reset/complete', {
+    token, new_password: field('new_password') || '', passkey: assertion(cred),
+  });
+  window.location.assign('/login?reset=1');
+}
+
 async function signIn(button) {
   const options = await post('/api/v1/login/passkey/challenge');
   const cred = await navigator.credentials.get(requestOptions(options));
@@ -124,7 +135,10 @@ for (const form of document.querySelectorAll('form[data-passkey-proof]')) {
   });
 }
 
-const actions = { 'add-passkey': addPasskey, 'second-step-passkey': secondStep, 'passkey-sign-in': signIn };
+const actions = {
+  'add-passkey': addPasskey, 'second-step-passkey': secondStep, 'passkey-sign-in': signIn,
+  'reset-passkey': resetWithPasskey,
+};
 for (const [id, action] of Object.entries(actions)) {
   const button = document.getElementById(id);
   if (!button) continue;

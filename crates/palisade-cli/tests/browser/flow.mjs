@@ -279,6 +279,18 @@ try {
   // The passkey alone.
   await Promise.all([d.waitForURL('**/account'), d.click('#passkey-sign-in')]);
   expect((await d.textContent('h1')).includes('passkey-user'), 'signed in with the passkey alone');
+  // A password reset that the passkey proves, from the mailed link.
+  const resetBefore = mailFiles();
+  await d.goto(origin + '/password/forgot');
+  await d.fill('#email', 'passkey@example.com');
+  await Promise.all([d.waitForNavigation(), d.click('#send-link')]);
+  const passkeyReset = await mailedLink('passkey@example.com', 'Reset your password', resetBefore);
+  const resetPage = await d.goto(passkeyReset.link);
+  expect(resetPage.headers()['permissions-policy'].includes('publickey-credentials-get=(self)'),
+    'the reset page allows WebAuthn for itself');
+  await d.fill('#new_password', 'lantern harbor quietly sixteen');
+  await Promise.all([d.waitForURL('**/login?reset=1'), d.click('#reset-passkey')]);
+  await Promise.all([d.waitForURL('**/account'), d.click('#passkey-sign-in')]);
   // Changes to the factors, proved by the passkey through the page's forms.
   await d.click('#second-factors-link');
   await Promise.all([d.waitForNavigation(), d.click('#new-codes')]);
@@ -293,7 +305,7 @@ try {
   console.log('browser flow passed: register, log in, account, end another session, log out; authenticator app added, '
     + 'signed in with a recovery code and with a code; a passkey added (virtual authenticator), used as the '
     + 'second step and alone, proving changes to the factors; address confirmed and password reset through '
-    + 'mailed links (with the second factor asked for); no CSP violations');
+    + 'mailed links (with the second factor asked for: a recovery code, a passkey); no CSP violations');
 } catch (e) {
   console.error(e.message);
   if (problems.length) console.error(problems.join('\n'));

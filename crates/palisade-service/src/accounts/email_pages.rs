@@ -19,7 +19,7 @@ use crate::body::Form;
 use crate::error::AppError;
 use crate::sessions::{Authenticated, MaybeSignedIn, PresentedToken};
 use crate::state::AppState;
-use crate::web::{FormErrors, check_form_token, guarded, render, see_other};
+use crate::web::{FormErrors, guarded, render, see_other};
 
 #[derive(Template)]
 #[template(path = "verify_email.html")]
@@ -132,39 +132,29 @@ async fn change_submit(
     let Some(auth) = auth else {
         return see_other("/login");
     };
-    if let Err(e) = check_form_token(&state, &auth, &form.csrf) {
-        return account_view(
-            &state,
-            &auth,
-            StatusCode::FORBIDDEN,
-            None,
-            FormErrors::from(&e),
-        )
-        .await;
-    }
-    match state
-        .accounts
-        .request_email_change(&auth, &form.new_email, form.password, &client)
-        .await
-    {
-        Ok(()) => account_view(
-            &state,
-            &auth,
+    // A user kept to the confirmation page changes a mistyped address from there.
+    let from_verify_page = state.accounts.sessions.needs_verified_email(&auth);
+    let outcome = guarded(
+        &state,
+        &auth,
+        &form.csrf,
+        state
+            .accounts
+            .request_email_change(&auth, &form.new_email, form.password, &client),
+    )
+    .await;
+    let (status, notice, errors) = match outcome {
+        Ok(()) => (
             StatusCode::OK,
             Some("A link is on its way to the new address: your address changes when you open it."),
             FormErrors::default(),
-        )
-        .await,
-        Err(e) => {
-            account_view(
-                &state,
-                &auth,
-                e.problem().status(),
-                None,
-                FormErrors::from(&e),
-            )
-            .await
-        }
+        ),
+        Err(e) => (e.problem().status(), None, FormErrors::from(&e)),
+    };
+    if from_verify_page {
+        verify_view(&state, &auth, status, notice, errors)
+    } else {
+        account_view(&state, &auth, status, notice, errors).await
     }
 }
 

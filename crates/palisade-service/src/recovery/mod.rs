@@ -125,12 +125,23 @@ pub(crate) async fn queue_link(
     Ok(())
 }
 
-/// What a reset link's page needs to know: whether the link is current, and whether the
-/// account will ask for its second factor. Uses nothing up.
+/// What the account behind a current reset link will ask for besides the new password.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Asks {
+    Nothing,
+    /// A code or recovery code…
+    SecondFactor {
+        /// …or one of its passkeys.
+        passkey: bool,
+    },
+}
+
+/// What a reset link's page needs to know: whether the link is current (`None`: it is
+/// not), and what the account will ask for. Uses nothing up.
 pub(crate) async fn inspect(
     state: &AppState,
     token: &PresentedToken,
-) -> Result<Option<bool>, AppError> {
+) -> Result<Option<Asks>, AppError> {
     let Some(hash) = token.hash() else {
         return Ok(None);
     };
@@ -141,7 +152,11 @@ pub(crate) async fn inspect(
     else {
         return Ok(None);
     };
-    Ok(Some(store.has_second_factor(user_id).await?))
+    if !store.has_second_factor(user_id).await? {
+        return Ok(Some(Asks::Nothing));
+    }
+    let passkey = state.mfa.passkeys_available() && !store.passkeys_of(user_id).await?.is_empty();
+    Ok(Some(Asks::SecondFactor { passkey }))
 }
 
 /// The options for a passkey to prove the second factor of the reset behind `token`.

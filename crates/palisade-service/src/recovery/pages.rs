@@ -17,7 +17,7 @@ use crate::error::AppError;
 use crate::mfa::Proof;
 use crate::sessions::PresentedToken;
 use crate::state::AppState;
-use crate::web::{FormErrors, render, see_other};
+use crate::web::{FormErrors, allow_webauthn, passkey_nonce, render, see_other};
 
 #[derive(Template)]
 #[template(path = "forgot_password.html")]
@@ -35,7 +35,36 @@ struct ResetPage<'a> {
     /// The link's token, carried by the form; `None`: the link is not current.
     token: Option<&'a str>,
     second_factor: bool,
+    /// The nonce of the passkey script, when a passkey may prove the second factor.
+    passkey_nonce: Option<String>,
     errors: FormErrors,
+}
+
+/// The reset form for `token` (`None`: the link is not current), asking what `asks` says.
+fn reset_view(
+    state: &AppState,
+    nonce: &palisade::http::CspNonce,
+    status: StatusCode,
+    token: Option<&str>,
+    asks: super::Asks,
+    errors: FormErrors,
+) -> Response {
+    let passkey = matches!(asks, super::Asks::SecondFactor { passkey: true });
+    let page = render(
+        status,
+        &ResetPage {
+            site_name: &state.accounts.site_name,
+            token,
+            second_factor: asks != super::Asks::Nothing,
+            passkey_nonce: passkey.then(|| passkey_nonce(state, nonce)).flatten(),
+            errors,
+        },
+    );
+    if passkey {
+        allow_webauthn(state, page)
+    } else {
+        page
+    }
 }
 
 fn throttled(mut response: Response, error: &AppError) -> Response {
@@ -104,39 +133,34 @@ struct LinkQuery {
 /// Shows the form if the link is current. Reads, never uses up.
 async fn reset_page(
     State(state): State<AppState>,
+    nonce: palisade::http::CspNonce,
     axum::extract::Query(query): axum::extract::Query<LinkQuery>,
 ) -> Response {
-    let site_name = &state.accounts.site_name;
     let Some(token) = query.token else {
         return see_other("/password/forgot");
     };
     let presented = PresentedToken::from_secret(token.duplicate());
-    let second_factor = match super::inspect(&state, &presented).await {
-        Ok(Some(second_factor)) => second_factor,
-        Ok(None) => {
-            return render(
-                StatusCode::BAD_REQUEST,
-                &ResetPage {
-                    site_name,
-                    token: None,
-                    second_factor: false,
-                    errors: FormErrors::default(),
-                },
-            );
-        }
-        Err(e) => return e.into_response(),
-    };
-    token.expose(|t| {
-        render(
-            StatusCode::OK,
-            &ResetPage {
-                site_name,
-                token: Some(t),
-                second_factor,
-                errors: FormErrors::default(),
-            },
-        )
-    })
+    match super::inspect(&state, &presented).await {
+        Ok(Some(asks)) => token.expose(|t| {
+            reset_view(
+                &state,
+                &nonce,
+                StatusCode::OK,
+                Some(t),
+                asks,
+                FormErrors::default(),
+            )
+        }),
+        Ok(None) => reset_view(
+            &state,
+            &nonce,
+            StatusCode::BAD_REQUEST,
+            None,
+            super::Asks::Nothing,
+            FormErrors::default(),
+        ),
+        Err(e) => e.into_response(),
+    }
 }
 
 #[derive(Deserialize)]
@@ -150,6 +174,7 @@ struct ResetForm {
 
 async fn reset_submit(
     State(state): State<AppState>,
+    nonce: palisade::http::CspNonce,
     client: ClientInfo,
     Form(form): Form<ResetForm>,
 ) -> Response {
@@ -164,21 +189,19 @@ async fn reset_submit(
         Ok(_) => return see_other("/login?reset=1"),
         Err(error) => error,
     };
-    let site_name = &state.accounts.site_name;
-    let current = !matches!(error, AppError::LinkExpired);
-    let second_factor =
-        current && matches!(super::inspect(&state, &presented).await, Ok(Some(true)));
-    let page = form.token.expose(|t| {
-        render(
-            error.problem().status(),
-            &ResetPage {
-                site_name,
-                token: current.then_some(t),
-                second_factor,
-                errors: FormErrors::from(&error),
-            },
-        )
-    });
+    // The link may still be good (a weak password, a wrong code): the form stays.
+    let asks = match error {
+        AppError::LinkExpired => None,
+        _ => super::inspect(&state, &presented).await.ok().flatten(),
+    };
+    let status = error.problem().status();
+    let errors = FormErrors::from(&error);
+    let page = match asks {
+        Some(asks) => form
+            .token
+            .expose(|t| reset_view(&state, &nonce, status, Some(t), asks, errors)),
+        None => reset_view(&state, &nonce, status, None, super::Asks::Nothing, errors),
+    };
     throttled(page, &error)
 }
 

@@ -366,6 +366,7 @@ async fn a_reset_asks_for_the_second_factor_before_accepting_the_password() {
         .send(page_get(&format!("/password/reset?token={token}"), None))
         .await;
     assert!(page.body.contains("name=\"code\""), "{}", page.body);
+    assert!(!page.body.contains("reset-passkey"), "no passkey to offer");
     // Without the factor: refused, the link still good, the password unchanged.
     let bare = complete(&app, json!({"token": token, "new_password": NEW})).await;
     assert_eq!(bare.status, StatusCode::FORBIDDEN, "{}", bare.body);
@@ -1006,4 +1007,71 @@ async fn address_links_under_concurrency_across_two_instances_on_postgres() {
     address_links_are_bounded(&[&a, &b]).await;
     drop((a, b));
     db.drop_db().await;
+}
+
+#[tokio::test]
+async fn an_unverified_user_fixes_a_mistyped_address_from_the_confirmation_page() {
+    let app = verifying_app().await;
+    let before = delivered(&app);
+    assert_eq!(
+        app.register("carol", "carol@exmaple.com", STRONG)
+            .await
+            .status,
+        StatusCode::CREATED
+    );
+    let session = app.login("carol", STRONG).await;
+    let page = app
+        .send(page_get("/account/verify-email", Some(&session)))
+        .await;
+    let csrf = page
+        .body
+        .split("name=\"csrf\" value=\"")
+        .nth(1)
+        .unwrap()
+        .split('"')
+        .next()
+        .unwrap()
+        .to_owned();
+    let fix = |password: &str| {
+        form(
+            "/account/email",
+            &[
+                ("csrf", &csrf),
+                ("new_email", "carol@example.com"),
+                ("password", password),
+            ],
+            Some(&session),
+            "127.0.0.1:40000",
+        )
+    };
+    let wrong = app.send(fix("not my password")).await;
+    assert_eq!(wrong.status, StatusCode::FORBIDDEN);
+    assert!(
+        wrong.body.contains("Wrong address?"),
+        "still the confirmation page"
+    );
+    let asked = app.send(fix(STRONG)).await;
+    assert_eq!(asked.status, StatusCode::OK, "{}", asked.body);
+    assert!(asked.body.contains("on its way"));
+    let new = deliver(&app, &before).await;
+    let link = one(&new, "carol@example.com", "Confirm your new email address");
+    let confirmed = app
+        .json(
+            "POST",
+            "/api/v1/email/confirm",
+            Some(json!({"token": link.token()})),
+            None,
+        )
+        .await;
+    assert_eq!(confirmed.status, StatusCode::OK, "{}", confirmed.body);
+    app.changed_elsewhere().await;
+    let sessions = app
+        .json("GET", "/api/v1/sessions", None, Some(&session))
+        .await;
+    assert_eq!(
+        sessions.status,
+        StatusCode::OK,
+        "confirmed by the change: {}",
+        sessions.body
+    );
 }

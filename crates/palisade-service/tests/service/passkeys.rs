@@ -668,6 +668,25 @@ async fn a_passkey_proves_a_password_reset() {
     assert_eq!(asked.status, StatusCode::ACCEPTED);
     let new = super::mail::deliver(&app, &before).await;
     let token = super::mail::one(&new, "petra@example.com", "Reset your password").token();
+    // Its page offers the passkey, and lets this origin ask for it.
+    let page = app
+        .send(call(
+            "GET",
+            &format!("/password/reset?token={token}"),
+            None,
+            None,
+            None,
+            client,
+        ))
+        .await;
+    assert_eq!(page.status, StatusCode::OK);
+    assert!(page.body.contains("id=\"reset-passkey\""), "{}", page.body);
+    assert!(
+        page.headers["permissions-policy"]
+            .to_str()
+            .unwrap()
+            .contains("publickey-credentials-get=(self)")
+    );
     let complete = |body: Value| {
         call(
             "POST",
