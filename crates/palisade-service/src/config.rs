@@ -105,6 +105,9 @@ pub struct Config {
     /// Users must prove their address (by a link mailed at registration) before they reach
     /// anything but the page that says so.
     pub require_verified_email: bool,
+    /// Tell the owner when their account is signed in to from a browser it has not used
+    /// before (a long-lived cookie marks each browser; at most three notices an hour).
+    pub notify_new_sign_in: bool,
     /// Forward-auth rules for the apps behind a reverse proxy (`[access_control]`).
     #[serde(default)]
     pub access_control: crate::authz::AccessControl,
@@ -149,6 +152,7 @@ const ENV_KEYS: &[&str] = &[
     "smtp_ca_file",
     "mail_from",
     "require_verified_email",
+    "notify_new_sign_in",
 ];
 
 impl Default for Config {
@@ -194,6 +198,7 @@ impl Default for Config {
             smtp_ca_file: None,
             mail_from: None,
             require_verified_email: false,
+            notify_new_sign_in: true,
             access_control: crate::authz::AccessControl::default(),
         }
     }

@@ -30,6 +30,7 @@ mod store;
 mod vault;
 mod web;
 
+pub use accounts::browsers::BROWSER_COOKIE;
 pub use authz::{AccessControl, OneOrMany, RuleConfig};
 pub use clock::{Clock, ManualClock};
 pub use config::{Config, Overrides};

@@ -142,6 +142,7 @@ pub async fn build_with_clock(config: &Config, clock: Clock) -> Result<Service, 
         site_name: config.site_name.clone(),
         mail: Arc::new(mail),
         background: Default::default(),
+        notify_new_sign_in: config.notify_new_sign_in,
         clock,
         hashes_done: Arc::new(AtomicU64::new(0)),
     };

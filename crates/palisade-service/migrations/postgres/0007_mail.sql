@@ -44,3 +44,13 @@ CREATE TABLE email_tokens (
 );
 
 ALTER TABLE users ADD COLUMN email_verified_at BIGINT;
+
+-- Browsers each account signed in from (the SHA-256 of a long-lived random cookie), so that
+-- a sign-in from a new one can be told to the owner.
+CREATE TABLE known_browsers (
+    user_id BIGINT NOT NULL REFERENCES users(id) ON DELETE CASCADE,
+    browser_hash TEXT NOT NULL,
+    first_seen BIGINT NOT NULL,
+    last_seen BIGINT NOT NULL,
+    PRIMARY KEY (user_id, browser_hash)
+);

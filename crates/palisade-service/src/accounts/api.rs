@@ -131,17 +131,16 @@ pub(crate) async fn login(
     headers: HeaderMap,
     ApiJson(body): ApiJson<LoginRequest>,
 ) -> Result<Response, AppError> {
+    let agent = user_agent(&headers);
     let signed = state
         .accounts
-        .login(
-            &body.identifier,
-            body.password,
-            &client,
-            &user_agent(&headers),
-        )
+        .login(&body.identifier, body.password, &client, &agent)
         .await?;
     Ok(match signed {
-        SignIn::Session { token, user, .. } => signed_in(&state, jar, token, &user),
+        SignIn::Session { token, user, .. } => {
+            let jar = super::browsers::new_sign_in(&state, jar, &user, &client, &agent);
+            signed_in(&state, jar, token, &user)
+        }
         SignIn::SecondStep { token, expires_at } => {
             let jar = state.accounts.sessions.cookies.set_pending(jar, &token);
             let body = SecondStepRequired {

@@ -2,6 +2,7 @@
 //! both the JSON API and the pages.
 
 pub(crate) mod api;
+pub(crate) mod browsers;
 mod email;
 pub(crate) mod email_api;
 pub(crate) mod email_pages;
@@ -58,8 +59,11 @@ pub(crate) struct Accounts {
     pub(crate) site_name: String,
     /// Queues the messages a change sends (the outbox), sealed.
     pub(crate) mail: Arc<crate::mail::Mailer>,
-    /// Work done after the answer (a reset request's lookup and message).
+    /// Work done after the answer (a reset request's lookup and message, a sign-in's
+    /// browser check).
     pub(crate) background: crate::background::Background,
+    /// `notify_new_sign_in`.
+    pub(crate) notify_new_sign_in: bool,
     pub(crate) clock: Clock,
     /// Password hashes and verifications actually computed (the attack tests read it).
     pub(crate) hashes_done: Arc<AtomicU64>,

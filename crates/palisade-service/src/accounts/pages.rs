@@ -152,8 +152,11 @@ async fn login_submit(
         .login(&form.identifier, form.password, &client, &agent)
         .await
     {
-        Ok(SignIn::Session { token, .. }) => (
-            state.accounts.sessions.cookies.set(jar, &token),
+        Ok(SignIn::Session { token, user }) => (
+            state.accounts.sessions.cookies.set(
+                super::browsers::new_sign_in(&state, jar, &user, &client, &agent),
+                &token,
+            ),
             see_other(rd.as_deref().unwrap_or("/account")),
         )
             .into_response(),

@@ -58,6 +58,10 @@ pub(crate) mod keys {
     pub(crate) fn account_email_links(user_id: i64) -> String {
         format!("email:acct:{user_id}")
     }
+    /// New-browser sign-in notices to one account, per hour.
+    pub(crate) fn sign_in_notices(user_id: i64) -> String {
+        format!("signin-notice:{user_id}")
+    }
     /// What every pair key of an account starts with (to clear them all).
     pub(crate) fn pair_prefix(account_key: &str) -> String {
         format!("pair:{account_key}|")

@@ -141,6 +141,22 @@ impl Content {
         )
     }
 
+    pub(crate) fn new_sign_in(
+        site: &str,
+        username: &str,
+        browser: &str,
+        address: &str,
+        when: &str,
+    ) -> Self {
+        Self::notice(
+            "new_sign_in",
+            format!("A new sign-in to your account on {site}"),
+            format!(
+                "The account {username} was signed in to from a browser it had not used before, at {when} (UTC), from {address}: {browser}."
+            ),
+        )
+    }
+
     pub(crate) fn test(site: &str) -> Self {
         Self {
             kind: "test",

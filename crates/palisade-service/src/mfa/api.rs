@@ -350,6 +350,7 @@ pub(crate) async fn second_step(
 ) -> Result<Response, AppError> {
     let proof = Proof::from_fields(body.code, body.recovery_code, body.passkey)?
         .ok_or(AppError::SecondFactorRequired)?;
+    let agent = user_agent(&headers);
     let (token, user) = state
         .mfa
         .second_step(
@@ -358,10 +359,11 @@ pub(crate) async fn second_step(
             pending,
             proof,
             &client,
-            &user_agent(&headers),
+            &agent,
         )
         .await?;
     let jar = state.accounts.sessions.cookies.clear_pending(jar);
+    let jar = crate::accounts::browsers::new_sign_in(&state, jar, &user, &client, &agent);
     Ok(signed_in(&state, jar, token, &user))
 }
 
@@ -518,6 +520,7 @@ pub(crate) async fn passkey_sign_in(
         .map(|c| PresentedToken::from_cookie_value(c.value()))
         .and_then(|t| t.hash())
         .ok_or(AppError::LoginExpired)?;
+    let agent = user_agent(&headers);
     let (token, user) = state
         .mfa
         .sign_in_with_passkey(
@@ -525,10 +528,11 @@ pub(crate) async fn passkey_sign_in(
             &challenge,
             &body.credential,
             &client,
-            &user_agent(&headers),
+            &agent,
         )
         .await?;
     let jar = state.accounts.sessions.cookies.clear_passkey_sign_in(jar);
+    let jar = crate::accounts::browsers::new_sign_in(&state, jar, &user, &client, &agent);
     Ok(signed_in(&state, jar, token, &user))
 }
 

@@ -126,9 +126,16 @@ async fn second_step_submit(
     }
     .await;
     match result {
-        Ok((token, _)) => {
+        Ok((token, user)) => {
             let cookies = &state.accounts.sessions.cookies;
-            let jar = cookies.set(cookies.clear_pending(jar), &token);
+            let jar = crate::accounts::browsers::new_sign_in(
+                &state,
+                cookies.clear_pending(jar),
+                &user,
+                &client,
+                &user_agent(&headers),
+            );
+            let jar = cookies.set(jar, &token);
             (jar, see_other(rd.as_deref().unwrap_or("/account"))).into_response()
         }
         Err(error) => {

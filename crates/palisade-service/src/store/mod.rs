@@ -7,6 +7,7 @@ mod audit;
 mod csp_reports;
 mod email_tokens;
 mod groups;
+mod known_browsers;
 mod login;
 mod outbox;
 mod passkeys;

@@ -414,7 +414,13 @@ async fn pages_work_without_javascript_and_carry_form_tokens() {
         .await;
     assert_eq!(login.status, StatusCode::SEE_OTHER);
     let cookie = login.cookie().expect("session cookie");
-    let set = login.headers.get("set-cookie").unwrap().to_str().unwrap();
+    let set = login
+        .headers
+        .get_all("set-cookie")
+        .iter()
+        .map(|v| v.to_str().unwrap())
+        .find(|v| v.starts_with("__Host-palisade-session="))
+        .unwrap();
     for attr in [
         "__Host-palisade-session=",
         "Secure",

@@ -1075,3 +1075,134 @@ async fn an_unverified_user_fixes_a_mistyped_address_from_the_confirmation_page(
         sessions.body
     );
 }
+
+/// A sign-in as a browser sends it: from `client`, with the browser's cookie if it has one.
+fn sign_in_as(browser: Option<&str>, name: &str, client: &str) -> http::Request<axum::body::Body> {
+    let body = json!({"identifier": name, "password": STRONG}).to_string();
+    let mut request = req(
+        "POST",
+        "/api/v1/login",
+        Some(("application/json", body)),
+        None,
+        client,
+    );
+    request.headers_mut().insert(
+        http::header::USER_AGENT,
+        "Firefox/140 on the tests".parse().unwrap(),
+    );
+    if let Some(browser) = browser {
+        request.headers_mut().insert(
+            http::header::COOKIE,
+            format!("{}={browser}", palisade_service::BROWSER_COOKIE)
+                .parse()
+                .unwrap(),
+        );
+    }
+    request
+}
+
+/// The browser cookie a sign-in set, if it set one.
+fn browser_cookie(reply: &Reply) -> Option<String> {
+    reply
+        .headers
+        .get_all(http::header::SET_COOKIE)
+        .iter()
+        .find_map(|v| {
+            let v = v.to_str().ok()?;
+            let rest = v.strip_prefix(&format!("{}=", palisade_service::BROWSER_COOKIE))?;
+            assert!(
+                v.contains("HttpOnly") && v.contains("Secure") && v.contains("Max-Age="),
+                "{v}"
+            );
+            rest.split(';').next().map(str::to_owned)
+        })
+}
+
+#[tokio::test]
+async fn a_sign_in_from_a_new_browser_tells_the_owner() {
+    let app = TestApp::sqlite().await;
+    let (_, _) = member(&app, "alice").await;
+    // `member` signed in once without a cookie: that browser is the account's first (no
+    // news). Another sign-in in a browser the account has not seen is told.
+    let first = app.send(sign_in_as(None, "alice", "127.0.0.1:40000")).await;
+    assert_eq!(first.status, StatusCode::OK);
+    let browser = browser_cookie(&first).expect("a browser cookie");
+    let told = deliver(&app, &[]).await;
+    let before = delivered(&app);
+    let notice = one(&told, "alice@example.com", "A new sign-in");
+    assert!(
+        notice.text.contains("Firefox/140 on the tests") && notice.text.contains("127.0.0.1"),
+        "{}",
+        notice.text
+    );
+    // The same browser again: nothing new, and no new cookie.
+    let again = app
+        .send(sign_in_as(Some(&browser), "alice", "127.0.0.9:40000"))
+        .await;
+    assert_eq!(again.status, StatusCode::OK);
+    assert!(browser_cookie(&again).is_none());
+    assert!(deliver(&app, &delivered(&app)).await.is_empty());
+    // A forged or broken cookie is a new browser.
+    let forged = app
+        .send(sign_in_as(Some("forged"), "alice", "127.0.0.1:40000"))
+        .await;
+    assert!(browser_cookie(&forged).is_some());
+    let new = deliver(&app, &before).await;
+    assert_eq!(
+        new.iter()
+            .filter(|m| m.subject.starts_with("A new sign-in"))
+            .count(),
+        1
+    );
+}
+
+/// 64 sign-ins at once from 64 new browsers and addresses: at most three notices an hour.
+async fn new_browser_notices_are_bounded(apps: &[&TestApp]) {
+    member(apps[0], "dora").await;
+    let statuses = flood(apps, 64, 64, None, |i| {
+        sign_in_as(None, "dora", &format!("127.7.0.{}:40000", i + 1))
+    })
+    .await;
+    assert_eq!(statuses, BTreeMap::from([(200, 64)]));
+    for app in apps {
+        app.service.settle().await;
+    }
+    assert_eq!(outbox_count(apps[0], "new_sign_in").await, 3);
+    let browsers: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM known_browsers")
+        .fetch_one(&apps[0].db)
+        .await
+        .unwrap();
+    assert_eq!(browsers, 50, "the most kept per account");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn new_browser_notices_are_bounded_on_sqlite() {
+    new_browser_notices_are_bounded(&[&TestApp::sqlite().await]).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn new_browser_notices_are_bounded_across_two_instances_on_postgres() {
+    let Some(db) = PgDb::create("new browser notices on two PostgreSQL instances").await else {
+        return;
+    };
+    let (a, b) = two_instances(&db).await;
+    new_browser_notices_are_bounded(&[&a, &b]).await;
+    drop((a, b));
+    db.drop_db().await;
+}
+
+#[tokio::test]
+async fn without_notify_new_sign_in_no_browser_is_marked() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = palisade_service::Config {
+        notify_new_sign_in: false,
+        ..test_config(dir.path(), None)
+    };
+    let app = TestApp::with_config(config, dir).await;
+    member(&app, "erin").await;
+    let signed = app.send(sign_in_as(None, "erin", "127.0.0.1:40000")).await;
+    assert_eq!(signed.status, StatusCode::OK);
+    assert!(browser_cookie(&signed).is_none());
+    app.service.settle().await;
+    assert_eq!(outbox_count(&app, "new_sign_in").await, 0);
+}
