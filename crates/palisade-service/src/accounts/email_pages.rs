@@ -19,7 +19,7 @@ use crate::body::Form;
 use crate::error::AppError;
 use crate::sessions::{Authenticated, MaybeSignedIn, PresentedToken};
 use crate::state::AppState;
-use crate::web::{FormErrors, guarded, render, see_other};
+use crate::web::{FormErrors, LinkQuery, guarded, render, see_other};
 
 #[derive(Template)]
 #[template(path = "verify_email.html")]
@@ -156,11 +156,6 @@ async fn change_submit(
     } else {
         account_view(&state, &auth, status, notice, errors).await
     }
-}
-
-#[derive(Deserialize)]
-struct LinkQuery {
-    token: Option<SecretString>,
 }
 
 /// Shows the button if the link is current. Reads, never uses up.

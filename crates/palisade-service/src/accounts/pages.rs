@@ -7,14 +7,13 @@ use axum::extract::{Path, Query, RawQuery, State};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum_extra::extract::CookieJar;
-use http::{HeaderMap, HeaderValue, StatusCode, header};
+use http::{HeaderMap, HeaderValue, StatusCode};
 use palisade::http::ClientInfo;
 use palisade::secret::SecretString;
 use serde::Deserialize;
 
 use super::{Registration, SignIn};
 use crate::body::Form;
-use crate::error::AppError;
 use crate::sessions::{Authenticated, MaybeAuth, MaybeSignedIn};
 use crate::state::AppState;
 use crate::web::{
@@ -178,7 +177,7 @@ async fn login_submit(
         }
         Err(error) => {
             let status = error.problem().status();
-            let mut response = render(
+            let response = render(
                 status,
                 &LoginPage {
                     site_name: &state.accounts.site_name,
@@ -188,11 +187,7 @@ async fn login_submit(
                     errors: FormErrors::from(&error),
                 },
             );
-            if let AppError::Throttled { retry_after } = error {
-                response
-                    .headers_mut()
-                    .insert(header::RETRY_AFTER, HeaderValue::from(retry_after));
-            }
+            let response = crate::web::with_retry_after(response, &error);
             allow_webauthn(&state, allow_form_to(response, rd.as_deref()))
         }
     }

@@ -9,7 +9,7 @@ use axum::extract::{Path, RawQuery, State};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum_extra::extract::CookieJar;
-use http::{HeaderMap, HeaderValue, StatusCode, header};
+use http::{HeaderMap, StatusCode};
 use palisade::http::ClientInfo;
 use palisade::secret::SecretString;
 use serde::Deserialize;
@@ -142,13 +142,8 @@ async fn second_step_submit(
             let status = error.problem().status();
             let expired = matches!(error, AppError::LoginExpired);
             let errors = FormErrors::from(&error);
-            let mut response = page(&state, &nonce, status, rd.as_deref(), expired, errors);
-            if let AppError::Throttled { retry_after } = error {
-                response
-                    .headers_mut()
-                    .insert(header::RETRY_AFTER, HeaderValue::from(retry_after));
-            }
-            response
+            let response = page(&state, &nonce, status, rd.as_deref(), expired, errors);
+            crate::web::with_retry_after(response, &error)
         }
     }
 }

@@ -7,7 +7,7 @@ use axum::Router;
 use axum::extract::State;
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
-use http::{HeaderValue, StatusCode, header};
+use http::StatusCode;
 use palisade::http::ClientInfo;
 use palisade::secret::SecretString;
 use serde::Deserialize;
@@ -17,7 +17,9 @@ use crate::error::AppError;
 use crate::mfa::Proof;
 use crate::sessions::PresentedToken;
 use crate::state::AppState;
-use crate::web::{FormErrors, allow_webauthn, passkey_nonce, render, see_other};
+use crate::web::{
+    FormErrors, LinkQuery, allow_webauthn, passkey_nonce, render, see_other, with_retry_after,
+};
 
 #[derive(Template)]
 #[template(path = "forgot_password.html")]
@@ -67,15 +69,6 @@ fn reset_view(
     }
 }
 
-fn throttled(mut response: Response, error: &AppError) -> Response {
-    if let AppError::Throttled { retry_after } = error {
-        response
-            .headers_mut()
-            .insert(header::RETRY_AFTER, HeaderValue::from(*retry_after));
-    }
-    response
-}
-
 async fn forgot_page(State(state): State<AppState>) -> Response {
     render(
         StatusCode::OK,
@@ -110,7 +103,7 @@ async fn forgot_submit(
                 errors: FormErrors::default(),
             },
         ),
-        Err(error) => throttled(
+        Err(error) => with_retry_after(
             render(
                 error.problem().status(),
                 &ForgotPage {
@@ -123,11 +116,6 @@ async fn forgot_submit(
             &error,
         ),
     }
-}
-
-#[derive(Deserialize)]
-struct LinkQuery {
-    token: Option<SecretString>,
 }
 
 /// Shows the form if the link is current. Reads, never uses up.
@@ -202,7 +190,7 @@ async fn reset_submit(
             .expose(|t| reset_view(&state, &nonce, status, Some(t), asks, errors)),
         None => reset_view(&state, &nonce, status, None, super::Asks::Nothing, errors),
     };
-    throttled(page, &error)
+    with_retry_after(page, &error)
 }
 
 pub(crate) fn router() -> Router<AppState> {

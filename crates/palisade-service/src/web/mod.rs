@@ -46,6 +46,22 @@ impl FormErrors {
     }
 }
 
+/// A page answering a refused form: a throttled one says when to come back, as the API's
+/// problem does.
+pub(crate) fn with_retry_after(mut page: Response, error: &AppError) -> Response {
+    if let AppError::Throttled { retry_after } = error {
+        page.headers_mut()
+            .insert(header::RETRY_AFTER, http::HeaderValue::from(*retry_after));
+    }
+    page
+}
+
+/// The query of a page a mailed link opens (`?token=…`): the token held as a secret.
+#[derive(serde::Deserialize)]
+pub(crate) struct LinkQuery {
+    pub(crate) token: Option<palisade::secret::SecretString>,
+}
+
 /// Renders a page as a sensitive (never cached) HTML response.
 pub(crate) fn render(status: StatusCode, template: &impl Template) -> Response {
     match template.render() {

@@ -441,15 +441,7 @@ async fn pages_work_without_javascript_and_carry_form_tokens() {
         account.body
     );
     assert_eq!(account.headers.get("cache-control").unwrap(), "no-store");
-    let token = account
-        .body
-        .split("name=\"csrf\" value=\"")
-        .nth(1)
-        .unwrap()
-        .split('"')
-        .next()
-        .unwrap()
-        .to_owned();
+    let token = form_token(&account.body);
     // Without the form token (or with another session's), nothing happens.
     let forged = app
         .send(form(

@@ -385,15 +385,7 @@ async fn the_tokens_page_creates_lists_and_revokes() {
     assert!(account.body.contains("href=\"/account/tokens\""));
     let page = app.send(page_get("/account/tokens", Some(&cookie))).await;
     assert_eq!(page.status, StatusCode::OK);
-    let csrf = page
-        .body
-        .split("name=\"csrf\" value=\"")
-        .nth(1)
-        .unwrap()
-        .split('"')
-        .next()
-        .unwrap()
-        .to_owned();
+    let csrf = form_token(&page.body);
     let forged = app
         .send(form(
             "/account/tokens",

@@ -154,6 +154,17 @@ pub(crate) async fn ask_reset(app: &TestApp, email: &str, client: &str) -> Reply
     .await
 }
 
+/// Uses a mailed address link, as its page's button does.
+async fn confirm_link(app: &TestApp, token: &str) -> Reply {
+    app.json(
+        "POST",
+        "/api/v1/email/confirm",
+        Some(json!({ "token": token })),
+        None,
+    )
+    .await
+}
+
 pub(crate) async fn complete(app: &TestApp, body: Value) -> Reply {
     app.json("POST", "/api/v1/password/reset/complete", Some(body), None)
         .await
@@ -757,14 +768,7 @@ async fn require_verified_email_keeps_users_to_the_confirmation_page() {
         .json("GET", "/api/v1/sessions", None, Some(&session))
         .await;
     assert_eq!(sessions.status, StatusCode::OK, "{}", sessions.body);
-    let replay = app
-        .json(
-            "POST",
-            "/api/v1/email/confirm",
-            Some(json!({"token": token})),
-            None,
-        )
-        .await;
+    let replay = confirm_link(&app, &token).await;
     assert_eq!(replay.status, StatusCode::BAD_REQUEST);
 }
 
@@ -786,14 +790,7 @@ async fn verification_links_can_be_sent_again_a_few_times_an_hour() {
     assert_eq!(new.len(), 5);
     let mut worked = Vec::new();
     for link in std::iter::once(&first).chain(&new) {
-        let reply = app
-            .json(
-                "POST",
-                "/api/v1/email/confirm",
-                Some(json!({"token": link.token()})),
-                None,
-            )
-            .await;
+        let reply = confirm_link(&app, &link.token()).await;
         if reply.status == StatusCode::OK {
             worked.push(reply);
         } else {
@@ -846,14 +843,7 @@ async fn changing_the_address_needs_the_password_and_the_new_address_link() {
     // A reset link sent to the old address before the change loses its power with it.
     let old_reset = reset_token(&app, "alice").await;
     let before = delivered(&app);
-    let done = app
-        .json(
-            "POST",
-            "/api/v1/email/confirm",
-            Some(json!({"token": link.token()})),
-            None,
-        )
-        .await;
+    let done = confirm_link(&app, &link.token()).await;
     assert_eq!(done.status, StatusCode::OK, "{}", done.body);
     assert_eq!(done.json()["confirmed"], "changed");
     let stale = complete(&app, json!({"token": old_reset, "new_password": NEW})).await;
@@ -882,14 +872,7 @@ async fn changing_the_address_needs_the_password_and_the_new_address_link() {
         "bob@example.com",
         "Confirm your new",
     );
-    let taken = app
-        .json(
-            "POST",
-            "/api/v1/email/confirm",
-            Some(json!({"token": link.token()})),
-            None,
-        )
-        .await;
+    let taken = confirm_link(&app, &link.token()).await;
     assert_eq!(taken.status, StatusCode::CONFLICT, "{}", taken.body);
     app.login("alice@new.example", STRONG).await;
 }
@@ -1023,15 +1006,7 @@ async fn an_unverified_user_fixes_a_mistyped_address_from_the_confirmation_page(
     let page = app
         .send(page_get("/account/verify-email", Some(&session)))
         .await;
-    let csrf = page
-        .body
-        .split("name=\"csrf\" value=\"")
-        .nth(1)
-        .unwrap()
-        .split('"')
-        .next()
-        .unwrap()
-        .to_owned();
+    let csrf = form_token(&page.body);
     let fix = |password: &str| {
         form(
             "/account/email",
@@ -1055,14 +1030,7 @@ async fn an_unverified_user_fixes_a_mistyped_address_from_the_confirmation_page(
     assert!(asked.body.contains("on its way"));
     let new = deliver(&app, &before).await;
     let link = one(&new, "carol@example.com", "Confirm your new email address");
-    let confirmed = app
-        .json(
-            "POST",
-            "/api/v1/email/confirm",
-            Some(json!({"token": link.token()})),
-            None,
-        )
-        .await;
+    let confirmed = confirm_link(&app, &link.token()).await;
     assert_eq!(confirmed.status, StatusCode::OK, "{}", confirmed.body);
     app.changed_elsewhere().await;
     let sessions = app

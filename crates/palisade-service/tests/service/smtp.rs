@@ -147,6 +147,12 @@ impl PrivateMode for std::fs::OpenOptions {
     }
 }
 
+/// Registers alice (which queues her address link).
+async fn register_alice(app: &TestApp) {
+    let reply = app.register("alice", "alice@example.com", STRONG).await;
+    assert_eq!(reply.status, StatusCode::CREATED, "{}", reply.body);
+}
+
 #[derive(Debug, sqlx::FromRow)]
 struct Queued {
     attempts: i64,
@@ -183,12 +189,7 @@ async fn mail_goes_through_smtp_with_starttls_and_auth() {
         "Test message",
     );
     let app = TestApp::with_config(config, data).await;
-    assert_eq!(
-        app.register("alice", "alice@example.com", STRONG)
-            .await
-            .status,
-        StatusCode::CREATED
-    );
+    register_alice(&app).await;
     let asked = ask_reset(&app, "alice@example.com", "127.0.0.1:40000").await;
     assert_eq!(asked.status, StatusCode::ACCEPTED);
     app.service.settle().await;
@@ -213,12 +214,7 @@ async fn with_the_server_down_the_outbox_keeps_the_message_until_it_is_back() {
     let setup = Setup::new();
     let data = tempfile::tempdir().unwrap();
     let app = TestApp::with_config(setup.config(data.path(), true), data).await;
-    assert_eq!(
-        app.register("alice", "alice@example.com", STRONG)
-            .await
-            .status,
-        StatusCode::CREATED
-    );
+    register_alice(&app).await;
     // The request is answered as ever: sending is not its business.
     let asked = ask_reset(&app, "alice@example.com", "127.0.0.1:40000").await;
     assert_eq!(asked.status, StatusCode::ACCEPTED, "{}", asked.body);
@@ -268,12 +264,7 @@ async fn a_server_with_an_untrusted_certificate_is_refused_and_retried() {
         .unwrap_err();
     assert!(refused.to_lowercase().contains("certificate"), "{refused}");
     let app = TestApp::with_config(config, data).await;
-    assert_eq!(
-        app.register("alice", "alice@example.com", STRONG)
-            .await
-            .status,
-        StatusCode::CREATED
-    );
+    register_alice(&app).await;
     assert_eq!(app.service.send_due_mail().await.unwrap(), 0);
     let kept = queued(&app, "verify_email").await;
     assert_eq!(kept.len(), 1);
@@ -310,12 +301,7 @@ async fn a_refused_login_keeps_the_messages_for_when_the_settings_are_fixed() {
         ..setup.config(data.path(), true)
     };
     let app = TestApp::with_config(config, data).await;
-    assert_eq!(
-        app.register("alice", "alice@example.com", STRONG)
-            .await
-            .status,
-        StatusCode::CREATED
-    );
+    register_alice(&app).await;
     assert_eq!(app.service.send_due_mail().await.unwrap(), 0);
     let kept = queued(&app, "verify_email").await;
     assert!(kept[0].sealed.is_some(), "kept: {kept:?}");

@@ -321,6 +321,15 @@ pub(crate) fn req(
     request
 }
 
+/// The form token a page's forms carry (the first one).
+pub(crate) fn form_token(page: &str) -> String {
+    page.split("name=\"csrf\" value=\"")
+        .nth(1)
+        .and_then(|rest| rest.split('"').next())
+        .expect("a form token in the page")
+        .to_owned()
+}
+
 /// A form post with a session cookie.
 pub(crate) fn form(
     path: &str,

@@ -317,15 +317,7 @@ async fn the_vault_page_stores_reveals_escaped_and_deletes() {
     let page = app.send(page_get("/account/secrets", Some(&cookie))).await;
     assert_eq!(page.status, StatusCode::OK);
     assert_eq!(page.headers.get("cache-control").unwrap(), "no-store");
-    let csrf = page
-        .body
-        .split("name=\"csrf\" value=\"")
-        .nth(1)
-        .unwrap()
-        .split('"')
-        .next()
-        .unwrap()
-        .to_owned();
+    let csrf = form_token(&page.body);
     let value = "<script>alert(1)</script>";
     let stored = app
         .send(form(
