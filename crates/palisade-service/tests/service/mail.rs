@@ -1091,7 +1091,9 @@ async fn a_sign_in_from_a_new_browser_tells_the_owner() {
     let app = TestApp::sqlite().await;
     let (_, _) = member(&app, "alice").await;
     // `member` signed in once without a cookie: that browser is the account's first (no
-    // news). Another sign-in in a browser the account has not seen is told.
+    // news), once its check (after the answer) is done. Another sign-in in a browser the
+    // account has not seen is told.
+    app.service.settle().await;
     let first = app.send(sign_in_as(None, "alice", "127.0.0.1:40000")).await;
     assert_eq!(first.status, StatusCode::OK);
     let browser = browser_cookie(&first).expect("a browser cookie");
