@@ -146,8 +146,20 @@ pub(crate) fn shield_config(config: &Config) -> Result<ShieldConfig, String> {
     Ok(shield)
 }
 
-/// The whole service.
-pub(crate) fn app(state: AppState, shield: ShieldConfig) -> Router {
+/// The forward-auth endpoints alone, for `authz_listen`: the proxies' own listener.
+pub(crate) fn authz_app(state: AppState, shield: ShieldConfig) -> Router {
+    Router::new()
+        .merge(crate::authz::api::router())
+        .route("/livez", get(livez))
+        .with_state(state)
+        .layer(middleware::from_fn(every_answer))
+        .layer(Shield::new(shield))
+}
+
+/// The whole service; without the forward-auth endpoints when `authz_listen` serves them,
+/// so the public listener (and a proxy's public virtual host in front of it, which the
+/// endpoints would trust) never answers them.
+pub(crate) fn app(state: AppState, shield: ShieldConfig, with_authz: bool) -> Router {
     let reports = csp_report_router::<AppState>(
         "/csp-report",
         Arc::new(DbReportSink(
@@ -156,6 +168,11 @@ pub(crate) fn app(state: AppState, shield: ShieldConfig) -> Router {
         )),
         ReportLimits::default(),
     );
+    let authz = if with_authz {
+        crate::authz::api::router()
+    } else {
+        Router::new()
+    };
     Router::new()
         .merge(crate::web::router())
         .merge(crate::accounts::pages::router())
@@ -164,7 +181,7 @@ pub(crate) fn app(state: AppState, shield: ShieldConfig) -> Router {
         .merge(crate::vault::api::router())
         .merge(crate::vault::pages::router())
         .merge(crate::api::router())
-        .merge(crate::authz::api::router())
+        .merge(authz)
         .merge(crate::api_tokens::api::router())
         .merge(crate::api_tokens::pages::router())
         .merge(crate::mfa::api::router())

@@ -38,6 +38,14 @@ pub struct Config {
     pub cookie_domain: Option<String>,
     /// Proxy networks whose forwarded headers are believed.
     pub trusted_proxies: Vec<String>,
+    /// The one header those proxies report the client's address in: `x-forwarded-for`
+    /// (the default; right-most untrusted hop, with `X-Forwarded-Proto`), `forwarded` or
+    /// `x-real-ip`. No other is ever read, so a client's own copy of another passes
+    /// harmlessly through a proxy that does not remove it.
+    pub client_address_header: String,
+    /// A second, internal listener (loopback, or an address only the proxies reach) that
+    /// alone answers the forward-auth endpoints when set: `listen` then does not.
+    pub authz_listen: Option<SocketAddr>,
     /// PEM certificate chain for native TLS.
     pub tls_cert: Option<PathBuf>,
     /// PEM private key for native TLS.
@@ -124,6 +132,8 @@ const ENV_KEYS: &[&str] = &[
     "public_origin",
     "cookie_domain",
     "trusted_proxies",
+    "client_address_header",
+    "authz_listen",
     "tls_cert",
     "tls_key",
     "http_redirect_listen",
@@ -168,6 +178,8 @@ impl Default for Config {
             public_origin: None,
             cookie_domain: None,
             trusted_proxies: Vec::new(),
+            client_address_header: "x-forwarded-for".into(),
+            authz_listen: None,
             tls_cert: None,
             tls_key: None,
             http_redirect_listen: None,
@@ -380,6 +392,13 @@ impl Config {
         if has_password != self.smtp_username.is_some() {
             return Err("configuration: smtp_username and a password (smtp_password_token or smtp_password_file) must be given together".into());
         }
+        self.trusted_proxies()?;
+        if self.authz_listen.is_some() && self.trusted_proxies.is_empty() {
+            return Err("configuration: authz_listen needs trusted_proxies (only a trusted proxy may ask the forward-auth endpoints)".into());
+        }
+        if self.authz_listen.is_some() && self.authz_listen == Some(self.listen) {
+            return Err("configuration: authz_listen must differ from listen".into());
+        }
         if self.http_redirect_listen.is_some() && self.tls_cert.is_none() {
             return Err("configuration: http_redirect_listen needs tls_cert and tls_key".into());
         }
@@ -421,7 +440,10 @@ impl Config {
 
     /// `trusted_proxies`, parsed (for the shield and the forward-auth endpoints alike).
     pub(crate) fn trusted_proxies(&self) -> Result<palisade::http::TrustedProxies, String> {
+        let header = palisade::http::ClientAddressHeader::parse(&self.client_address_header)
+            .map_err(|e| format!("configuration: client_address_header: {e}"))?;
         palisade::http::TrustedProxies::parse(self.trusted_proxies.iter().map(String::as_str))
+            .map(|proxies| proxies.believing(header))
             .map_err(|e| format!("configuration: trusted_proxies: {e}"))
     }
 

@@ -47,7 +47,19 @@ impl Service {
         Ok(crate::app::app(
             self.state.clone(),
             crate::app::shield_config(config)?,
+            config.authz_listen.is_none(),
         ))
+    }
+
+    /// With `authz_listen`, the application of that listener: the forward-auth endpoints
+    /// alone.
+    pub fn authz_router(&self, config: &Config) -> Result<Option<axum::Router>, String> {
+        let Some(listen) = config.authz_listen else {
+            return Ok(None);
+        };
+        let mut shield = crate::app::shield_config(config)?;
+        shield.https = palisade::http::HttpsPolicy::for_listener(listen);
+        Ok(Some(crate::app::authz_app(self.state.clone(), shield)))
     }
 
     /// Starts the background task that deletes expired sessions and stale counters.
@@ -169,6 +181,10 @@ pub async fn build_with_clock(config: &Config, clock: Clock) -> Result<Service, 
         cookie_domain.as_deref(),
         store.clone(),
     );
+    for warning in authz.warnings() {
+        tracing::warn!(%warning, "access rules");
+        notes.push(format!("warning: {warning}"));
+    }
     let api_tokens = crate::api_tokens::ApiTokens::new(store.clone(), accounts.clock.clone());
     let webauthn = crate::mfa::passkeys::relying_party(&config.origin(), &config.site_name)
         .map_err(|e| format!("configuration: {e}"))?;

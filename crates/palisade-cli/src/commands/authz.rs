@@ -41,6 +41,9 @@ pub(crate) async fn run(config: Config, action: AuthzAction) -> Result<ExitCode,
     };
     println!("{}: {} ({by})", report.url, report.outcome);
     println!("why: {}", report.why);
+    for warning in &report.warnings {
+        eprintln!("warning: {warning}");
+    }
     Ok(if report.outcome == "allow" {
         ExitCode::SUCCESS
     } else {

@@ -87,6 +87,20 @@ pub(crate) async fn run(mut config: Config) -> Result<ExitCode, String> {
             }
         });
     }
+    if let Some(authz) = built.authz_router(&config)? {
+        let listen = config
+            .authz_listen
+            .expect("authz_router is built only with authz_listen");
+        let listener =
+            std::net::TcpListener::bind(listen).map_err(|e| format!("listen {listen}: {e}"))?;
+        eprintln!("  forward-auth endpoints on {listen} only");
+        let handle = handle.clone();
+        tokio::spawn(async move {
+            if let Err(e) = serve(listener, authz, None, limits, handle).await {
+                tracing::error!(error = %e, "the forward-auth listener stopped");
+            }
+        });
+    }
     let app = built.router(&config)?;
     announce(&config, &built);
     serve(listener, app, tls.as_deref(), limits, handle)

@@ -18,6 +18,9 @@ pub struct AuthzReport {
     pub rule: Option<usize>,
     /// Why, in words.
     pub why: String,
+    /// What is wrong with the rules themselves (a subject rule shadowed by a broader
+    /// allow), one sentence each.
+    pub warnings: Vec<String>,
 }
 
 impl Admin {
@@ -35,8 +38,8 @@ impl Admin {
             .requiring_second_factor(self.config.require_second_factor)
             .requiring_verified_email(self.config.require_verified_email);
         let method = method.to_ascii_uppercase();
-        let target =
-            Target::from_url(&method, url, from).map_err(|e| format!("URL refused: {}", e.0))?;
+        let target = Target::from_url(&method, url, from, rules.reading())
+            .map_err(|e| format!("URL refused: {}", e.0))?;
         let found = match user {
             Some(name) => {
                 let user = self.find(name).await?;
@@ -80,6 +83,7 @@ impl Admin {
             },
             rule: decision.rule,
             why: decision.why(),
+            warnings: rules.warnings(),
         })
     }
 }

@@ -73,6 +73,7 @@ pub(crate) async fn forward_auth(
             described(&parts.headers, "x-forwarded-host")?,
             described(&parts.headers, "x-forwarded-uri")?,
             client.addr,
+            state.authz.reading(),
         )
     })();
     answer(&state, client, &parts, Flavor::ForwardAuth, target).await
@@ -99,6 +100,7 @@ pub(crate) async fn auth_request(
             described(&parts.headers, "x-original-method")?,
             described(&parts.headers, "x-original-url")?,
             client.addr,
+            state.authz.reading(),
         )
     })();
     answer(&state, client, &parts, Flavor::AuthRequest, target).await
@@ -124,6 +126,7 @@ async fn ext_authz(
             original_host(&parts)?,
             &uri,
             client.addr,
+            state.authz.reading(),
         )
     })();
     answer(&state, client, &parts, Flavor::ForwardAuth, target).await

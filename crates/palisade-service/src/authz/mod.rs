@@ -57,6 +57,16 @@ impl Authz {
         }
     }
 
+    /// How the apps read paths (see `target::PathReading`).
+    pub(crate) fn reading(&self) -> &target::PathReading {
+        self.rules.reading()
+    }
+
+    /// What the rules' author should hear about (see `AccessRules::warnings`).
+    pub(crate) fn warnings(&self) -> Vec<String> {
+        self.rules.warnings()
+    }
+
     /// Where a login may go back to, from its `rd` (see `return_to`).
     pub(crate) fn return_to(&self, rd: &str) -> Option<String> {
         self.return_to.check(rd)

@@ -5,6 +5,10 @@
 //! match the request and whose subject (if any) matches the user decides. A rule with a
 //! subject cannot be judged for someone not logged in: the answer is "log in first".
 //! Nothing matched: `default_policy`, which is `deny` unless set.
+//!
+//! `resources` match the normalized path alone, so a query string cannot step a request
+//! past a restrictive rule (`/admin?x=1` is `/admin`); `query`, for the rare rule that
+//! needs it, matches the query.
 
 use std::net::IpAddr;
 
@@ -13,7 +17,7 @@ use ipnet::IpNet;
 use regex::Regex;
 use serde::{Deserialize, Serialize};
 
-use super::target::Target;
+use super::target::{PathParameters, PathReading, Target};
 use crate::sessions::Credential;
 
 /// `[access_control]` as written in the configuration file.
@@ -26,6 +30,18 @@ pub struct AccessControl {
     /// The rules, first match wins.
     #[serde(default)]
     pub rules: Vec<RuleConfig>,
+    /// `;` path parameters: `refuse` (the default: such a request is refused), `strip`
+    /// (dropped before matching, as Tomcat and Spring read them) or `keep`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub path_parameters: Option<String>,
+    /// Match `resources` without regard to case, for apps that ignore it (IIS, some
+    /// Spring setups): `/ADMIN` is then `/admin` to the rules.
+    #[serde(default)]
+    pub case_insensitive_paths: bool,
+    /// Drop each path segment's trailing dots and spaces before matching, as IIS does
+    /// (`/admin.` and `/admin%20` are `/admin` there).
+    #[serde(default)]
+    pub strip_trailing_dots_and_spaces: bool,
 }
 
 /// One `[[access_control.rules]]` entry as written.
@@ -34,9 +50,14 @@ pub struct AccessControl {
 pub struct RuleConfig {
     /// Hosts: `app.example.com`, or `*.example.com` for every host under it (not itself).
     pub domain: OneOrMany,
-    /// Regular expressions, each matched against the whole normalized path and query.
+    /// Regular expressions, each matched against the whole normalized path (never the
+    /// query: `/admin?x=1` is `/admin`).
     #[serde(default)]
     pub resources: Vec<String>,
+    /// Regular expressions, each matched against the whole query (without `?`; empty when
+    /// there is none); any when not given.
+    #[serde(default)]
+    pub query: Vec<String>,
     /// HTTP methods (any when empty).
     #[serde(default)]
     pub methods: Vec<String>,
@@ -89,6 +110,15 @@ pub(crate) enum Policy {
 }
 
 impl Policy {
+    fn name(self) -> &'static str {
+        match self {
+            Self::Bypass => "bypass",
+            Self::Authenticated => "authenticated",
+            Self::TwoFactor => "two_factor",
+            Self::Deny => "deny",
+        }
+    }
+
     fn parse(name: &str, field: &str) -> Result<Self, String> {
         match name {
             "bypass" => Ok(Self::Bypass),
@@ -146,6 +176,9 @@ enum Subject {
 struct Rule {
     domains: Vec<DomainPattern>,
     resources: Vec<Regex>,
+    /// The patterns as written (to tell when one rule covers another's).
+    resource_text: Vec<String>,
+    query: Vec<Regex>,
     methods: Vec<Method>,
     networks: Vec<IpNet>,
     subjects: Vec<Subject>,
@@ -216,6 +249,7 @@ impl Decision {
 pub(crate) struct AccessRules {
     default: Policy,
     rules: Vec<Rule>,
+    reading: PathReading,
     /// Whether any rule names a group (worked out once: every proxied request asks).
     uses_groups: bool,
     /// `require_second_factor`: a session begun without one passes no rule but `bypass`.
@@ -241,11 +275,31 @@ impl AccessRules {
             None => Policy::Deny,
             Some(name) => Policy::parse(name, "access_control.default_policy")?,
         };
+        let parameters = match config.path_parameters.as_deref() {
+            None | Some("refuse") => PathParameters::Refuse,
+            Some("strip") => PathParameters::Strip,
+            Some("keep") => PathParameters::Keep,
+            Some(other) => {
+                return Err(format!(
+                    "access_control.path_parameters: {other:?} is not refuse, strip or keep"
+                ));
+            }
+        };
+        let reading = PathReading {
+            parameters,
+            strip_trailing_dots_and_spaces: config.strip_trailing_dots_and_spaces,
+        };
         let rules = config
             .rules
             .iter()
             .enumerate()
-            .map(|(i, rule)| compile_rule(rule, &format!("access_control.rules[{i}]")))
+            .map(|(i, rule)| {
+                compile_rule(
+                    rule,
+                    &format!("access_control.rules[{i}]"),
+                    config.case_insensitive_paths,
+                )
+            })
             .collect::<Result<Vec<Rule>, _>>()?;
         let uses_groups = rules
             .iter()
@@ -253,6 +307,7 @@ impl AccessRules {
         Ok(Self {
             default,
             rules,
+            reading,
             uses_groups,
             require_second_factor: false,
             require_verified_email: false,
@@ -302,6 +357,40 @@ impl AccessRules {
         self.decision(self.default, who, None)
     }
 
+    /// How the apps read paths (to describe requests as the rules must see them).
+    pub(crate) fn reading(&self) -> &PathReading {
+        &self.reading
+    }
+
+    /// Rules a non-member passes straight by: a rule naming subjects, followed by a rule
+    /// (or the default policy) that lets anyone through the same requests. Rules match on
+    /// the subject too (first match), so someone outside the subject falls through to the
+    /// broader allow — the mistake the first rule was meant to prevent. One sentence each,
+    /// naming both rules.
+    pub(crate) fn warnings(&self) -> Vec<String> {
+        let mut warnings = Vec::new();
+        for (i, rule) in self.rules.iter().enumerate() {
+            if rule.subjects.is_empty() {
+                continue;
+            }
+            let next = self.rules[i + 1..]
+                .iter()
+                .enumerate()
+                .find(|(_, later)| later.subjects.is_empty() && later.covers(rule));
+            let (by, policy) = match next {
+                Some((j, later)) => (format!("access_control.rules[{}]", i + 1 + j), later.policy),
+                None => ("default_policy".to_owned(), self.default),
+            };
+            if policy != Policy::Deny {
+                warnings.push(format!(
+                    "access_control.rules[{i}] names subjects, but {by} lets anyone else through the same requests ({}): someone outside the subjects skips rules[{i}] and is let in by {by}. Put a rule with policy = \"deny\" for the same requests between them.",
+                    policy.name()
+                ));
+            }
+        }
+        warnings
+    }
+
     /// Whether any rule names a group (else a user's groups need not be read).
     pub(crate) fn uses_groups(&self) -> bool {
         self.uses_groups
@@ -339,8 +428,14 @@ impl Rule {
         if !self.domains.iter().any(|d| d.matches(&t.host)) {
             return Some("domain");
         }
-        if !self.resources.is_empty() && !self.resources.iter().any(|r| r.is_match(&t.resource)) {
+        if !self.resources.is_empty() && !self.resources.iter().any(|r| r.is_match(&t.path)) {
             return Some("resources");
+        }
+        if !self.query.is_empty() {
+            let query = t.query.as_deref().unwrap_or("");
+            if !self.query.iter().any(|q| q.is_match(query)) {
+                return Some("query");
+            }
         }
         if !self.methods.is_empty() && !self.methods.contains(&t.method) {
             return Some("methods");
@@ -351,6 +446,39 @@ impl Rule {
         None
     }
 
+    /// Whether this rule matches at least every request `other` matches (judged from what
+    /// is written: a pattern covers another if it is the same, `.*`, or absent).
+    fn covers(&self, other: &Rule) -> bool {
+        let domains = other.domains.iter().all(|theirs| {
+            self.domains.iter().any(|ours| match (ours, theirs) {
+                (DomainPattern::Exact(a), DomainPattern::Exact(b)) => a == b,
+                (DomainPattern::Under(_), DomainPattern::Exact(b)) => ours.matches(b),
+                (DomainPattern::Under(a), DomainPattern::Under(b)) => {
+                    a == b || ours.matches(b.trim_start_matches('.'))
+                }
+                (DomainPattern::Exact(_), DomainPattern::Under(_)) => false,
+            })
+        });
+        let everything = |text: &[String]| text.iter().any(|t| t == ".*" || t == "/.*");
+        let resources = self.resources.is_empty()
+            || everything(&self.resource_text)
+            || (!other.resource_text.is_empty()
+                && other
+                    .resource_text
+                    .iter()
+                    .all(|r| self.resource_text.contains(r)));
+        let methods = self.methods.is_empty()
+            || (!other.methods.is_empty()
+                && other.methods.iter().all(|m| self.methods.contains(m)));
+        let networks = self.networks.is_empty()
+            || (!other.networks.is_empty()
+                && other
+                    .networks
+                    .iter()
+                    .all(|n| self.networks.iter().any(|ours| ours.contains(n))));
+        domains && resources && methods && networks && self.query.is_empty()
+    }
+
     fn subject_matches(&self, who: Identity<'_>) -> bool {
         self.subjects.iter().any(|s| match s {
             Subject::User(name) => name == who.username,
@@ -359,7 +487,7 @@ impl Rule {
     }
 }
 
-fn compile_rule(rule: &RuleConfig, at: &str) -> Result<Rule, String> {
+fn compile_rule(rule: &RuleConfig, at: &str, ignore_case: bool) -> Result<Rule, String> {
     let domains = rule
         .domain
         .values()
@@ -370,19 +498,29 @@ fn compile_rule(rule: &RuleConfig, at: &str) -> Result<Rule, String> {
     if domains.is_empty() {
         return Err(format!("{at}.domain: give at least one host"));
     }
-    let resources = rule
-        .resources
-        .iter()
-        .enumerate()
-        .map(|(i, r)| {
-            // The whole path and query must match: an unanchored `/public` would also
-            // match `/admin?next=/public`.
-            regex::RegexBuilder::new(&format!("^(?:{r})$"))
-                .size_limit(1 << 20)
-                .build()
-                .map_err(|e| format!("{at}.resources[{i}]: not a regular expression: {e}"))
-        })
-        .collect::<Result<Vec<_>, _>>()?;
+    // Anchored: the whole path must match (an unanchored `/public` would also match
+    // `/x/public`).
+    let anchored = |patterns: &[String], field: &str, ignore_case: bool| {
+        patterns
+            .iter()
+            .enumerate()
+            .map(|(i, r)| {
+                regex::RegexBuilder::new(&format!("^(?:{r})$"))
+                    .case_insensitive(ignore_case)
+                    .size_limit(1 << 20)
+                    .build()
+                    .map_err(|e| format!("{at}.{field}[{i}]: not a regular expression: {e}"))
+            })
+            .collect::<Result<Vec<_>, _>>()
+    };
+    let resources = anchored(&rule.resources, "resources", ignore_case)?;
+    if let Some(i) = rule.resources.iter().position(|r| r.contains("\\?")) {
+        // A literal `?` never appears in a path: the rule would silently match nothing.
+        return Err(format!(
+            "{at}.resources[{i}]: resources match the path only, which never holds a '?': put the query's pattern in {at}.query"
+        ));
+    }
+    let query = anchored(&rule.query, "query", false)?;
     let methods = rule
         .methods
         .iter()
@@ -432,6 +570,8 @@ fn compile_rule(rule: &RuleConfig, at: &str) -> Result<Rule, String> {
     Ok(Rule {
         domains,
         resources,
+        resource_text: rule.resources.clone(),
+        query,
         methods,
         networks,
         subjects,
@@ -449,7 +589,16 @@ mod tests {
     }
 
     fn target(method: &str, url: &str, from: &str) -> Target {
-        Target::from_url(method, url, from.parse().unwrap()).unwrap()
+        Target::from_url(
+            method,
+            url,
+            from.parse().unwrap(),
+            &PathReading {
+                parameters: PathParameters::Keep,
+                ..PathReading::default()
+            },
+        )
+        .unwrap()
     }
 
     fn outcome(
@@ -720,6 +869,128 @@ mod tests {
             rules("[[rules]]\ndomain = \"a.example.com\"\npolicy = \"deny\"\ncolour = \"red\"")
                 .is_err()
         );
+    }
+
+    /// The attack: `resources = ["/admin(/.*)?"]` once matched the path and query, so
+    /// `/admin?x=1` missed the restrictive rules and fell to an app-wide allow.
+    #[test]
+    fn a_query_string_does_not_step_past_a_restrictive_rule() {
+        let r = rules(RULES).unwrap();
+        let alice = Some(("alice", &[][..]));
+        for url in [
+            "https://app.example.com/admin?x=1",
+            "https://app.example.com/admin/?",
+            "https://app.example.com/admin/users?a=b&c=/public/x",
+        ] {
+            assert_eq!(outcome(&r, url, alice), (Outcome::Deny, Some(2)), "{url}");
+        }
+        // A bypass on a path is not widened by a query either.
+        assert_eq!(
+            outcome(&r, "https://app.example.com/health?x=1", None),
+            (Outcome::Allow, Some(0))
+        );
+        let with_query = rules(
+            "[[rules]]\ndomain = \"a.example.com\"\nresources = [\"/export\"]\nquery = [\"(.*&)?format=csv(&.*)?\"]\npolicy = \"deny\"\n[[rules]]\ndomain = \"a.example.com\"\npolicy = \"bypass\"",
+        )
+        .unwrap();
+        assert_eq!(
+            outcome(
+                &with_query,
+                "https://a.example.com/export?x=1&format=csv",
+                None
+            ),
+            (Outcome::Deny, Some(0))
+        );
+        assert_eq!(
+            outcome(
+                &with_query,
+                "https://a.example.com/export?format=json",
+                None
+            ),
+            (Outcome::Allow, Some(1))
+        );
+        assert_eq!(
+            outcome(&with_query, "https://a.example.com/export", None),
+            (Outcome::Allow, Some(1))
+        );
+        // A resource written with its query would match nothing now: refused, not ignored.
+        let error = rules(
+            "[[rules]]\ndomain = \"a.example.com\"\nresources = [\"/export\\\\?format=csv\"]\npolicy = \"deny\"",
+        )
+        .map(|_| ())
+        .unwrap_err();
+        assert!(error.contains("access_control.rules[0].query"), "{error}");
+    }
+
+    #[test]
+    fn case_insensitive_paths_for_apps_that_ignore_case() {
+        let text = "[[rules]]\ndomain = \"a.example.com\"\nresources = [\"/admin(/.*)?\"]\npolicy = \"deny\"\n[[rules]]\ndomain = \"a.example.com\"\npolicy = \"bypass\"";
+        let exact = rules(text).unwrap();
+        assert_eq!(
+            outcome(&exact, "https://a.example.com/ADMIN", None),
+            (Outcome::Allow, Some(1))
+        );
+        let ignoring = rules(&format!("case_insensitive_paths = true\n{text}")).unwrap();
+        for url in [
+            "https://a.example.com/ADMIN",
+            "https://a.example.com/Admin/x",
+        ] {
+            assert_eq!(
+                outcome(&ignoring, url, None),
+                (Outcome::Deny, Some(0)),
+                "{url}"
+            );
+        }
+        assert!(rules(&format!("path_parameters = \"drop\"\n{text}")).is_err());
+    }
+
+    /// A subject rule followed by a broader allow: non-members skip the first and are let
+    /// in by the second. Warned about, naming both; not when a deny stands between.
+    #[test]
+    fn a_subject_rule_shadowed_by_a_broader_allow_is_warned_about() {
+        let shadowed = rules(
+            r#"
+            [[rules]]
+            domain = "app.example.com"
+            resources = ["/admin(/.*)?"]
+            subject = "group:admins"
+            policy = "authenticated"
+            [[rules]]
+            domain = "*.example.com"
+            policy = "authenticated"
+        "#,
+        )
+        .unwrap();
+        let warnings = shadowed.warnings();
+        assert_eq!(warnings.len(), 1, "{warnings:?}");
+        assert!(
+            warnings[0].contains("access_control.rules[0]")
+                && warnings[0].contains("access_control.rules[1]"),
+            "{warnings:?}"
+        );
+        assert_eq!(
+            outcome(
+                &shadowed,
+                "https://app.example.com/admin",
+                Some(("eve", &[][..]))
+            ),
+            (Outcome::Allow, Some(1)),
+            "the warning describes what really happens"
+        );
+        // The safe form (RULES: a deny for the same resources right after) is not warned.
+        assert_eq!(rules(RULES).unwrap().warnings(), Vec::<String>::new());
+        // Falling to a permissive default policy is the same mistake.
+        let by_default = rules(
+            "default_policy = \"bypass\"\n[[rules]]\ndomain = \"a.example.com\"\nsubject = \"user:root\"\npolicy = \"authenticated\"",
+        )
+        .unwrap();
+        assert!(by_default.warnings()[0].contains("default_policy"));
+        // A later rule for other resources does not cover the subject rule.
+        let narrower = rules(
+            "[[rules]]\ndomain = \"a.example.com\"\nresources = [\"/admin\"]\nsubject = \"user:root\"\npolicy = \"authenticated\"\n[[rules]]\ndomain = \"a.example.com\"\nresources = [\"/public\"]\npolicy = \"bypass\"",
+        )
+        .unwrap();
+        assert_eq!(narrower.warnings(), Vec::<String>::new());
     }
 
     #[test]

@@ -3,7 +3,11 @@
 //! `/public/../admin`, `//admin`, `/%61dmin` and `/public/%2e%2e/admin` are all `/admin`;
 //! what cannot be normalized without guessing how the app reads it (an encoded `/` or `\`,
 //! `..;`, a double-encoded escape, a control character, a fragment) is refused, never
-//! matched as written.
+//! matched as written. Invalid UTF-8 once decoded (overlong `%c0%ae`) is refused too.
+//!
+//! How the app reads what is left is the operator's to say ([`PathReading`]): `;` path
+//! parameters are refused unless told to strip or keep them (Tomcat and Spring drop them,
+//! so `/admin;x=1` is `/admin` there); IIS drops trailing dots and spaces of a segment.
 
 use std::net::IpAddr;
 
@@ -19,11 +23,34 @@ pub(crate) struct Target {
     pub(crate) https: bool,
     /// Lowercase, without port or trailing dot.
     pub(crate) host: String,
-    /// `:port` as sent, or empty.
+    /// `:port` as sent, or empty (also for the scheme's default port).
     pub(crate) port: String,
-    /// The normalized path, and `?query` as sent when there is one.
-    pub(crate) resource: String,
+    /// The normalized path: what the rules' `resources` match.
+    pub(crate) path: String,
+    /// The query as sent (its escapes checked), without `?`: what `query` matches.
+    pub(crate) query: Option<String>,
     pub(crate) client: IpAddr,
+}
+
+/// What `;` path parameters are taken to mean.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub(crate) enum PathParameters {
+    /// A `;` in the path is refused (the default): apps read it differently.
+    #[default]
+    Refuse,
+    /// Each segment's `;…` is dropped before matching, as Tomcat and Spring do.
+    Strip,
+    /// Kept as part of the segment (`..;` is still refused).
+    Keep,
+}
+
+/// How the apps behind read paths, so the rules see the path the app will act on.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub(crate) struct PathReading {
+    /// `;` path parameters.
+    pub(crate) parameters: PathParameters,
+    /// Trailing dots and spaces of each segment are dropped (IIS: `/admin.` is `/admin`).
+    pub(crate) strip_trailing_dots_and_spaces: bool,
 }
 
 /// Why a description of the original request was refused (names the part).
@@ -42,25 +69,36 @@ impl Target {
         host: &str,
         uri: &str,
         client: IpAddr,
+        reading: &PathReading,
     ) -> Result<Self, Malformed> {
         let https = match proto {
             "https" => true,
             "http" => false,
             _ => return Err(malformed("proto", "not http or https")),
         };
-        let (host, port) = split_host(host)?;
+        let (host, mut port) = split_host(host)?;
+        if port == if https { ":443" } else { ":80" } {
+            port.clear();
+        }
+        let (path, query) = normalize_resource(uri, reading)?;
         Ok(Self {
             method: parse_method(method)?,
             https,
             host,
             port,
-            resource: normalize_resource(uri)?,
+            path,
+            query,
             client,
         })
     }
 
     /// From a method and an absolute URL (`X-Original-Method`, `X-Original-URL`).
-    pub(crate) fn from_url(method: &str, url: &str, client: IpAddr) -> Result<Self, Malformed> {
+    pub(crate) fn from_url(
+        method: &str,
+        url: &str,
+        client: IpAddr,
+        reading: &PathReading,
+    ) -> Result<Self, Malformed> {
         let (proto, rest) = url
             .split_once("://")
             .ok_or_else(|| malformed("url", "not an absolute http(s) URL"))?;
@@ -70,13 +108,17 @@ impl Target {
             return Err(malformed("url", "user information in the URL"));
         }
         let uri = if uri.is_empty() { "/" } else { uri };
-        Self::from_parts(method, proto, authority, uri, client)
+        Self::from_parts(method, proto, authority, uri, client, reading)
     }
 
     /// The original URL, rebuilt from the normalized parts (for the way back after login).
     pub(crate) fn url(&self) -> String {
         let scheme = if self.https { "https" } else { "http" };
-        format!("{scheme}://{}{}{}", self.host, self.port, self.resource)
+        let query = self
+            .query
+            .as_deref()
+            .map_or(String::new(), |q| format!("?{q}"));
+        format!("{scheme}://{}{}{}{query}", self.host, self.port, self.path)
     }
 }
 
@@ -124,10 +166,14 @@ fn hex(b: u8) -> Option<u8> {
     (b as char).to_digit(16).map(|d| d as u8)
 }
 
-/// Normalizes `path?query`: percent-encoded unreserved characters decoded, other escapes
-/// upper-cased, empty and `.` segments dropped, `..` resolved; the query kept as sent
-/// (its escapes checked). Refuses what an app might read differently.
-pub(crate) fn normalize_resource(uri: &str) -> Result<String, Malformed> {
+/// Normalizes `path?query` into the path and the query: percent-encoded unreserved
+/// characters decoded, other escapes upper-cased, empty and `.` segments dropped, `..`
+/// resolved, `reading` applied; the query kept as sent (its escapes checked). Refuses what
+/// an app might read differently.
+pub(crate) fn normalize_resource(
+    uri: &str,
+    reading: &PathReading,
+) -> Result<(String, Option<String>), Malformed> {
     if uri.len() > MAX_URI {
         return Err(malformed("uri", "too long"));
     }
@@ -149,21 +195,40 @@ pub(crate) fn normalize_resource(uri: &str) -> Result<String, Malformed> {
         Some((path, query)) => (path, Some(query)),
         None => (uri, None),
     };
-    // Most paths need no work: no escape, no empty or dot segment.
-    if !path.contains('%') && !path.contains("//") && !path.contains("/.") {
-        if let Some(query) = query {
-            check_escapes(query)?;
-        }
-        return Ok(uri.to_owned());
+    if let Some(query) = query {
+        check_escapes(query)?;
+    }
+    let query = query.map(str::to_owned);
+    if path.contains(';') && reading.parameters == PathParameters::Refuse {
+        return Err(malformed(
+            "uri",
+            "a ';' path parameter (apps read them differently; see access_control.path_parameters)",
+        ));
+    }
+    // Most paths need no work: no escape, no empty or dot segment, nothing to strip.
+    let strips = reading.strip_trailing_dots_and_spaces && path.contains('.')
+        || reading.parameters == PathParameters::Strip && path.contains(';');
+    if !path.contains('%') && !path.contains("//") && !path.contains("/.") && !strips {
+        return Ok((path.to_owned(), query));
     }
     let decoded = decode_path(path)?;
     let mut segments: Vec<&str> = Vec::new();
     let parts: Vec<&str> = decoded.split('/').skip(1).collect();
-    for segment in &parts {
-        match *segment {
-            "" | "." => {}
+    let mut ends_in_directory = false;
+    for (i, segment) in parts.iter().enumerate() {
+        let mut segment = *segment;
+        if reading.parameters == PathParameters::Strip {
+            segment = segment.split(';').next().unwrap_or("");
+        }
+        if reading.strip_trailing_dots_and_spaces && !matches!(segment, "." | "..") {
+            segment = strip_trailing_dots_and_spaces(segment);
+        }
+        let last = i + 1 == parts.len();
+        match segment {
+            "" | "." => ends_in_directory = last,
             ".." => {
                 segments.pop();
+                ends_in_directory = last;
             }
             other => {
                 // `..;x` and `.;x` are `..` and `.` to some servers (Tomcat).
@@ -180,25 +245,36 @@ pub(crate) fn normalize_resource(uri: &str) -> Result<String, Malformed> {
         out.push('/');
         out.push_str(segment);
     }
-    let ends_in_directory = matches!(parts.last(), Some(&"" | &"." | &".."));
     if out.is_empty() || ends_in_directory {
         out.push('/');
     }
-    if let Some(query) = query {
-        check_escapes(query)?;
-        out.push('?');
-        out.push_str(query);
+    Ok((out, query))
+}
+
+/// `seg`, without trailing `.` and (encoded) spaces.
+fn strip_trailing_dots_and_spaces(mut seg: &str) -> &str {
+    loop {
+        if let Some(rest) = seg.strip_suffix('.') {
+            seg = rest;
+        } else if let Some(rest) = seg.strip_suffix("%20") {
+            seg = rest;
+        } else {
+            return seg;
+        }
     }
-    Ok(out)
 }
 
 fn decode_path(path: &str) -> Result<String, Malformed> {
     let bytes = path.as_bytes();
     let mut out = String::with_capacity(path.len());
+    // Every escape decoded, to check that the path is UTF-8 as an app would decode it:
+    // an overlong `%c0%ae` is `.` to a lax decoder and an error to a strict one.
+    let mut raw = Vec::with_capacity(path.len());
     let mut i = 0;
     while i < bytes.len() {
         if bytes[i] != b'%' {
             out.push(bytes[i] as char);
+            raw.push(bytes[i]);
             i += 1;
             continue;
         }
@@ -209,6 +285,7 @@ fn decode_path(path: &str) -> Result<String, Malformed> {
             return Err(malformed("uri", "a '%' not followed by two hex digits"));
         };
         let byte = hi << 4 | lo;
+        raw.push(byte);
         match byte {
             b'/' | b'\\' => return Err(malformed("uri", "an encoded '/' or '\\'")),
             // `%252e` is `%2e` to an app that decodes twice.
@@ -227,6 +304,12 @@ fn decode_path(path: &str) -> Result<String, Malformed> {
             }
         }
         i += 3;
+    }
+    if std::str::from_utf8(&raw).is_err() {
+        return Err(malformed(
+            "uri",
+            "not UTF-8 once decoded (an overlong or broken sequence)",
+        ));
     }
     Ok(out)
 }
@@ -247,6 +330,18 @@ fn check_escapes(query: &str) -> Result<(), Malformed> {
 mod tests {
     use super::*;
 
+    const KEEP: PathReading = PathReading {
+        parameters: PathParameters::Keep,
+        strip_trailing_dots_and_spaces: false,
+    };
+
+    fn path(uri: &str, reading: &PathReading) -> Result<String, Malformed> {
+        normalize_resource(uri, reading).map(|(path, query)| match query {
+            Some(query) => format!("{path}?{query}"),
+            None => path,
+        })
+    }
+
     #[test]
     fn paths_are_read_the_way_an_app_reads_them() {
         for (sent, read) in [
@@ -266,9 +361,15 @@ mod tests {
             ("/public?next=/admin", "/public?next=/admin"),
             ("/public/..?x=%2f", "/?x=%2f"),
             ("/a;v=1/b", "/a;v=1/b"),
+            ("/admin.", "/admin."),
         ] {
-            assert_eq!(normalize_resource(sent).as_deref(), Ok(read), "{sent}");
+            assert_eq!(path(sent, &KEEP).as_deref(), Ok(read), "{sent}");
         }
+        // The query is apart from the path (the rules' resources never see it).
+        assert_eq!(
+            normalize_resource("/admin?x=1", &KEEP),
+            Ok(("/admin".to_owned(), Some("x=1".to_owned())))
+        );
     }
 
     #[test]
@@ -291,24 +392,76 @@ mod tests {
             "/a%zz",
             "/a%2",
             "/a?b=%zz",
+            // Overlong and broken UTF-8: `.` to a lax decoder, an error to a strict one.
+            "/public/%c0%ae%c0%ae/admin",
+            "/%c0%afadmin",
+            "/a%e0%80%ae",
+            "/a%ff",
+            "/a%c3",
+            "/a%ed%a0%80",
         ] {
-            assert!(normalize_resource(sent).is_err(), "{sent:?} was accepted");
+            assert!(path(sent, &KEEP).is_err(), "{sent:?} was accepted");
         }
-        assert!(normalize_resource(&format!("/{}", "a".repeat(MAX_URI))).is_err());
+        assert!(path(&format!("/{}", "a".repeat(MAX_URI)), &KEEP).is_err());
+    }
+
+    /// `/admin;x=1` is `/admin` to Tomcat and Spring: refused by default, read their way
+    /// when told to strip; IIS drops trailing dots and spaces when told.
+    #[test]
+    fn path_parameters_and_trailing_dots_as_the_operator_says_the_app_reads_them() {
+        let default = PathReading::default();
+        for sent in ["/admin;x=1", "/admin;", "/a;b/admin", "/public/..;/admin"] {
+            assert!(path(sent, &default).is_err(), "{sent}");
+        }
+        assert_eq!(path("/admin", &default).as_deref(), Ok("/admin"));
+        assert_eq!(path("/admin?a=;", &default).as_deref(), Ok("/admin?a=;"));
+        let strip = PathReading {
+            parameters: PathParameters::Strip,
+            ..default
+        };
+        for (sent, read) in [
+            ("/admin;x=1", "/admin"),
+            ("/admin;jsessionid=1/users", "/admin/users"),
+            ("/public/..;/admin", "/admin"),
+            ("/public;x/../admin", "/admin"),
+        ] {
+            assert_eq!(path(sent, &strip).as_deref(), Ok(read), "{sent}");
+        }
+        let iis = PathReading {
+            strip_trailing_dots_and_spaces: true,
+            ..KEEP
+        };
+        for (sent, read) in [
+            ("/admin.", "/admin"),
+            ("/admin%20", "/admin"),
+            ("/admin.%20.", "/admin"),
+            ("/admin./users", "/admin/users"),
+            ("/file.txt", "/file.txt"),
+        ] {
+            assert_eq!(path(sent, &iis).as_deref(), Ok(read), "{sent}");
+        }
     }
 
     #[test]
     fn hosts_ports_schemes_and_methods() {
         let client: IpAddr = "192.0.2.1".parse().unwrap();
-        let t = Target::from_parts("GET", "https", "App.Example.COM.:8443", "/x", client).unwrap();
+        let t = Target::from_parts("GET", "https", "App.Example.COM.:8443", "/x", client, &KEEP)
+            .unwrap();
         assert_eq!(
             (t.host.as_str(), t.port.as_str()),
             ("app.example.com", ":8443")
         );
         assert_eq!(t.url(), "https://app.example.com:8443/x");
-        let t = Target::from_url("POST", "http://app.example.com", client).unwrap();
+        // The scheme's own port is no part of the way back.
+        for (proto, host) in [("https", "a.example.com:443"), ("http", "a.example.com:80")] {
+            let t = Target::from_parts("GET", proto, host, "/x?y", client, &KEEP).unwrap();
+            assert_eq!(t.url(), format!("{proto}://a.example.com/x?y"));
+        }
+        let t = Target::from_parts("GET", "http", "a.example.com:443", "/", client, &KEEP).unwrap();
+        assert_eq!(t.port, ":443");
+        let t = Target::from_url("POST", "http://app.example.com", client, &KEEP).unwrap();
         assert_eq!(
-            (t.method, t.https, t.resource.as_str()),
+            (t.method, t.https, t.path.as_str()),
             (Method::POST, false, "/")
         );
         for (method, proto, host) in [
@@ -325,7 +478,7 @@ mod tests {
             ("GET", "https", "evil.com/x"),
         ] {
             assert!(
-                Target::from_parts(method, proto, host, "/", client).is_err(),
+                Target::from_parts(method, proto, host, "/", client, &KEEP).is_err(),
                 "{method} {proto} {host}"
             );
         }
@@ -336,7 +489,10 @@ mod tests {
             "app.example.com/",
             "javascript:alert(1)",
         ] {
-            assert!(Target::from_url("GET", url, client).is_err(), "{url}");
+            assert!(
+                Target::from_url("GET", url, client, &KEEP).is_err(),
+                "{url}"
+            );
         }
     }
 }

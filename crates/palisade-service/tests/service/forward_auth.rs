@@ -21,6 +21,7 @@ fn rule(resources: &[&str], subject: &[&str], policy: &str) -> RuleConfig {
         resources: resources.iter().map(|r| r.to_string()).collect(),
         methods: Vec::new(),
         networks: Vec::new(),
+        query: Vec::new(),
         subject: OneOrMany::Many(subject.iter().map(|s| s.to_string()).collect()),
         policy: policy.into(),
     }
@@ -31,13 +32,13 @@ async fn protecting_app(database_url: Option<String>) -> TestApp {
     let mut config = test_config(dir.path(), database_url);
     config.trusted_proxies = vec!["127.0.0.1".into()];
     config.access_control = AccessControl {
-        default_policy: None,
         rules: vec![
             rule(&["/public/.*"], &[], "bypass"),
             rule(&["/admin(/.*)?"], &["group:admins"], "authenticated"),
             rule(&["/admin(/.*)?"], &[], "deny"),
             rule(&[], &[], "authenticated"),
         ],
+        ..AccessControl::default()
     };
     TestApp::with_config(config, dir).await
 }
@@ -475,7 +476,7 @@ async fn across_subdomains() -> TestApp {
     config.trusted_proxies = vec!["127.0.0.1".into()];
     config.access_control = AccessControl {
         default_policy: Some("authenticated".into()),
-        rules: Vec::new(),
+        ..AccessControl::default()
     };
     TestApp::with_config(config, dir).await
 }
@@ -885,8 +886,8 @@ async fn two_factor_rules_let_through_only_sessions_begun_with_one() {
     let mut config = test_config(dir.path(), None);
     config.trusted_proxies = vec!["127.0.0.1".into()];
     config.access_control = AccessControl {
-        default_policy: None,
         rules: vec![rule(&[], &[], "two_factor")],
+        ..AccessControl::default()
     };
     let app = TestApp::with_config(config, dir).await;
     let user = super::second_factor::enrolled(&app, "nina").await;

@@ -38,7 +38,8 @@ mod shield;
 pub mod tls;
 
 pub use client::{
-    ClientInfo, ClientInfoLayer, ClientInfoService, ConnectionScheme, TrustedProxies,
+    ClientAddressHeader, ClientInfo, ClientInfoLayer, ClientInfoService, ConnectionScheme,
+    TrustedProxies, UnreadableClientAddress,
 };
 pub use csp::{Csp, CspLayer, CspNonce, CspPolicy, FormActionOrigin};
 pub use csrf::{CsrfLayer, CsrfService, FormTokens};
