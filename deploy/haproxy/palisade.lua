@@ -25,11 +25,14 @@ end
 core.register_action("palisade-auth", { "http-req" }, function(txn, url)
   local request = txn.http:req_get_headers()
   local host = all_values(request["host"])[1] or ""
-  -- A boolean sample arrives as 0 or 1 (both true to Lua).
-  local tls = txn.sf:ssl_fc()
+  -- The scheme from the bind the request came in on. `txn.sf` fetches return strings, so
+  -- ssl_fc is "1" or "0" there (and both strings are true to Lua); `txn.f` may give a
+  -- boolean or an integer. Anything but a clear yes is plain HTTP.
+  local fc = txn.f:ssl_fc()
+  local tls = fc == true or fc == 1 or fc == "1"
   local headers = {
     ["x-forwarded-method"] = { txn.sf:method() },
-    ["x-forwarded-proto"] = { (tls == true or tls == 1) and "https" or "http" },
+    ["x-forwarded-proto"] = { tls and "https" or "http" },
     ["x-forwarded-host"] = { host },
     ["x-forwarded-uri"] = { txn.sf:pathq() },
     ["x-forwarded-for"] = { txn.sf:src() },
