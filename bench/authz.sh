@@ -29,19 +29,19 @@ public_origin = "http://127.0.0.1:$palisade"
 trusted_proxies = ["127.0.0.1"]
 
 [[access_control.rules]]
-domain = "127.0.0.1"
+domain = ["127.0.0.1", "app.example.com"]
 resources = ["/public/.*"]
 policy = "bypass"
 
 # A rule naming a group, as most deployments have: every answer then needs the user's groups.
 [[access_control.rules]]
-domain = "127.0.0.1"
+domain = ["127.0.0.1", "app.example.com"]
 resources = ["/admin(/.*)?"]
 subject = "group:admins"
 policy = "authenticated"
 
 [[access_control.rules]]
-domain = "127.0.0.1"
+domain = ["127.0.0.1", "app.example.com"]
 policy = "authenticated"
 TOML
 start() { # name port [env...]
@@ -82,12 +82,15 @@ $2
 CONF
 }
 nginx_conf "$work/plain" "server { listen 127.0.0.1:$plain; location / { proxy_pass http://127.0.0.1:$app; } }"
-nginx_conf "$work/guarded" "$(printf '%s\n' "$site" | sed -e "s/listen 443 ssl;/listen 127.0.0.1:$guarded;/" \
-  -e "s/accounts.internal:8080/127.0.0.1:$palisade/" -e "s/app.internal:3000/127.0.0.1:$app/")"
+# The documented server as plain HTTP on loopback (wrk would send no SNI for 127.0.0.1): the
+# same locations, the same auth_request, the same catch-all; requests name the app's Host.
+nginx_conf "$work/guarded" "$(printf '%s\n' "$site" | sed -e "s/listen 443 ssl/listen 127.0.0.1:$guarded/" \
+  -e '/ssl_certificate\|ssl_reject_handshake/d' -e "s/accounts.internal:8080/127.0.0.1:$palisade/" \
+  -e "s/accounts.internal:9091/127.0.0.1:$palisade/" -e "s/app.internal:3000/127.0.0.1:$app/")"
 nginx -p "$work/plain" -c "$work/plain/nginx.conf" & pids+=($!)
 nginx -p "$work/guarded" -c "$work/guarded/nginx.conf" & pids+=($!)
 sleep 0.5
-code=$(curl -s -o /dev/null -w '%{http_code}' -H "$cookie" "http://127.0.0.1:$guarded/api/v1/me")
+code=$(curl -s -o /dev/null -w '%{http_code}' -H "$cookie" -H "Host: app.example.com" "http://127.0.0.1:$guarded/api/v1/me")
 [ "$code" = 200 ] || { echo "the guarded app answered $code" >&2; cat "$work/guarded/logs/error.log" >&2; exit 1; }
 
 rps() { # connections url [wrk args...]
@@ -109,7 +112,7 @@ pair() { # label connections baseline-url measured-url [wrk args for the measure
 echo "forward-auth, ${secs}s rounds, median of 3 (measured vs its baseline):"
 for c in 32 64; do
   pair "app behind nginx + palisade vs nginx alone" $c \
-    "http://127.0.0.1:$plain/api/v1/me" "http://127.0.0.1:$guarded/api/v1/me" -H "$cookie"
+    "http://127.0.0.1:$plain/api/v1/me" "http://127.0.0.1:$guarded/api/v1/me" -H "$cookie" -H "Host: app.example.com"
 done
 endpoint() { # label port cookie
   for c in 32 64; do

@@ -40,6 +40,22 @@ for sub in ["crlf", "open-redirect", "xss", "sqli", "path-traversal"]:
             put("validate", line)
             put("forwarded", line)
             put("csp", "script-src " + line)
+# forward-auth's original request (a first byte of options, then path?query) and the way
+# back after login, from the traversal and open-redirect corpora.
+for f in sorted((payloads / "payloadsallthethings" / "path-traversal").glob("*.txt")):
+    for line in lines(f, 300):
+        for options in (0, 1, 2, 0x80):
+            put("authz_target", bytes([options]) + ("/public/" + line.lstrip("/")).encode())
+for f in sorted((payloads / "payloadsallthethings" / "open-redirect").glob("*.txt")):
+    for line in lines(f, 400):
+        put("return_to", line)
+        put("return_to", "https://app.example.com/" + line)
+for v in ["/admin;x=1", "/public/%c0%ae%c0%ae/admin", "/ADMIN.%20", "/a/..;/b?x=%2f", "//a/./b/../c"]:
+    for options in (0, 1, 2, 0x81):
+        put("authz_target", bytes([options]) + v.encode())
+for v in ["https://app.example.com/x?y#z", "https://example.com.evil.net/", "//evil", "/\\evil",
+          "https://accounts.example.com@evil.net/", "https://APP.example.com:443/%2e%2e/"]:
+    put("return_to", v)
 for v in ["for=192.0.2.60;proto=https;by=203.0.113.43", "for=\"[2001:db8:cafe::17]:4711\"",
           "192.0.2.1, 10.0.0.3\nhttps", "for=unknown, for=_hidden\n198.51.100.7\nhttp"]:
     put("forwarded", v)

@@ -39,5 +39,36 @@ pub use sessions::{
     DOMAIN_SESSION_COOKIE, PASSKEY_SIGN_IN_COOKIE, PENDING_LOGIN_COOKIE, SESSION_COOKIE,
 };
 
+/// Entry points for the fuzz targets in `fuzz/` (not a stable API).
+#[doc(hidden)]
+pub mod fuzzing {
+    use crate::authz::{PathParameters, PathReading};
+
+    /// forward-auth's normalization of a request's `path?query`, with `;` path parameters
+    /// refused (`parameters % 3 == 0`), stripped (1) or kept (2), and IIS's trailing dots
+    /// and spaces dropped or not: the normalized path and the query, or why it was refused.
+    pub fn normalize_resource(
+        uri: &str,
+        parameters: u8,
+        strip_trailing_dots_and_spaces: bool,
+    ) -> Result<(String, Option<String>), String> {
+        let reading = PathReading {
+            parameters: match parameters % 3 {
+                0 => PathParameters::Refuse,
+                1 => PathParameters::Strip,
+                _ => PathParameters::Keep,
+            },
+            strip_trailing_dots_and_spaces,
+        };
+        crate::authz::normalize_resource(uri, &reading).map_err(|e| e.0)
+    }
+
+    /// Where a login may send the browser back to (`rd`), for a service at `origin` with
+    /// `cookie_domain`: the URL to follow, or `None`.
+    pub fn return_to(origin: &str, cookie_domain: Option<&str>, rd: &str) -> Option<String> {
+        crate::authz::ReturnTo::new(origin, cookie_domain).check(rd)
+    }
+}
+
 #[cfg(test)]
 mod secret_hygiene;

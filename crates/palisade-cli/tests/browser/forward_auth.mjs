@@ -1,12 +1,13 @@
-// Browser test of forward-auth: nginx (configured as docs/forward-auth.md shows) protects an app that
+// Browser test of forward-auth: nginx (the whole server docs/forward-auth.md shows, over TLS,
+// with palisade on the documented palisade block) protects an app that
 // echoes the headers it receives; Chromium asks for a page, is sent to palisade's login,
 // signs in, and lands back on the page it asked for with `Remote-User` set; after signing
 // out, the app is out of reach again. Fails on any CSP violation or page error.
 // Usage: node forward_auth.mjs <path to palisade binary>   (PLAYWRIGHT_CORE may point at the module)
-import { spawn } from 'node:child_process';
+import { execFileSync, spawn } from 'node:child_process';
 import { mkdtempSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:http';
-import { createServer as netServer } from 'node:net';
+import { connect, createServer as netServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -29,8 +30,20 @@ const waitFor = async (port, what) => {
   throw new Error(`${what} did not start on ${port}`);
 };
 
+const waitForTcp = async (port, what) => {
+  for (let i = 0; i < 300; i++) {
+    const open = await new Promise((resolve) => {
+      const socket = connect(port, '127.0.0.1', () => { socket.end(); resolve(true); });
+      socket.on('error', () => resolve(false));
+    });
+    if (open) return;
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  throw new Error(`${what} did not start on ${port}`);
+};
+
 const work = mkdtempSync(join(tmpdir(), 'palisade-forward-auth-'));
-const [proxyPort, palisadePort] = [await freePort(), await freePort()];
+const [proxyPort, palisadePort, authzPort] = [await freePort(), await freePort(), await freePort()];
 const upstream = createServer((req, res) => {
   const lines = Object.entries(req.headers).map(([k, v]) => `${k}: ${v}`).join('\n');
   res.writeHead(200, { 'content-type': 'text/plain' });
@@ -39,26 +52,35 @@ const upstream = createServer((req, res) => {
 await new Promise((r) => upstream.on('listening', r));
 const upstreamPort = upstream.address().port;
 
+// The blocks of docs/forward-auth.md, changed only in where things are.
+const guide = readFileSync(join(here, '../../../../docs/forward-auth.md'), 'utf8');
+const block = (name) => guide.slice(guide.indexOf(`<!-- ${name} -->`)).split('```')[1].replace(/^[a-z]+\n/, '');
+const accounts = `https://accounts.example.com:${proxyPort}`;
 const config = join(work, 'palisade.toml');
-writeFileSync(config, `
-public_origin = "http://127.0.0.1:${palisadePort}"
-trusted_proxies = ["127.0.0.1"]
-argon2_memory_kib = 8192
+writeFileSync(config, `argon2_memory_kib = 8192
 argon2_iterations = 1
-
+data_dir = "${join(work, 'data')}"
+` + block('palisade')
+  .replace(/^listen = .*$/m, `listen = "127.0.0.1:${palisadePort}"`)
+  .replace(/^authz_listen = .*$/m, `authz_listen = "127.0.0.1:${authzPort}"`)
+  .replace(/^trusted_proxies = .*$/m, 'trusted_proxies = ["127.0.0.1"]')
+  .replace(/^public_origin = .*$/m, `public_origin = "${accounts}"`) + `
 [[access_control.rules]]
-domain = "127.0.0.1"
+domain = "app.example.com"
 policy = "authenticated"
 `);
-const server = spawn(binary, ['serve', '--config', config, '--listen', `127.0.0.1:${palisadePort}`,
-  '--data-dir', join(work, 'data')], { stdio: ['ignore', 'ignore', 'inherit'] });
+const server = spawn(binary, ['serve', '--config', config], { stdio: ['ignore', 'ignore', 'inherit'] });
 
-// The nginx server block exactly as docs/forward-auth.md gives it, ports filled in.
-const readme = readFileSync(join(here, '../../../../docs/forward-auth.md'), 'utf8');
-const block = readme.slice(readme.indexOf('<!-- nginx -->')).split('```')[1].replace(/^nginx\n/, '');
-const site = block
-  .replace('listen 443 ssl;', `listen 127.0.0.1:${proxyPort};`)
+// One certificate for both names (made by the openssl command-line tool, not linked in).
+const cert = join(work, 'cert.pem'), key = join(work, 'key.pem');
+execFileSync('openssl', ['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-days', '1', '-subj', '/CN=app.example.com',
+  '-addext', 'subjectAltName=DNS:accounts.example.com,DNS:app.example.com', '-keyout', key, '-out', cert], { stdio: 'ignore' });
+const site = block('nginx')
+  .replaceAll('listen 443 ssl', `listen 127.0.0.1:${proxyPort} ssl`)
+  .replaceAll('/etc/ssl/example.com.crt', cert)
+  .replaceAll('/etc/ssl/example.com.key', key)
   .replaceAll('accounts.internal:8080', `127.0.0.1:${palisadePort}`)
+  .replaceAll('accounts.internal:9091', `127.0.0.1:${authzPort}`)
   .replaceAll('app.internal:3000', `127.0.0.1:${upstreamPort}`);
 const prefix = join(work, 'nginx');
 mkdirSync(join(prefix, 'logs'), { recursive: true });
@@ -76,29 +98,33 @@ let browser;
 function expect(cond, what) { if (!cond) throw new Error('expectation failed: ' + what); }
 try {
   await waitFor(palisadePort, 'palisade');
-  await waitFor(proxyPort, 'nginx');
-  const registered = await fetch(`http://127.0.0.1:${palisadePort}/api/v1/register`, {
-    method: 'POST',
-    headers: { 'content-type': 'application/json', origin: `http://127.0.0.1:${palisadePort}` },
-    body: JSON.stringify({ username: 'walker', email: 'walker@example.com', password }),
-  });
-  expect(registered.status === 201, 'registered: ' + registered.status);
-
+  await waitFor(authzPort, 'palisade (forward-auth listener)');
+  await waitForTcp(proxyPort, 'nginx');
   browser = await chromium.launch({
     executablePath: process.env.CHROMIUM || '/usr/bin/chromium',
     args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--disable-background-networking',
-           '--disable-component-update', '--disable-sync', '--no-first-run'],
+           '--disable-component-update', '--disable-sync', '--no-first-run',
+           '--host-resolver-rules=MAP *.example.com 127.0.0.1'],
   });
-  const page = await (await browser.newContext()).newPage();
+  const context = () => browser.newContext({ ignoreHTTPSErrors: true });
+  // Registered in a browser of its own, through the proxy.
+  const signUp = await (await context()).newPage();
+  await signUp.goto(`${accounts}/register`);
+  await signUp.fill('#username', 'walker');
+  await signUp.fill('#email', 'walker@example.com');
+  await signUp.fill('#password', password);
+  await Promise.all([signUp.waitForURL((url) => url.pathname === '/login'), signUp.click('button[type=submit]')]);
+
+  const page = await (await context()).newPage();
   page.on('console', (msg) => {
     const text = msg.text();
     if (msg.type() === 'error' || /Content Security Policy|Refused to/i.test(text)) problems.push(`console: ${text}`);
   });
   page.on('pageerror', (err) => problems.push(`page error: ${err.message}`));
 
-  const app = `http://127.0.0.1:${proxyPort}/reports/2026?q=a%20b`;
+  const app = `https://app.example.com:${proxyPort}/reports/2026?q=a%20b`;
   await page.goto(app);
-  expect(page.url().startsWith(`http://127.0.0.1:${palisadePort}/login?rd=`), 'sent to the login page: ' + page.url());
+  expect(page.url().startsWith(`${accounts}/login?rd=`), 'sent to the login page: ' + page.url());
   await page.fill('#identifier', 'walker');
   await page.fill('#password', password);
   await Promise.all([page.waitForURL(app), page.click('button[type=submit]')]);
@@ -107,10 +133,10 @@ try {
   expect(text.includes('remote-user: walker'), 'the app is told who it is: ' + text);
 
   // Sign out on the accounts site: the app is out of reach again.
-  await page.goto(`http://127.0.0.1:${palisadePort}/account`);
+  await page.goto(`${accounts}/account`);
   await Promise.all([page.waitForURL('**/login'), page.click('#logout')]);
   await page.goto(app);
-  expect(page.url().startsWith(`http://127.0.0.1:${palisadePort}/login?rd=`), 'signed out everywhere: ' + page.url());
+  expect(page.url().startsWith(`${accounts}/login?rd=`), 'signed out everywhere: ' + page.url());
   expect(problems.length === 0, 'no CSP violation or page error:\n' + problems.join('\n'));
   console.log('forward-auth browser flow passed: app → login → back to the app with Remote-User → sign out → login again');
 } catch (e) {

@@ -14,7 +14,9 @@ mod target;
 pub(crate) use return_to::ReturnTo;
 pub use rules::{AccessControl, OneOrMany, RuleConfig};
 pub(crate) use rules::{AccessRules, Decision, Identity, Outcome, is_group_name};
-pub(crate) use target::{Malformed, Target, is_hostname};
+pub(crate) use target::{
+    Malformed, PathParameters, PathReading, Target, is_hostname, normalize_resource,
+};
 
 use std::sync::Arc;
 
