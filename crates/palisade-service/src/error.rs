@@ -38,9 +38,13 @@ pub(crate) enum AppError {
     /// The account has a second factor, and this needs a code from it.
     #[error("second factor required")]
     SecondFactorRequired,
-    /// A second-factor code that is wrong, or already used.
+    /// A second-factor code that is wrong.
     #[error("wrong code")]
     WrongCode { field: &'static str },
+    /// A right authenticator code that was just used (a double submission, or a race):
+    /// not a wrong guess.
+    #[error("code already used")]
+    CodeAlreadyUsed,
     /// Passkeys need `public_origin` to name a host.
     #[error("passkeys unavailable")]
     PasskeysUnavailable,
@@ -129,6 +133,7 @@ impl AppError {
             AppError::WrongPassword { field } => Some(field),
             AppError::SecondFactorRequired => Some("code"),
             AppError::WrongCode { field } => Some(field),
+            AppError::CodeAlreadyUsed => Some("code"),
             AppError::LinkExpired => Some("token"),
             AppError::Body { field, .. } => field.as_deref(),
             _ => None,
@@ -157,7 +162,10 @@ impl AppError {
             AppError::SecondFactorRequired => {
                 "Enter a code from your authenticator app, or a recovery code, to do this.".into()
             }
-            AppError::WrongCode { .. } => "The code is not correct, or was already used.".into(),
+            AppError::WrongCode { .. } => "The code is not correct.".into(),
+            AppError::CodeAlreadyUsed => {
+                "This code was just used (the form may have been sent twice). Wait for your app to show the next code.".into()
+            }
             AppError::PasskeysUnavailable => {
                 "Passkeys are not available here: public_origin must name a host, not an address."
                     .into()
@@ -213,6 +221,7 @@ impl AppError {
                 "Second factor required",
             ),
             AppError::WrongCode { .. } => (S::FORBIDDEN, "wrong-code", "Wrong code"),
+            AppError::CodeAlreadyUsed => (S::CONFLICT, "code-already-used", "Code already used"),
             AppError::LoginExpired => (S::UNAUTHORIZED, "login-expired", "Sign-in expired"),
             AppError::PasskeysUnavailable => {
                 (S::NOT_FOUND, "passkeys-unavailable", "Passkeys unavailable")

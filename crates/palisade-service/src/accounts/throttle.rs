@@ -46,6 +46,16 @@ pub(crate) mod keys {
         format!("2fa:acct:{user_id}")
     }
 
+    /// An account's second-factor checks from one client address, per hour.
+    pub(crate) fn second_step_pair(user_id: i64, client_key: &str) -> String {
+        format!("2fa:pair:{user_id}:{client_key}")
+    }
+
+    /// "Someone knows your password" notices per account, per hour.
+    pub(crate) fn wrong_code_notices(user_id: i64) -> String {
+        format!("notice:2fa:{user_id}")
+    }
+
     /// Password reset requests and completions per client address, per window.
     pub(crate) fn client_resets(client_key: &str) -> String {
         format!("reset-ip:{client_key}")

@@ -157,6 +157,21 @@ impl Content {
         )
     }
 
+    pub(crate) fn wrong_second_factor(
+        site: &str,
+        username: &str,
+        address: &str,
+        when: &str,
+    ) -> Self {
+        Self::notice(
+            "wrong_second_factor",
+            format!("Someone knows your password on {site}"),
+            format!(
+                "At {when} (UTC), from {address}, someone entered the right password for the account {username}, then a wrong second-factor code. Your second factor kept them out. If this was not you, change your password now: whoever it was knows it."
+            ),
+        )
+    }
+
     pub(crate) fn test(site: &str) -> Self {
         Self {
             kind: "test",

@@ -4,9 +4,17 @@
 //! What stops what:
 //! - a TOTP code is accepted once per factor: the store moves `last_step` forward in one
 //!   statement, and whoever did not move it lost (a replay, or a race);
-//! - guessing is bounded three ways, each by an atomic counter: per pending login
-//!   ([`GUESSES_PER_LOGIN`], then the password is needed again), per account per hour
-//!   ([`GUESSES_PER_HOUR`], whatever the addresses), and per address (the client rate);
+//! - guessing is bounded by atomic counters: per pending login ([`GUESSES_PER_LOGIN`],
+//!   then the password is needed again), per (account, address) per hour
+//!   ([`GUESSES_PER_HOUR_PER_ADDRESS`]), per account per hour ([`GUESSES_PER_HOUR`],
+//!   whatever the addresses), and per address (the client rate). The hourly limits count
+//!   only what can be guessed — six-digit codes —: a passkey and a 79-bit recovery code
+//!   are never refused by them, so whoever knows the password cannot lock the owner out;
+//!   and one address runs into its own limit before the account's;
+//! - a right code used a moment earlier (a double submission) is no guess: not counted,
+//!   answered 409;
+//! - the first wrong code after a right password tells the owner by mail (once an hour):
+//!   someone knows their password;
 //! - the pending login is not a session: its token is looked up in its own table, by the
 //!   second step only.
 
@@ -41,6 +49,10 @@ pub(crate) const GUESSES_PER_LOGIN: i64 = 5;
 /// that was right is given back). With ±1 step, 3 of the 10⁶ six-digit codes are right at
 /// any moment: at most 10 × 24 × 3 / 10⁶ ≈ 0.07% a day for someone who has the password.
 pub(crate) const GUESSES_PER_HOUR: u32 = 10;
+
+/// Second-factor codes checked per (account, client address) per hour: one address meets
+/// this before the account's limit binds for everyone.
+pub(crate) const GUESSES_PER_HOUR_PER_ADDRESS: u32 = 5;
 const HOUR: i64 = 3600;
 
 /// A TOTP factor added but not confirmed by its first code is forgotten after this.
@@ -455,9 +467,22 @@ impl SecondFactors {
             .filter(|u| u.disabled == 0)
             .ok_or(AppError::LoginExpired)?;
         let binding = passkeys::Binding::SecondStep(&pending_hash);
-        let used = self
+        let used = match self
             .check_throttled(accounts, keyring, &user, &proof, binding, client)
-            .await?;
+            .await
+        {
+            Ok(used) => used,
+            Err(AppError::CodeAlreadyUsed) => {
+                self.store.ungess_pending_login(&pending_hash).await?;
+                return Err(AppError::CodeAlreadyUsed);
+            }
+            Err(e @ AppError::WrongCode { .. }) => {
+                // The password was right: the owner should know someone has it.
+                self.tell_password_known(accounts, &user, client);
+                return Err(e);
+            }
+            Err(e) => return Err(e),
+        };
         let (token, mut session, token_hash) =
             accounts.sessions.issue(user.id, client, user_agent)?;
         session.second_factor = 1;
@@ -487,9 +512,52 @@ impl SecondFactors {
         Ok((token, user))
     }
 
-    /// Checks a proof for `user`, counted first against the account's hourly allowance
-    /// (so that checks in flight all count); a right one is given back. Wrong ones are
-    /// audited.
+    /// Behind the answer: mails the owner that someone entered their password and then a
+    /// wrong code, at most once an hour (a counter in the database: every instance agrees).
+    fn tell_password_known(&self, accounts: &Accounts, user: &UserRow, client: &ClientInfo) {
+        let (store, mail, site, clock) = (
+            self.store.clone(),
+            accounts.mail.clone(),
+            accounts.site_name.clone(),
+            self.clock.clone(),
+        );
+        let (user, address) = (user.clone(), client.addr.to_string());
+        accounts.background.spawn(async move {
+            let now = clock.now();
+            let told = async {
+                let counter = store
+                    .count_attempt(&keys::wrong_code_notices(user.id), now, HOUR)
+                    .await?;
+                if counter.failures > 1 {
+                    return Ok::<_, AppError>(());
+                }
+                let content = Content::wrong_second_factor(
+                    &site,
+                    &user.username,
+                    &address,
+                    &crate::web::utc(now),
+                );
+                let notice = mail.letter(
+                    Some(user.id),
+                    &user.email,
+                    &content,
+                    crate::mail::NOTICE_SECS,
+                )?;
+                store.queue_mail(&notice).await?;
+                mail.queued();
+                Ok(())
+            };
+            if let Err(e) = told.await {
+                tracing::warn!(error = %e, "the wrong-code notice was not queued");
+            }
+        });
+    }
+
+    /// Checks a proof for `user`. A code that can be guessed (six digits) is counted
+    /// first against the (account, address) and then the account's hourly allowances (so
+    /// that checks in flight all count), and given back when right or merely used a moment
+    /// earlier; a passkey or a recovery code is not counted (it cannot be guessed). Wrong
+    /// ones are audited.
     pub(crate) async fn check_throttled(
         &self,
         accounts: &Accounts,
@@ -499,13 +567,28 @@ impl SecondFactors {
         binding: passkeys::Binding<'_>,
         client: &ClientInfo,
     ) -> Result<Used, AppError> {
-        let key = keys::second_step_account(user.id);
-        accounts
-            .limit(&key, HOUR, GUESSES_PER_HOUR, user, client)
-            .await?;
+        let counted = match proof {
+            Proof::Totp(_) => vec![
+                keys::second_step_pair(user.id, &client_key(client.addr)),
+                keys::second_step_account(user.id),
+            ],
+            Proof::RecoveryCode(_) | Proof::Passkey(_) => Vec::new(),
+        };
+        for (key, max) in counted
+            .iter()
+            .zip([GUESSES_PER_HOUR_PER_ADDRESS, GUESSES_PER_HOUR])
+        {
+            accounts.limit(key, HOUR, max, user, client).await?;
+        }
+        let give_back = async {
+            for key in &counted {
+                self.store.uncount_attempt(key).await?;
+            }
+            Ok::<_, AppError>(())
+        };
         match self.check(accounts, keyring, user, proof, binding).await {
             Ok(used) => {
-                self.store.uncount_attempt(&key).await?;
+                give_back.await?;
                 if matches!(used, Used::RecoveryCode) {
                     let left = self.store.recovery_codes_left(user.id).await?;
                     let detail = format!("{left} left");
@@ -520,6 +603,10 @@ impl SecondFactors {
                         .await;
                 }
                 Ok(used)
+            }
+            Err(AppError::CodeAlreadyUsed) => {
+                give_back.await?;
+                Err(AppError::CodeAlreadyUsed)
             }
             Err(e) => {
                 if matches!(e, AppError::WrongCode { .. }) {
@@ -555,6 +642,9 @@ impl SecondFactors {
                 Ok(Used::Passkey)
             }
             Proof::Totp(code) => {
+                // Right, but its step already taken: by this user a moment ago (a double
+                // submission), or by a request racing this one.
+                let mut used_just_now = false;
                 for factor in self.store.totp_factors(user.id, None).await? {
                     let secret = match open(keyring, user.id, &factor) {
                         Ok(s) => s,
@@ -573,15 +663,17 @@ impl SecondFactors {
                             {
                                 return Ok(Used::Totp);
                             }
-                            // Another request took this step first: a replay.
-                            tracing::warn!(factor = %factor.id, "a TOTP code was replayed");
+                            // Another request took this step first.
+                            used_just_now = true;
                         }
                         Err(TotpError::Malformed(_)) => return Err(malformed_code("code")),
-                        Err(TotpError::Replayed) => {
-                            tracing::warn!(factor = %factor.id, "a TOTP code was replayed");
-                        }
+                        Err(TotpError::Replayed) => used_just_now = true,
                         Err(_) => {}
                     }
+                }
+                if used_just_now {
+                    tracing::info!(user = user.id, "a TOTP code was presented again");
+                    return Err(AppError::CodeAlreadyUsed);
                 }
                 Err(AppError::WrongCode { field: "code" })
             }

@@ -53,6 +53,17 @@ impl Store {
         Ok(rows.into_iter().next())
     }
 
+    /// Gives back a guess that was no guess (a right code, used a moment earlier).
+    pub(crate) async fn ungess_pending_login(&self, token_hash: &str) -> Result<(), StoreError> {
+        sqlx::query(
+            "UPDATE pending_logins SET guesses = guesses - 1 WHERE token_hash = $1 AND guesses > 0",
+        )
+        .bind(token_hash)
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
     /// Turns a pending login into a session, all or nothing: the pending row is deleted
     /// (exactly once: `false` when another request already did), the session inserted
     /// and the login audited.

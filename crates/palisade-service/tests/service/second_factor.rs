@@ -144,12 +144,12 @@ async fn enrol_then_sign_in_with_a_code_or_a_recovery_code_each_once() {
     let replay = app
         .send(second_step(&pending, json!({"code": now_code}), client))
         .await;
-    assert_eq!(replay.status, StatusCode::FORBIDDEN, "{}", replay.body);
+    assert_eq!(replay.status, StatusCode::CONFLICT, "{}", replay.body);
     assert!(
         replay.json()["type"]
             .as_str()
             .unwrap()
-            .ends_with(":wrong-code")
+            .ends_with(":code-already-used")
     );
     app.clock.advance(30);
     let code = code_at(&user.secret, app.clock.now());
@@ -166,12 +166,13 @@ async fn enrol_then_sign_in_with_a_code_or_a_recovery_code_each_once() {
         .await;
     assert_eq!(again.status, StatusCode::UNAUTHORIZED, "{}", again.body);
 
-    // The same code on a new pending login, in the same step: a replay.
+    // The same code on a new pending login, in the same step: a replay, refused (and told
+    // apart from a wrong code: it is no guess).
     let pending = pending_login(&app, "alice", client).await;
     let replay = app
         .send(second_step(&pending, json!({"code": code}), client))
         .await;
-    assert_eq!(replay.status, StatusCode::FORBIDDEN, "{}", replay.body);
+    assert_eq!(replay.status, StatusCode::CONFLICT, "{}", replay.body);
 
     // A recovery code works once, typed with capitals and without dashes.
     let typed = user.recovery_codes[3].replace('-', "").to_uppercase();
@@ -342,8 +343,10 @@ async fn a_code_signs_in_once(apps: &[&TestApp]) {
     .await;
     eprintln!("one code, 64 second steps in flight: {statuses:?}");
     assert_eq!(statuses.get(&200), Some(&1), "{statuses:?}");
+    // The others are told the code was just used (or, past the account's allowance, to
+    // wait): a right code is no wrong guess.
     assert_eq!(
-        statuses.get(&403).copied().unwrap_or(0) + statuses.get(&429).copied().unwrap_or(0),
+        statuses.get(&409).copied().unwrap_or(0) + statuses.get(&429).copied().unwrap_or(0),
         63,
         "{statuses:?}"
     );
@@ -1041,6 +1044,203 @@ async fn a_pending_login_takes_five_guesses_in_flight_across_two_instances_on_po
     };
     let (a, b) = two_instances(&db).await;
     a_pending_login_takes_five_guesses_in_flight(&[&a, &b]).await;
+    drop((a, b));
+    db.drop_db().await;
+}
+
+async fn queued(app: &TestApp, kind: &str) -> i64 {
+    app.service.settle().await;
+    sqlx::query_scalar::<_, i64>("SELECT COUNT(*) FROM outbox WHERE kind = $1")
+        .bind(kind)
+        .fetch_one(&app.db)
+        .await
+        .unwrap()
+}
+
+fn wrong_codes(right: &str, n: usize) -> Vec<String> {
+    (1..=n)
+        .map(|k| {
+            format!(
+                "{:06}",
+                (right.parse::<usize>().unwrap() + 1000 * k) % 1_000_000
+            )
+        })
+        .collect()
+}
+
+/// The attack: whoever knows the password sent ten wrong codes from two pending logins
+/// and the owner's right code, every recovery code and the reset completion answered 429
+/// for an hour, without the owner being told. Now one address meets its own limit (five)
+/// before the account's; 64 wrong codes in flight from 64 addresses exhaust the account's
+/// allowance for codes that can be guessed, but a recovery code still signs the owner in;
+/// and the owner is mailed once that someone knows their password.
+async fn whoever_knows_the_password_cannot_lock_the_owner_out(apps: &[&TestApp]) {
+    let app = apps[0];
+    let user = enrolled(app, "olga").await;
+    app.clock.advance(30);
+    let right = code_at(&user.secret, app.clock.now());
+    let wrong = wrong_codes(&right, 64);
+    // One address, two pending logins, ten wrong codes: five checked, five refused.
+    let attacker = "127.0.50.1:40000";
+    let mut statuses = Vec::new();
+    for (i, code) in wrong.iter().take(10).enumerate() {
+        if i % 5 == 0 {
+            statuses.push(0);
+        }
+        let pending = pending_login(apps[i % apps.len()], "olga", attacker).await;
+        let reply = apps[i % apps.len()]
+            .send(second_step(&pending, json!({ "code": code }), attacker))
+            .await;
+        statuses.push(reply.status.as_u16());
+    }
+    statuses.retain(|s| *s != 0);
+    assert_eq!(
+        statuses,
+        [403, 403, 403, 403, 403, 429, 429, 429, 429, 429],
+        "one address meets its own limit"
+    );
+    // The owner, elsewhere, signs in with the right code.
+    let owner = "127.0.51.1:40000";
+    let pending = pending_login(apps[1 % apps.len()], "olga", owner).await;
+    let done = apps[1 % apps.len()]
+        .send(second_step(&pending, json!({ "code": right }), owner))
+        .await;
+    assert_eq!(done.status, StatusCode::OK, "{}", done.body);
+
+    // 64 wrong codes in flight from 64 addresses: the account's allowance binds.
+    let mut pendings = Vec::new();
+    for i in 0..13 {
+        let client = format!("127.0.52.{}:40000", 1 + i);
+        pendings.push(pending_login(apps[i % apps.len()], "olga", &client).await);
+    }
+    let flood_codes = wrong.clone();
+    let statuses = flood(apps, 64, 64, None, move |i| {
+        let client = format!("127.0.{}.{}:40000", 53 + i / 200, 1 + i % 200);
+        second_step(&pendings[i % 13], json!({"code": flood_codes[i]}), &client)
+    })
+    .await;
+    eprintln!("64 wrong codes in flight after 5 from one address: {statuses:?}");
+    assert_eq!(statuses.get(&200), None, "{statuses:?}");
+    // The account had 5 of its 10 left (the owner's right code was given back).
+    assert_eq!(statuses.get(&403), Some(&5), "{statuses:?}");
+    // A code that can be guessed is now refused unchecked, the right one too...
+    let app_code_client = "127.0.60.1:40000";
+    app.clock.advance(30);
+    let right = code_at(&user.secret, app.clock.now());
+    let pending = pending_login(app, "olga", app_code_client).await;
+    let refused = app
+        .send(second_step(
+            &pending,
+            json!({ "code": right }),
+            app_code_client,
+        ))
+        .await;
+    assert_eq!(
+        refused.status,
+        StatusCode::TOO_MANY_REQUESTS,
+        "{}",
+        refused.body
+    );
+    // ...but a recovery code, which cannot be guessed, signs the owner in.
+    let done = app
+        .send(second_step(
+            &pending,
+            json!({ "recovery_code": user.recovery_codes[0] }),
+            app_code_client,
+        ))
+        .await;
+    assert_eq!(done.status, StatusCode::OK, "{}", done.body);
+    // Told once, not once per wrong code.
+    assert_eq!(queued(app, "wrong_second_factor").await, 1);
+    assert_eq!(
+        app.audit_events_named("second_factor_failed")
+            .await
+            .unwrap(),
+        10
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn whoever_knows_the_password_cannot_lock_the_owner_out_on_sqlite() {
+    whoever_knows_the_password_cannot_lock_the_owner_out(&[&TestApp::sqlite().await]).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn whoever_knows_the_password_cannot_lock_the_owner_out_across_two_instances_on_postgres() {
+    let Some(db) = PgDb::create("second-factor lockout on two PostgreSQL instances").await else {
+        return;
+    };
+    let (a, b) = two_instances(&db).await;
+    whoever_knows_the_password_cannot_lock_the_owner_out(&[&a, &b]).await;
+    drop((a, b));
+    db.drop_db().await;
+}
+
+/// A double click: the same right code sent on one pending login four times at once
+/// signs in once; the others are told the code was just used — no wrong guess is counted
+/// or audited, and nobody is told their password is known.
+async fn a_code_sent_twice_at_once_is_one_use(apps: &[&TestApp]) {
+    let app = apps[0];
+    let user = enrolled(app, "pavel").await;
+    let client = "127.0.70.1:40000";
+    let pending = pending_login(app, "pavel", client).await;
+    app.clock.advance(30);
+    let code = code_at(&user.secret, app.clock.now());
+    let statuses = flood(apps, 4, 4, None, move |_| {
+        second_step(&pending, json!({ "code": code }), client)
+    })
+    .await;
+    eprintln!("one code sent four times at once: {statuses:?}");
+    assert_eq!(statuses.get(&200), Some(&1), "{statuses:?}");
+    assert_eq!(statuses.get(&403), None, "{statuses:?}");
+    assert_eq!(
+        statuses.get(&409).copied().unwrap_or(0) + statuses.get(&401).copied().unwrap_or(0),
+        3,
+        "{statuses:?}"
+    );
+    assert_eq!(
+        app.audit_events_named("second_factor_failed")
+            .await
+            .unwrap(),
+        0
+    );
+    assert_eq!(queued(app, "wrong_second_factor").await, 0);
+    // Nothing was counted: five wrong codes from this address are all still checked.
+    let right = code_at(&user.secret, app.clock.now());
+    for code in wrong_codes(&right, 5) {
+        let pending = pending_login(app, "pavel", client).await;
+        let reply = app
+            .send(second_step(&pending, json!({ "code": code }), client))
+            .await;
+        assert_eq!(reply.status, StatusCode::FORBIDDEN, "{}", reply.body);
+    }
+    // The same code later, on its own pending login from elsewhere: 409 again.
+    let elsewhere = "127.0.71.1:40000";
+    let pending = pending_login(app, "pavel", elsewhere).await;
+    let again = app
+        .send(second_step(&pending, json!({ "code": right }), elsewhere))
+        .await;
+    assert_eq!(again.status, StatusCode::CONFLICT, "{}", again.body);
+    assert_eq!(
+        again.json()["type"],
+        "urn:palisade:problem:code-already-used",
+        "{}",
+        again.body
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_code_sent_twice_at_once_is_one_use_on_sqlite() {
+    a_code_sent_twice_at_once_is_one_use(&[&TestApp::sqlite().await]).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_code_sent_twice_at_once_is_one_use_across_two_instances_on_postgres() {
+    let Some(db) = PgDb::create("double submission on two PostgreSQL instances").await else {
+        return;
+    };
+    let (a, b) = two_instances(&db).await;
+    a_code_sent_twice_at_once_is_one_use(&[&a, &b]).await;
     drop((a, b));
     db.drop_db().await;
 }
