@@ -92,6 +92,15 @@ impl ApiTokens {
             )
             .into());
         }
+        // A token outlives the session that made it and skips the second step: only a
+        // session that passed a second factor may make one, when the user has one or the
+        // site requires one.
+        if auth.session.second_factor == 0
+            && (accounts.sessions.policy().require_second_factor
+                || self.store.has_second_factor(auth.user.id).await?)
+        {
+            return Err(AppError::SecondFactorRequired);
+        }
         let reissued = accounts.require_recent_password(auth, password).await?;
         let now = self.clock.now();
         let token = IssuedToken::generate_with_prefix(PREFIX)?;
@@ -149,18 +158,25 @@ impl ApiTokens {
         Ok(())
     }
 
-    /// The user behind a presented API token, if it is one of ours and current.
+    /// The user behind a presented API token, if it is one of ours and current. Under
+    /// `require_second_factor`, a token of a user without a second factor (made before the
+    /// setting, or before support reset their factors) reaches nothing.
     pub(crate) async fn authenticate(
         &self,
         token: &PresentedToken,
+        require_second_factor: bool,
     ) -> Result<Option<Arc<UserRow>>, AppError> {
         let Some(hash) = token.hash_with_prefix(PREFIX) else {
             return Ok(None);
         };
         let now = self.clock.now();
-        let Some((id, last_used, user)) = self.store.api_token_user(&hash, now).await? else {
+        let Some((id, last_used, user, has_factor)) = self.store.api_token_user(&hash, now).await?
+        else {
             return Ok(None);
         };
+        if require_second_factor && !has_factor {
+            return Err(AppError::SecondFactorEnrolment);
+        }
         if last_used.is_none_or(|t| now - t >= TOUCH_EVERY) {
             self.store.touch_api_token(&id, now).await?;
         }
@@ -179,7 +195,8 @@ pub(crate) async fn caller(
     };
     // Hashed once, by `authenticate`, not here as well.
     if token.has_prefix(PREFIX) {
-        let user = state.api_tokens.authenticate(&token).await?;
+        let required = state.accounts.sessions.policy().require_second_factor;
+        let user = state.api_tokens.authenticate(&token, required).await?;
         return Ok(user.map(|u| (u, Credential::ApiToken)));
     }
     Ok(state

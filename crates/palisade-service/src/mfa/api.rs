@@ -120,6 +120,10 @@ pub(crate) struct TotpEnrolmentView {
     /// Set when the session was re-authenticated for this: its new token.
     #[schema(value_type = Option<String>)]
     token: Option<IssuedToken>,
+    /// Set when this replaces an authenticator app that was started and never confirmed
+    /// (it can no longer be confirmed), in a sentence.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    note: Option<String>,
 }
 
 #[derive(Debug, Deserialize, ToSchema)]
@@ -153,6 +157,13 @@ pub(crate) struct SecondStepRequest {
     /// A passkey's answer to the challenge from `POST /api/v1/login/second-step/challenge`.
     #[schema(value_type = Option<Object>)]
     passkey: Option<Box<PublicKeyCredential>>,
+}
+
+/// What a new authenticator app's enrolment says of the unconfirmed one it cancels.
+pub(crate) fn replaced_note(name: String) -> String {
+    format!(
+        "This replaces the authenticator app \"{name}\" you started to add and did not confirm: its codes will not be accepted."
+    )
 }
 
 fn proofs(p: ChangeProofs) -> Result<(Option<SecretString>, Option<Proof>), AppError> {
@@ -247,6 +258,7 @@ pub(crate) async fn add_totp(
         uri: enrolment.uri,
         qr_svg: enrolment.qr_svg,
         token: enrolment.reissued,
+        note: enrolment.replaced.map(replaced_note),
     };
     Ok(sensitive((StatusCode::CREATED, jar, Json(view))))
 }

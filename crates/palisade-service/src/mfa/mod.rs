@@ -137,6 +137,9 @@ pub(crate) struct TotpEnrolment {
     pub(crate) qr_svg: SecretString,
     /// Set when the session had to be re-authenticated for this (its new token).
     pub(crate) reissued: Option<IssuedToken>,
+    /// The name of an earlier authenticator app that was started and never confirmed,
+    /// which this one replaces.
+    pub(crate) replaced: Option<String>,
 }
 
 impl std::fmt::Debug for TotpEnrolment {
@@ -264,10 +267,13 @@ impl SecondFactors {
         client: &ClientInfo,
     ) -> Result<TotpEnrolment, AppError> {
         let name = checked_name(name)?;
+        // What can fail is checked before a proof is spent.
+        self.room_for(auth.user.id, name).await?;
         let reissued = self
             .guard(accounts, keyring, auth, password, proof, client)
             .await?;
         let user = &auth.user;
+        let replaced = self.store.unconfirmed_totp_name(user.id).await?;
         let secret = TotpSecret::generate().map_err(AppError::internal)?;
         let id = hex(&random_bytes::<16>()?);
         let sealed = secret
@@ -302,7 +308,25 @@ impl SecondFactors {
             uri: self.totp.uri(&secret, issuer, &user.username),
             qr_svg,
             reissued,
+            replaced,
         })
+    }
+
+    /// Whether `user_id` may add a factor named `name`: fewer than [`LIMIT`] and no other
+    /// of that name. Checked before any proof is spent, so a request that would fail
+    /// leaves the user's codes as they were. (The insert checks again, in its transaction.)
+    pub(crate) async fn room_for(&self, user_id: i64, name: &str) -> Result<(), AppError> {
+        let factors = self.store.second_factors_of(user_id).await?;
+        if factors.iter().any(|f| f.name == name) {
+            return Err(AppError::Taken("name"));
+        }
+        if factors.len() as i64 >= LIMIT {
+            return Err(AppError::Limit {
+                field: "name",
+                limit: LIMIT as u64,
+            });
+        }
+        Ok(())
     }
 
     /// Confirms the authenticator app `id` with its first code. When it is the user's
@@ -380,9 +404,7 @@ impl SecondFactors {
         proof: Option<Proof>,
         client: &ClientInfo,
     ) -> Result<Option<IssuedToken>, AppError> {
-        let reissued = self
-            .guard(accounts, keyring, auth, password, proof, client)
-            .await?;
+        // An unknown factor is found out before a proof is spent on it.
         let name = self
             .store
             .second_factors_of(auth.user.id)
@@ -391,6 +413,9 @@ impl SecondFactors {
             .find(|f| f.id == id)
             .map(|f| f.name)
             .ok_or(AppError::NotFound)?;
+        let reissued = self
+            .guard(accounts, keyring, auth, password, proof, client)
+            .await?;
         let notice = accounts.notice(
             &auth.user,
             &Content::second_factor_removed(&accounts.site_name, &auth.user.username, &name),

@@ -347,12 +347,14 @@ async fn add_submit(
                 .sessions
                 .cookies
                 .set_renewed(jar, enrolment.reissued.as_ref());
+            let note = enrolment.replaced.clone().map(super::api::replaced_note);
             let shown = Shown {
                 enrolment: Some(EnrolmentShown {
                     qr_svg: exposed(&enrolment.qr_svg),
                     secret: exposed(&enrolment.secret),
                 }),
                 confirm_id: Some(&enrolment.id),
+                notice: note.as_deref(),
                 ..Shown::default()
             };
             let page = factors_view(&state, &nonce, &auth, StatusCode::CREATED, shown).await;

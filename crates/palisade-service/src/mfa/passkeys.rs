@@ -105,6 +105,8 @@ impl SecondFactors {
     ) -> Result<(serde_json::Value, Option<IssuedToken>), AppError> {
         let webauthn = self.webauthn()?;
         let name = checked_name(name)?;
+        // What can fail is checked before a proof is spent.
+        self.room_for(auth.user.id, name).await?;
         let reissued = self
             .guard(accounts, keyring, auth, password, proof, client)
             .await?;

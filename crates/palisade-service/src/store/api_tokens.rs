@@ -25,6 +25,8 @@ struct TokenUser {
     disabled: i64,
     created_at: i64,
     email_verified_at: Option<i64>,
+    /// 1 when the user has a confirmed second factor.
+    has_factor: i64,
 }
 
 /// Whether a token was inserted.
@@ -120,15 +122,16 @@ impl Store {
         )
     }
 
-    /// The token's id, its last use and its user, if the token is current and the user
-    /// enabled.
+    /// The token's id, its last use, its user and whether they have a second factor, if
+    /// the token is current and the user enabled.
     pub(crate) async fn api_token_user(
         &self,
         token_hash: &str,
         now: i64,
-    ) -> Result<Option<(String, Option<i64>, UserRow)>, StoreError> {
+    ) -> Result<Option<(String, Option<i64>, UserRow, bool)>, StoreError> {
         let row = sqlx::query_as::<_, TokenUser>(
-            "SELECT t.id AS token_id, t.last_used_at, u.id, u.username, u.email, u.display_name, u.disabled, u.created_at, u.email_verified_at \
+            "SELECT t.id AS token_id, t.last_used_at, u.id, u.username, u.email, u.display_name, u.disabled, u.created_at, u.email_verified_at, \
+             CASE WHEN EXISTS (SELECT 1 FROM second_factors f WHERE f.user_id = u.id AND f.confirmed_at IS NOT NULL) THEN 1 ELSE 0 END AS has_factor \
              FROM api_tokens t JOIN users u ON u.id = t.user_id \
              WHERE t.token_hash = $1 AND (t.expires_at IS NULL OR t.expires_at > $2) AND u.disabled = 0",
         )
@@ -149,6 +152,7 @@ impl Store {
                     created_at: r.created_at,
                     email_verified_at: r.email_verified_at,
                 },
+                r.has_factor != 0,
             )
         }))
     }

@@ -124,6 +124,20 @@ impl Store {
         .await?)
     }
 
+    /// The name of the user's authenticator app awaiting its first code, if any (adding
+    /// another replaces it).
+    pub(crate) async fn unconfirmed_totp_name(
+        &self,
+        user_id: i64,
+    ) -> Result<Option<String>, StoreError> {
+        Ok(sqlx::query_scalar::<_, String>(
+            "SELECT name FROM second_factors WHERE user_id = $1 AND confirmed_at IS NULL",
+        )
+        .bind(user_id)
+        .fetch_optional(&self.pool)
+        .await?)
+    }
+
     /// Whether the user has a confirmed factor.
     pub(crate) async fn has_second_factor(&self, user_id: i64) -> Result<bool, StoreError> {
         Ok(sqlx::query_scalar::<_, i64>(
@@ -309,8 +323,8 @@ impl Store {
         Ok(removed)
     }
 
-    /// Removes every factor and recovery code of the user and ends their sessions (the
-    /// support reset). Returns the factors removed.
+    /// Removes every factor and recovery code of the user, ends their sessions and revokes
+    /// their API tokens (the support reset). Returns the factors removed.
     pub(crate) async fn reset_second_factors(
         &self,
         user_id: i64,
@@ -329,6 +343,9 @@ impl Store {
                 "DELETE FROM pending_logins WHERE user_id = $1",
                 "DELETE FROM webauthn_challenges WHERE user_id = $1",
                 "DELETE FROM sessions WHERE user_id = $1",
+                // A token skips the second step: made with the factors being reset, it
+                // goes with them.
+                "DELETE FROM api_tokens WHERE user_id = $1",
             ] {
                 sqlx::query(sql).bind(user_id).execute(&mut *tx).await?;
             }

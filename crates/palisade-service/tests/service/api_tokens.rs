@@ -481,3 +481,84 @@ async fn the_tokens_page_creates_lists_and_revokes() {
         StatusCode::UNAUTHORIZED
     );
 }
+
+/// A token skips the second step, so it follows the second factor: only a session that
+/// passed one may make a token for a user who has one, and support's factor reset revokes
+/// the user's tokens with their factors.
+#[tokio::test]
+async fn tokens_follow_the_second_factor() {
+    let app = TestApp::sqlite().await;
+    // A session begun with the password alone, before the user added a factor elsewhere.
+    assert_eq!(
+        app.register("ivan", "ivan@example.com", STRONG)
+            .await
+            .status,
+        StatusCode::CREATED
+    );
+    let before = app.login("ivan", STRONG).await;
+    let user = super::second_factor::enrolled_existing(&app, "ivan").await;
+    let refused = create(&app, &before, json!({"name": "ci"})).await;
+    assert_eq!(refused.status, StatusCode::FORBIDDEN, "{}", refused.body);
+    assert_eq!(
+        refused.json()["type"],
+        "urn:palisade:problem:second-factor-required",
+        "{}",
+        refused.body
+    );
+    let made = create(&app, &user.session, json!({"name": "ci"})).await;
+    assert_eq!(made.status, StatusCode::CREATED, "{}", made.body);
+    let token = made.json()["token"].as_str().unwrap().to_owned();
+    let me = app.json("GET", "/api/v1/me", None, Some(&token)).await;
+    assert_eq!(me.status, StatusCode::OK, "{}", me.body);
+    // Support resets the factors (the phone was lost — or stolen, with the token's
+    // laptop): the token goes too.
+    let admin = palisade_service::admin::Admin::open(&app.config)
+        .await
+        .unwrap();
+    assert_eq!(admin.reset_second_factors("ivan").await.unwrap(), 1);
+    app.changed_elsewhere().await;
+    let me = app.json("GET", "/api/v1/me", None, Some(&token)).await;
+    assert_eq!(me.status, StatusCode::UNAUTHORIZED, "{}", me.body);
+}
+
+/// Under `require_second_factor`, a token whose user no longer has a second factor (they
+/// removed their last one) reaches nothing until they add one again.
+#[tokio::test]
+async fn under_require_second_factor_a_token_needs_its_user_to_have_a_factor() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut config = test_config(dir.path(), None);
+    config.require_second_factor = true;
+    let app = TestApp::with_config(config, dir).await;
+    let user = super::second_factor::enrolled(&app, "judy").await;
+    let made = create(&app, &user.session, json!({"name": "ci"})).await;
+    assert_eq!(made.status, StatusCode::CREATED, "{}", made.body);
+    let token = made.json()["token"].as_str().unwrap().to_owned();
+    let me = app.json("GET", "/api/v1/me", None, Some(&token)).await;
+    assert_eq!(me.status, StatusCode::OK, "{}", me.body);
+    let listed = app
+        .json("GET", "/api/v1/mfa", None, Some(&user.session))
+        .await;
+    let id = listed.json()["factors"][0]["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    app.clock.advance(30);
+    let code = user.secret_code(app.clock.now());
+    let removed = app
+        .json(
+            "DELETE",
+            &format!("/api/v1/mfa/{id}"),
+            Some(json!({ "code": code })),
+            Some(&user.session),
+        )
+        .await;
+    assert!(removed.status.is_success(), "{}", removed.body);
+    let me = app.json("GET", "/api/v1/me", None, Some(&token)).await;
+    assert_eq!(me.status, StatusCode::FORBIDDEN, "{}", me.body);
+    assert_eq!(
+        me.json()["type"],
+        "urn:palisade:problem:second-factor-enrolment-required",
+        "{}",
+        me.body
+    );
+}

@@ -42,6 +42,11 @@ pub(crate) async fn enrolled(app: &TestApp, name: &str) -> Enrolled {
         app.register(name, &email, STRONG).await.status,
         StatusCode::CREATED
     );
+    enrolled_existing(app, name).await
+}
+
+/// Signs the registered `name` in, adds an authenticator app and confirms it.
+pub(crate) async fn enrolled_existing(app: &TestApp, name: &str) -> Enrolled {
     let session = app.login(name, STRONG).await;
     let added = post(
         app,
@@ -1243,4 +1248,82 @@ async fn a_code_sent_twice_at_once_is_one_use_across_two_instances_on_postgres()
     a_code_sent_twice_at_once_is_one_use(&[&a, &b]).await;
     drop((a, b));
     db.drop_db().await;
+}
+
+/// The attack: `DELETE /api/v1/mfa/{unknown id}` with a valid recovery code answered 404
+/// and the code was gone (so did a name clash, by reading the code). Now what can fail is
+/// checked before a proof is spent: the code still works afterwards, once.
+#[tokio::test]
+async fn a_proof_is_not_spent_by_a_request_that_fails() {
+    let app = TestApp::sqlite().await;
+    let user = enrolled(&app, "quinn").await;
+    let session = user.session.clone();
+    let left = |reply: Reply| reply.json()["recovery_codes_left"].as_i64().unwrap();
+    let recovery = user.recovery_codes[0].clone();
+    let unknown = "/api/v1/mfa/0123456789abcdef0123456789abcdef";
+    let gone = app
+        .json(
+            "DELETE",
+            unknown,
+            Some(json!({ "recovery_code": recovery })),
+            Some(&session),
+        )
+        .await;
+    assert_eq!(gone.status, StatusCode::NOT_FOUND, "{}", gone.body);
+    let clash = post(
+        &app,
+        "/api/v1/mfa/totp",
+        json!({ "name": "phone", "recovery_code": recovery }),
+        Some(&session),
+    )
+    .await;
+    assert_eq!(clash.status, StatusCode::CONFLICT, "{}", clash.body);
+    assert_eq!(clash.json()["field"], "name", "{}", clash.body);
+    let listed = app.json("GET", "/api/v1/mfa", None, Some(&session)).await;
+    assert_eq!(
+        left(listed),
+        10,
+        "the recovery code was spent by a failed request"
+    );
+    // An app code too: refused for an unknown factor, then good for a change that works,
+    // in the same 30 seconds (it was not taken).
+    app.clock.advance(30);
+    let code = code_at(&user.secret, app.clock.now());
+    let gone = app
+        .json(
+            "DELETE",
+            unknown,
+            Some(json!({ "code": code })),
+            Some(&session),
+        )
+        .await;
+    assert_eq!(gone.status, StatusCode::NOT_FOUND, "{}", gone.body);
+    let added = post(
+        &app,
+        "/api/v1/mfa/totp",
+        json!({ "name": "tablet", "code": code }),
+        Some(&session),
+    )
+    .await;
+    assert_eq!(added.status, StatusCode::CREATED, "{}", added.body);
+    assert!(added.json().get("note").is_none(), "{}", added.body);
+    // The recovery code is spent once, by the request that succeeds with it.
+    let again = post(
+        &app,
+        "/api/v1/mfa/totp",
+        json!({ "name": "watch", "recovery_code": recovery }),
+        Some(&session),
+    )
+    .await;
+    assert_eq!(again.status, StatusCode::CREATED, "{}", again.body);
+    // ...and it says that it replaces "tablet", never confirmed.
+    assert!(
+        again.json()["note"]
+            .as_str()
+            .is_some_and(|n| n.contains("\"tablet\"") && n.contains("did not confirm")),
+        "{}",
+        again.body
+    );
+    let listed = app.json("GET", "/api/v1/mfa", None, Some(&session)).await;
+    assert_eq!(left(listed), 9);
 }
