@@ -141,6 +141,7 @@ fn request_types_and_settings_never_print_a_secret() {
                     uri: SecretString::new(MARKER.into()),
                     qr_svg: SecretString::new(MARKER.into()),
                     reissued: None,
+                    replaced: None,
                 }
             ),
         ),
