@@ -915,6 +915,20 @@ fn support_prints_a_reset_link_that_works_once() {
         Some(&body),
     );
     assert_eq!(status, 400);
+    assert!(
+        !String::from_utf8_lossy(&out.stderr).contains("public_origin"),
+        "no warning with public_origin set"
+    );
+    // Without public_origin the link names `listen`'s default, which is not this server:
+    // said so on stderr.
+    let out = palisade(dir.path())
+        .args(["user", "reset-link", "durable"])
+        .env_remove("PALISADE_PUBLIC_ORIGIN")
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("warning: public_origin is not set"), "{err}");
     let out = palisade(dir.path())
         .args(["user", "reset-link", "nobody"])
         .output()

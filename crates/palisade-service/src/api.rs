@@ -17,6 +17,7 @@ use crate::state::AppState;
     ),
     paths(
         crate::accounts::api::register,
+        crate::accounts::signup_web::confirm,
         crate::accounts::api::login,
         crate::accounts::api::logout,
         crate::accounts::api::me,

@@ -65,7 +65,7 @@ async fn every_answer(request: Request, next: Next) -> Response {
     // Cheap to keep (the URI shares its buffer): nothing is copied unless a handler panics.
     let method = request.method().clone();
     let uri = request.uri().clone();
-    let mut response = match std::panic::AssertUnwindSafe(next.run(request))
+    let response = match std::panic::AssertUnwindSafe(next.run(request))
         .catch_unwind()
         .await
     {
@@ -76,6 +76,7 @@ async fn every_answer(request: Request, next: Next) -> Response {
         ))
         .into_response(),
     };
+    let mut response = as_problem(response, &method, uri.path());
     if response.status() == StatusCode::SERVICE_UNAVAILABLE {
         response
             .headers_mut()
@@ -84,6 +85,73 @@ async fn every_answer(request: Request, next: Next) -> Response {
     }
     requests_counter(response.status()).increment(1);
     response
+}
+
+/// Every error is `application/problem+json`: the refusals axum writes itself (a path
+/// parameter that is not UTF-8, a method the route does not take, and the like) are plain
+/// text, and are rewritten here with a sentence saying what was wrong; their headers
+/// (`Allow`) are kept. Pages' HTML errors and the forward-auth decisions (answers to a
+/// proxy, not errors) pass as they are.
+fn as_problem(response: Response, method: &http::Method, path: &str) -> Response {
+    let status = response.status();
+    if !(status.is_client_error() || status.is_server_error()) || path.starts_with("/api/v1/authz/")
+    {
+        return response;
+    }
+    let content_type = response
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("");
+    if content_type.starts_with(palisade::http::PROBLEM_JSON)
+        || content_type.starts_with("text/html")
+    {
+        return response;
+    }
+    let (kind, title, detail) = match status {
+        StatusCode::METHOD_NOT_ALLOWED => {
+            let allowed = response
+                .headers()
+                .get(header::ALLOW)
+                .and_then(|v| v.to_str().ok())
+                .unwrap_or("")
+                .to_owned();
+            (
+                "method-not-allowed",
+                "Method not allowed",
+                format!(
+                    "This address does not take {}; it takes {allowed}.",
+                    palisade::validate::LogSafe::new(method.as_str())
+                ),
+            )
+        }
+        StatusCode::BAD_REQUEST => (
+            "invalid-path",
+            "Invalid address",
+            "A part of the address cannot be read: each must be UTF-8 text, percent-encoded where needed.".to_owned(),
+        ),
+        StatusCode::NOT_FOUND => ("not-found", "Not found", "Not found.".to_owned()),
+        StatusCode::PAYLOAD_TOO_LARGE => (
+            "too-large",
+            "Request too large",
+            "The request body is larger than this address accepts.".to_owned(),
+        ),
+        other => (
+            "http-error",
+            other.canonical_reason().unwrap_or("Error"),
+            format!("The request was refused ({}).", other.as_u16()),
+        ),
+    };
+    let (mut parts, _) = response.into_parts();
+    let problem = palisade::http::Problem::new(status, kind, title)
+        .with_detail(detail)
+        .into_response();
+    let (problem_parts, body) = problem.into_parts();
+    parts.headers.remove(header::CONTENT_LENGTH);
+    for (name, value) in &problem_parts.headers {
+        parts.headers.insert(name, value.clone());
+    }
+    Response::from_parts(parts, body)
 }
 
 /// `palisade_http_requests_total` for `status`: the usual statuses' counters are looked up
@@ -189,6 +257,7 @@ pub(crate) fn app(state: AppState, shield: ShieldConfig, with_authz: bool) -> Ro
         .merge(crate::recovery::api::router())
         .merge(crate::accounts::email_api::router())
         .merge(crate::accounts::email_pages::router())
+        .merge(crate::accounts::signup_web::router())
         .merge(crate::recovery::pages::router())
         .merge(reports)
         .route("/healthz", get(healthz))
@@ -233,6 +302,56 @@ mod tests {
             "{body}"
         );
         let fine = app.oneshot(get_path("/fine")).await.unwrap();
+        assert_eq!(fine.status(), StatusCode::OK);
+    }
+
+    /// axum's own refusals (a path parameter that is not UTF-8, a method the route does
+    /// not take) come out as problems with a sentence, keeping `Allow`.
+    #[tokio::test]
+    async fn axum_refusals_are_problems() {
+        async fn named(axum::extract::Path(name): axum::extract::Path<String>) -> String {
+            name
+        }
+        let app = Router::new()
+            .route("/things/{name}", get(named))
+            .layer(middleware::from_fn(every_answer));
+        let send = |method: &str, path: &str| {
+            app.clone().oneshot(
+                http::Request::builder()
+                    .method(method)
+                    .uri(path)
+                    .body(Body::empty())
+                    .unwrap(),
+            )
+        };
+        for (method, path, status) in [
+            ("GET", "/things/%00%ff", StatusCode::BAD_REQUEST),
+            ("DELETE", "/things/a", StatusCode::METHOD_NOT_ALLOWED),
+        ] {
+            let reply = send(method, path).await.unwrap();
+            assert_eq!(reply.status(), status, "{method} {path}");
+            assert_eq!(
+                reply.headers()[header::CONTENT_TYPE],
+                palisade::http::PROBLEM_JSON,
+                "{method} {path}"
+            );
+            if status == StatusCode::METHOD_NOT_ALLOWED {
+                assert!(
+                    reply.headers()[header::ALLOW]
+                        .to_str()
+                        .unwrap()
+                        .contains("GET")
+                );
+            }
+            let body = axum::body::to_bytes(reply.into_body(), 4096).await.unwrap();
+            let problem: serde_json::Value = serde_json::from_slice(&body).unwrap();
+            let detail = problem["detail"].as_str().unwrap();
+            assert!(
+                detail.ends_with('.') && detail.starts_with(char::is_uppercase),
+                "{detail}"
+            );
+        }
+        let fine = send("GET", "/things/a").await.unwrap();
         assert_eq!(fine.status(), StatusCode::OK);
     }
 }

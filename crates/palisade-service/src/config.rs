@@ -110,6 +110,12 @@ pub struct Config {
     /// The sender of every message (`Name <address>` or an address); default
     /// `<site_name> <noreply@localhost>`, which only the `.eml` files may use.
     pub mail_from: Option<String>,
+    /// Sign-up by mailed link: a sign-up answers 202 whether or not its address has an
+    /// account; the account is made when the link mailed to the address is used, and the
+    /// owner of an address that has one is told instead. Default: on when `smtp_host` is
+    /// set (mail reaches people), off otherwise (a development setup, where registration
+    /// answers 409 for a taken address). The username cannot be hidden either way.
+    pub signup_by_link: Option<bool>,
     /// Users must prove their address (by a link mailed at registration) before they reach
     /// anything but the page that says so.
     pub require_verified_email: bool,
@@ -163,6 +169,7 @@ const ENV_KEYS: &[&str] = &[
     "mail_from",
     "require_verified_email",
     "notify_new_sign_in",
+    "signup_by_link",
 ];
 
 impl Default for Config {
@@ -211,6 +218,7 @@ impl Default for Config {
             mail_from: None,
             require_verified_email: false,
             notify_new_sign_in: true,
+            signup_by_link: None,
             access_control: crate::authz::AccessControl::default(),
         }
     }
@@ -477,6 +485,11 @@ impl Config {
             return fail(format!("does not contain public_origin's host {host}"));
         }
         Ok(Some(domain))
+    }
+
+    /// Whether sign-ups go by mailed link (see `signup_by_link`).
+    pub fn signs_up_by_link(&self) -> bool {
+        self.signup_by_link.unwrap_or(self.smtp_host.is_some())
     }
 
     /// Whether PostgreSQL is configured.

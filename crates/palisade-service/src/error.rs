@@ -121,6 +121,17 @@ impl From<palisade::password::HashError> for AppError {
     }
 }
 
+/// A refused field, as a sentence that names it: "The username may contain only …".
+fn field_sentence(field: &str, rule: &palisade::validate::Rule) -> String {
+    let what = match field {
+        "email" => "email address".to_owned(),
+        "new_email" => "new email address".to_owned(),
+        "expires_in_days" => "expiry in days".to_owned(),
+        other => other.replace('_', " "),
+    };
+    format!("The {what} {rule}.")
+}
+
 impl AppError {
     /// The field a page shows the message beside.
     pub(crate) fn field(&self) -> Option<&str> {
@@ -143,7 +154,7 @@ impl AppError {
     /// What a person is told, on a page or in a problem's `detail`: the one message table.
     pub(crate) fn message(&self) -> String {
         match self {
-            AppError::Invalid(e) => e.rule().to_string(),
+            AppError::Invalid(e) => field_sentence(e.field(), e.rule()),
             AppError::WeakPassword(v) => v.to_string(),
             AppError::Body { .. } => "The body does not match what this endpoint accepts.".into(),
             AppError::Taken(field) => format!("This {field} is already registered."),

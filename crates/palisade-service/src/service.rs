@@ -134,6 +134,11 @@ pub async fn build_with_clock(config: &Config, clock: Clock) -> Result<Service, 
     let cookie_domain = config.cookie_domain()?;
     let mail = crate::mail::Mailer::new(config, store.clone(), clock.clone(), keyring.clone())?;
     notes.push(format!("mail goes to {}", mail.describe()));
+    if !config.signs_up_by_link() {
+        notes.push(
+            "sign-up answers 409 for an address that has an account (signup_by_link is off: no smtp_host)".into(),
+        );
+    }
     let accounts = Accounts {
         store: store.clone(),
         hashing: HashPool::new(Arc::new(hasher), config.hash_concurrency),
@@ -155,6 +160,7 @@ pub async fn build_with_clock(config: &Config, clock: Clock) -> Result<Service, 
         mail: Arc::new(mail),
         background: Default::default(),
         notify_new_sign_in: config.notify_new_sign_in,
+        signup_by_link: config.signs_up_by_link(),
         clock,
         hashes_done: Arc::new(AtomicU64::new(0)),
     };

@@ -73,6 +73,15 @@ pub(crate) enum GroupAction {
 }
 
 pub(crate) async fn run(config: Config, action: UserAction) -> Result<ExitCode, String> {
+    if matches!(action, UserAction::ResetLink { .. }) && config.public_origin.is_none() {
+        // The link is built from public_origin; without it, from `listen`, which is where
+        // this command's configuration says the service listens — not necessarily where
+        // people reach it.
+        eprintln!(
+            "warning: public_origin is not set: the link names http://{} (from listen), which may not be where the service is reached; set public_origin in the configuration the service runs with",
+            config.listen
+        );
+    }
     let admin = Admin::open(&config).await?;
     match action {
         UserAction::List => {

@@ -101,7 +101,9 @@ pub(crate) fn user_view(u: &crate::store::UserRow) -> UserView {
 }
 
 #[utoipa::path(post, path = "/api/v1/register", request_body = RegisterRequest,
-    responses((status = 201, body = UserView), (status = 409, description = "username or email taken"), (status = 422, description = "invalid field or weak password")))]
+    responses((status = 201, body = UserView, description = "the account is made (signup_by_link off)"),
+        (status = 202, body = super::signup_web::SignupView, description = "signup_by_link: the same answer whether or not the address has an account; a link goes to it (or a notice to its owner)"),
+        (status = 409, description = "username taken (and, with signup_by_link off, email taken)"), (status = 422, description = "invalid field or weak password")))]
 pub(crate) async fn register(
     State(state): State<AppState>,
     client: ClientInfo,
@@ -119,7 +121,12 @@ pub(crate) async fn register(
             &client,
         )
         .await?;
-    Ok(sensitive((StatusCode::CREATED, Json(user_view(&user)))))
+    match user {
+        super::Registered::Account(user) => {
+            Ok(sensitive((StatusCode::CREATED, Json(user_view(&user)))))
+        }
+        super::Registered::LinkSent => Ok(super::signup_web::link_sent()),
+    }
 }
 
 #[utoipa::path(post, path = "/api/v1/login", request_body = LoginRequest,

@@ -110,7 +110,7 @@ impl Accounts {
         if current_key.as_deref() == Some(new.comparison_key().as_str()) {
             return Err(ValidationError::new(
                 "new_email",
-                Rule::Charset("an address other than the account's current one"),
+                Rule::Format("must differ from the account's current address"),
             )
             .into());
         }

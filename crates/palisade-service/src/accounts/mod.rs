@@ -7,6 +7,8 @@ mod email;
 pub(crate) mod email_api;
 pub(crate) mod email_pages;
 pub(crate) mod pages;
+mod signup;
+pub(crate) mod signup_web;
 mod throttle;
 
 pub(crate) use throttle::keys;
@@ -64,9 +66,19 @@ pub(crate) struct Accounts {
     pub(crate) background: crate::background::Background,
     /// `notify_new_sign_in`.
     pub(crate) notify_new_sign_in: bool,
+    /// `signup_by_link` (as the configuration resolves it).
+    pub(crate) signup_by_link: bool,
     pub(crate) clock: Clock,
     /// Password hashes and verifications actually computed (the attack tests read it).
     pub(crate) hashes_done: Arc<AtomicU64>,
+}
+
+/// What a registration did.
+pub(crate) enum Registered {
+    /// Made the account (`signup_by_link` off).
+    Account(Box<UserRow>),
+    /// Stored the sign-up; its address gets the link (or its owner a notice).
+    LinkSent,
 }
 
 impl Accounts {
@@ -128,7 +140,7 @@ impl Accounts {
         &self,
         form: Registration,
         client: &ClientInfo,
-    ) -> Result<UserRow, AppError> {
+    ) -> Result<Registered, AppError> {
         let username = Username::parse(&form.username)?;
         let email = Email::parse(&form.email)?;
         let display_name = match form.display_name.as_deref() {
@@ -152,6 +164,17 @@ impl Accounts {
             .check(&password, &words)
             .map_err(AppError::WeakPassword)?;
         let hash = self.timed_hash(password).await?;
+        if self.signup_by_link {
+            let signup = signup::CheckedSignup {
+                username: username.as_str(),
+                email: email.as_str(),
+                email_key: &email.comparison_key(),
+                display_name: display_name.as_ref().map(DisplayName::as_str),
+                password_hash: &hash,
+            };
+            self.sign_up_by_link(signup, client).await?;
+            return Ok(Registered::LinkSent);
+        }
         // The account and the link proving its address are stored together.
         let (link_hash, mail) = self.verification_link(username.as_str(), email.as_str())?;
         let now = self.clock.now();
@@ -184,10 +207,12 @@ impl Accounts {
             None,
         )
         .await;
-        self.store
+        let user = self
+            .store
             .user_by_id(id)
             .await?
-            .ok_or_else(|| AppError::internal("user vanished after insert"))
+            .ok_or_else(|| AppError::internal("user vanished after insert"))?;
+        Ok(Registered::Account(Box::new(user)))
     }
 
     pub(crate) async fn timed_hash(&self, password: Password) -> Result<String, AppError> {

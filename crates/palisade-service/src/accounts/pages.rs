@@ -228,7 +228,8 @@ async fn register_submit(
         display_name: Some(form.display_name.clone()),
     };
     match state.accounts.register(registration, &client).await {
-        Ok(_) => see_other("/login?registered=1"),
+        Ok(super::Registered::Account(_)) => see_other("/login?registered=1"),
+        Ok(super::Registered::LinkSent) => super::signup_web::link_sent_page(&state),
         Err(error) => render(
             error.problem().status(),
             &RegisterPage {

@@ -51,6 +51,11 @@ pub(crate) mod keys {
         format!("2fa:pair:{user_id}:{client_key}")
     }
 
+    /// "Someone tried to sign up with your address" notices per account, per hour.
+    pub(crate) fn signup_notices(user_id: i64) -> String {
+        format!("notice:signup:{user_id}")
+    }
+
     /// "Someone knows your password" notices per account, per hour.
     pub(crate) fn wrong_code_notices(user_id: i64) -> String {
         format!("notice:2fa:{user_id}")

@@ -59,8 +59,8 @@ fn checked_name(name: &str) -> Result<&str, AppError> {
     } else {
         Err(palisade::validate::ValidationError::new(
             "name",
-            palisade::validate::Rule::Charset(
-                "1 to 64 letters, digits, spaces, '.', '_' or '-' (no space at either end)",
+            palisade::validate::Rule::Format(
+                "must be 1 to 64 letters, digits, spaces, '.', '_' or '-', with no space at either end",
             ),
         )
         .into())
@@ -88,7 +88,9 @@ impl ApiTokens {
         if days.is_some_and(|d| d == 0 || d > MAX_DAYS) {
             return Err(palisade::validate::ValidationError::new(
                 "expires_in_days",
-                palisade::validate::Rule::Format("between 1 and 366, or absent for no expiry"),
+                palisade::validate::Rule::Format(
+                    "must be between 1 and 366, or absent for no expiry",
+                ),
             )
             .into());
         }

@@ -120,7 +120,7 @@ fn days(text: &str) -> Result<Option<u32>, AppError> {
     text.trim().parse::<u32>().map(Some).map_err(|_| {
         palisade::validate::ValidationError::new(
             "expires_in_days",
-            palisade::validate::Rule::Format("between 1 and 366, or empty for no expiry"),
+            palisade::validate::Rule::Format("must be between 1 and 366, or empty for no expiry"),
         )
         .into()
     })

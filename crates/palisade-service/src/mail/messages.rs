@@ -157,6 +157,34 @@ impl Content {
         )
     }
 
+    pub(crate) fn signup_link(site: &str, username: &str, url: String, hours: i64) -> Self {
+        Self {
+            kind: "signup_link",
+            subject: format!("Finish signing up for {site}"),
+            heading: "Finish signing up".into(),
+            paragraphs: vec![format!(
+                "Someone asked for an account {username} on {site} with this address."
+            )],
+            action: Some(Action {
+                label: "Create the account",
+                url,
+            }),
+            after: vec![format!(
+                "The link works once, for {hours} hours. If you did not sign up, ignore this message: no account is made without it."
+            )],
+        }
+    }
+
+    pub(crate) fn signup_with_your_address(site: &str, username: &str) -> Self {
+        Self::notice(
+            "signup_with_your_address",
+            format!("Someone tried to sign up for {site} with your address"),
+            format!(
+                "Someone asked for a new account on {site} with this address, which already belongs to the account {username}. No account was made. If it was you, sign in instead, or reset your password if you forgot it. If it was not you, you need do nothing."
+            ),
+        )
+    }
+
     pub(crate) fn wrong_second_factor(
         site: &str,
         username: &str,

@@ -93,7 +93,9 @@ impl Proof {
             if code.is_some() || recovery_code.is_some() {
                 return Err(ValidationError::new(
                     "passkey",
-                    Rule::Charset("one proof: a passkey, a code or a recovery code"),
+                    Rule::Format(
+                        "must be the only proof sent: a passkey, a code or a recovery code, not several",
+                    ),
                 )
                 .into());
             }
@@ -111,7 +113,7 @@ impl Proof {
         match (code, recovery_code) {
             (Some(_), Some(_)) => Err(ValidationError::new(
                 "recovery_code",
-                Rule::Charset("either a code or a recovery code, not both"),
+                Rule::Format("cannot be sent with a code: send one or the other"),
             )
             .into()),
             (Some(c), None) => Ok(Some(Proof::Totp(c))),
@@ -186,7 +188,9 @@ fn checked_name(name: &str) -> Result<&str, AppError> {
     } else {
         Err(ValidationError::new(
             "name",
-            Rule::Charset("1 to 64 characters, no control characters, no space at either end"),
+            Rule::Format(
+                "must be 1 to 64 characters, with no control characters and no space at either end",
+            ),
         )
         .into())
     }
@@ -742,14 +746,14 @@ pub(crate) fn is_app_code(typed: &str) -> bool {
 fn malformed_code(field: &'static str) -> AppError {
     AppError::Invalid(ValidationError::new(
         field,
-        Rule::Charset("the 6 digits your authenticator app shows"),
+        Rule::Format("must be the 6 digits your authenticator app shows"),
     ))
 }
 
 fn malformed_recovery_code() -> AppError {
     AppError::Invalid(ValidationError::new(
         "recovery_code",
-        Rule::Charset("16 letters and digits, as shown (dashes optional)"),
+        Rule::Format("must be the 16 letters and digits shown (dashes may be left out)"),
     ))
 }
 

@@ -272,7 +272,9 @@ fn typed_proof(
         let credential = serde_json::from_str(&passkey).map_err(|_| {
             palisade::validate::ValidationError::new(
                 "passkey",
-                palisade::validate::Rule::Charset("a passkey's answer, as the page sends it"),
+                palisade::validate::Rule::Format(
+                    "must be a passkey's answer, as the page sends it",
+                ),
             )
         })?;
         return Ok(Some(Proof::Passkey(Box::new(credential))));

@@ -39,6 +39,9 @@ pub(crate) fn spawn_cleanup(state: &AppState) {
             if let Err(e) = store.delete_expired_email_tokens(now).await {
                 tracing::warn!(error = %e, "address link cleanup failed");
             }
+            if let Err(e) = store.delete_expired_signups(now).await {
+                tracing::warn!(error = %e, "sign-up link cleanup failed");
+            }
             let unseen = now - crate::accounts::browsers::BROWSER_DAYS * 24 * 3600;
             if let Err(e) = store.forget_browsers(unseen).await {
                 tracing::warn!(error = %e, "known browser cleanup failed");

@@ -15,6 +15,7 @@ mod postgres;
 mod revocation;
 mod second_factor;
 mod secret_hygiene;
+mod signup;
 mod smtp;
 mod sql_scan;
 mod support;

@@ -13,8 +13,17 @@ async fn pg_app(db: &PgDb) -> TestApp {
 /// Two services with their own pools and hashing threads, sharing the database, one clock
 /// and (as an operator must arrange) the keys in the data directory.
 pub(crate) async fn two_instances(db: &PgDb) -> (TestApp, TestApp) {
+    two_instances_with(db, |_| {}).await
+}
+
+/// Two instances on one database, with one configuration changed by `edit`.
+pub(crate) async fn two_instances_with(
+    db: &PgDb,
+    edit: impl Fn(&mut palisade_service::Config),
+) -> (TestApp, TestApp) {
     let dir = tempfile::tempdir().unwrap();
-    let config = test_config(dir.path(), Some(db.url.clone()));
+    let mut config = test_config(dir.path(), Some(db.url.clone()));
+    edit(&mut config);
     let (clock, hand) = palisade_service::Clock::manual(now());
     let a = TestApp::with_clock(
         config.clone(),
