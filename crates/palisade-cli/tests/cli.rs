@@ -341,6 +341,26 @@ policy = "deny"
     let (code, _, err) = run(&["authz", "check", url, "--user", "nobody"]);
     assert_eq!(code, Some(2));
     assert!(err.contains("no user named nobody"), "{err}");
+    // These rules are safe (a deny follows the subject rule): no warning.
+    let (_, _, err) = run(&["authz", "check", url]);
+    assert!(!err.contains("warning"), "{err}");
+    // A subject rule followed by a broader allow lets non-members in: warned, naming both.
+    let shadowed = dir.path().join("shadowed.toml");
+    std::fs::write(
+        &shadowed,
+        "[[access_control.rules]]\ndomain = \"app.example.com\"\nresources = [\"/admin(/.*)?\"]\nsubject = \"group:admins\"\npolicy = \"authenticated\"\n\n[[access_control.rules]]\ndomain = \"app.example.com\"\npolicy = \"authenticated\"\n",
+    )
+    .unwrap();
+    let out = palisade(dir.path())
+        .args(["authz", "check", url, "--user", "durable"])
+        .args(["--config", shadowed.to_str().unwrap()])
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("warning: access_control.rules[0] names subjects, but access_control.rules[1] lets anyone else through"),
+        "{err}"
+    );
     // A rule that cannot be read stops everything, naming it.
     std::fs::write(
         config,

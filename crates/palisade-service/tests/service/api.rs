@@ -562,6 +562,23 @@ async fn nothing_but_the_routes_is_served() {
         );
         assert!(!reply.body.contains("Index of"), "{path}");
     }
+    // What axum refuses itself is a problem too, with a sentence: a path parameter that
+    // is not UTF-8, a method a route does not take.
+    for (method, path, status) in [
+        ("POST", "/api/v1/mfa/totp/%00%ff/confirm", StatusCode::BAD_REQUEST),
+        ("DELETE", "/api/v1/me", StatusCode::METHOD_NOT_ALLOWED),
+        ("PUT", "/api/v1/register", StatusCode::METHOD_NOT_ALLOWED),
+    ] {
+        let reply = app.send(req(method, path, None, None, "127.0.0.1:7")).await;
+        assert_eq!(reply.status, status, "{method} {path}: {}", reply.body);
+        assert_eq!(
+            reply.headers.get("content-type").unwrap(),
+            "application/problem+json",
+            "{method} {path}"
+        );
+        let detail = reply.json()["detail"].as_str().unwrap().to_owned();
+        assert!(detail.ends_with('.'), "{method} {path}: {detail}");
+    }
     let trace = app.send(req("TRACE", "/", None, None, "127.0.0.1:7")).await;
     assert!(
         matches!(
