@@ -2,13 +2,16 @@
 //! let it through; palisade answers from the session and the access rules, and names the
 //! user to the app in `Remote-*` headers.
 //!
-//! `rules` decides, `target` reads the proxy's description of the original request,
-//! `return_to` judges where a login may send the browser back to, `api` holds the
-//! endpoints (one per proxy family, the same decision behind all of them).
+//! `settings` is `[access_control]` as written, `rules` decides (and `rules::shadow` finds
+//! subject rules a later rule lets anyone past), `target` reads the proxy's description of
+//! the original request as the app will read it, `return_to` judges where a login may send
+//! the browser back to, `api` holds the endpoints (one per proxy family, the same decision
+//! behind all of them; on `authz_listen` alone when it is set).
 
 pub(crate) mod api;
 mod return_to;
 mod rules;
+mod settings;
 mod target;
 
 pub(crate) use return_to::ReturnTo;

@@ -15,86 +15,13 @@ use std::net::IpAddr;
 use http::Method;
 use ipnet::IpNet;
 use regex::Regex;
-use serde::{Deserialize, Serialize};
 
 use super::target::{PathParameters, PathReading, Target};
+
+mod shadow;
+
+pub use super::settings::{AccessControl, OneOrMany, RuleConfig};
 use crate::sessions::Credential;
-
-/// `[access_control]` as written in the configuration file.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct AccessControl {
-    /// What a request no rule matches gets: `deny` (the default), `authenticated` or `bypass`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub default_policy: Option<String>,
-    /// The rules, first match wins.
-    #[serde(default)]
-    pub rules: Vec<RuleConfig>,
-    /// `;` path parameters: `refuse` (the default: such a request is refused), `strip`
-    /// (dropped before matching, as Tomcat and Spring read them) or `keep`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub path_parameters: Option<String>,
-    /// Match `resources` without regard to case, for apps that ignore it (IIS, some
-    /// Spring setups): `/ADMIN` is then `/admin` to the rules.
-    #[serde(default)]
-    pub case_insensitive_paths: bool,
-    /// Drop each path segment's trailing dots and spaces before matching, as IIS does
-    /// (`/admin.` and `/admin%20` are `/admin` there).
-    #[serde(default)]
-    pub strip_trailing_dots_and_spaces: bool,
-}
-
-/// One `[[access_control.rules]]` entry as written.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct RuleConfig {
-    /// Hosts: `app.example.com`, or `*.example.com` for every host under it (not itself).
-    pub domain: OneOrMany,
-    /// Regular expressions, each matched against the whole normalized path (never the
-    /// query: `/admin?x=1` is `/admin`).
-    #[serde(default)]
-    pub resources: Vec<String>,
-    /// Regular expressions, each matched against the whole query (without `?`; empty when
-    /// there is none); any when not given.
-    #[serde(default)]
-    pub query: Vec<String>,
-    /// HTTP methods (any when empty).
-    #[serde(default)]
-    pub methods: Vec<String>,
-    /// Client networks (CIDR or a bare address; any when empty).
-    #[serde(default)]
-    pub networks: Vec<String>,
-    /// `user:NAME` or `group:NAME`, any of them (anyone when empty).
-    #[serde(default)]
-    pub subject: OneOrMany,
-    /// `bypass`, `authenticated` or `deny`.
-    pub policy: String,
-}
-
-/// A setting given as one string or a list of them.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(untagged)]
-pub enum OneOrMany {
-    /// One value.
-    One(String),
-    /// Several.
-    Many(Vec<String>),
-}
-
-impl Default for OneOrMany {
-    fn default() -> Self {
-        Self::Many(Vec::new())
-    }
-}
-
-impl OneOrMany {
-    fn values(&self) -> &[String] {
-        match self {
-            Self::One(one) => std::slice::from_ref(one),
-            Self::Many(many) => many,
-        }
-    }
-}
 
 /// What a rule (or the default) does.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -362,35 +289,6 @@ impl AccessRules {
         &self.reading
     }
 
-    /// Rules a non-member passes straight by: a rule naming subjects, followed by a rule
-    /// (or the default policy) that lets anyone through the same requests. Rules match on
-    /// the subject too (first match), so someone outside the subject falls through to the
-    /// broader allow — the mistake the first rule was meant to prevent. One sentence each,
-    /// naming both rules.
-    pub(crate) fn warnings(&self) -> Vec<String> {
-        let mut warnings = Vec::new();
-        for (i, rule) in self.rules.iter().enumerate() {
-            if rule.subjects.is_empty() {
-                continue;
-            }
-            let next = self.rules[i + 1..]
-                .iter()
-                .enumerate()
-                .find(|(_, later)| later.subjects.is_empty() && later.covers(rule));
-            let (by, policy) = match next {
-                Some((j, later)) => (format!("access_control.rules[{}]", i + 1 + j), later.policy),
-                None => ("default_policy".to_owned(), self.default),
-            };
-            if policy != Policy::Deny {
-                warnings.push(format!(
-                    "access_control.rules[{i}] names subjects, but {by} lets anyone else through the same requests ({}): someone outside the subjects skips rules[{i}] and is let in by {by}. Put a rule with policy = \"deny\" for the same requests between them.",
-                    policy.name()
-                ));
-            }
-        }
-        warnings
-    }
-
     /// Whether any rule names a group (else a user's groups need not be read).
     pub(crate) fn uses_groups(&self) -> bool {
         self.uses_groups
@@ -444,39 +342,6 @@ impl Rule {
             return Some("networks");
         }
         None
-    }
-
-    /// Whether this rule matches at least every request `other` matches (judged from what
-    /// is written: a pattern covers another if it is the same, `.*`, or absent).
-    fn covers(&self, other: &Rule) -> bool {
-        let domains = other.domains.iter().all(|theirs| {
-            self.domains.iter().any(|ours| match (ours, theirs) {
-                (DomainPattern::Exact(a), DomainPattern::Exact(b)) => a == b,
-                (DomainPattern::Under(_), DomainPattern::Exact(b)) => ours.matches(b),
-                (DomainPattern::Under(a), DomainPattern::Under(b)) => {
-                    a == b || ours.matches(b.trim_start_matches('.'))
-                }
-                (DomainPattern::Exact(_), DomainPattern::Under(_)) => false,
-            })
-        });
-        let everything = |text: &[String]| text.iter().any(|t| t == ".*" || t == "/.*");
-        let resources = self.resources.is_empty()
-            || everything(&self.resource_text)
-            || (!other.resource_text.is_empty()
-                && other
-                    .resource_text
-                    .iter()
-                    .all(|r| self.resource_text.contains(r)));
-        let methods = self.methods.is_empty()
-            || (!other.methods.is_empty()
-                && other.methods.iter().all(|m| self.methods.contains(m)));
-        let networks = self.networks.is_empty()
-            || (!other.networks.is_empty()
-                && other
-                    .networks
-                    .iter()
-                    .all(|n| self.networks.iter().any(|ours| ours.contains(n))));
-        domains && resources && methods && networks && self.query.is_empty()
     }
 
     fn subject_matches(&self, who: Identity<'_>) -> bool {

@@ -565,7 +565,11 @@ async fn nothing_but_the_routes_is_served() {
     // What axum refuses itself is a problem too, with a sentence: a path parameter that
     // is not UTF-8, a method a route does not take.
     for (method, path, status) in [
-        ("POST", "/api/v1/mfa/totp/%00%ff/confirm", StatusCode::BAD_REQUEST),
+        (
+            "POST",
+            "/api/v1/mfa/totp/%00%ff/confirm",
+            StatusCode::BAD_REQUEST,
+        ),
         ("DELETE", "/api/v1/me", StatusCode::METHOD_NOT_ALLOWED),
         ("PUT", "/api/v1/register", StatusCode::METHOD_NOT_ALLOWED),
     ] {
