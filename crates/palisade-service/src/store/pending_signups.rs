@@ -119,17 +119,7 @@ impl Store {
         .bind(now)
         .fetch_all(&mut *tx)
         .await;
-        let id = match inserted {
-            Ok(ids) => super::only_row(ids)?,
-            Err(sqlx::Error::Database(e)) if e.is_unique_violation() => {
-                return Err(StoreError::Conflict(if e.message().contains("email") {
-                    "email"
-                } else {
-                    "username"
-                }));
-            }
-            Err(e) => return Err(e.into()),
-        };
+        let id = Self::account_inserted(inserted)?;
         tx.commit().await?;
         Ok(Some(id))
     }

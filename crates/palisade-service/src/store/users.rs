@@ -84,17 +84,7 @@ impl Store {
         .bind(now)
         .fetch_all(&mut *tx)
         .await;
-        let id = match inserted {
-            Ok(ids) => super::only_row(ids)?,
-            Err(sqlx::Error::Database(e)) if e.is_unique_violation() => {
-                return Err(StoreError::Conflict(if e.message().contains("email") {
-                    "email"
-                } else {
-                    "username"
-                }));
-            }
-            Err(e) => return Err(e.into()),
-        };
+        let id = Self::account_inserted(inserted)?;
         if let Some(Verification {
             token_hash,
             expires_at,
@@ -116,6 +106,24 @@ impl Store {
         }
         tx.commit().await?;
         Ok(id)
+    }
+
+    /// The id of an account just inserted; a unique index it hit names the field taken
+    /// (`email` or `username`), for every place that makes accounts.
+    pub(super) fn account_inserted(
+        inserted: Result<Vec<i64>, sqlx::Error>,
+    ) -> Result<i64, StoreError> {
+        match inserted {
+            Ok(ids) => super::only_row(ids),
+            Err(sqlx::Error::Database(e)) if e.is_unique_violation() => {
+                Err(StoreError::Conflict(if e.message().contains("email") {
+                    "email"
+                } else {
+                    "username"
+                }))
+            }
+            Err(e) => Err(e.into()),
+        }
     }
 
     /// The user whose username is `username` or whose email comparison key is `email_key`.
