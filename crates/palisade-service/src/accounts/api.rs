@@ -180,7 +180,8 @@ pub(crate) async fn logout(
 }
 
 /// The one account endpoint an API token may call besides the forward-auth ones.
-#[utoipa::path(get, path = "/api/v1/me", responses((status = 200, body = UserView), (status = 401)))]
+#[utoipa::path(get, path = "/api/v1/me", responses((status = 200, body = UserView), (status = 401),
+    (status = 403, description = "require_second_factor: this session, or this API token's user, has no second factor; or require_verified_email: the address is not confirmed")))]
 pub(crate) async fn me(Caller(user): Caller) -> Response {
     sensitive(Json(user_view(&user)))
 }

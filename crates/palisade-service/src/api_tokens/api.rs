@@ -66,7 +66,7 @@ pub(crate) struct CreatedToken {
 }
 
 #[utoipa::path(post, path = "/api/v1/tokens", request_body = CreateToken,
-    responses((status = 201, body = CreatedToken), (status = 403, description = "password re-entry required, or wrong"),
+    responses((status = 201, body = CreatedToken), (status = 403, description = "password re-entry required, or wrong; or a second factor: the user has one (or the site requires one) and this session did not pass it"),
         (status = 409, description = "the name is taken, or the user holds the most tokens allowed"), (status = 422)))]
 pub(crate) async fn create(
     State(state): State<AppState>,

@@ -94,6 +94,32 @@ async fn a_sign_up_does_not_tell_whether_its_address_has_an_account() {
         assert_eq!(reply.status, StatusCode::CONFLICT, "{name}: {}", reply.body);
         assert_eq!(reply.json()["field"], "username");
     }
+    // Two sign-ups for one new address: the first link used makes the account; the
+    // second finds the address taken (its holder owns the address: nothing is revealed).
+    let before = deliver(&app, &[]).await;
+    for name in ["twin1", "twin2"] {
+        let reply = app.register(name, "twins@example.com", OTHER_STRONG).await;
+        assert_eq!(reply.status, StatusCode::ACCEPTED, "{}", reply.body);
+    }
+    let mail = deliver(&app, &before).await;
+    let links: Vec<String> = mail
+        .iter()
+        .filter(|m| m.to == "twins@example.com")
+        .map(|m| m.token())
+        .collect();
+    assert_eq!(links.len(), 2, "{mail:#?}");
+    let confirm = |token: &str| {
+        app.json(
+            "POST",
+            "/api/v1/register/confirm",
+            Some(json!({ "token": token })),
+            None,
+        )
+    };
+    assert_eq!(confirm(&links[0]).await.status, StatusCode::CREATED);
+    let late = confirm(&links[1]).await;
+    assert_eq!(late.status, StatusCode::CONFLICT, "{}", late.body);
+    assert_eq!(late.json()["field"], "email", "{}", late.body);
     // The page says the same to both, too.
     for (name, email) in [
         ("page1", "owner@example.com"),
