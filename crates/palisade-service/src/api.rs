@@ -62,8 +62,9 @@ async fn openapi() -> Response {
 }
 
 /// Operations anyone may call; every other one needs a session (cookie or bearer token).
-const PUBLIC: [&str; 12] = [
+const PUBLIC: [&str; 13] = [
     "register",
+    "confirm_signup",
     "login",
     "login_second_step",
     "second_step_challenge",

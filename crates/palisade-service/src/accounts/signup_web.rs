@@ -48,7 +48,7 @@ pub(crate) struct SignupConfirmRequest {
     token: SecretString,
 }
 
-#[utoipa::path(post, path = "/api/v1/register/confirm", request_body = SignupConfirmRequest,
+#[utoipa::path(post, path = "/api/v1/register/confirm", operation_id = "confirm_signup", request_body = SignupConfirmRequest,
     responses((status = 201, body = UserView, description = "the account is made, its address proven"),
         (status = 400, description = "the link is not current: used, expired or never sent"),
         (status = 409, description = "an account took the username or the address meanwhile")))]

@@ -941,3 +941,51 @@ async fn two_factor_rules_let_through_only_sessions_begun_with_one() {
     assert_eq!(reply.status, StatusCode::OK, "{}", reply.body);
     assert_eq!(header(&reply, "remote-user"), Some("nina"));
 }
+
+/// A rule naming subjects followed by a broader allow for the same requests lets
+/// non-members in by the second: the start says so, naming both rules (and says nothing
+/// for the safe order, with a deny between them).
+#[tokio::test]
+async fn a_shadowed_subject_rule_is_told_at_start() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut config = test_config(dir.path(), None);
+    config.trusted_proxies = vec!["127.0.0.1".into()];
+    config.access_control = AccessControl {
+        rules: vec![
+            rule(&["/admin(/.*)?"], &["group:admins"], "authenticated"),
+            rule(&[], &[], "authenticated"),
+        ],
+        ..AccessControl::default()
+    };
+    let shadowed = palisade_service::build(&config).await.unwrap();
+    let warnings: Vec<&String> = shadowed
+        .notes()
+        .iter()
+        .filter(|n| n.starts_with("warning:"))
+        .collect();
+    assert_eq!(warnings.len(), 1, "{:?}", shadowed.notes());
+    assert!(
+        warnings[0].contains("access_control.rules[0]")
+            && warnings[0].contains("access_control.rules[1]"),
+        "{}",
+        warnings[0]
+    );
+    drop(shadowed);
+    let dir = tempfile::tempdir().unwrap();
+    let mut config = test_config(dir.path(), None);
+    config.trusted_proxies = vec!["127.0.0.1".into()];
+    config.access_control = AccessControl {
+        rules: vec![
+            rule(&["/admin(/.*)?"], &["group:admins"], "authenticated"),
+            rule(&["/admin(/.*)?"], &[], "deny"),
+            rule(&[], &[], "authenticated"),
+        ],
+        ..AccessControl::default()
+    };
+    let safe = palisade_service::build(&config).await.unwrap();
+    assert!(
+        !safe.notes().iter().any(|n| n.starts_with("warning:")),
+        "{:?}",
+        safe.notes()
+    );
+}
