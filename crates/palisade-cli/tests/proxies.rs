@@ -766,6 +766,8 @@ fn paths_an_app_reads_differently_are_refused(d: &Deployment, cookie: &str) {
     for target in [
         // `/admin` to a lax UTF-8 decoder, under a bypassed prefix.
         "/public/%c0%ae%c0%ae/admin",
+        // `/public/%2e%2e/admin`, then `/admin`, to an app that decodes twice.
+        "/public/%252%65%252%65/admin",
         "/public/%c0%ae%c0%ae/%c0%ae%c0%ae/admin",
         // `/admin` to Tomcat and Spring (refused by default).
         "/public/..;/admin",
