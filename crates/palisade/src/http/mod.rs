@@ -22,7 +22,9 @@
 //! # Deployment caveat
 //! Behind a reverse proxy, list it in [`TrustedProxies`]: otherwise every request looks
 //! like plain HTTP from the proxy's address. List only proxies you run: a trusted address
-//! can claim any client address and scheme.
+//! can claim any client address and scheme. Exactly one header is believed (see
+//! [`ClientAddressHeader`]); make the proxy set it from the connection, and remove the
+//! others (`Forwarded`, `X-Real-IP`), which many proxies pass through from the client.
 
 mod client;
 pub mod csp;
