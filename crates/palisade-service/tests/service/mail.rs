@@ -886,6 +886,9 @@ fn unreachable_smtp(data: &Path) -> palisade_service::Config {
         smtp_host: Some("localhost".into()),
         smtp_port: Some(port),
         mail_from: Some("accounts@example.com".into()),
+        // Registration's address link is the message these tests keep (sign-up by link,
+        // the default with SMTP, has its own tests in signup.rs).
+        signup_by_link: Some(false),
         ..test_config(data, None)
     }
 }

@@ -132,6 +132,9 @@ impl Setup {
             smtp_password_file: Some(self.dir.path().join("smtp-password")),
             smtp_ca_file: trust.then(|| self.dir.path().join("ca.pem")),
             mail_from: Some("Accounts <accounts@example.com>".into()),
+            // These tests are about the transport, and send registration's address link;
+            // sign-up by link (the default with SMTP) has its own tests (signup.rs).
+            signup_by_link: Some(false),
             ..test_config(data, None)
         }
     }
