@@ -90,11 +90,15 @@ async fn every_answer(request: Request, next: Next) -> Response {
 /// Every error is `application/problem+json`: the refusals axum writes itself (a path
 /// parameter that is not UTF-8, a method the route does not take, and the like) are plain
 /// text, and are rewritten here with a sentence saying what was wrong; their headers
-/// (`Allow`) are kept. Pages' HTML errors and the forward-auth decisions (answers to a
-/// proxy, not errors) pass as they are.
+/// (`Allow`) are kept. Pages' HTML errors, the forward-auth decisions (answers to a
+/// proxy, not errors) and a health probe's 503 (its answer to a load balancer: "database
+/// unavailable") pass as they are.
 fn as_problem(response: Response, method: &http::Method, path: &str) -> Response {
     let status = response.status();
-    if !(status.is_client_error() || status.is_server_error()) || path.starts_with("/api/v1/authz/")
+    let probe = matches!(path, "/healthz" | "/readyz") && status == StatusCode::SERVICE_UNAVAILABLE;
+    if !(status.is_client_error() || status.is_server_error())
+        || path.starts_with("/api/v1/authz/")
+        || probe
     {
         return response;
     }
