@@ -98,6 +98,7 @@ fn as_problem(response: Response, method: &http::Method, path: &str) -> Response
     let probe = matches!(path, "/healthz" | "/readyz") && status == StatusCode::SERVICE_UNAVAILABLE;
     if !(status.is_client_error() || status.is_server_error())
         || path.starts_with("/api/v1/authz/")
+        || path.starts_with("/oauth2/")
         || probe
     {
         return response;
@@ -212,6 +213,12 @@ pub(crate) fn shield_config(config: &Config) -> Result<ShieldConfig, String> {
         .csrf
         .exempt(crate::authz::api::EXT_AUTHZ_PREFIX)
         .map_err(|e| format!("configuration: {e}"))?;
+    for path in crate::oidc::api::CROSS_SITE_POSTS {
+        shield.csrf = shield
+            .csrf
+            .exempt_path(path)
+            .map_err(|e| format!("configuration: {e}"))?;
+    }
     shield.csp = CspLayer::new(CspPolicy::strict())
         .with_report_endpoint("/csp-report")
         .map_err(|e| format!("configuration: {e}"))?;
@@ -263,6 +270,7 @@ pub(crate) fn app(state: AppState, shield: ShieldConfig, with_authz: bool) -> Ro
         .merge(crate::accounts::email_pages::router())
         .merge(crate::accounts::signup_web::router())
         .merge(crate::recovery::pages::router())
+        .merge(crate::oidc::api::router())
         .merge(reports)
         .route("/healthz", get(healthz))
         .route("/readyz", get(healthz))

@@ -125,6 +125,9 @@ pub struct Config {
     /// Forward-auth rules for the apps behind a reverse proxy (`[access_control]`).
     #[serde(default)]
     pub access_control: crate::authz::AccessControl,
+    /// The OpenID Connect provider and its clients (`[oidc]`).
+    #[serde(default)]
+    pub oidc: crate::oidc::OidcSettings,
 }
 
 const ENV_KEYS: &[&str] = &[
@@ -220,6 +223,7 @@ impl Default for Config {
             notify_new_sign_in: true,
             signup_by_link: None,
             access_control: crate::authz::AccessControl::default(),
+            oidc: crate::oidc::OidcSettings::default(),
         }
     }
 }
@@ -335,6 +339,9 @@ impl Config {
         self.cookie_domain()?;
         // A rule set that cannot be read stops the start, naming the rule and the field.
         crate::authz::AccessRules::compile(&self.access_control)
+            .map_err(|e| format!("configuration: {e}"))?;
+        // So does a client that cannot be read, naming the client and the field.
+        crate::oidc::Clients::compile_config(&self.oidc, self.require_second_factor, self.require_verified_email)
             .map_err(|e| format!("configuration: {e}"))?;
         let positive = [
             ("session_idle_minutes", self.session_idle_minutes),

@@ -22,6 +22,7 @@ mod error;
 mod keys;
 mod mail;
 mod mfa;
+mod oidc;
 mod recovery;
 mod service;
 mod sessions;
@@ -34,6 +35,7 @@ pub use accounts::browsers::BROWSER_COOKIE;
 pub use authz::{AccessControl, OneOrMany, RuleConfig};
 pub use clock::{Clock, ManualClock};
 pub use config::{Config, Overrides};
+pub use oidc::{ClientSettings, OidcSettings};
 pub use service::{Service, build, build_with_clock};
 pub use sessions::{
     DOMAIN_SESSION_COOKIE, PASSKEY_SIGN_IN_COOKIE, PENDING_LOGIN_COOKIE, SESSION_COOKIE,

@@ -73,6 +73,22 @@ impl Service {
         crate::mail::spawn_sender(&self.state);
     }
 
+    /// Starts this instance's OpenID provider worker: signing-key rotation on schedule,
+    /// and back-channel logouts of ended sessions; any number of instances may run one.
+    pub fn spawn_oidc(&self) {
+        crate::oidc::spawn_worker(self.state.oidc.clone());
+    }
+
+    /// One round of the OpenID provider's worker now: keys rotated when due, ended
+    /// sessions' back-channel logouts queued and the due ones delivered (how many).
+    pub async fn oidc_round(&self) -> Result<usize, String> {
+        let oidc = &self.state.oidc;
+        if oidc.clients.any().await.map_err(|e| e.to_string())? {
+            oidc.keys.rotate_due().await.map_err(|e| e.to_string())?;
+        }
+        oidc.backchannel_round().await.map_err(|e| e.to_string())
+    }
+
     /// Sends every message the outbox holds that is due now (what the worker does on each
     /// round); returns how many went.
     pub async fn send_due_mail(&self) -> Result<usize, String> {
@@ -195,11 +211,18 @@ pub async fn build_with_clock(config: &Config, clock: Clock) -> Result<Service, 
     let webauthn = crate::mfa::passkeys::relying_party(&config.origin(), &config.site_name)
         .map_err(|e| format!("configuration: {e}"))?;
     let mfa = crate::mfa::SecondFactors::new(store.clone(), accounts.clock.clone(), webauthn);
+    let oidc = Arc::new(crate::oidc::Oidc::new(
+        config,
+        store.clone(),
+        accounts.clock.clone(),
+        keyring.clone(),
+    )?);
     let state = AppState(Arc::new(Inner {
         accounts,
         authz,
         api_tokens,
         mfa,
+        oidc,
         keyring,
         forms,
         metrics: metrics_handle(),

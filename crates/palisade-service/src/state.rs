@@ -12,6 +12,8 @@ pub(crate) struct Inner {
     pub(crate) authz: crate::authz::Authz,
     pub(crate) api_tokens: crate::api_tokens::ApiTokens,
     pub(crate) mfa: crate::mfa::SecondFactors,
+    /// The OpenID Connect provider.
+    pub(crate) oidc: Arc<crate::oidc::Oidc>,
     /// Seals vault values; the first key seals, every key opens.
     pub(crate) keyring: Arc<palisade::secret::Keyring>,
     pub(crate) forms: FormTokens,

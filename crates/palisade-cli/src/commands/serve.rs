@@ -56,6 +56,7 @@ pub(crate) async fn run(mut config: Config) -> Result<ExitCode, String> {
     let built = build(&config).await?;
     built.spawn_cleanup();
     built.spawn_mailer();
+    built.spawn_oidc();
     let limits = config.server_limits();
     let handle = Handle::new();
     let stopper = handle.clone();

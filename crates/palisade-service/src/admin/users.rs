@@ -106,7 +106,7 @@ impl Admin {
             .await
             .map_err(|e| e.to_string())?;
         let ended = store
-            .end_all_sessions(user.id)
+            .end_all_sessions(user.id, crate::clock::system_now())
             .await
             .map_err(|e| e.to_string())?;
         self.audit("user_disabled", Some((user.id, &user.username)), "cli")
@@ -148,7 +148,7 @@ impl Admin {
         let user = self.find(name).await?;
         let ended = self
             .store
-            .end_all_sessions(user.id)
+            .end_all_sessions(user.id, crate::clock::system_now())
             .await
             .map_err(|e| e.to_string())?;
         self.audit("sessions_ended", Some((user.id, &user.username)), "cli")

@@ -16,7 +16,10 @@ mod target;
 
 pub(crate) use return_to::ReturnTo;
 pub use rules::{AccessControl, OneOrMany, RuleConfig};
-pub(crate) use rules::{AccessRules, Decision, Identity, Outcome, is_group_name};
+pub(crate) use rules::{
+    AccessRules, Decision, Identity, Outcome, Policy, Subject, compile_subjects, is_group_name,
+    policy_outcome, subjects_match,
+};
 pub(crate) use target::{
     Malformed, PathParameters, PathReading, Target, is_hostname, normalize_resource,
 };

@@ -19,6 +19,7 @@ use super::target::{PathParameters, PathReading, Target};
 mod compile;
 mod shadow;
 
+pub(crate) use compile::compile_subjects;
 use compile::compile_rule;
 
 pub use super::settings::{AccessControl, OneOrMany, RuleConfig};
@@ -47,7 +48,7 @@ impl Policy {
         }
     }
 
-    fn parse(name: &str, field: &str) -> Result<Self, String> {
+    pub(crate) fn parse(name: &str, field: &str) -> Result<Self, String> {
         match name {
             "bypass" => Ok(Self::Bypass),
             "authenticated" => Ok(Self::Authenticated),
@@ -95,7 +96,7 @@ impl DomainPattern {
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
-enum Subject {
+pub(crate) enum Subject {
     User(String),
     Group(String),
 }
@@ -296,29 +297,52 @@ impl AccessRules {
     }
 
     fn decision(&self, policy: Policy, who: Option<Identity<'_>>, rule: Option<usize>) -> Decision {
-        let with_second_factor =
-            |who: Identity<'_>| who.credential == Credential::SessionWithSecondFactor;
-        let enrolment_due = |who: Identity<'_>| {
-            (self.require_second_factor && who.credential == Credential::Session)
-                || (self.require_verified_email && !who.email_verified)
-        };
-        let outcome = match (policy, who) {
-            (Policy::Bypass, _) => Outcome::Allow,
-            (Policy::Authenticated | Policy::TwoFactor, None) => Outcome::LogIn,
-            (Policy::Authenticated, Some(who)) if !enrolment_due(who) => Outcome::Allow,
-            (Policy::TwoFactor, Some(who)) if with_second_factor(who) && !enrolment_due(who) => {
-                Outcome::Allow
-            }
-            (Policy::Authenticated | Policy::TwoFactor, Some(_)) | (Policy::Deny, _) => {
-                Outcome::Deny
-            }
-        };
         Decision {
-            outcome,
+            outcome: policy_outcome(
+                policy,
+                who,
+                self.require_second_factor,
+                self.require_verified_email,
+            ),
             rule,
             policy: Some(policy),
         }
     }
+}
+
+/// What `policy` gives `who` (`None`: not logged in), under the site's requirements: the
+/// one place a policy is applied (forward-auth rules and OpenID clients alike).
+pub(crate) fn policy_outcome(
+    policy: Policy,
+    who: Option<Identity<'_>>,
+    require_second_factor: bool,
+    require_verified_email: bool,
+) -> Outcome {
+    let with_second_factor =
+        |who: Identity<'_>| who.credential == Credential::SessionWithSecondFactor;
+    let enrolment_due = |who: Identity<'_>| {
+        (require_second_factor && who.credential == Credential::Session)
+            || (require_verified_email && !who.email_verified)
+    };
+    match (policy, who) {
+        (Policy::Bypass, _) => Outcome::Allow,
+        (Policy::Authenticated | Policy::TwoFactor, None) => Outcome::LogIn,
+        (Policy::Authenticated, Some(who)) if !enrolment_due(who) => Outcome::Allow,
+        (Policy::TwoFactor, Some(who)) if with_second_factor(who) && !enrolment_due(who) => {
+            Outcome::Allow
+        }
+        (Policy::Authenticated | Policy::TwoFactor, Some(_)) | (Policy::Deny, _) => {
+            Outcome::Deny
+        }
+    }
+}
+
+/// Whether `who` is one of `subjects`.
+pub(crate) fn subjects_match(subjects: &[Subject], who: Identity<'_>) -> bool {
+    subjects.iter().any(|s| match s {
+        Subject::User(name) => name == who.username,
+        Subject::Group(group) => who.groups.iter().any(|g| g == group),
+    })
 }
 
 impl Rule {
@@ -346,10 +370,7 @@ impl Rule {
     }
 
     fn subject_matches(&self, who: Identity<'_>) -> bool {
-        self.subjects.iter().any(|s| match s {
-            Subject::User(name) => name == who.username,
-            Subject::Group(group) => who.groups.iter().any(|g| g == group),
-        })
+        subjects_match(&self.subjects, who)
     }
 }
 

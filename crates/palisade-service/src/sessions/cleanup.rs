@@ -49,6 +49,12 @@ pub(crate) fn spawn_cleanup(state: &AppState) {
             if let Err(e) = mail.forget_old().await {
                 tracing::warn!(error = %e, "outbox cleanup failed");
             }
+            if let Err(e) = store.delete_expired_oidc_rows(now).await {
+                tracing::warn!(error = %e, "OpenID provider cleanup failed");
+            }
+            if let Err(e) = store.delete_old_logouts(now - 30 * 86_400).await {
+                tracing::warn!(error = %e, "back-channel logout cleanup failed");
+            }
             // Never before the hourly second-factor allowance has run out.
             let forget_after = forget_after.max(3600);
             if let Err(e) = store.delete_stale_counters(now - forget_after).await {

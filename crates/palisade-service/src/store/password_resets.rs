@@ -104,6 +104,7 @@ impl Store {
                 .execute(&mut *tx)
                 .await?
                 .rows_affected();
+            super::revoke_grants_of_user(&mut tx, user_id, now).await?;
             Self::insert_mail(&mut tx, notice).await?;
             tx.commit().await?;
             Ok(Some(ResetDone {

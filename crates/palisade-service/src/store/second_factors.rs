@@ -349,6 +349,8 @@ impl Store {
             ] {
                 sqlx::query(sql).bind(user_id).execute(&mut *tx).await?;
             }
+            // So do apps' tokens, offline ones included.
+            super::revoke_grants_of_user(&mut tx, user_id, notice.created_at).await?;
             Self::insert_mail(&mut tx, notice).await?;
             tx.commit().await?;
             Ok::<_, StoreError>(removed)

@@ -216,15 +216,21 @@ impl Store {
         Ok(done.rows_affected())
     }
 
-    pub(crate) async fn end_all_sessions(&self, user_id: i64) -> Result<u64, StoreError> {
-        let done = self
-            .revoking(
-                sqlx::query("DELETE FROM sessions WHERE user_id = $1")
-                    .bind(user_id)
-                    .execute(&self.pool),
-            )
-            .await?;
-        Ok(done.rows_affected())
+    /// Ends every session of the user, and every app's grant (offline ones included),
+    /// in one transaction; returns how many sessions.
+    pub(crate) async fn end_all_sessions(&self, user_id: i64, now: i64) -> Result<u64, StoreError> {
+        self.revoking(async {
+            let mut tx = self.begin_write().await?;
+            let ended = sqlx::query("DELETE FROM sessions WHERE user_id = $1")
+                .bind(user_id)
+                .execute(&mut *tx)
+                .await?
+                .rows_affected();
+            super::revoke_grants_of_user(&mut tx, user_id, now).await?;
+            tx.commit().await?;
+            Ok::<_, StoreError>(ended)
+        })
+        .await
     }
 
     pub(crate) async fn delete_expired_sessions(

@@ -280,6 +280,8 @@ impl Store {
             .execute(&mut *tx)
             .await?
             .rows_affected();
+        // Apps' tokens too, offline ones included.
+        super::revoke_grants_of_user(&mut tx, id, now).await?;
         Self::insert_mail(&mut tx, notice).await?;
         tx.commit().await?;
         Ok((ended, revoked))

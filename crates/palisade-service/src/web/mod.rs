@@ -189,6 +189,19 @@ pub(crate) fn router() -> axum::Router<AppState> {
         .route("/", axum::routing::get(home))
         .route("/static/style.css", axum::routing::get(stylesheet))
         .route("/static/passkeys.js", axum::routing::get(passkeys_script))
+        .route("/static/form_post.js", axum::routing::get(form_post_script))
+}
+
+/// The OpenID provider's `form_post` answer's one line of script.
+async fn form_post_script() -> Response {
+    (
+        [
+            (header::CONTENT_TYPE, "text/javascript; charset=utf-8"),
+            (header::CACHE_CONTROL, "public, max-age=3600"),
+        ],
+        include_str!("../../static/form_post.js"),
+    )
+        .into_response()
 }
 
 #[cfg(test)]

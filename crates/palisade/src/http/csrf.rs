@@ -33,6 +33,8 @@ pub struct CsrfLayer {
     /// Path prefixes whose handlers change nothing whatever the method (a decision
     /// endpoint that a proxy asks with the original request's method).
     exempt: Arc<[String]>,
+    /// Paths exempt exactly.
+    exempt_exact: Arc<[String]>,
 }
 
 impl CsrfLayer {
@@ -58,6 +60,7 @@ impl CsrfLayer {
         Ok(Self {
             origins: origins.into(),
             exempt: Arc::from([]),
+            exempt_exact: Arc::from([]),
         })
     }
 
@@ -77,6 +80,22 @@ impl CsrfLayer {
         Ok(self)
     }
 
+    /// Exempts exactly `path` (not what lies under it): an endpoint whose handler
+    /// authenticates its caller itself or only asks the user (an OAuth token endpoint, which
+    /// other sites' pages may post to).
+    pub fn exempt_path(mut self, path: &str) -> Result<Self, ConfigError> {
+        if !path.starts_with('/') || path.len() < 2 || path.contains(['?', '#']) {
+            return Err(ConfigError::new(
+                "csrf_exempt",
+                "must be a path starting with '/', without a query",
+            ));
+        }
+        let mut exact = self.exempt_exact.to_vec();
+        exact.push(path.to_owned());
+        self.exempt_exact = exact.into();
+        Ok(self)
+    }
+
     /// Whether the request may pass.
     pub fn allows<B>(&self, req: &Request<B>) -> bool {
         if matches!(
@@ -89,6 +108,7 @@ impl CsrfLayer {
             .exempt
             .iter()
             .any(|p| req.uri().path().starts_with(p.as_str()))
+            || self.exempt_exact.iter().any(|p| req.uri().path() == p)
         {
             return true;
         }

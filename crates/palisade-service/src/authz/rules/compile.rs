@@ -65,13 +65,25 @@ pub(super) fn compile_rule(rule: &RuleConfig, at: &str, ignore_case: bool) -> Re
                 .map_err(|_| format!("{at}.networks[{i}]: {n:?} is not an address or network"))
         })
         .collect::<Result<Vec<_>, _>>()?;
-    let subjects = rule
-        .subject
-        .values()
+    let subjects = compile_subjects(rule.subject.values(), &format!("{at}.subject"))?;
+    Ok(Rule {
+        domains,
+        resources,
+        resource_text: rule.resources.clone(),
+        query,
+        methods,
+        networks,
+        subjects,
+        policy: Policy::parse(&rule.policy, &format!("{at}.policy"))?,
+    })
+}
+
+/// `user:NAME` and `group:NAME` entries, checked; an error names `field[i]`.
+pub(crate) fn compile_subjects(values: &[String], field: &str) -> Result<Vec<Subject>, String> {
+    values
         .iter()
         .enumerate()
         .map(|(i, s)| {
-            let field = format!("{at}.subject[{i}]");
             let subject = match s.split_once(':') {
                 Some(("user", name)) => palisade::validate::Username::parse(name)
                     .ok()
@@ -83,19 +95,9 @@ pub(super) fn compile_rule(rule: &RuleConfig, at: &str, ignore_case: bool) -> Re
             };
             subject.ok_or_else(|| {
                 format!(
-                    "{field}: {s:?} is not user:NAME or group:NAME (a valid username or group name)"
+                    "{field}[{i}]: {s:?} is not user:NAME or group:NAME (a valid username or group name)"
                 )
             })
         })
-        .collect::<Result<Vec<_>, _>>()?;
-    Ok(Rule {
-        domains,
-        resources,
-        resource_text: rule.resources.clone(),
-        query,
-        methods,
-        networks,
-        subjects,
-        policy: Policy::parse(&rule.policy, &format!("{at}.policy"))?,
-    })
+        .collect()
 }

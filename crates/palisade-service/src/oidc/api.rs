@@ -1,0 +1,35 @@
+//! The provider's routes. The browser's (authorize, consent, logout) are pages; the
+//! others answer apps and resource servers in OAuth's own JSON.
+
+use axum::Router;
+use axum::routing::{get, post};
+
+use crate::state::AppState;
+
+pub(crate) const AUTHORIZE: &str = "/oauth2/authorize";
+pub(crate) const TOKEN: &str = "/oauth2/token";
+pub(crate) const USERINFO: &str = "/oauth2/userinfo";
+pub(crate) const JWKS: &str = "/oauth2/jwks";
+pub(crate) const INTROSPECT: &str = "/oauth2/introspect";
+pub(crate) const REVOKE: &str = "/oauth2/revoke";
+pub(crate) const END_SESSION: &str = "/oauth2/logout";
+
+/// Paths apps post to from other origins (a browser app's own page, an `form_post` from
+/// an app's logout): their handlers authenticate the client or ask the user, and the
+/// shield's cross-site refusal would break them.
+pub(crate) const CROSS_SITE_POSTS: [&str; 6] = [AUTHORIZE, TOKEN, USERINFO, INTROSPECT, REVOKE, END_SESSION];
+
+pub(crate) fn router() -> Router<AppState> {
+    Router::new()
+        .route("/.well-known/openid-configuration", get(super::discovery::openid_configuration))
+        .route("/.well-known/oauth-authorization-server", get(super::discovery::oauth_metadata))
+        .route(JWKS, get(super::discovery::jwks))
+        .route(AUTHORIZE, get(super::authorize::authorize_get).post(super::authorize::authorize_post))
+        .route("/oauth2/consent", post(super::consent::consent_submit))
+        .route(TOKEN, post(super::token::token))
+        .route(USERINFO, get(super::userinfo::userinfo).post(super::userinfo::userinfo))
+        .route(INTROSPECT, post(super::introspect::introspect))
+        .route(REVOKE, post(super::introspect::revoke))
+        .route(END_SESSION, get(super::logout::logout_get).post(super::logout::logout_post))
+        .route("/oauth2/logout/confirm", post(super::logout::confirm_submit))
+}

@@ -1,0 +1,328 @@
+//! The OpenID provider's grants and what is issued from them: `oidc_grants`, `oidc_codes`,
+//! `oidc_refresh_tokens`, and the `jti`s of client assertions (`oidc_assertions`). Every
+//! single-use value is spent by one conditional `UPDATE` (or `INSERT`): of any number of
+//! requests in flight, one wins.
+
+use sqlx::FromRow;
+
+use super::{Store, StoreError};
+
+/// One sign-in of a user to a client.
+#[derive(Debug, Clone, FromRow)]
+pub(crate) struct GrantRow {
+    pub(crate) id: String,
+    pub(crate) client_id: String,
+    pub(crate) user_id: i64,
+    pub(crate) session_id: String,
+    pub(crate) sid: String,
+    pub(crate) offline: i64,
+    pub(crate) scope: String,
+    pub(crate) auth_time: i64,
+    pub(crate) second_factor: i64,
+    pub(crate) created_at: i64,
+}
+
+/// A code as issued (its hash is the key).
+#[derive(Clone, FromRow)]
+pub(crate) struct CodeRow {
+    pub(crate) grant_id: String,
+    pub(crate) redirect_uri: String,
+    pub(crate) code_challenge: Option<String>,
+    pub(crate) nonce: Option<String>,
+    pub(crate) expires_at: i64,
+    pub(crate) used_at: Option<i64>,
+}
+
+impl std::fmt::Debug for CodeRow {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("CodeRow")
+            .field("grant_id", &self.grant_id)
+            .finish_non_exhaustive()
+    }
+}
+
+/// What presenting a refresh token did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum RefreshUse {
+    /// Spent now: a new one may be issued for this grant.
+    Rotated(String),
+    /// Already spent: the grant is revoked (`true`: by this call).
+    Reused { grant_id: String, revoked_now: bool },
+    /// Unknown, expired, another client's, or its grant revoked.
+    Invalid,
+}
+
+/// A grant by id if it is alive: not revoked, its user not disabled, and — unless it is
+/// offline — its session current. `$1` the id, `$2` now, `$3` the idle cutoff (now − idle
+/// timeout).
+const LIVE_GRANT: &str = "SELECT g.id, g.client_id, g.user_id, g.session_id, g.sid, g.offline, g.scope, \
+      g.auth_time, g.second_factor, g.created_at \
+    FROM oidc_grants g WHERE g.id = $1 AND g.revoked_at IS NULL \
+    AND EXISTS (SELECT 1 FROM users u WHERE u.id = g.user_id AND u.disabled = 0) \
+    AND (g.offline = 1 OR EXISTS (SELECT 1 FROM sessions s WHERE s.id = g.session_id \
+         AND s.expires_at > $2 AND s.last_seen_at > $3))";
+
+impl Store {
+    /// Inserts a grant and its code, if the session that signed in is still there.
+    pub(crate) async fn insert_grant_with_code(
+        &self,
+        grant: &GrantRow,
+        code_hash: &str,
+        code: &CodeRow,
+    ) -> Result<bool, StoreError> {
+        let mut tx = self.begin_write().await?;
+        let inserted = sqlx::query(
+            "INSERT INTO oidc_grants (id, client_id, user_id, session_id, sid, offline, scope, \
+               auth_time, second_factor, created_at) \
+             SELECT $1, $2, $3, $4, $5, $6, $7, $8, $9, $10 \
+             WHERE EXISTS (SELECT 1 FROM sessions WHERE id = $4 AND user_id = $3)",
+        )
+        .bind(&grant.id)
+        .bind(&grant.client_id)
+        .bind(grant.user_id)
+        .bind(&grant.session_id)
+        .bind(&grant.sid)
+        .bind(grant.offline)
+        .bind(&grant.scope)
+        .bind(grant.auth_time)
+        .bind(grant.second_factor)
+        .bind(grant.created_at)
+        .execute(&mut *tx)
+        .await?
+        .rows_affected();
+        if inserted == 0 {
+            tx.rollback().await?;
+            return Ok(false);
+        }
+        sqlx::query(
+            "INSERT INTO oidc_codes (code_hash, grant_id, redirect_uri, code_challenge, nonce, expires_at) \
+             VALUES ($1, $2, $3, $4, $5, $6)",
+        )
+        .bind(code_hash)
+        .bind(&code.grant_id)
+        .bind(&code.redirect_uri)
+        .bind(&code.code_challenge)
+        .bind(&code.nonce)
+        .bind(code.expires_at)
+        .execute(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        Ok(true)
+    }
+
+    /// A code issued to `client_id`, whether or not it was used.
+    pub(crate) async fn code_of_client(
+        &self,
+        code_hash: &str,
+        client_id: &str,
+    ) -> Result<Option<CodeRow>, StoreError> {
+        Ok(sqlx::query_as::<_, CodeRow>(
+            "SELECT c.grant_id, c.redirect_uri, c.code_challenge, c.nonce, c.expires_at, c.used_at \
+             FROM oidc_codes c JOIN oidc_grants g ON g.id = c.grant_id \
+             WHERE c.code_hash = $1 AND g.client_id = $2",
+        )
+        .bind(code_hash)
+        .bind(client_id)
+        .fetch_optional(&self.pool)
+        .await?)
+    }
+
+    /// Spends a code; `false` when another request spent it first.
+    pub(crate) async fn spend_code(&self, code_hash: &str, now: i64) -> Result<bool, StoreError> {
+        Ok(sqlx::query(
+            "UPDATE oidc_codes SET used_at = $2 WHERE code_hash = $1 AND used_at IS NULL",
+        )
+        .bind(code_hash)
+        .bind(now)
+        .execute(&self.pool)
+        .await?
+        .rows_affected()
+            > 0)
+    }
+
+    /// The grant `id`, if it is alive at `now` (sessions idle since `idle_cutoff` are over).
+    pub(crate) async fn live_grant(
+        &self,
+        id: &str,
+        now: i64,
+        idle_cutoff: i64,
+    ) -> Result<Option<GrantRow>, StoreError> {
+        Ok(sqlx::query_as::<_, GrantRow>(LIVE_GRANT)
+        .bind(id)
+        .bind(now)
+        .bind(idle_cutoff)
+        .fetch_optional(&self.pool)
+        .await?)
+    }
+
+    /// Revokes a grant (and so everything issued from it); `true` when this call did.
+    pub(crate) async fn revoke_grant(&self, id: &str, now: i64) -> Result<bool, StoreError> {
+        Ok(sqlx::query(
+            "UPDATE oidc_grants SET revoked_at = $2 WHERE id = $1 AND revoked_at IS NULL",
+        )
+        .bind(id)
+        .bind(now)
+        .execute(&self.pool)
+        .await?
+        .rows_affected()
+            > 0)
+    }
+
+    /// The user is active in an app: their session's last use moves (at most once a
+    /// minute), as a page's request would move it.
+    pub(crate) async fn touch_grant_session(
+        &self,
+        session_id: &str,
+        now: i64,
+    ) -> Result<(), StoreError> {
+        self.revoking(
+            sqlx::query(
+                "UPDATE sessions SET last_seen_at = $2 WHERE id = $1 AND last_seen_at <= $2 - 60",
+            )
+            .bind(session_id)
+            .bind(now)
+            .execute(&self.pool),
+        )
+        .await?;
+        Ok(())
+    }
+
+    pub(crate) async fn insert_refresh_token(
+        &self,
+        token_hash: &str,
+        grant_id: &str,
+        now: i64,
+        expires_at: i64,
+    ) -> Result<(), StoreError> {
+        sqlx::query(
+            "INSERT INTO oidc_refresh_tokens (token_hash, grant_id, created_at, expires_at) \
+             VALUES ($1, $2, $3, $4)",
+        )
+        .bind(token_hash)
+        .bind(grant_id)
+        .bind(now)
+        .bind(expires_at)
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    /// Spends a refresh token of `client_id`'s: rotated, or — when it was spent before —
+    /// its whole grant revoked (RFC 9700 §4.14.2).
+    pub(crate) async fn use_refresh_token(
+        &self,
+        token_hash: &str,
+        client_id: &str,
+        now: i64,
+    ) -> Result<RefreshUse, StoreError> {
+        let spent = sqlx::query_scalar::<_, String>(
+            "UPDATE oidc_refresh_tokens SET used_at = $2 \
+             WHERE token_hash = $1 AND used_at IS NULL AND expires_at > $2 \
+               AND grant_id IN (SELECT id FROM oidc_grants WHERE client_id = $3 AND revoked_at IS NULL) \
+             RETURNING grant_id",
+        )
+        .bind(token_hash)
+        .bind(now)
+        .bind(client_id)
+        .fetch_all(&self.pool)
+        .await?;
+        if let Some(grant_id) = spent.into_iter().next() {
+            return Ok(RefreshUse::Rotated(grant_id));
+        }
+        let used = sqlx::query_scalar::<_, String>(
+            "SELECT t.grant_id FROM oidc_refresh_tokens t JOIN oidc_grants g ON g.id = t.grant_id \
+             WHERE t.token_hash = $1 AND g.client_id = $2 AND t.used_at IS NOT NULL",
+        )
+        .bind(token_hash)
+        .bind(client_id)
+        .fetch_optional(&self.pool)
+        .await?;
+        Ok(match used {
+            Some(grant_id) => {
+                let revoked_now = self.revoke_grant(&grant_id, now).await?;
+                RefreshUse::Reused {
+                    grant_id,
+                    revoked_now,
+                }
+            }
+            None => RefreshUse::Invalid,
+        })
+    }
+
+    /// The grant of a refresh token of `client_id`'s (for revocation and introspection).
+    pub(crate) async fn grant_of_refresh_token(
+        &self,
+        token_hash: &str,
+        client_id: &str,
+        now: i64,
+    ) -> Result<Option<(String, i64, i64)>, StoreError> {
+        Ok(sqlx::query_as::<_, (String, i64, i64)>(
+            "SELECT t.grant_id, t.created_at, t.expires_at FROM oidc_refresh_tokens t \
+             JOIN oidc_grants g ON g.id = t.grant_id \
+             WHERE t.token_hash = $1 AND g.client_id = $2 AND t.used_at IS NULL AND t.expires_at > $3",
+        )
+        .bind(token_hash)
+        .bind(client_id)
+        .bind(now)
+        .fetch_optional(&self.pool)
+        .await?)
+    }
+
+    /// Records a client assertion's `jti` until `expires_at`; `false` when it was seen.
+    pub(crate) async fn first_use_of_assertion(
+        &self,
+        client_id: &str,
+        jti: &str,
+        expires_at: i64,
+    ) -> Result<bool, StoreError> {
+        Ok(sqlx::query(
+            "INSERT INTO oidc_assertions (client_id, jti, expires_at) VALUES ($1, $2, $3) \
+             ON CONFLICT DO NOTHING",
+        )
+        .bind(client_id)
+        .bind(jti)
+        .bind(expires_at)
+        .execute(&self.pool)
+        .await?
+        .rows_affected()
+            > 0)
+    }
+
+    /// Deletes what can no longer be used: expired codes, refresh tokens and assertion
+    /// ids, and grants revoked or left with nothing a day ago.
+    pub(crate) async fn delete_expired_oidc_rows(&self, now: i64) -> Result<u64, StoreError> {
+        let mut deleted = 0;
+        for sql in [
+            "DELETE FROM oidc_codes WHERE expires_at <= $1 - 86400",
+            "DELETE FROM oidc_refresh_tokens WHERE expires_at <= $1 OR used_at <= $1 - 86400",
+            "DELETE FROM oidc_assertions WHERE expires_at <= $1",
+            "DELETE FROM oidc_grants WHERE logout_done = 1 AND (revoked_at <= $1 - 86400 OR \
+               (NOT EXISTS (SELECT 1 FROM oidc_refresh_tokens t WHERE t.grant_id = oidc_grants.id) \
+                AND created_at <= $1 - 86400))",
+        ] {
+            deleted += sqlx::query(sql)
+                .bind(now)
+                .execute(&self.pool)
+                .await?
+                .rows_affected();
+        }
+        Ok(deleted)
+    }
+}
+
+/// Revokes every grant of a user, inside the caller's transaction (a password change, a
+/// support factor reset, ending every session).
+pub(crate) async fn revoke_grants_of_user(
+    tx: &mut sqlx::Transaction<'static, sqlx::Any>,
+    user_id: i64,
+    now: i64,
+) -> Result<u64, sqlx::Error> {
+    Ok(sqlx::query(
+        "UPDATE oidc_grants SET revoked_at = $2 WHERE user_id = $1 AND revoked_at IS NULL",
+    )
+    .bind(user_id)
+    .bind(now)
+    .execute(&mut **tx)
+    .await?
+    .rows_affected())
+}
