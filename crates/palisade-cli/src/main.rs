@@ -67,6 +67,13 @@ enum Command {
         #[command(subcommand)]
         action: commands::mail::MailAction,
     },
+    /// The OpenID Connect provider: its clients, and secrets for the configuration file.
+    Oidc {
+        #[command(flatten)]
+        common: commands::Common,
+        #[command(subcommand)]
+        action: commands::oidc::OidcAction,
+    },
     /// Forward-auth access rules: `check` which rule decides a URL.
     Authz {
         #[command(flatten)]
@@ -126,6 +133,9 @@ fn main() -> ExitCode {
             }
             Command::Mail { common, action } => {
                 commands::mail::run(&common.config(None)?, action).await
+            }
+            Command::Oidc { common, action } => {
+                commands::oidc::run(&common.config(None)?, action).await
             }
             Command::Authz { common, action } => {
                 commands::authz::run(common.config(None)?, action).await

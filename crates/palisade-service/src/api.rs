@@ -51,7 +51,16 @@ use crate::state::AppState;
         crate::recovery::api::challenge,
         crate::accounts::email_api::resend,
         crate::accounts::email_api::change,
-        crate::accounts::email_api::confirm
+        crate::accounts::email_api::confirm,
+        crate::oidc::apps::list,
+        crate::oidc::apps::revoke,
+        crate::oidc::discovery::openid_configuration,
+        crate::oidc::discovery::oauth_metadata,
+        crate::oidc::discovery::jwks,
+        crate::oidc::token::token,
+        crate::oidc::userinfo::userinfo,
+        crate::oidc::introspect::introspect,
+        crate::oidc::introspect::revoke
     )
 )]
 pub(crate) struct ApiDoc;
@@ -131,6 +140,15 @@ pub(crate) fn document() -> serde_json::Value {
                 .as_str()
                 .unwrap_or_default()
                 .to_owned();
+            if id.starts_with("oidc_") || id.starts_with("oauth_") {
+                // OAuth's own endpoints answer in OAuth's JSON (RFC 6749 §5.2), not
+                // problems; only an outage is the service's answer.
+                let responses = operation["responses"].as_object_mut().expect("responses");
+                responses.entry("503").or_insert_with(|| {
+                    json!({"description": "the database is out of reach", "content": problem.clone()})
+                });
+                continue;
+            }
             let has_body = operation.get("requestBody").is_some();
             let names_a_secret = operation
                 .get("parameters")

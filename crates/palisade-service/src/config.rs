@@ -341,8 +341,12 @@ impl Config {
         crate::authz::AccessRules::compile(&self.access_control)
             .map_err(|e| format!("configuration: {e}"))?;
         // So does a client that cannot be read, naming the client and the field.
-        crate::oidc::Clients::compile_config(&self.oidc, self.require_second_factor, self.require_verified_email)
-            .map_err(|e| format!("configuration: {e}"))?;
+        crate::oidc::Clients::compile_config(
+            &self.oidc,
+            self.require_second_factor,
+            self.require_verified_email,
+        )
+        .map_err(|e| format!("configuration: {e}"))?;
         let positive = [
             ("session_idle_minutes", self.session_idle_minutes),
             ("session_absolute_minutes", self.session_absolute_minutes),

@@ -30,6 +30,13 @@ pub(crate) enum KeysAction {
     Status,
     /// Add a new pepper version, used for new hashes and on each user's next login.
     RotatePepper,
+    /// Start new OpenID signing keys: published now, signing in an hour (while every
+    /// cache of the key set learns them); the old keys stay published until their tokens
+    /// expire. `--now`: sign with the new keys at once and withdraw the old ones (a leak).
+    RotateSigning {
+        #[arg(long)]
+        now: bool,
+    },
 }
 
 pub(crate) async fn run_keys(config: &Config, action: KeysAction) -> Result<ExitCode, String> {
@@ -64,6 +71,20 @@ pub(crate) async fn run_keys(config: &Config, action: KeysAction) -> Result<Exit
         },
         KeysAction::Reencrypt { batch } => reencrypt(config, batch).await?,
         KeysAction::Status => status(&Admin::open(config).await?).await?,
+        KeysAction::RotateSigning { now } => {
+            let made = Admin::open(config).await?.rotate_signing_keys(now).await?;
+            if now {
+                println!(
+                    "new signing keys ({}) sign now; the old ones are withdrawn (instances pick this up within 10 s)",
+                    made.join(", ")
+                );
+            } else {
+                println!(
+                    "new signing keys ({}) are published and sign in an hour",
+                    made.join(", ")
+                );
+            }
+        }
         KeysAction::RotatePepper => {
             let next = admin::rotate_pepper(config)?;
             println!(

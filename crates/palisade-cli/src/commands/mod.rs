@@ -6,6 +6,7 @@ pub(crate) mod authz;
 pub(crate) mod csp;
 pub(crate) mod keys;
 pub(crate) mod mail;
+pub(crate) mod oidc;
 pub(crate) mod scan;
 pub(crate) mod secret;
 pub(crate) mod serve;

@@ -60,6 +60,8 @@ struct AccountPage<'a> {
     email: &'a str,
     email_verified: bool,
     sessions: Vec<SessionLine>,
+    /// Apps with access (OpenID clients the user consented to).
+    apps: Vec<crate::oidc::apps::AppAccess>,
     csrf: String,
     notice: Option<&'a str>,
     errors: FormErrors,
@@ -69,6 +71,10 @@ struct AccountPage<'a> {
 struct Notice {
     registered: Option<String>,
     reset: Option<String>,
+    /// `login`: the form even for a signed-in user (an app asked for a fresh sign-in).
+    prompt: Option<String>,
+    /// The account an app expects (OpenID's `login_hint`), put in the form.
+    login_hint: Option<String>,
 }
 
 /// The way back after signing in: the query's one `rd`, if the rules of `return_to`
@@ -91,9 +97,15 @@ async fn login_page(
     RawQuery(query): RawQuery,
 ) -> Response {
     let rd = return_to(&state, query.as_deref());
-    if auth.is_some() {
+    let fresh = q.prompt.as_deref() == Some("login");
+    if auth.is_some() && !fresh {
         return see_other(rd.as_deref().unwrap_or("/account"));
     }
+    let identifier = match (&auth, &q.login_hint) {
+        (Some(auth), _) => auth.user.username.clone(),
+        (None, Some(hint)) if hint.chars().count() <= 254 => hint.clone(),
+        _ => String::new(),
+    };
     let errors = FormErrors {
         general: match (q.registered, q.reset) {
             (Some(_), _) => Some("Your account is ready: sign in.".to_owned()),
@@ -107,7 +119,7 @@ async fn login_page(
         &LoginPage {
             site_name: &state.accounts.site_name,
             passkey_nonce: passkey_nonce(&state, &nonce),
-            identifier: "",
+            identifier: &identifier,
             rd: rd.as_deref(),
             errors,
         },
@@ -265,6 +277,10 @@ pub(super) async fn account_view(
             user_agent: s.user_agent,
         })
         .collect();
+    let apps = match state.oidc.apps_of(auth.user.id).await {
+        Ok(apps) => apps,
+        Err(e) => return e.into_response(),
+    };
     render(
         status,
         &AccountPage {
@@ -278,6 +294,7 @@ pub(super) async fn account_view(
             email: &auth.user.email,
             email_verified: auth.user.email_verified_at.is_some(),
             sessions,
+            apps,
             csrf: state.forms.token(auth.session.id.as_bytes()),
             notice,
             errors,
@@ -304,6 +321,7 @@ async fn account(
         ),
         Some("session") => Some("Session ended."),
         Some("others") => Some("Every other session was signed out."),
+        Some("app") => Some("The app's access is revoked: every token it held for you has ended."),
         _ => None,
     };
     account_view(&state, &auth, StatusCode::OK, notice, FormErrors::default()).await

@@ -273,6 +273,32 @@ impl Admin {
             batches += 1;
             progress(report.done, total);
         }
+        // Then the OpenID provider's signing keys (a handful: all at once).
+        if max_batches.is_none_or(|m| batches < m) {
+            let rows = self
+                .store
+                .signing_keys_to_reseal(&current)
+                .await
+                .map_err(|e| e.to_string())?;
+            for row in rows {
+                let aad = crate::oidc::signing_key_aad(&row.alg, row.generation);
+                match ring.reseal(&row.private_sealed, &aad) {
+                    Ok(new) => {
+                        report.done += self
+                            .store
+                            .reseal_signing_key(&row.kid, &row.private_sealed, &new)
+                            .await
+                            .map_err(|e| e.to_string())?;
+                    }
+                    Err(e) => {
+                        report
+                            .failed
+                            .push((0, format!("signing key {}", row.kid), e.to_string()))
+                    }
+                }
+            }
+            progress(report.done, total);
+        }
         Ok(report)
     }
 }

@@ -6,6 +6,7 @@
 mod authz;
 mod import;
 mod keys;
+mod oidc;
 mod users;
 
 pub use authz::AuthzReport;
@@ -13,6 +14,7 @@ pub use import::{ImportReport, ImportRow, NumberedRow, read_import_file};
 pub use keys::{
     KeyStatus, ReencryptReport, Retired, keyring, new_key_file, rotate_key, rotate_pepper,
 };
+pub use oidc::{ClientSummary, new_client_secret};
 pub use users::{SecondFactorList, UserSummary};
 
 use crate::config::Config;

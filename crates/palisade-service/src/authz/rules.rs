@@ -19,8 +19,8 @@ use super::target::{PathParameters, PathReading, Target};
 mod compile;
 mod shadow;
 
-pub(crate) use compile::compile_subjects;
 use compile::compile_rule;
+pub(crate) use compile::compile_subjects;
 
 pub use super::settings::{AccessControl, OneOrMany, RuleConfig};
 use crate::sessions::Credential;
@@ -331,9 +331,7 @@ pub(crate) fn policy_outcome(
         (Policy::TwoFactor, Some(who)) if with_second_factor(who) && !enrolment_due(who) => {
             Outcome::Allow
         }
-        (Policy::Authenticated | Policy::TwoFactor, Some(_)) | (Policy::Deny, _) => {
-            Outcome::Deny
-        }
+        (Policy::Authenticated | Policy::TwoFactor, Some(_)) | (Policy::Deny, _) => Outcome::Deny,
     }
 }
 

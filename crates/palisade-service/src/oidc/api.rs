@@ -17,19 +17,47 @@ pub(crate) const END_SESSION: &str = "/oauth2/logout";
 /// Paths apps post to from other origins (a browser app's own page, an `form_post` from
 /// an app's logout): their handlers authenticate the client or ask the user, and the
 /// shield's cross-site refusal would break them.
-pub(crate) const CROSS_SITE_POSTS: [&str; 6] = [AUTHORIZE, TOKEN, USERINFO, INTROSPECT, REVOKE, END_SESSION];
+pub(crate) const CROSS_SITE_POSTS: [&str; 6] =
+    [AUTHORIZE, TOKEN, USERINFO, INTROSPECT, REVOKE, END_SESSION];
 
 pub(crate) fn router() -> Router<AppState> {
     Router::new()
-        .route("/.well-known/openid-configuration", get(super::discovery::openid_configuration))
-        .route("/.well-known/oauth-authorization-server", get(super::discovery::oauth_metadata))
+        .route(
+            "/.well-known/openid-configuration",
+            get(super::discovery::openid_configuration),
+        )
+        .route(
+            "/.well-known/oauth-authorization-server",
+            get(super::discovery::oauth_metadata),
+        )
         .route(JWKS, get(super::discovery::jwks))
-        .route(AUTHORIZE, get(super::authorize::authorize_get).post(super::authorize::authorize_post))
+        .route(
+            AUTHORIZE,
+            get(super::authorize::authorize_get).post(super::authorize::authorize_post),
+        )
         .route("/oauth2/consent", post(super::consent::consent_submit))
         .route(TOKEN, post(super::token::token))
-        .route(USERINFO, get(super::userinfo::userinfo).post(super::userinfo::userinfo))
+        .route(
+            USERINFO,
+            get(super::userinfo::userinfo).post(super::userinfo::userinfo),
+        )
         .route(INTROSPECT, post(super::introspect::introspect))
         .route(REVOKE, post(super::introspect::revoke))
-        .route(END_SESSION, get(super::logout::logout_get).post(super::logout::logout_post))
-        .route("/oauth2/logout/confirm", post(super::logout::confirm_submit))
+        .route(
+            END_SESSION,
+            get(super::logout::logout_get).post(super::logout::logout_post),
+        )
+        .route(
+            "/oauth2/logout/confirm",
+            post(super::logout::confirm_submit),
+        )
+        .route("/api/v1/account/apps", get(super::apps::list))
+        .route(
+            "/api/v1/account/apps/{client_id}",
+            axum::routing::delete(super::apps::revoke),
+        )
+        .route(
+            "/account/apps/{client_id}/revoke",
+            post(super::apps::revoke_submit),
+        )
 }

@@ -47,7 +47,11 @@ pub(super) async fn authorize_post(
     body: Bytes,
 ) -> Response {
     let Ok(text) = std::str::from_utf8(&body) else {
-        return super::error::error_page(&state.accounts.site_name, StatusCode::BAD_REQUEST, "The app's request is not valid: its form is not UTF-8 text.");
+        return super::error::error_page(
+            &state.accounts.site_name,
+            StatusCode::BAD_REQUEST,
+            "The app's request is not valid: its form is not UTF-8 text.",
+        );
     };
     authorize(&state, auth, &headers, &nonce, pairs(text)).await
 }
@@ -117,7 +121,10 @@ pub(super) async fn decide(
     };
     if !consented && req.needs_fresh_login(auth.session.last_auth_at, now) {
         if req.prompt.none {
-            return Err(to_client("login_required", "the sign-in is older than max_age"));
+            return Err(to_client(
+                "login_required",
+                "the sign-in is older than max_age",
+            ));
         }
         return Ok(login(true));
     }
@@ -139,7 +146,10 @@ pub(super) async fn decide(
     };
     if !client.admits(who) {
         if req.prompt.none {
-            return Err(to_client("access_denied", "this user may not use this client"));
+            return Err(to_client(
+                "access_denied",
+                "this user may not use this client",
+            ));
         }
         return Ok(Step::Respond(denied_page(state, req)));
     }
@@ -150,7 +160,10 @@ pub(super) async fn decide(
         });
         if !covered || req.prompt.consent {
             if req.prompt.none {
-                return Err(to_client("consent_required", "the user has not consented to this client"));
+                return Err(to_client(
+                    "consent_required",
+                    "the user has not consented to this client",
+                ));
             }
             return Ok(Step::Consent(auth.clone()));
         }
@@ -176,7 +189,11 @@ pub(super) async fn decide(
         expires_at: now + CODE_SECS,
         used_at: None,
     };
-    if !oidc.store.insert_grant_with_code(&grant, &secret_hash(&code), &row).await? {
+    if !oidc
+        .store
+        .insert_grant_with_code(&grant, &secret_hash(&code), &row)
+        .await?
+    {
         // The session ended meanwhile.
         return Ok(login(false));
     }
@@ -185,11 +202,27 @@ pub(super) async fn decide(
 
 /// The page a user the client's rule refuses sees; its link tells the app `access_denied`.
 fn denied_page(state: &AppState, req: &AuthRequest) -> Response {
-    let back = reply_url(&state.oidc, &req.reply, &[("error", "access_denied".to_owned()), ("error_description", "this user may not use this client".to_owned())]);
+    let back = reply_url(
+        &state.oidc,
+        &req.reply,
+        &[
+            ("error", "access_denied".to_owned()),
+            (
+                "error_description",
+                "this user may not use this client".to_owned(),
+            ),
+        ],
+    );
     let message = if req.client.wants_second_factor() {
-        format!("{} asks for a sign-in with a second factor. Sign out, then sign in again with your second factor (or add one to your account first).", req.client.name)
+        format!(
+            "{} asks for a sign-in with a second factor. Sign out, then sign in again with your second factor (or add one to your account first).",
+            req.client.name
+        )
     } else {
-        format!("Your account is not allowed to use {}. Ask the site's administrators if you need it.", req.client.name)
+        format!(
+            "Your account is not allowed to use {}. Ask the site's administrators if you need it.",
+            req.client.name
+        )
     };
     crate::web::render(
         StatusCode::FORBIDDEN,
@@ -208,10 +241,17 @@ pub(super) fn refused(state: &AppState, refusal: Refusal, nonce: &CspNonce) -> R
         Refusal::Page(message) => {
             super::error::error_page(&state.accounts.site_name, StatusCode::BAD_REQUEST, &message)
         }
-        Refusal::ToClient { reply, error, description } => answer(
+        Refusal::ToClient {
+            reply,
+            error,
+            description,
+        } => answer(
             &state.oidc,
             &reply,
-            &[("error", error.to_owned()), ("error_description", description)],
+            &[
+                ("error", error.to_owned()),
+                ("error_description", description),
+            ],
             &HeaderMap::new(),
             nonce,
         ),
@@ -231,7 +271,11 @@ fn reply_url(oidc: &Oidc, reply: &Reply, fields: &[(&str, String)]) -> String {
     url
 }
 
-fn all_fields<'a>(oidc: &Oidc, reply: &Reply, fields: &[(&'a str, String)]) -> Vec<(&'a str, String)> {
+fn all_fields<'a>(
+    oidc: &Oidc,
+    reply: &Reply,
+    fields: &[(&'a str, String)],
+) -> Vec<(&'a str, String)> {
     let mut all = fields.to_vec();
     if let Some(state) = &reply.state {
         all.push(("state", state.clone()));

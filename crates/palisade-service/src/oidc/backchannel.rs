@@ -28,7 +28,9 @@ const EVENT: &str = "http://schemas.openid.net/event/backchannel-logout";
 
 /// Seconds before the `attempts`th retry: 30 s doubling to an hour.
 fn backoff(attempts: i64) -> i64 {
-    30i64.saturating_mul(1 << (attempts - 1).clamp(0, 7)).min(3600)
+    30i64
+        .saturating_mul(1 << (attempts - 1).clamp(0, 7))
+        .min(3600)
 }
 
 /// The provider's worker: back-channel logouts every `SWEEP_EVERY`, and the signing keys'
@@ -47,7 +49,9 @@ pub(crate) fn spawn_worker(oidc: Arc<Oidc>) {
                         }
                     }
                     Ok(false) => {}
-                    Err(e) => tracing::warn!(error = %e, "signing key rotation: clients unreadable"),
+                    Err(e) => {
+                        tracing::warn!(error = %e, "signing key rotation: clients unreadable")
+                    }
                 }
             }
             if let Err(e) = oidc.backchannel_round().await {
@@ -73,18 +77,28 @@ impl Oidc {
             .collect();
         let now = self.clock.now();
         self.store
-            .queue_logouts_of_ended_sessions(
-                now,
-                self.idle_cutoff(now),
-                |client| listening.contains(client),
-            )
+            .queue_logouts_of_ended_sessions(now, self.idle_cutoff(now), |client| {
+                listening.contains(client)
+            })
             .await?;
-        let due = self.store.take_due_logouts(now, now + LEASE_SECS, 20).await?;
+        let due = self
+            .store
+            .take_due_logouts(now, now + LEASE_SECS, 20)
+            .await?;
         let mut delivered = 0;
         for logout in due {
             let client = self.clients.get(&logout.client_id).await?;
-            let Some((client, uri)) = client.and_then(|c| c.backchannel_logout_uri.clone().map(|u| (c, u))) else {
-                self.store.logout_failed(&logout.id, now, None, "the client is gone, or has no back-channel URI").await?;
+            let Some((client, uri)) =
+                client.and_then(|c| c.backchannel_logout_uri.clone().map(|u| (c, u)))
+            else {
+                self.store
+                    .logout_failed(
+                        &logout.id,
+                        now,
+                        None,
+                        "the client is gone, or has no back-channel URI",
+                    )
+                    .await?;
                 continue;
             };
             let sub = self.subject(&client, logout.user_id).await?;
@@ -99,12 +113,23 @@ impl Oidc {
                 "events": { EVENT: {} },
             });
             let key = self.keys.signer(client.signing_alg).await?;
-            let token = key.key.sign("logout+jwt", &claims).map_err(|e| AppError::internal(format_args!("{e}")))?;
-            let sent = self.http.post(&uri).form(&[("logout_token", token.as_str())]).send().await;
+            let token = key
+                .key
+                .sign("logout+jwt", &claims)
+                .map_err(|e| AppError::internal(format_args!("{e}")))?;
+            let sent = self
+                .http
+                .post(&uri)
+                .form(&[("logout_token", token.as_str())])
+                .send()
+                .await;
             let failure = match sent {
                 Ok(answer) if answer.status().is_success() => None,
                 Ok(answer) => Some(format!("the app answered {}", answer.status())),
-                Err(e) => Some(format!("could not reach the app: {}", palisade::validate::LogSafe::new(&e.to_string()))),
+                Err(e) => Some(format!(
+                    "could not reach the app: {}",
+                    palisade::validate::LogSafe::new(&e.to_string())
+                )),
             };
             match failure {
                 None => {
@@ -112,9 +137,12 @@ impl Oidc {
                     delivered += 1;
                 }
                 Some(error) => {
-                    let next = (now - logout.created_at < GIVE_UP_AFTER).then(|| now + backoff(logout.attempts));
+                    let next = (now - logout.created_at < GIVE_UP_AFTER)
+                        .then(|| now + backoff(logout.attempts));
                     tracing::warn!(client = %client.id, %error, retry = next.is_some(), "back-channel logout not delivered");
-                    self.store.logout_failed(&logout.id, now, next, &error).await?;
+                    self.store
+                        .logout_failed(&logout.id, now, next, &error)
+                        .await?;
                 }
             }
         }

@@ -37,10 +37,16 @@ pub(super) struct Params(pub(super) Vec<(String, String)>);
 impl Params {
     /// The one value of `name`; a repeated parameter is refused.
     pub(super) fn get(&self, name: &str) -> Result<Option<&str>, OAuthError> {
-        let mut found = self.0.iter().filter(|(k, _)| k == name).map(|(_, v)| v.as_str());
+        let mut found = self
+            .0
+            .iter()
+            .filter(|(k, _)| k == name)
+            .map(|(_, v)| v.as_str());
         let first = found.next();
         if found.next().is_some() {
-            return Err(OAuthError::invalid_request(format!("{name} is given more than once")));
+            return Err(OAuthError::invalid_request(format!(
+                "{name} is given more than once"
+            )));
         }
         Ok(first.filter(|v| !v.is_empty()))
     }
@@ -51,7 +57,10 @@ impl Params {
             .get(header::CONTENT_TYPE)
             .and_then(|v| v.to_str().ok())
             .and_then(|v| v.split(';').next())
-            .is_some_and(|v| v.trim().eq_ignore_ascii_case("application/x-www-form-urlencoded"));
+            .is_some_and(|v| {
+                v.trim()
+                    .eq_ignore_ascii_case("application/x-www-form-urlencoded")
+            });
         if !form {
             return Err(OAuthError::invalid_request(
                 "send the parameters as application/x-www-form-urlencoded",
@@ -65,9 +74,18 @@ impl Params {
 
 /// What a request presented.
 enum Presented {
-    Secret { id: String, secret: String, basic: bool },
-    Assertion { id: Option<String>, assertion: String },
-    Nothing { id: String },
+    Secret {
+        id: String,
+        secret: String,
+        basic: bool,
+    },
+    Assertion {
+        id: Option<String>,
+        assertion: String,
+    },
+    Nothing {
+        id: String,
+    },
 }
 
 fn presented(headers: &HeaderMap, params: &Params) -> Result<Presented, OAuthError> {
@@ -77,7 +95,10 @@ fn presented(headers: &HeaderMap, params: &Params) -> Result<Presented, OAuthErr
             let text = value.to_str().unwrap_or("");
             let (scheme, rest) = text.split_once(' ').unwrap_or((text, ""));
             if !scheme.eq_ignore_ascii_case("basic") {
-                return Err(client_error("use HTTP Basic or the form to authenticate the client", true));
+                return Err(client_error(
+                    "use HTTP Basic or the form to authenticate the client",
+                    true,
+                ));
             }
             let decoded = STANDARD
                 .decode(rest.trim())
@@ -101,27 +122,48 @@ fn presented(headers: &HeaderMap, params: &Params) -> Result<Presented, OAuthErr
     let body_secret = params.get("client_secret")?;
     let assertion = params.get("client_assertion")?;
     let assertion_type = params.get("client_assertion_type")?;
-    let methods = usize::from(basic.is_some()) + usize::from(body_secret.is_some()) + usize::from(assertion.is_some());
+    let methods = usize::from(basic.is_some())
+        + usize::from(body_secret.is_some())
+        + usize::from(assertion.is_some());
     if methods > 1 {
-        return Err(OAuthError::invalid_request("use exactly one way to authenticate the client"));
+        return Err(OAuthError::invalid_request(
+            "use exactly one way to authenticate the client",
+        ));
     }
     if let Some((id, secret)) = basic {
         if body_id.is_some_and(|b| b != id) {
-            return Err(client_error("client_id differs from the Basic credentials' client", true));
+            return Err(client_error(
+                "client_id differs from the Basic credentials' client",
+                true,
+            ));
         }
-        return Ok(Presented::Secret { id, secret, basic: true });
+        return Ok(Presented::Secret {
+            id,
+            secret,
+            basic: true,
+        });
     }
     if let Some(secret) = body_secret {
         let id = body_id.ok_or_else(|| client_error("client_id is missing", false))?;
-        return Ok(Presented::Secret { id: id.to_owned(), secret: secret.to_owned(), basic: false });
+        return Ok(Presented::Secret {
+            id: id.to_owned(),
+            secret: secret.to_owned(),
+            basic: false,
+        });
     }
     if let Some(assertion) = assertion {
         if assertion_type != Some(ASSERTION_TYPE) {
-            return Err(OAuthError::invalid_request(format!("client_assertion_type must be {ASSERTION_TYPE}")));
+            return Err(OAuthError::invalid_request(format!(
+                "client_assertion_type must be {ASSERTION_TYPE}"
+            )));
         }
-        return Ok(Presented::Assertion { id: body_id.map(str::to_owned), assertion: assertion.to_owned() });
+        return Ok(Presented::Assertion {
+            id: body_id.map(str::to_owned),
+            assertion: assertion.to_owned(),
+        });
     }
-    let id = body_id.ok_or_else(|| client_error("authenticate the client (client_id is missing)", false))?;
+    let id = body_id
+        .ok_or_else(|| client_error("authenticate the client (client_id is missing)", false))?;
     Ok(Presented::Nothing { id: id.to_owned() })
 }
 
@@ -132,7 +174,10 @@ fn client_error(description: &str, basic: bool) -> OAuthError {
 }
 
 fn throttled(retry_after: u64) -> OAuthError {
-    let mut e = OAuthError::new("slow_down", "too many failed client authentications: wait before trying again");
+    let mut e = OAuthError::new(
+        "slow_down",
+        "too many failed client authentications: wait before trying again",
+    );
     e.status = http::StatusCode::TOO_MANY_REQUESTS;
     e.retry_after = Some(retry_after.max(1));
     e
@@ -154,11 +199,17 @@ pub(super) async fn authenticate(
             let sub = unverified_claim(assertion, "sub");
             match (id, sub) {
                 (Some(id), Some(sub)) if *id != sub => {
-                    return Err(client_error("client_id differs from the assertion's subject", false).into());
+                    return Err(client_error(
+                        "client_id differs from the assertion's subject",
+                        false,
+                    )
+                    .into());
                 }
                 (_, Some(sub)) => (sub, false),
                 (Some(id), None) => (id.clone(), false),
-                (None, None) => return Err(client_error("the assertion names no client", false).into()),
+                (None, None) => {
+                    return Err(client_error("the assertion names no client", false).into());
+                }
             }
         }
     };
@@ -178,11 +229,15 @@ pub(super) async fn authenticate(
         match counted.await {
             Err(e) => EndpointError::from(e),
             Ok((address, pair, client)) => {
-                let over = [(address, ADDRESS_LIMIT), (pair, PAIR_LIMIT), (client, CLIENT_LIMIT)]
-                    .into_iter()
-                    .filter(|(c, limit)| c.failures > *limit)
-                    .map(|(c, _)| (c.at + WINDOW - now).max(1) as u64)
-                    .max();
+                let over = [
+                    (address, ADDRESS_LIMIT),
+                    (pair, PAIR_LIMIT),
+                    (client, CLIENT_LIMIT),
+                ]
+                .into_iter()
+                .filter(|(c, limit)| c.failures > *limit)
+                .map(|(c, _)| (c.at + WINDOW - now).max(1) as u64)
+                .max();
                 match over {
                     Some(wait) => throttled(wait).into(),
                     None => client_error(description, basic).into(),
@@ -227,7 +282,8 @@ pub(super) async fn authenticate(
 fn unverified_claim(token: &str, name: &str) -> Option<String> {
     use base64::engine::general_purpose::URL_SAFE_NO_PAD;
     let payload = token.split('.').nth(1)?;
-    let claims: serde_json::Value = serde_json::from_slice(&URL_SAFE_NO_PAD.decode(payload).ok()?).ok()?;
+    let claims: serde_json::Value =
+        serde_json::from_slice(&URL_SAFE_NO_PAD.decode(payload).ok()?).ok()?;
     claims[name].as_str().map(str::to_owned)
 }
 
@@ -246,9 +302,10 @@ fn check_assertion(
     let token_endpoint = oidc.url(super::api::TOKEN);
     let audience_ok = match &claims["aud"] {
         serde_json::Value::String(aud) => *aud == oidc.issuer || *aud == token_endpoint,
-        serde_json::Value::Array(auds) => auds
-            .iter()
-            .any(|a| a.as_str().is_some_and(|a| a == oidc.issuer || a == token_endpoint)),
+        serde_json::Value::Array(auds) => auds.iter().any(|a| {
+            a.as_str()
+                .is_some_and(|a| a == oidc.issuer || a == token_endpoint)
+        }),
         _ => false,
     };
     let exp = claims["exp"].as_i64()?;
@@ -259,6 +316,8 @@ fn check_assertion(
         && exp > now
         && exp <= now + MAX_ASSERTION_SECS
         && iat_ok;
-    let jti = claims["jti"].as_str().filter(|j| !j.is_empty() && j.len() <= 256)?;
+    let jti = claims["jti"]
+        .as_str()
+        .filter(|j| !j.is_empty() && j.len() <= 256)?;
     ok.then(|| (jti.to_owned(), exp))
 }

@@ -57,10 +57,6 @@ pub(crate) struct Client {
 }
 
 impl Client {
-    pub(crate) fn is_public(&self) -> bool {
-        matches!(self.auth, ClientAuth::None)
-    }
-
     /// Whether `secret` is this client's (constant time).
     pub(crate) fn secret_matches(&self, secret: &str) -> bool {
         match &self.auth {
@@ -113,7 +109,8 @@ impl Client {
 /// Where `url` may be a redirect target: an absolute `https` URL (`http` on a loopback
 /// host, for development and native apps), without userinfo or fragment.
 fn check_uri(url: &str, field: &str) -> Result<String, String> {
-    let parsed = url::Url::parse(url).map_err(|e| format!("{field}: {url:?} is not an absolute URL ({e})"))?;
+    let parsed = url::Url::parse(url)
+        .map_err(|e| format!("{field}: {url:?} is not an absolute URL ({e})"))?;
     let loopback = match parsed.host() {
         Some(url::Host::Domain(d)) => d == "localhost",
         Some(url::Host::Ipv4(a)) => a.is_loopback(),
@@ -122,16 +119,22 @@ fn check_uri(url: &str, field: &str) -> Result<String, String> {
     };
     let ok_scheme = parsed.scheme() == "https" || (parsed.scheme() == "http" && loopback);
     if !ok_scheme {
-        return Err(format!("{field}: {url:?} must be https (http only on a loopback host)"));
+        return Err(format!(
+            "{field}: {url:?} must be https (http only on a loopback host)"
+        ));
     }
     if !parsed.username().is_empty() || parsed.password().is_some() {
-        return Err(format!("{field}: {url:?} must not hold a user name or password"));
+        return Err(format!(
+            "{field}: {url:?} must not hold a user name or password"
+        ));
     }
     if parsed.fragment().is_some() || url.contains('#') {
         return Err(format!("{field}: {url:?} must not have a fragment"));
     }
     if !url.bytes().all(|b| b.is_ascii_graphic()) {
-        return Err(format!("{field}: {url:?} must be printable ASCII, percent-encoded where needed"));
+        return Err(format!(
+            "{field}: {url:?} must be printable ASCII, percent-encoded where needed"
+        ));
     }
     Ok(url.to_owned())
 }
@@ -167,19 +170,29 @@ pub(crate) fn compile(
     }
     let at = format!("{at} ({})", settings.id);
     if settings.name.trim().is_empty() || settings.name.chars().count() > 100 {
-        return Err(format!("{at}.name: give the app's name (at most 100 characters)"));
+        return Err(format!(
+            "{at}.name: give the app's name (at most 100 characters)"
+        ));
     }
     let hash_field = |text: &str, field: &str| -> Result<[u8; 32], String> {
         let bytes: Vec<u8> = (0..text.len())
             .step_by(2)
-            .map(|i| text.get(i..i + 2).and_then(|h| u8::from_str_radix(h, 16).ok()))
+            .map(|i| {
+                text.get(i..i + 2)
+                    .and_then(|h| u8::from_str_radix(h, 16).ok())
+            })
             .collect::<Option<_>>()
             .unwrap_or_default();
         bytes
             .try_into()
             .map_err(|_| format!("{at}.{field}: not a SHA-256 in hex (64 hex digits; `palisade oidc secret` prints one)"))
     };
-    let auth = match (&settings.jwks, settings.public, &settings.secret_sha256, secret_hash) {
+    let auth = match (
+        &settings.jwks,
+        settings.public,
+        &settings.secret_sha256,
+        secret_hash,
+    ) {
         (Some(jwks), false, None, None) => {
             let alg_name = settings.assertion_alg.as_deref().ok_or_else(|| {
                 format!("{at}.assertion_alg: name the one algorithm its assertions use (ES256, RS256 or EdDSA)")
@@ -187,14 +200,16 @@ pub(crate) fn compile(
             let alg = Alg::parse(alg_name).ok_or_else(|| {
                 format!("{at}.assertion_alg: {alg_name:?} is not ES256, RS256 or EdDSA")
             })?;
-            let set: serde_json::Value = serde_json::from_str(jwks)
-                .map_err(|e| format!("{at}.jwks: not JSON: {e}"))?;
+            let set: serde_json::Value =
+                serde_json::from_str(jwks).map_err(|e| format!("{at}.jwks: not JSON: {e}"))?;
             let keys = set["keys"]
                 .as_array()
                 .ok_or_else(|| format!("{at}.jwks: not a JWKS (an object with \"keys\")"))?
                 .iter()
                 .enumerate()
-                .map(|(i, k)| PublicKey::from_jwk(k, alg).map_err(|e| format!("{at}.jwks.keys[{i}]: {e}")))
+                .map(|(i, k)| {
+                    PublicKey::from_jwk(k, alg).map_err(|e| format!("{at}.jwks.keys[{i}]: {e}"))
+                })
                 .collect::<Result<Vec<_>, _>>()?;
             if keys.is_empty() {
                 return Err(format!("{at}.jwks: holds no key"));
@@ -202,10 +217,14 @@ pub(crate) fn compile(
             ClientAuth::PrivateKeyJwt { keys, alg }
         }
         (Some(_), _, _, _) => {
-            return Err(format!("{at}.jwks: a client with keys is confidential and has no secret"));
+            return Err(format!(
+                "{at}.jwks: a client with keys is confidential and has no secret"
+            ));
         }
         (None, true, None, None) => ClientAuth::None,
-        (None, true, _, _) => return Err(format!("{at}.secret_sha256: a public client has no secret")),
+        (None, true, _, _) => {
+            return Err(format!("{at}.secret_sha256: a public client has no secret"));
+        }
         (None, false, Some(hex), _) => ClientAuth::Secret(hash_field(hex, "secret_sha256")?),
         (None, false, None, Some(hex)) => ClientAuth::Secret(hash_field(hex, "secret")?),
         (None, false, None, None) => ClientAuth::Unusable,
@@ -237,13 +256,20 @@ pub(crate) fn compile(
         }
     }
     let has = |g: &str| grants.iter().any(|x| x == g);
-    let (code_grant, refresh_grant, client_credentials_grant) =
-        (has("authorization_code"), has("refresh_token"), has("client_credentials"));
+    let (code_grant, refresh_grant, client_credentials_grant) = (
+        has("authorization_code"),
+        has("refresh_token"),
+        has("client_credentials"),
+    );
     if code_grant && redirect_uris.is_empty() {
-        return Err(format!("{at}.redirect_uris: give at least one (authorization_code needs it)"));
+        return Err(format!(
+            "{at}.redirect_uris: give at least one (authorization_code needs it)"
+        ));
     }
     if client_credentials_grant && matches!(auth, ClientAuth::None) {
-        return Err(format!("{at}.grant_types: a public client cannot use client_credentials"));
+        return Err(format!(
+            "{at}.grant_types: a public client cannot use client_credentials"
+        ));
     }
     let scopes = match &settings.scopes {
         None => SCOPES.iter().map(|s| (*s).to_owned()).collect(),
@@ -259,11 +285,17 @@ pub(crate) fn compile(
             scopes.clone()
         }
     };
-    let access_minutes = settings.access_token_minutes.unwrap_or(defaults.access_token_minutes);
+    let access_minutes = settings
+        .access_token_minutes
+        .unwrap_or(defaults.access_token_minutes);
     if access_minutes == 0 || access_minutes > MAX_ACCESS_MINUTES {
-        return Err(format!("{at}.access_token_minutes: from 1 to {MAX_ACCESS_MINUTES}"));
+        return Err(format!(
+            "{at}.access_token_minutes: from 1 to {MAX_ACCESS_MINUTES}"
+        ));
     }
-    let refresh_days = settings.refresh_token_days.unwrap_or(defaults.refresh_token_days);
+    let refresh_days = settings
+        .refresh_token_days
+        .unwrap_or(defaults.refresh_token_days);
     if refresh_days == 0 || refresh_days > 365 {
         return Err(format!("{at}.refresh_token_days: from 1 to 365"));
     }
@@ -275,14 +307,23 @@ pub(crate) fn compile(
     let pairwise = match settings.subject_type.as_deref() {
         None | Some("public") => false,
         Some("pairwise") => true,
-        Some(other) => return Err(format!("{at}.subject_type: {other:?} is not public or pairwise")),
+        Some(other) => {
+            return Err(format!(
+                "{at}.subject_type: {other:?} is not public or pairwise"
+            ));
+        }
     };
-    let subjects = crate::authz::compile_subjects(settings.subject.values(), &format!("{at}.subject"))?;
+    let subjects =
+        crate::authz::compile_subjects(settings.subject.values(), &format!("{at}.subject"))?;
     let policy = match settings.policy.as_deref() {
         None => Policy::Authenticated,
         Some(name) => match Policy::parse(name, &format!("{at}.policy"))? {
             p @ (Policy::Authenticated | Policy::TwoFactor) => p,
-            _ => return Err(format!("{at}.policy: a client's policy is authenticated or two_factor")),
+            _ => {
+                return Err(format!(
+                    "{at}.policy: a client's policy is authenticated or two_factor"
+                ));
+            }
         },
     };
     Ok(Client {
@@ -331,7 +372,10 @@ impl Clients {
         let mut clients = HashMap::new();
         for (i, c) in settings.clients.iter().enumerate() {
             let client = compile(c, None, settings, site, &format!("oidc.clients[{i}]"))?;
-            if clients.insert(client.id.clone(), Arc::new(client)).is_some() {
+            if clients
+                .insert(client.id.clone(), Arc::new(client))
+                .is_some()
+            {
                 return Err(format!("oidc.clients[{i}].id: {:?} is given twice", c.id));
             }
         }
@@ -344,7 +388,10 @@ impl Clients {
             }
         }
         if settings.refresh_token_days == 0 || settings.signing_key_rotation_days == 0 {
-            return Err("oidc.refresh_token_days and oidc.signing_key_rotation_days must be at least 1".into());
+            return Err(
+                "oidc.refresh_token_days and oidc.signing_key_rotation_days must be at least 1"
+                    .into(),
+            );
         }
         Ok(clients)
     }

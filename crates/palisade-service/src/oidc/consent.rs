@@ -5,9 +5,9 @@
 //! cross-site).
 
 use askama::Template;
+use axum::Form;
 use axum::extract::State;
 use axum::response::{IntoResponse, Response};
-use axum::Form;
 use http::StatusCode;
 use palisade::http::{CspNonce, FormActionOrigin};
 use serde::Deserialize;
@@ -52,7 +52,9 @@ pub(super) fn page(state: &AppState, req: &AuthRequest, auth: &Authenticated) ->
             site_name: &state.accounts.site_name,
             app: &req.client.name,
             username: &auth.user.username,
-            learns: super::tokens::scopes(&req.scope).filter_map(described).collect(),
+            learns: super::tokens::scopes(&req.scope)
+                .filter_map(described)
+                .collect(),
             request: query.finish(),
             csrf: state.forms.token(auth.session.id.as_bytes()),
         },
@@ -83,10 +85,18 @@ pub(super) async fn consent_submit(
     Form(form): Form<ConsentForm>,
 ) -> Response {
     let Some(auth) = auth else {
-        return super::error::error_page(&state.accounts.site_name, StatusCode::FORBIDDEN, "You were signed out before answering. Go back to the app and sign in again.");
+        return super::error::error_page(
+            &state.accounts.site_name,
+            StatusCode::FORBIDDEN,
+            "You were signed out before answering. Go back to the app and sign in again.",
+        );
     };
     if crate::web::check_form_token(&state, &auth, &form.csrf).is_err() {
-        return super::error::error_page(&state.accounts.site_name, StatusCode::FORBIDDEN, "This form has expired or did not come from this site. Go back to the app and try again.");
+        return super::error::error_page(
+            &state.accounts.site_name,
+            StatusCode::FORBIDDEN,
+            "This form has expired or did not come from this site. Go back to the app and try again.",
+        );
     }
     let req = match request::read(&state.oidc, pairs(&form.request)).await {
         Ok(req) => req,
@@ -100,7 +110,13 @@ pub(super) async fn consent_submit(
     match form.decision.as_str() {
         "allow" => {}
         "deny" => return refused(&state, refusal("access_denied", "the user said no"), &nonce),
-        _ => return super::error::error_page(&state.accounts.site_name, StatusCode::BAD_REQUEST, "The form's answer is neither allow nor deny."),
+        _ => {
+            return super::error::error_page(
+                &state.accounts.site_name,
+                StatusCode::BAD_REQUEST,
+                "The form's answer is neither allow nor deny.",
+            );
+        }
     }
     let oidc = &state.oidc;
     let given = match oidc.store.consent(auth.user.id, &req.client.id).await {
@@ -114,13 +130,26 @@ pub(super) async fn consent_submit(
         .collect();
     match decide(&state, &req, Some(&auth), true).await {
         Ok(Step::Code(code)) => {
-            if let Err(e) = oidc.store.save_consent(auth.user.id, &req.client.id, &union.join(" "), oidc.clock.now()).await {
+            if let Err(e) = oidc
+                .store
+                .save_consent(
+                    auth.user.id,
+                    &req.client.id,
+                    &union.join(" "),
+                    oidc.clock.now(),
+                )
+                .await
+            {
                 return crate::error::AppError::from(e).into_response();
             }
             answer(oidc, &req.reply, &[("code", code)], &headers, &nonce)
         }
         Ok(Step::Respond(response)) => response,
-        Ok(Step::Consent(_)) => super::error::error_page(&state.accounts.site_name, StatusCode::CONFLICT, "The app's request changed. Go back to the app and try again."),
+        Ok(Step::Consent(_)) => super::error::error_page(
+            &state.accounts.site_name,
+            StatusCode::CONFLICT,
+            "The app's request changed. Go back to the app and try again.",
+        ),
         Err(refusal) => refused(&state, refusal, &nonce),
     }
 }

@@ -20,7 +20,10 @@ fn public(value: Value, max_age: i64) -> Response {
     if let Ok(cache) = HeaderValue::from_str(&format!("public, max-age={max_age}")) {
         headers.insert(header::CACHE_CONTROL, cache);
     }
-    headers.insert(header::ACCESS_CONTROL_ALLOW_ORIGIN, HeaderValue::from_static("*"));
+    headers.insert(
+        header::ACCESS_CONTROL_ALLOW_ORIGIN,
+        HeaderValue::from_static("*"),
+    );
     response
 }
 
@@ -68,7 +71,7 @@ pub(super) fn metadata(state: &AppState) -> Value {
     operation_id = "oidc_discovery",
     responses((status = 200, description = "The OpenID provider's metadata", body = serde_json::Value))
 )]
-pub(super) async fn openid_configuration(State(state): State<AppState>) -> Response {
+pub(crate) async fn openid_configuration(State(state): State<AppState>) -> Response {
     public(metadata(&state), 3600)
 }
 
@@ -79,7 +82,7 @@ pub(super) async fn openid_configuration(State(state): State<AppState>) -> Respo
     operation_id = "oauth_authorization_server_metadata",
     responses((status = 200, description = "The same metadata, for OAuth clients (RFC 8414)", body = serde_json::Value))
 )]
-pub(super) async fn oauth_metadata(State(state): State<AppState>) -> Response {
+pub(crate) async fn oauth_metadata(State(state): State<AppState>) -> Response {
     public(metadata(&state), 3600)
 }
 
@@ -93,12 +96,20 @@ pub(super) async fn oauth_metadata(State(state): State<AppState>) -> Response {
         (status = 503, description = "The database is unavailable"),
     )
 )]
-pub(super) async fn jwks(State(state): State<AppState>) -> Response {
+pub(crate) async fn jwks(State(state): State<AppState>) -> Response {
     match state.oidc.keys.jwks().await {
-        Ok(set) if set["keys"].as_array().is_some_and(|k| !k.is_empty()) => public(set, JWKS_MAX_AGE),
+        Ok(set) if set["keys"].as_array().is_some_and(|k| !k.is_empty()) => {
+            public(set, JWKS_MAX_AGE)
+        }
         Ok(_) => {
             // No key yet (no client has signed in): made now, so the set is never empty.
-            match state.oidc.keys.rotate_due().await.and(state.oidc.keys.jwks().await) {
+            match state
+                .oidc
+                .keys
+                .rotate_due()
+                .await
+                .and(state.oidc.keys.jwks().await)
+            {
                 Ok(set) => public(set, JWKS_MAX_AGE),
                 Err(e) => e.into_response(),
             }

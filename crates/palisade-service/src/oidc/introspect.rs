@@ -18,7 +18,9 @@ use crate::state::AppState;
 
 fn no_store(value: Value) -> Response {
     let mut response = Json(value).into_response();
-    response.headers_mut().insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    response
+        .headers_mut()
+        .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
     response
 }
 
@@ -35,7 +37,7 @@ fn no_store(value: Value) -> Response {
         (status = 429, description = "Too many failed client authentications", body = serde_json::Value),
     )
 )]
-pub(super) async fn introspect(
+pub(crate) async fn introspect(
     State(state): State<AppState>,
     client_info: ClientInfo,
     headers: HeaderMap,
@@ -44,9 +46,13 @@ pub(super) async fn introspect(
     let result: Result<Value, EndpointError> = async {
         let params = Params::from_form(&headers, &body)?;
         let client = authenticate(&state.oidc, &headers, &params, client_info.addr).await?;
-        let token = params.get("token")?.ok_or_else(|| OAuthError::invalid_request("token is missing"))?;
+        let token = params
+            .get("token")?
+            .ok_or_else(|| OAuthError::invalid_request("token is missing"))?;
         params.get("token_type_hint")?;
-        Ok(describe(&state, &client, token).await?.unwrap_or_else(|| json!({"active": false})))
+        Ok(describe(&state, &client, token)
+            .await?
+            .unwrap_or_else(|| json!({"active": false})))
     }
     .await;
     match result {
@@ -56,7 +62,11 @@ pub(super) async fn introspect(
 }
 
 /// What an active token of `client`'s is; `None` when it is not one.
-async fn describe(state: &AppState, client: &Client, token: &str) -> Result<Option<Value>, EndpointError> {
+async fn describe(
+    state: &AppState,
+    client: &Client,
+    token: &str,
+) -> Result<Option<Value>, EndpointError> {
     let oidc = &state.oidc;
     let now = oidc.clock.now();
     if let Some(claims) = oidc.read_access_token(token).await? {
@@ -76,7 +86,11 @@ async fn describe(state: &AppState, client: &Client, token: &str) -> Result<Opti
             "jti": claims["jti"],
         });
         if let Some(grant_id) = claims["jti"].as_str().and_then(grant_of_jti) {
-            let Some(grant) = oidc.store.live_grant(grant_id, now, oidc.idle_cutoff(now)).await? else {
+            let Some(grant) = oidc
+                .store
+                .live_grant(grant_id, now, oidc.idle_cutoff(now))
+                .await?
+            else {
                 return Ok(None);
             };
             if let Some(user) = oidc.store.user_by_id(grant.user_id).await? {
@@ -85,10 +99,18 @@ async fn describe(state: &AppState, client: &Client, token: &str) -> Result<Opti
         }
         return Ok(Some(answer));
     }
-    let Some((grant_id, iat, exp)) = oidc.store.grant_of_refresh_token(&secret_hash(token), &client.id, now).await? else {
+    let Some((grant_id, iat, exp)) = oidc
+        .store
+        .grant_of_refresh_token(&secret_hash(token), &client.id, now)
+        .await?
+    else {
         return Ok(None);
     };
-    let Some(grant) = oidc.store.live_grant(&grant_id, now, oidc.idle_cutoff(now)).await? else {
+    let Some(grant) = oidc
+        .store
+        .live_grant(&grant_id, now, oidc.idle_cutoff(now))
+        .await?
+    else {
         return Ok(None);
     };
     let sub = oidc.subject(client, grant.user_id).await?;
@@ -117,7 +139,7 @@ async fn describe(state: &AppState, client: &Client, token: &str) -> Result<Opti
         (status = 429, description = "Too many failed client authentications", body = serde_json::Value),
     )
 )]
-pub(super) async fn revoke(
+pub(crate) async fn revoke(
     State(state): State<AppState>,
     client_info: ClientInfo,
     headers: HeaderMap,
@@ -126,14 +148,19 @@ pub(super) async fn revoke(
     let result: Result<(), EndpointError> = async {
         let params = Params::from_form(&headers, &body)?;
         let client = authenticate(&state.oidc, &headers, &params, client_info.addr).await?;
-        let token = params.get("token")?.ok_or_else(|| OAuthError::invalid_request("token is missing"))?;
+        let token = params
+            .get("token")?
+            .ok_or_else(|| OAuthError::invalid_request("token is missing"))?;
         params.get("token_type_hint")?;
         let oidc = &state.oidc;
         let now = oidc.clock.now();
         // Either kind revokes the grant: everything issued from the same sign-in ends.
         let grant_id = match oidc.read_access_token(token).await? {
             Some(claims) if claims["client_id"].as_str() == Some(client.id.as_str()) => {
-                claims["jti"].as_str().and_then(grant_of_jti).map(str::to_owned)
+                claims["jti"]
+                    .as_str()
+                    .and_then(grant_of_jti)
+                    .map(str::to_owned)
             }
             Some(_) => None,
             None => oidc
@@ -147,7 +174,13 @@ pub(super) async fn revoke(
         {
             state
                 .accounts
-                .audit("oidc_token_revoked", None, None, Some(&client_info), Some(&format!("client {}; grant {grant_id}", client.id)))
+                .audit(
+                    "oidc_token_revoked",
+                    None,
+                    None,
+                    Some(&client_info),
+                    Some(&format!("client {}; grant {grant_id}", client.id)),
+                )
                 .await;
         }
         Ok(())

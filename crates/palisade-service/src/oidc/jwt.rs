@@ -80,13 +80,12 @@ impl SigningKey {
     pub(crate) fn generate(alg: Alg) -> Result<SecretBytes, String> {
         let rng = SystemRandom::new();
         let der = match alg {
-            Alg::Es256 => EcdsaKeyPair::generate_pkcs8(
-                &signature::ECDSA_P256_SHA256_FIXED_SIGNING,
-                &rng,
-            )
-            .map_err(|_| "could not generate a P-256 key")?
-            .as_ref()
-            .to_vec(),
+            Alg::Es256 => {
+                EcdsaKeyPair::generate_pkcs8(&signature::ECDSA_P256_SHA256_FIXED_SIGNING, &rng)
+                    .map_err(|_| "could not generate a P-256 key")?
+                    .as_ref()
+                    .to_vec()
+            }
             Alg::EdDsa => Ed25519KeyPair::generate_pkcs8(&rng)
                 .map_err(|_| "could not generate an Ed25519 key")?
                 .as_ref()
@@ -206,7 +205,9 @@ pub(crate) fn thumbprint(jwk: &Value) -> String {
         .iter()
         .map(|m| ((*m).to_owned(), jwk[*m].clone()))
         .collect();
-    URL_SAFE_NO_PAD.encode(Sha256::digest(Value::Object(canonical).to_string().as_bytes()))
+    URL_SAFE_NO_PAD.encode(Sha256::digest(
+        Value::Object(canonical).to_string().as_bytes(),
+    ))
 }
 
 /// A public key to check signatures with, read from a JWK.
@@ -219,7 +220,10 @@ pub(crate) struct PublicKey {
 
 #[derive(Debug, Clone)]
 enum Material {
-    Rsa { n: Vec<u8>, e: Vec<u8> },
+    Rsa {
+        n: Vec<u8>,
+        e: Vec<u8>,
+    },
     /// Uncompressed P-256 point.
     P256(Vec<u8>),
     Ed25519(Vec<u8>),
@@ -323,7 +327,11 @@ pub(crate) fn verify_with_header(
     else {
         return Err(JwtError::Malformed);
     };
-    let decode = |part: &str| URL_SAFE_NO_PAD.decode(part).map_err(|_| JwtError::Malformed);
+    let decode = |part: &str| {
+        URL_SAFE_NO_PAD
+            .decode(part)
+            .map_err(|_| JwtError::Malformed)
+    };
     let header: Value =
         serde_json::from_slice(&decode(header)?).map_err(|_| JwtError::Malformed)?;
     if header["alg"].as_str() != Some(alg.name()) {

@@ -29,10 +29,15 @@ struct Onwards {
 }
 
 fn one<'a>(params: &'a [(String, String)], name: &str) -> Result<Option<&'a str>, String> {
-    let mut found = params.iter().filter(|(k, _)| k == name).map(|(_, v)| v.as_str());
+    let mut found = params
+        .iter()
+        .filter(|(k, _)| k == name)
+        .map(|(_, v)| v.as_str());
     let first = found.next();
     if found.next().is_some() {
-        return Err(format!("The sign-out request is not valid: {name} is given more than once."));
+        return Err(format!(
+            "The sign-out request is not valid: {name} is given more than once."
+        ));
     }
     Ok(first.filter(|v| !v.is_empty()))
 }
@@ -42,8 +47,13 @@ async fn read(oidc: &Oidc, params: &[(String, String)]) -> Result<Onwards, Strin
     let mut client_id = one(params, "client_id")?.map(str::to_owned);
     let mut hinted_sid = None;
     if let Some(hint) = one(params, "id_token_hint")? {
-        let invalid = || "The app's sign-out request is not valid (its id_token_hint is not one of this site's ID tokens).".to_owned();
-        let keys = oidc.keys.public_keys().await.map_err(|_| "The site cannot check the request right now; try again.".to_owned())?;
+        let invalid = || {
+            "The app's sign-out request is not valid (its id_token_hint is not one of this site's ID tokens).".to_owned()
+        };
+        let keys =
+            oidc.keys.public_keys().await.map_err(|_| {
+                "The site cannot check the request right now; try again.".to_owned()
+            })?;
         let alg = super::jwt::header_alg(hint).ok_or_else(invalid)?;
         // An expired hint still names who signed in: OIDC allows it here.
         let claims = super::jwt::verify(hint, &keys, alg).map_err(|_| invalid())?;
@@ -52,7 +62,9 @@ async fn read(oidc: &Oidc, params: &[(String, String)]) -> Result<Onwards, Strin
         }
         let audience = match &claims["aud"] {
             serde_json::Value::String(aud) => Some(aud.clone()),
-            serde_json::Value::Array(auds) if auds.len() == 1 => auds[0].as_str().map(str::to_owned),
+            serde_json::Value::Array(auds) if auds.len() == 1 => {
+                auds[0].as_str().map(str::to_owned)
+            }
             _ => None,
         }
         .ok_or_else(invalid)?;
@@ -62,21 +74,32 @@ async fn read(oidc: &Oidc, params: &[(String, String)]) -> Result<Onwards, Strin
         client_id = Some(audience);
         hinted_sid = claims["sid"].as_str().map(str::to_owned);
     }
-    let state = one(params, "state")?.filter(|s| s.len() <= 2048).map(str::to_owned);
+    let state = one(params, "state")?
+        .filter(|s| s.len() <= 2048)
+        .map(str::to_owned);
     let uri = match one(params, "post_logout_redirect_uri")? {
         None => None,
         Some(uri) => {
             let client = match &client_id {
-                Some(id) => oidc.clients.get(id).await.map_err(|_| "The site cannot check the request right now; try again.".to_owned())?,
+                Some(id) => oidc.clients.get(id).await.map_err(|_| {
+                    "The site cannot check the request right now; try again.".to_owned()
+                })?,
                 None => None,
             };
-            let registered = client.as_ref().and_then(|c| c.post_logout_redirect_uri(uri));
+            let registered = client
+                .as_ref()
+                .and_then(|c| c.post_logout_redirect_uri(uri));
             Some(registered.map(str::to_owned).ok_or_else(|| {
                 "The app asked to return to an address it has not registered, so you were not sent there.".to_owned()
             })?)
         }
     };
-    Ok(Onwards { client_id, uri, state, hinted_sid })
+    Ok(Onwards {
+        client_id,
+        uri,
+        state,
+        hinted_sid,
+    })
 }
 
 #[derive(Template)]
@@ -96,7 +119,14 @@ pub(super) async fn logout_get(
     MaybeSignedIn(auth): MaybeSignedIn,
     RawQuery(query): RawQuery,
 ) -> Response {
-    logout(&state, &client, jar, auth, pairs(query.as_deref().unwrap_or(""))).await
+    logout(
+        &state,
+        &client,
+        jar,
+        auth,
+        pairs(query.as_deref().unwrap_or("")),
+    )
+    .await
 }
 
 pub(super) async fn logout_post(
@@ -169,17 +199,29 @@ pub(super) async fn confirm_submit(
     MaybeSignedIn(auth): MaybeSignedIn,
     axum::Form(form): axum::Form<ConfirmForm>,
 ) -> Response {
-    let mut params = vec![("client_id".to_owned(), form.client_id), ("state".to_owned(), form.state)];
-    params.push(("post_logout_redirect_uri".to_owned(), form.post_logout_redirect_uri));
+    let mut params = vec![
+        ("client_id".to_owned(), form.client_id),
+        ("state".to_owned(), form.state),
+    ];
+    params.push((
+        "post_logout_redirect_uri".to_owned(),
+        form.post_logout_redirect_uri,
+    ));
     let onwards = match read(&state.oidc, &params).await {
         Ok(onwards) => onwards,
-        Err(message) => return error_page(&state.accounts.site_name, StatusCode::BAD_REQUEST, &message),
+        Err(message) => {
+            return error_page(&state.accounts.site_name, StatusCode::BAD_REQUEST, &message);
+        }
     };
     let Some(auth) = auth else {
         return finish(&state, &onwards, None);
     };
     if crate::web::check_form_token(&state, &auth, &form.csrf).is_err() {
-        return error_page(&state.accounts.site_name, StatusCode::FORBIDDEN, "This form has expired or did not come from this site. You are still signed in.");
+        return error_page(
+            &state.accounts.site_name,
+            StatusCode::FORBIDDEN,
+            "This form has expired or did not come from this site. You are still signed in.",
+        );
     }
     end(&state, &client, jar, &auth, &onwards).await
 }
@@ -205,7 +247,11 @@ fn finish(state: &AppState, onwards: &Onwards, jar: Option<CookieJar>) -> Respon
             let mut to = uri.clone();
             if let Some(s) = &onwards.state {
                 to.push(if to.contains('?') { '&' } else { '?' });
-                to.push_str(&form_urlencoded::Serializer::new(String::new()).append_pair("state", s).finish());
+                to.push_str(
+                    &form_urlencoded::Serializer::new(String::new())
+                        .append_pair("state", s)
+                        .finish(),
+                );
             }
             crate::web::see_other(&to)
         }
@@ -222,9 +268,13 @@ fn finish(state: &AppState, onwards: &Onwards, jar: Option<CookieJar>) -> Respon
     if let Some(jar) = jar {
         let cleared = state.accounts.sessions.cookies.clear(jar).into_response();
         for value in cleared.headers().get_all(http::header::SET_COOKIE) {
-            response.headers_mut().append(http::header::SET_COOKIE, value.clone());
+            response
+                .headers_mut()
+                .append(http::header::SET_COOKIE, value.clone());
         }
-        response.headers_mut().insert("clear-site-data", HeaderValue::from_static("\"cookies\""));
+        response
+            .headers_mut()
+            .insert("clear-site-data", HeaderValue::from_static("\"cookies\""));
     }
     response
 }

@@ -9,26 +9,29 @@
 //! `logout` (RP-initiated) and `backchannel` (the logout tokens' queue and worker).
 
 pub(crate) mod api;
+pub(crate) mod apps;
 mod authorize;
 mod backchannel;
 mod client_auth;
 mod clients;
 mod consent;
-mod discovery;
+pub(crate) mod discovery;
 mod error;
-mod introspect;
+pub(crate) mod introspect;
 mod jwt;
 mod logout;
 mod request;
 mod settings;
 mod signing;
-mod token;
+pub(crate) mod token;
 mod tokens;
-mod userinfo;
+pub(crate) mod userinfo;
 
 pub(crate) use backchannel::spawn_worker;
-pub(crate) use clients::{Client, Clients, SiteRequirements, is_client_id};
+pub(crate) use clients::{Client, Clients, SiteRequirements, compile as compile_client};
 pub use settings::{ClientSettings, OidcSettings};
+pub(crate) use signing::SigningKeys;
+pub(crate) use signing::signing_key_aad;
 
 use std::sync::Arc;
 
@@ -122,24 +125,6 @@ impl Oidc {
             h.update([0]);
         }
         Ok(URL_SAFE_NO_PAD.encode(&h.finalize()[..20]))
-    }
-
-    /// The user a `sub` names, for `client`.
-    pub(crate) async fn user_of_subject(
-        &self,
-        client: &Client,
-        subject: &str,
-        user_hint: Option<i64>,
-    ) -> Result<Option<i64>, AppError> {
-        if !client.pairwise {
-            return Ok(self.store.user_of_subject(subject).await?);
-        }
-        // A pairwise subject cannot be looked up: it is checked against the user it
-        // should be.
-        match user_hint {
-            Some(user) if self.subject(client, user).await? == subject => Ok(Some(user)),
-            _ => Ok(None),
-        }
     }
 
     /// The idle cutoff at `now`: sessions not used since are over.

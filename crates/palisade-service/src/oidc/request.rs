@@ -75,7 +75,10 @@ const MAX_NONCE: usize = 512;
 
 /// The one value of `name`, `Ok(None)` when absent, `Err` when given more than once.
 fn one<'a>(params: &'a [(String, String)], name: &str) -> Result<Option<&'a str>, String> {
-    let mut found = params.iter().filter(|(k, _)| k == name).map(|(_, v)| v.as_str());
+    let mut found = params
+        .iter()
+        .filter(|(k, _)| k == name)
+        .map(|(_, v)| v.as_str());
     let first = found.next();
     if found.next().is_some() {
         return Err(format!("{name} is given more than once"));
@@ -85,17 +88,24 @@ fn one<'a>(params: &'a [(String, String)], name: &str) -> Result<Option<&'a str>
 }
 
 /// Reads an authorization request's parameters.
-pub(crate) async fn read(oidc: &Oidc, params: Vec<(String, String)>) -> Result<AuthRequest, Refusal> {
+pub(crate) async fn read(
+    oidc: &Oidc,
+    params: Vec<(String, String)>,
+) -> Result<AuthRequest, Refusal> {
     let page = |m: &str| Refusal::Page(m.to_owned());
     let client_id = one(&params, "client_id")
         .map_err(|e| page(&format!("The app's request is not valid: {e}.")))?
         .ok_or_else(|| page("The app's request names no client (client_id is missing)."))?;
     let Some(client) = oidc.clients.get(client_id).await? else {
-        return Err(page("The app that sent you here is not known to this site (unknown client_id)."));
+        return Err(page(
+            "The app that sent you here is not known to this site (unknown client_id).",
+        ));
     };
     let redirect_uri = one(&params, "redirect_uri")
         .map_err(|e| page(&format!("The app's request is not valid: {e}.")))?
-        .ok_or_else(|| page("The app's request does not say where to return (redirect_uri is missing)."))?;
+        .ok_or_else(|| {
+            page("The app's request does not say where to return (redirect_uri is missing).")
+        })?;
     let Some(redirect_uri) = client.redirect_uri(redirect_uri).map(str::to_owned) else {
         return Err(page(
             "The app asked to return to an address it has not registered (redirect_uri does not match exactly), so you were not sent there.",
@@ -107,7 +117,9 @@ pub(crate) async fn read(oidc: &Oidc, params: Vec<(String, String)>) -> Result<A
     let mode = match one(&params, "response_mode") {
         Ok(None) | Ok(Some("query")) => Ok(ResponseMode::Query),
         Ok(Some("form_post")) => Ok(ResponseMode::FormPost),
-        Ok(Some(other)) => Err(format!("response_mode {other:?} is not supported (query or form_post)")),
+        Ok(Some(other)) => Err(format!(
+            "response_mode {other:?} is not supported (query or form_post)"
+        )),
         Err(e) => Err(e),
     };
     let mut reply = Reply {
@@ -123,12 +135,22 @@ pub(crate) async fn read(oidc: &Oidc, params: Vec<(String, String)>) -> Result<A
     reply.mode = mode.map_err(|e| to_client(&reply, "invalid_request", e))?;
     if reply.state.as_ref().is_some_and(|s| s.len() > MAX_STATE) {
         reply.state = None;
-        return Err(to_client(&reply, "invalid_request", format!("state is longer than {MAX_STATE} bytes")));
+        return Err(to_client(
+            &reply,
+            "invalid_request",
+            format!("state is longer than {MAX_STATE} bytes"),
+        ));
     }
     let get = |name: &str| one(&params, name).map_err(|e| to_client(&reply, "invalid_request", e));
     match get("response_type")? {
         Some("code") => {}
-        None => return Err(to_client(&reply, "invalid_request", "response_type is missing".into())),
+        None => {
+            return Err(to_client(
+                &reply,
+                "invalid_request",
+                "response_type is missing".into(),
+            ));
+        }
         Some(_) => {
             return Err(to_client(
                 &reply,
@@ -138,40 +160,72 @@ pub(crate) async fn read(oidc: &Oidc, params: Vec<(String, String)>) -> Result<A
         }
     }
     if !client.code_grant {
-        return Err(to_client(&reply, "unauthorized_client", "this client may not use the authorization code flow".into()));
+        return Err(to_client(
+            &reply,
+            "unauthorized_client",
+            "this client may not use the authorization code flow".into(),
+        ));
     }
     if get("request")?.is_some() {
-        return Err(to_client(&reply, "request_not_supported", "request objects are not supported".into()));
+        return Err(to_client(
+            &reply,
+            "request_not_supported",
+            "request objects are not supported".into(),
+        ));
     }
     if get("request_uri")?.is_some() {
-        return Err(to_client(&reply, "request_uri_not_supported", "request_uri is not supported".into()));
+        return Err(to_client(
+            &reply,
+            "request_uri_not_supported",
+            "request_uri is not supported".into(),
+        ));
     }
     let asked = get("scope")?.unwrap_or("");
     let mut scope = Vec::new();
     for s in asked.split(' ').filter(|s| !s.is_empty()) {
         if !SCOPES.contains(&s) || !client.scopes.iter().any(|c| c == s) {
-            return Err(to_client(&reply, "invalid_scope", format!("the scope {s:?} is not available to this client")));
+            return Err(to_client(
+                &reply,
+                "invalid_scope",
+                format!("the scope {s:?} is not available to this client"),
+            ));
         }
     }
     // A fixed order, without repeats: consent compares sets.
     for known in SCOPES {
-        if asked.split(' ').any(|s| s == known) && (known != "offline_access" || client.refresh_grant) {
+        if asked.split(' ').any(|s| s == known)
+            && (known != "offline_access" || client.refresh_grant)
+        {
             scope.push(known);
         }
     }
     if scope.is_empty() {
-        return Err(to_client(&reply, "invalid_scope", "ask for at least one scope (openid for OpenID Connect)".into()));
+        return Err(to_client(
+            &reply,
+            "invalid_scope",
+            "ask for at least one scope (openid for OpenID Connect)".into(),
+        ));
     }
     let code_challenge = match (get("code_challenge")?, get("code_challenge_method")?) {
         (None, None) if client.require_pkce => {
-            return Err(to_client(&reply, "invalid_request", "PKCE is required: send code_challenge with code_challenge_method=S256".into()));
+            return Err(to_client(
+                &reply,
+                "invalid_request",
+                "PKCE is required: send code_challenge with code_challenge_method=S256".into(),
+            ));
         }
         (None, None) => None,
         (Some(challenge), Some("S256")) => {
             let ok = challenge.len() == 43
-                && challenge.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
+                && challenge
+                    .bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
             if !ok {
-                return Err(to_client(&reply, "invalid_request", "code_challenge is not an S256 challenge (43 base64url characters)".into()));
+                return Err(to_client(
+                    &reply,
+                    "invalid_request",
+                    "code_challenge is not an S256 challenge (43 base64url characters)".into(),
+                ));
             }
             Some(challenge.to_owned())
         }
@@ -179,13 +233,20 @@ pub(crate) async fn read(oidc: &Oidc, params: Vec<(String, String)>) -> Result<A
             return Err(to_client(
                 &reply,
                 "invalid_request",
-                format!("code_challenge_method must be S256 (given: {})", method.unwrap_or("none, which means plain")),
+                format!(
+                    "code_challenge_method must be S256 (given: {})",
+                    method.unwrap_or("none, which means plain")
+                ),
             ));
         }
     };
     let nonce = get("nonce")?.map(str::to_owned);
     if nonce.as_ref().is_some_and(|n| n.len() > MAX_NONCE) {
-        return Err(to_client(&reply, "invalid_request", format!("nonce is longer than {MAX_NONCE} bytes")));
+        return Err(to_client(
+            &reply,
+            "invalid_request",
+            format!("nonce is longer than {MAX_NONCE} bytes"),
+        ));
     }
     let mut prompt = Prompt::default();
     if let Some(values) = get("prompt")? {
@@ -194,22 +255,36 @@ pub(crate) async fn read(oidc: &Oidc, params: Vec<(String, String)>) -> Result<A
                 "none" => prompt.none = true,
                 "login" | "select_account" => prompt.login = true,
                 "consent" => prompt.consent = true,
-                other => return Err(to_client(&reply, "invalid_request", format!("prompt {other:?} is not none, login, consent or select_account"))),
+                other => {
+                    return Err(to_client(
+                        &reply,
+                        "invalid_request",
+                        format!("prompt {other:?} is not none, login, consent or select_account"),
+                    ));
+                }
             }
         }
         if prompt.none && (prompt.login || prompt.consent) {
-            return Err(to_client(&reply, "invalid_request", "prompt=none cannot be combined with another prompt".into()));
+            return Err(to_client(
+                &reply,
+                "invalid_request",
+                "prompt=none cannot be combined with another prompt".into(),
+            ));
         }
     }
     let max_age = match get("max_age")? {
         None => None,
-        Some(text) => Some(
-            text.parse::<u32>()
-                .map_err(|_| to_client(&reply, "invalid_request", "max_age is not a number of seconds".into()))?
-                as i64,
-        ),
+        Some(text) => Some(text.parse::<u32>().map_err(|_| {
+            to_client(
+                &reply,
+                "invalid_request",
+                "max_age is not a number of seconds".into(),
+            )
+        })? as i64),
     };
-    let login_hint = get("login_hint")?.filter(|h| h.len() <= 254).map(str::to_owned);
+    let login_hint = get("login_hint")?
+        .filter(|h| h.len() <= 254)
+        .map(str::to_owned);
     // `acr_values` is voluntary (OIDC Core §3.1.2.1): the ID token's `acr` says what was
     // done; a client needing a second factor sets `policy = "two_factor"`.
     get("acr_values")?;

@@ -58,11 +58,21 @@ pub(crate) struct SigningKeys {
 }
 
 fn aad(alg: Alg, generation: i64) -> Vec<u8> {
-    format!("palisade-oidc-signing-key\0{}\0{generation}", alg.name()).into_bytes()
+    signing_key_aad(alg.name(), generation)
+}
+
+/// The associated data a signing key's private part is sealed with: its series and place.
+pub(crate) fn signing_key_aad(alg: &str, generation: i64) -> Vec<u8> {
+    format!("palisade-oidc-signing-key\0{alg}\0{generation}").into_bytes()
 }
 
 impl SigningKeys {
-    pub(crate) fn new(store: Store, keyring: Arc<Keyring>, clock: Clock, rotation_days: u64) -> Self {
+    pub(crate) fn new(
+        store: Store,
+        keyring: Arc<Keyring>,
+        clock: Clock,
+        rotation_days: u64,
+    ) -> Self {
         Self {
             store,
             keyring,
@@ -113,7 +123,9 @@ impl SigningKeys {
                 Ok(key) => keys.push(Arc::new(key)),
                 // A key sealed by a key no longer in the keyring: logged, skipped; the
                 // next rotation replaces it.
-                Err(e) => tracing::error!(kid = %row.kid, error = %e, "a signing key cannot be opened"),
+                Err(e) => {
+                    tracing::error!(kid = %row.kid, error = %e, "a signing key cannot be opened")
+                }
             }
         }
         *self.loaded.write().expect("not poisoned") = Some(Loaded {
@@ -125,12 +137,22 @@ impl SigningKeys {
 
     /// The public keys tokens of ours are checked against.
     pub(crate) async fn public_keys(&self) -> Result<Vec<PublicKey>, AppError> {
-        Ok(self.keys().await?.iter().map(|k| k.public.clone()).collect())
+        Ok(self
+            .keys()
+            .await?
+            .iter()
+            .map(|k| k.public.clone())
+            .collect())
     }
 
     /// The JWKS document.
     pub(crate) async fn jwks(&self) -> Result<Value, AppError> {
-        let keys: Vec<Value> = self.keys().await?.iter().map(|k| k.key.public_jwk()).collect();
+        let keys: Vec<Value> = self
+            .keys()
+            .await?
+            .iter()
+            .map(|k| k.key.public_jwk())
+            .collect();
         Ok(serde_json::json!({ "keys": keys }))
     }
 
@@ -168,7 +190,9 @@ impl SigningKeys {
                 Some(_) => None,
             };
             if let Some((generation, signs_from)) = start
-                && self.insert(alg, generation, signs_from, signs_from + KEEP_AFTER).await?
+                && self
+                    .insert(alg, generation, signs_from, signs_from + KEEP_AFTER)
+                    .await?
             {
                 made += 1;
             }
@@ -196,7 +220,10 @@ impl SigningKeys {
             } else {
                 (now + PUBLISH_AHEAD, now + PUBLISH_AHEAD + KEEP_AFTER)
             };
-            if self.insert(alg, generation, signs_from, retire_older_at).await? {
+            if self
+                .insert(alg, generation, signs_from, retire_older_at)
+                .await?
+            {
                 made.push(alg.name().to_owned());
             }
         }
@@ -216,7 +243,8 @@ impl SigningKeys {
             .await
             .map_err(|e| AppError::internal(format_args!("key generation: {e}")))?
             .map_err(|e| AppError::internal(format_args!("{e}")))?;
-        let key = SigningKey::from_pkcs8(alg, &der).map_err(|e| AppError::internal(format_args!("{e}")))?;
+        let key = SigningKey::from_pkcs8(alg, &der)
+            .map_err(|e| AppError::internal(format_args!("{e}")))?;
         let sealed = der
             .expose(|d| self.keyring.seal(d, &aad(alg, generation)))
             .map_err(|e| AppError::internal(format_args!("sealing a signing key: {e}")))?;

@@ -34,7 +34,7 @@ use crate::store::{GrantRow, RefreshUse};
         (status = 429, description = "Too many failed client authentications", body = serde_json::Value),
     )
 )]
-pub(super) async fn token(
+pub(crate) async fn token(
     State(state): State<AppState>,
     client_info: ClientInfo,
     headers: HeaderMap,
@@ -72,16 +72,28 @@ async fn grant(
             let asked = params.get("scope")?.unwrap_or("");
             for s in scopes(asked) {
                 if s == "openid" || s == "offline_access" || !client.scopes.iter().any(|c| c == s) {
-                    return Err(OAuthError::new("invalid_scope", format!("the scope {s:?} is not available to this client's own tokens")).into());
+                    return Err(OAuthError::new(
+                        "invalid_scope",
+                        format!("the scope {s:?} is not available to this client's own tokens"),
+                    )
+                    .into());
                 }
             }
             let scope = scopes(asked).collect::<Vec<_>>().join(" ");
             Ok(oidc.issue_for_client(&client, &scope).await?)
         }
         Some("authorization_code" | "refresh_token" | "client_credentials") => {
-            Err(OAuthError::new("unauthorized_client", "this client may not use this grant type").into())
+            Err(OAuthError::new(
+                "unauthorized_client",
+                "this client may not use this grant type",
+            )
+            .into())
         }
-        Some(other) => Err(OAuthError::new("unsupported_grant_type", format!("grant_type {other:?} is not supported")).into()),
+        Some(other) => Err(OAuthError::new(
+            "unsupported_grant_type",
+            format!("grant_type {other:?} is not supported"),
+        )
+        .into()),
         None => Err(OAuthError::invalid_request("grant_type is missing").into()),
     }
 }
@@ -103,39 +115,72 @@ async fn authorization_code(
     params: &Params,
 ) -> Result<TokenResponse, EndpointError> {
     let oidc = &state.oidc;
-    let code = params.get("code")?.ok_or_else(|| OAuthError::invalid_request("code is missing"))?;
+    let code = params
+        .get("code")?
+        .ok_or_else(|| OAuthError::invalid_request("code is missing"))?;
     let redirect_uri = params.get("redirect_uri")?;
     let verifier = params.get("code_verifier")?;
     let code_hash = secret_hash(code);
     let now = oidc.clock.now();
-    let invalid = || OAuthError::invalid_grant("the code is not valid (unknown, expired, used, or not this client's)");
+    let invalid = || {
+        OAuthError::invalid_grant(
+            "the code is not valid (unknown, expired, used, or not this client's)",
+        )
+    };
     let Some(row) = oidc.store.code_of_client(&code_hash, &client.id).await? else {
         return Err(invalid().into());
     };
     if row.used_at.is_some() {
-        replayed(state, client_info, client, &row.grant_id, "oidc_code_replayed").await?;
+        replayed(
+            state,
+            client_info,
+            client,
+            &row.grant_id,
+            "oidc_code_replayed",
+        )
+        .await?;
         return Err(invalid().into());
     }
     if row.expires_at <= now {
         return Err(invalid().into());
     }
     if redirect_uri != Some(row.redirect_uri.as_str()) {
-        return Err(OAuthError::invalid_grant("redirect_uri is not the one the code was sent to").into());
+        return Err(
+            OAuthError::invalid_grant("redirect_uri is not the one the code was sent to").into(),
+        );
     }
     match (&row.code_challenge, verifier) {
         (Some(challenge), Some(verifier)) if pkce_matches(verifier, challenge) => {}
         (None, None) => {}
-        (Some(_), _) => return Err(OAuthError::invalid_grant("code_verifier does not match the code's challenge").into()),
+        (Some(_), _) => {
+            return Err(OAuthError::invalid_grant(
+                "code_verifier does not match the code's challenge",
+            )
+            .into());
+        }
         // A verifier for a code issued without a challenge: a downgrade (RFC 9700 §2.1.1).
-        (None, Some(_)) => return Err(OAuthError::invalid_grant("the code was issued without a PKCE challenge").into()),
+        (None, Some(_)) => {
+            return Err(
+                OAuthError::invalid_grant("the code was issued without a PKCE challenge").into(),
+            );
+        }
     }
     if !oidc.store.spend_code(&code_hash, now).await? {
         // Spent by a request in flight with this one: the same as a replay.
-        replayed(state, client_info, client, &row.grant_id, "oidc_code_replayed").await?;
+        replayed(
+            state,
+            client_info,
+            client,
+            &row.grant_id,
+            "oidc_code_replayed",
+        )
+        .await?;
         return Err(invalid().into());
     }
     let (grant, user) = live(state, &row.grant_id).await?;
-    Ok(oidc.issue_for_grant(client, &grant, &user, row.nonce.as_deref()).await?)
+    Ok(oidc
+        .issue_for_grant(client, &grant, &user, row.nonce.as_deref())
+        .await?)
 }
 
 /// A spent code or refresh token presented again: everything issued from its grant is
@@ -151,14 +196,23 @@ async fn replayed(
     if oidc.store.revoke_grant(grant_id, oidc.clock.now()).await? {
         state
             .accounts
-            .audit(event, None, None, Some(client_info), Some(&format!("client {}; grant {grant_id} revoked", client.id)))
+            .audit(
+                event,
+                None,
+                None,
+                Some(client_info),
+                Some(&format!("client {}; grant {grant_id} revoked", client.id)),
+            )
             .await;
     }
     Ok(())
 }
 
 /// The grant and its user, if the grant is alive.
-async fn live(state: &AppState, grant_id: &str) -> Result<(GrantRow, crate::store::UserRow), EndpointError> {
+async fn live(
+    state: &AppState,
+    grant_id: &str,
+) -> Result<(GrantRow, crate::store::UserRow), EndpointError> {
     let oidc = &state.oidc;
     let now = oidc.clock.now();
     let ended = || OAuthError::invalid_grant("the sign-in this grant came from has ended");
@@ -167,7 +221,11 @@ async fn live(state: &AppState, grant_id: &str) -> Result<(GrantRow, crate::stor
         .live_grant(grant_id, now, oidc.idle_cutoff(now))
         .await?
         .ok_or_else(ended)?;
-    let user = oidc.store.user_by_id(grant.user_id).await?.ok_or_else(ended)?;
+    let user = oidc
+        .store
+        .user_by_id(grant.user_id)
+        .await?
+        .ok_or_else(ended)?;
     Ok((grant, user))
 }
 
@@ -183,14 +241,31 @@ async fn refresh(
         .ok_or_else(|| OAuthError::invalid_request("refresh_token is missing"))?;
     let asked = params.get("scope")?;
     let now = oidc.clock.now();
-    let invalid = || OAuthError::invalid_grant("the refresh token is not valid (unknown, expired, used, revoked, or not this client's)");
-    let grant_id = match oidc.store.use_refresh_token(&secret_hash(token), &client.id, now).await? {
+    let invalid = || {
+        OAuthError::invalid_grant(
+            "the refresh token is not valid (unknown, expired, used, revoked, or not this client's)",
+        )
+    };
+    let grant_id = match oidc
+        .store
+        .use_refresh_token(&secret_hash(token), &client.id, now)
+        .await?
+    {
         RefreshUse::Rotated(grant_id) => grant_id,
-        RefreshUse::Reused { grant_id, revoked_now } => {
+        RefreshUse::Reused {
+            grant_id,
+            revoked_now,
+        } => {
             if revoked_now {
                 state
                     .accounts
-                    .audit("oidc_refresh_reused", None, None, Some(client_info), Some(&format!("client {}; grant {grant_id} revoked", client.id)))
+                    .audit(
+                        "oidc_refresh_reused",
+                        None,
+                        None,
+                        Some(client_info),
+                        Some(&format!("client {}; grant {grant_id} revoked", client.id)),
+                    )
                     .await;
             }
             return Err(invalid().into());
@@ -201,13 +276,19 @@ async fn refresh(
     if let Some(asked) = asked {
         // A narrower scope for this answer's tokens; the grant keeps its own.
         if let Some(s) = scopes(asked).find(|s| !has_scope(&grant.scope, s)) {
-            return Err(OAuthError::new("invalid_scope", format!("the scope {s:?} was not granted")).into());
+            return Err(OAuthError::new(
+                "invalid_scope",
+                format!("the scope {s:?} was not granted"),
+            )
+            .into());
         }
         grant.scope = scopes(asked).collect::<Vec<_>>().join(" ");
     }
     if grant.offline == 0 {
         // The user is active in the app: so is their session.
-        oidc.store.touch_grant_session(&grant.session_id, now).await?;
+        oidc.store
+            .touch_grant_session(&grant.session_id, now)
+            .await?;
     }
     Ok(oidc.issue_for_grant(client, &grant, &user, None).await?)
 }

@@ -86,7 +86,10 @@ impl Oidc {
         }
         if has_scope(scope, "email") {
             claims.insert("email".into(), json!(user.email));
-            claims.insert("email_verified".into(), json!(user.email_verified_at.is_some()));
+            claims.insert(
+                "email_verified".into(),
+                json!(user.email_verified_at.is_some()),
+            );
         }
         if has_scope(scope, "groups") {
             claims.insert("groups".into(), json!(self.store.groups_of(user.id).await?));
@@ -204,7 +207,9 @@ impl Oidc {
         scope: &str,
     ) -> Result<TokenResponse, AppError> {
         let now = self.clock.now();
-        let access_token = self.access_token(client, &client.id, scope, None, now).await?;
+        let access_token = self
+            .access_token(client, &client.id, scope, None, now)
+            .await?;
         Ok(TokenResponse {
             access_token,
             token_type: "Bearer",

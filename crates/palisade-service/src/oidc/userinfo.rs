@@ -13,13 +13,27 @@ use crate::state::AppState;
 
 /// A refusal with the Bearer challenge (RFC 6750 §3).
 fn bearer_error(error: &str, description: &str) -> Response {
-    let status = if error == "invalid_request" { StatusCode::BAD_REQUEST } else { StatusCode::UNAUTHORIZED };
-    let challenge = format!("Bearer realm=\"palisade\", error=\"{error}\", error_description=\"{description}\"");
-    let mut response = (status, Json(json!({"error": error, "error_description": description}))).into_response();
+    let status = if error == "invalid_request" {
+        StatusCode::BAD_REQUEST
+    } else {
+        StatusCode::UNAUTHORIZED
+    };
+    let challenge = format!(
+        "Bearer realm=\"palisade\", error=\"{error}\", error_description=\"{description}\""
+    );
+    let mut response = (
+        status,
+        Json(json!({"error": error, "error_description": description})),
+    )
+        .into_response();
     if let Ok(value) = HeaderValue::from_str(&challenge) {
-        response.headers_mut().insert(header::WWW_AUTHENTICATE, value);
+        response
+            .headers_mut()
+            .insert(header::WWW_AUTHENTICATE, value);
     }
-    response.headers_mut().insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    response
+        .headers_mut()
+        .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
     response
 }
 
@@ -52,11 +66,18 @@ pub(super) fn bearer(headers: &HeaderMap) -> Result<Option<&str>, ()> {
         (status = 401, description = "No access token, or not a current one", body = serde_json::Value),
     )
 )]
-pub(super) async fn userinfo(State(state): State<AppState>, headers: HeaderMap) -> Response {
+pub(crate) async fn userinfo(State(state): State<AppState>, headers: HeaderMap) -> Response {
     let token = match bearer(&headers) {
         Ok(Some(token)) => token,
-        Ok(None) => return bearer_error("invalid_token", "send the access token as Authorization: Bearer"),
-        Err(()) => return bearer_error("invalid_request", "the Authorization header cannot be read"),
+        Ok(None) => {
+            return bearer_error(
+                "invalid_token",
+                "send the access token as Authorization: Bearer",
+            );
+        }
+        Err(()) => {
+            return bearer_error("invalid_request", "the Authorization header cannot be read");
+        }
     };
     let oidc = &state.oidc;
     let claims = match oidc.read_access_token(token).await {
@@ -67,17 +88,34 @@ pub(super) async fn userinfo(State(state): State<AppState>, headers: HeaderMap) 
     let scope = claims["scope"].as_str().unwrap_or("");
     let grant_id = claims["jti"].as_str().and_then(grant_of_jti);
     let (Some(grant_id), true) = (grant_id, has_scope(scope, "openid")) else {
-        return bearer_error("insufficient_scope", "UserInfo needs a user's token with the openid scope");
+        return bearer_error(
+            "insufficient_scope",
+            "UserInfo needs a user's token with the openid scope",
+        );
     };
     let now = oidc.clock.now();
-    let grant = match oidc.store.live_grant(grant_id, now, oidc.idle_cutoff(now)).await {
+    let grant = match oidc
+        .store
+        .live_grant(grant_id, now, oidc.idle_cutoff(now))
+        .await
+    {
         Ok(Some(grant)) => grant,
-        Ok(None) => return bearer_error("invalid_token", "the sign-in this token came from has ended"),
+        Ok(None) => {
+            return bearer_error(
+                "invalid_token",
+                "the sign-in this token came from has ended",
+            );
+        }
         Err(e) => return crate::error::AppError::from(e).into_response(),
     };
     let user = match oidc.store.user_by_id(grant.user_id).await {
         Ok(Some(user)) => user,
-        Ok(None) => return bearer_error("invalid_token", "the sign-in this token came from has ended"),
+        Ok(None) => {
+            return bearer_error(
+                "invalid_token",
+                "the sign-in this token came from has ended",
+            );
+        }
         Err(e) => return crate::error::AppError::from(e).into_response(),
     };
     let mut body = match oidc.user_claims(&user, scope).await {
@@ -86,6 +124,8 @@ pub(super) async fn userinfo(State(state): State<AppState>, headers: HeaderMap) 
     };
     body.insert("sub".into(), claims["sub"].clone());
     let mut response = Json(body).into_response();
-    response.headers_mut().insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    response
+        .headers_mut()
+        .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
     response
 }

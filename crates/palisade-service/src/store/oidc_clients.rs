@@ -114,11 +114,13 @@ impl Store {
 
     /// The user's stable subject, made (random) the first time it is asked for.
     pub(crate) async fn subject_of(&self, user_id: i64, fresh: &str) -> Result<String, StoreError> {
-        sqlx::query("INSERT INTO oidc_subjects (user_id, subject) VALUES ($1, $2) ON CONFLICT DO NOTHING")
-            .bind(user_id)
-            .bind(fresh)
-            .execute(&self.pool)
-            .await?;
+        sqlx::query(
+            "INSERT INTO oidc_subjects (user_id, subject) VALUES ($1, $2) ON CONFLICT DO NOTHING",
+        )
+        .bind(user_id)
+        .bind(fresh)
+        .execute(&self.pool)
+        .await?;
         Ok(
             sqlx::query_scalar::<_, String>("SELECT subject FROM oidc_subjects WHERE user_id = $1")
                 .bind(user_id)
@@ -127,23 +129,15 @@ impl Store {
         )
     }
 
-    /// The user a public subject names.
-    pub(crate) async fn user_of_subject(&self, subject: &str) -> Result<Option<i64>, StoreError> {
-        Ok(
-            sqlx::query_scalar::<_, i64>("SELECT user_id FROM oidc_subjects WHERE subject = $1")
-                .bind(subject)
-                .fetch_optional(&self.pool)
-                .await?,
-        )
-    }
-
     /// The provider-wide value `name`, set to `fresh` by whichever instance asks first.
     pub(crate) async fn oidc_setting(&self, name: &str, fresh: &str) -> Result<String, StoreError> {
-        sqlx::query("INSERT INTO oidc_settings (name, value) VALUES ($1, $2) ON CONFLICT DO NOTHING")
-            .bind(name)
-            .bind(fresh)
-            .execute(&self.pool)
-            .await?;
+        sqlx::query(
+            "INSERT INTO oidc_settings (name, value) VALUES ($1, $2) ON CONFLICT DO NOTHING",
+        )
+        .bind(name)
+        .bind(fresh)
+        .execute(&self.pool)
+        .await?;
         Ok(
             sqlx::query_scalar::<_, String>("SELECT value FROM oidc_settings WHERE name = $1")
                 .bind(name)
@@ -207,12 +201,13 @@ impl Store {
         now: i64,
     ) -> Result<bool, StoreError> {
         let mut tx = self.begin_write().await?;
-        let consents = sqlx::query("DELETE FROM oidc_consents WHERE user_id = $1 AND client_id = $2")
-            .bind(user_id)
-            .bind(client_id)
-            .execute(&mut *tx)
-            .await?
-            .rows_affected();
+        let consents =
+            sqlx::query("DELETE FROM oidc_consents WHERE user_id = $1 AND client_id = $2")
+                .bind(user_id)
+                .bind(client_id)
+                .execute(&mut *tx)
+                .await?
+                .rows_affected();
         let grants = sqlx::query(
             "UPDATE oidc_grants SET revoked_at = $3 \
              WHERE user_id = $1 AND client_id = $2 AND revoked_at IS NULL",

@@ -148,11 +148,11 @@ impl Store {
         idle_cutoff: i64,
     ) -> Result<Option<GrantRow>, StoreError> {
         Ok(sqlx::query_as::<_, GrantRow>(LIVE_GRANT)
-        .bind(id)
-        .bind(now)
-        .bind(idle_cutoff)
-        .fetch_optional(&self.pool)
-        .await?)
+            .bind(id)
+            .bind(now)
+            .bind(idle_cutoff)
+            .fetch_optional(&self.pool)
+            .await?)
     }
 
     /// Revokes a grant (and so everything issued from it); `true` when this call did.

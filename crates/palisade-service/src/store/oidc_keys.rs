@@ -98,12 +98,35 @@ impl Store {
         Ok(true)
     }
 
-    /// How many signing keys each keyring key sealed (for `keys status` and retirement).
-    pub(crate) async fn signing_keys_sealed(&self) -> Result<Vec<String>, StoreError> {
-        Ok(
-            sqlx::query_scalar::<_, String>("SELECT private_sealed FROM oidc_signing_keys")
-                .fetch_all(&self.pool)
-                .await?,
+    /// Every signing key not sealed under the keyring key `current`.
+    pub(crate) async fn signing_keys_to_reseal(
+        &self,
+        current: &str,
+    ) -> Result<Vec<StoredSigningKey>, StoreError> {
+        Ok(sqlx::query_as::<_, StoredSigningKey>(
+            "SELECT kid, alg, generation, private_sealed, public_jwk, created_at, signs_from, retire_at \
+             FROM oidc_signing_keys WHERE substr(private_sealed, 5, 8) <> $1",
         )
+        .bind(current)
+        .fetch_all(&self.pool)
+        .await?)
+    }
+
+    /// Replaces a signing key's sealed private part, if it is still `old`.
+    pub(crate) async fn reseal_signing_key(
+        &self,
+        kid: &str,
+        old: &str,
+        new: &str,
+    ) -> Result<u64, StoreError> {
+        Ok(sqlx::query(
+            "UPDATE oidc_signing_keys SET private_sealed = $3 WHERE kid = $1 AND private_sealed = $2",
+        )
+        .bind(kid)
+        .bind(old)
+        .bind(new)
+        .execute(&self.pool)
+        .await?
+        .rows_affected())
     }
 }

@@ -59,7 +59,8 @@ impl Store {
         let mut seen = std::collections::HashSet::new();
         let mut queued = 0;
         for grant in ended {
-            if !wants(&grant.client_id) || !seen.insert((grant.client_id.clone(), grant.sid.clone()))
+            if !wants(&grant.client_id)
+                || !seen.insert((grant.client_id.clone(), grant.sid.clone()))
             {
                 continue;
             }
@@ -117,7 +118,9 @@ impl Store {
         error: &str,
     ) -> Result<(), StoreError> {
         let sql = match next_attempt_at {
-            Some(_) => "UPDATE oidc_logouts SET next_attempt_at = $2, last_error = $3 WHERE id = $1",
+            Some(_) => {
+                "UPDATE oidc_logouts SET next_attempt_at = $2, last_error = $3 WHERE id = $1"
+            }
             None => "UPDATE oidc_logouts SET given_up_at = $2, last_error = $3 WHERE id = $1",
         };
         sqlx::query(sql)
@@ -131,12 +134,12 @@ impl Store {
 
     /// Forgets logouts delivered or given up before `cutoff`.
     pub(crate) async fn delete_old_logouts(&self, cutoff: i64) -> Result<u64, StoreError> {
-        Ok(sqlx::query(
-            "DELETE FROM oidc_logouts WHERE sent_at < $1 OR given_up_at < $1",
+        Ok(
+            sqlx::query("DELETE FROM oidc_logouts WHERE sent_at < $1 OR given_up_at < $1")
+                .bind(cutoff)
+                .execute(&self.pool)
+                .await?
+                .rows_affected(),
         )
-        .bind(cutoff)
-        .execute(&self.pool)
-        .await?
-        .rows_affected())
     }
 }

@@ -70,6 +70,9 @@ impl Store {
                SELECT key_id, COUNT(*) AS n FROM second_factors WHERE key_id IS NOT NULL GROUP BY key_id \
                UNION ALL \
                SELECT key_id, COUNT(*) AS n FROM outbox WHERE sealed IS NOT NULL AND key_id IS NOT NULL GROUP BY key_id \
+               UNION ALL \
+               SELECT substr(private_sealed, 5, 8) AS key_id, COUNT(*) AS n FROM oidc_signing_keys \
+                 GROUP BY substr(private_sealed, 5, 8) \
              ) AS sealed GROUP BY key_id ORDER BY key_id",
         )
         .fetch_all(&self.pool)
