@@ -177,7 +177,7 @@ async fn authorization_code(
         .await?;
         return Err(invalid().into());
     }
-    let (grant, user) = live(state, &row.grant_id).await?;
+    let (grant, user) = spent(state, &row.grant_id).await?;
     Ok(oidc
         .issue_for_grant(client, &grant, &user, row.nonce.as_deref())
         .await?)
@@ -208,8 +208,9 @@ async fn replayed(
     Ok(())
 }
 
-/// The grant and its user, if the grant is alive.
-async fn live(
+/// The grant whose code or refresh token was just spent, and its user, if the sign-in it
+/// came from goes on (a revocation racing the spend does not take this one answer away).
+async fn spent(
     state: &AppState,
     grant_id: &str,
 ) -> Result<(GrantRow, crate::store::UserRow), EndpointError> {
@@ -218,7 +219,7 @@ async fn live(
     let ended = || OAuthError::invalid_grant("the sign-in this grant came from has ended");
     let grant = oidc
         .store
-        .live_grant(grant_id, now, oidc.idle_cutoff(now))
+        .spent_grant(grant_id, now, oidc.idle_cutoff(now))
         .await?
         .ok_or_else(ended)?;
     let user = oidc
@@ -272,7 +273,7 @@ async fn refresh(
         }
         RefreshUse::Invalid => return Err(invalid().into()),
     };
-    let (mut grant, user) = live(state, &grant_id).await?;
+    let (mut grant, user) = spent(state, &grant_id).await?;
     if let Some(asked) = asked {
         // A narrower scope for this answer's tokens; the grant keeps its own.
         if let Some(s) = scopes(asked).find(|s| !has_scope(&grant.scope, s)) {

@@ -13,10 +13,10 @@ use crate::state::AppState;
 
 /// A refusal with the Bearer challenge (RFC 6750 §3).
 fn bearer_error(error: &str, description: &str) -> Response {
-    let status = if error == "invalid_request" {
-        StatusCode::BAD_REQUEST
-    } else {
-        StatusCode::UNAUTHORIZED
+    let status = match error {
+        "invalid_request" => StatusCode::BAD_REQUEST,
+        "insufficient_scope" => StatusCode::FORBIDDEN,
+        _ => StatusCode::UNAUTHORIZED,
     };
     let challenge = format!(
         "Bearer realm=\"palisade\", error=\"{error}\", error_description=\"{description}\""
@@ -64,6 +64,7 @@ pub(super) fn bearer(headers: &HeaderMap) -> Result<Option<&str>, ()> {
         (status = 200, description = "The claims the token's scopes release", body = serde_json::Value),
         (status = 400, description = "The credentials cannot be read", body = serde_json::Value),
         (status = 401, description = "No access token, or not a current one", body = serde_json::Value),
+        (status = 403, description = "Not a user's token with the openid scope", body = serde_json::Value),
     )
 )]
 pub(crate) async fn userinfo(State(state): State<AppState>, headers: HeaderMap) -> Response {

@@ -52,12 +52,13 @@ pub(crate) enum RefreshUse {
     Invalid,
 }
 
-/// A grant by id if it is alive: not revoked, its user not disabled, and — unless it is
-/// offline — its session current. `$1` the id, `$2` now, `$3` the idle cutoff (now − idle
-/// timeout).
+/// A grant by id if it is alive: not revoked (unless `$4` is 1: its code or refresh token
+/// was just spent by a statement that checked that), its user not disabled, and — unless
+/// it is offline — its session current. `$1` the id, `$2` now, `$3` the idle cutoff (now −
+/// idle timeout).
 const LIVE_GRANT: &str = "SELECT g.id, g.client_id, g.user_id, g.session_id, g.sid, g.offline, g.scope, \
       g.auth_time, g.second_factor, g.created_at \
-    FROM oidc_grants g WHERE g.id = $1 AND g.revoked_at IS NULL \
+    FROM oidc_grants g WHERE g.id = $1 AND ($4 = 1 OR g.revoked_at IS NULL) \
     AND EXISTS (SELECT 1 FROM users u WHERE u.id = g.user_id AND u.disabled = 0) \
     AND (g.offline = 1 OR EXISTS (SELECT 1 FROM sessions s WHERE s.id = g.session_id \
          AND s.expires_at > $2 AND s.last_seen_at > $3))";
@@ -127,10 +128,12 @@ impl Store {
         .await?)
     }
 
-    /// Spends a code; `false` when another request spent it first.
+    /// Spends a code whose grant is not revoked; `false` when another request spent it
+    /// first (or a replay revoked its grant).
     pub(crate) async fn spend_code(&self, code_hash: &str, now: i64) -> Result<bool, StoreError> {
         Ok(sqlx::query(
-            "UPDATE oidc_codes SET used_at = $2 WHERE code_hash = $1 AND used_at IS NULL",
+            "UPDATE oidc_codes SET used_at = $2 WHERE code_hash = $1 AND used_at IS NULL \
+             AND grant_id IN (SELECT id FROM oidc_grants WHERE revoked_at IS NULL)",
         )
         .bind(code_hash)
         .bind(now)
@@ -147,10 +150,33 @@ impl Store {
         now: i64,
         idle_cutoff: i64,
     ) -> Result<Option<GrantRow>, StoreError> {
+        self.grant_if(id, now, idle_cutoff, false).await
+    }
+
+    /// The grant whose code or refresh token was just spent (the spending checked it was
+    /// not revoked, atomically): alive but for a revocation that may have come since — a
+    /// replay racing the spend. The one answer is then issued, and dies with its family.
+    pub(crate) async fn spent_grant(
+        &self,
+        id: &str,
+        now: i64,
+        idle_cutoff: i64,
+    ) -> Result<Option<GrantRow>, StoreError> {
+        self.grant_if(id, now, idle_cutoff, true).await
+    }
+
+    async fn grant_if(
+        &self,
+        id: &str,
+        now: i64,
+        idle_cutoff: i64,
+        just_spent: bool,
+    ) -> Result<Option<GrantRow>, StoreError> {
         Ok(sqlx::query_as::<_, GrantRow>(LIVE_GRANT)
             .bind(id)
             .bind(now)
             .bind(idle_cutoff)
+            .bind(i64::from(just_spent))
             .fetch_optional(&self.pool)
             .await?)
     }
