@@ -300,7 +300,7 @@ mod tests {
     #[test]
     fn pkce_s256_matches_the_rfc_example() {
         let verifier = "dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk";
-        let challenge = "E9Melhoa2OwvFrEMTJguCHaoeUd8T8uPohqlRmiOFAY";
+        let challenge = "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM";
         assert!(super::pkce_matches(verifier, challenge));
         assert!(!super::pkce_matches(&verifier.replace('d', "e"), challenge));
         assert!(!super::pkce_matches(challenge, challenge));
