@@ -23,7 +23,7 @@ pub(crate) enum OidcAction {
 #[derive(Subcommand)]
 pub(crate) enum ClientAction {
     /// Add a client; a confidential one's secret is printed once.
-    Add(AddArgs),
+    Add(Box<AddArgs>),
     /// List every client (configuration file and database).
     List,
     /// Show a client's settings (never its secret).

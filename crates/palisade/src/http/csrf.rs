@@ -201,3 +201,51 @@ impl FormTokens {
         given.len() == 32 && bool::from(given.ct_eq(&self.mac(binding)))
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn post(path: &str, origin: &str) -> Request<()> {
+        Request::builder()
+            .method(Method::POST)
+            .uri(path)
+            .header(header::ORIGIN, origin)
+            .header(header::COOKIE, "session=x")
+            .header("sec-fetch-site", "cross-site")
+            .body(())
+            .unwrap()
+    }
+
+    /// An exact exemption lets a cross-site post reach that one path — not a longer one,
+    /// a sibling, nor the same path with a trailing slash.
+    #[test]
+    fn an_exact_exemption_covers_exactly_its_path() {
+        let layer = CsrfLayer::new(["https://example.com"])
+            .unwrap()
+            .exempt_path("/oauth2/token")
+            .unwrap();
+        assert!(layer.allows(&post("/oauth2/token", "https://evil.example")));
+        assert!(layer.allows(&post("/oauth2/token?x=1", "https://evil.example")));
+        for path in [
+            "/oauth2/token/",
+            "/oauth2/tokens",
+            "/oauth2/consent",
+            "/OAUTH2/token",
+        ] {
+            assert!(!layer.allows(&post(path, "https://evil.example")), "{path}");
+        }
+        assert!(
+            CsrfLayer::new(["https://example.com"])
+                .unwrap()
+                .exempt_path("x")
+                .is_err()
+        );
+        assert!(
+            CsrfLayer::new(["https://example.com"])
+                .unwrap()
+                .exempt_path("/a?b")
+                .is_err()
+        );
+    }
+}

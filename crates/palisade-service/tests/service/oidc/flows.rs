@@ -525,7 +525,8 @@ async fn pairwise_subjects_differ_per_client() {
 #[tokio::test]
 async fn a_client_that_cannot_be_read_stops_the_start() {
     let dir = tempfile::tempdir().unwrap();
-    let cases: Vec<(Box<dyn Fn(&mut ClientSettings)>, &str)> = vec![
+    type Edit = Box<dyn Fn(&mut ClientSettings)>;
+    let cases: Vec<(Edit, &str)> = vec![
         (
             Box::new(|c| c.redirect_uris = vec!["http://app.example.com/cb".into()]),
             "redirect_uris[0]",

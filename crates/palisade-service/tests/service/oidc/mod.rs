@@ -4,6 +4,7 @@
 mod attacks;
 mod concurrency;
 mod flows;
+mod keys;
 mod logout;
 
 use std::collections::HashMap;
