@@ -32,6 +32,8 @@ pub(crate) use clients::{Client, Clients, SiteRequirements, compile as compile_c
 pub use settings::{ClientSettings, OidcSettings};
 pub(crate) use signing::SigningKeys;
 pub(crate) use signing::signing_key_aad;
+#[cfg(test)]
+pub(crate) use tokens::TokenResponse;
 
 use std::sync::Arc;
 

@@ -5,9 +5,10 @@
 use serde::{Deserialize, Serialize};
 
 use crate::authz::OneOrMany;
+use crate::config::Redacted;
 
 /// `[oidc]`: the OpenID Connect provider, on when any client is configured or stored.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct OidcSettings {
     /// Apps that sign in with palisade.
@@ -36,7 +37,7 @@ impl Default for OidcSettings {
 }
 
 /// One `[[oidc.clients]]` entry as written (and a stored client's settings).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ClientSettings {
     /// The `client_id`.
@@ -50,7 +51,7 @@ pub struct ClientSettings {
     /// Confidential clients from the configuration file: the SHA-256 (hex) of the secret,
     /// as `palisade oidc secret` prints it. Stored clients keep theirs in the database.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub secret_sha256: Option<String>,
+    pub secret_sha256: Option<Redacted>,
     /// Where codes may be sent: each compared byte for byte.
     #[serde(default)]
     pub redirect_uris: Vec<String>,

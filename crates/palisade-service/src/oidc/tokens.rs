@@ -14,7 +14,7 @@ use crate::error::AppError;
 use crate::store::{GrantRow, UserRow};
 
 /// The token endpoint's answer.
-#[derive(Debug, Serialize)]
+#[derive(Serialize)]
 pub(crate) struct TokenResponse {
     pub(crate) access_token: String,
     pub(crate) token_type: &'static str,
@@ -24,6 +24,15 @@ pub(crate) struct TokenResponse {
     pub(crate) id_token: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub(crate) refresh_token: Option<String>,
+}
+
+impl std::fmt::Debug for TokenResponse {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("TokenResponse")
+            .field("scope", &self.scope)
+            .field("expires_in", &self.expires_in)
+            .finish_non_exhaustive()
+    }
 }
 
 /// `acr` of a session begun with (or since given) a second factor, and of one without.

@@ -3,6 +3,7 @@
 //! the sign-in the request rides through.
 
 use http::StatusCode;
+use palisade_service::config::Redacted;
 use serde_json::json;
 
 use super::*;
@@ -545,7 +546,7 @@ async fn a_client_that_cannot_be_read_stops_the_start() {
             "signing_alg",
         ),
         (
-            Box::new(|c| c.secret_sha256 = Some("abc".into())),
+            Box::new(|c| c.secret_sha256 = Some(Redacted::new("abc".into()))),
             "secret_sha256",
         ),
         (

@@ -31,7 +31,7 @@ pub(crate) fn sha256_hex(text: &str) -> String {
 /// A confidential client with `SECRET`, redirecting to `REDIRECT`.
 pub(crate) fn confidential(id: &str) -> ClientSettings {
     let mut c = ClientSettings::new(id, &format!("App {id}"));
-    c.secret_sha256 = Some(sha256_hex(SECRET));
+    c.secret_sha256 = Some(palisade_service::config::Redacted::new(sha256_hex(SECRET)));
     c.redirect_uris = vec![REDIRECT.to_owned()];
     c.post_logout_redirect_uris = vec!["https://app.example.com/signed-out".to_owned()];
     c.signing_alg = Some("ES256".to_owned());
