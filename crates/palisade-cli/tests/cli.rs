@@ -1001,3 +1001,142 @@ fn support_mails_a_reset_link_it_never_sees() {
     };
     assert!(reset.contains("To: durable@example.com"), "{reset}");
 }
+
+/// `POST path` with a form body and HTTP Basic credentials, as an OAuth client sends it.
+fn token_request(addr: SocketAddr, id: &str, secret: &str, form: &str) -> u16 {
+    use base64::Engine as _;
+    let basic = base64::engine::general_purpose::STANDARD.encode(format!("{id}:{secret}"));
+    let mut stream = TcpStream::connect(addr).unwrap();
+    stream
+        .set_read_timeout(Some(Duration::from_secs(30)))
+        .unwrap();
+    let request = format!(
+        "POST /oauth2/token HTTP/1.1\r\nHost: {addr}\r\nAuthorization: Basic {basic}\r\nContent-Type: application/x-www-form-urlencoded\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{form}",
+        form.len()
+    );
+    stream.write_all(request.as_bytes()).unwrap();
+    let mut response = String::new();
+    stream.read_to_string(&mut response).unwrap();
+    response.split(' ').nth(1).unwrap().parse().unwrap()
+}
+
+/// `palisade oidc`: a stored client's secret is printed once and works; rotating it ends
+/// the old one; removing the client ends it all; bad settings name the field and change
+/// nothing; `oidc secret` prints a secret and its hash; `keys rotate-signing` starts new
+/// signing keys.
+#[test]
+fn oidc_clients_from_the_command_line() {
+    let dir = tempfile::tempdir().unwrap();
+    let run = |args: &[&str]| {
+        let out = palisade(dir.path()).args(args).output().unwrap();
+        (
+            out.status.code(),
+            String::from_utf8(out.stdout).unwrap(),
+            String::from_utf8(out.stderr).unwrap(),
+        )
+    };
+    let secret_of = |out: &str| {
+        out.lines()
+            .find_map(|l| l.strip_prefix("client_secret: "))
+            .expect("the secret is printed")
+            .to_owned()
+    };
+    let (code, out, err) = run(&[
+        "oidc",
+        "client",
+        "add",
+        "robot",
+        "--name",
+        "Robot",
+        "--grant-type",
+        "client_credentials",
+    ]);
+    assert_eq!(code, Some(0), "{err}");
+    let first = secret_of(&out);
+    assert!(first.len() >= 43, "256 bits: {first}");
+    let (code, out, _) = run(&["oidc", "client", "list"]);
+    assert_eq!(code, Some(0));
+    assert!(
+        out.contains("robot\tRobot\tconfidential\tdatabase"),
+        "{out}"
+    );
+    let (code, out, _) = run(&["oidc", "client", "show", "robot"]);
+    assert_eq!(code, Some(0));
+    assert!(
+        out.contains("has a secret") && out.contains("client_credentials"),
+        "{out}"
+    );
+    assert!(!out.contains(&first), "show never prints the secret");
+    // Refused, naming the field, and nothing stored.
+    let (code, _, err) = run(&[
+        "oidc",
+        "client",
+        "add",
+        "bad",
+        "--name",
+        "Bad",
+        "--redirect-uri",
+        "http://evil.example/cb",
+    ]);
+    assert_eq!(code, Some(2));
+    assert!(
+        err.contains("redirect_uris[0]") && err.contains("https"),
+        "{err}"
+    );
+    let (code, _, err) = run(&[
+        "oidc",
+        "client",
+        "add",
+        "robot",
+        "--name",
+        "Again",
+        "--grant-type",
+        "client_credentials",
+    ]);
+    assert_eq!(code, Some(2));
+    assert!(err.contains("taken"), "{err}");
+    assert!(!run(&["oidc", "client", "list"]).1.contains("bad"));
+
+    let server = start(dir.path(), &[]);
+    let grant = "grant_type=client_credentials";
+    assert_eq!(token_request(server.addr, "robot", &first, grant), 200);
+    let (code, out, _) = run(&["oidc", "client", "rotate-secret", "robot"]);
+    assert_eq!(code, Some(0));
+    let second = secret_of(&out);
+    assert_ne!(first, second);
+    assert_eq!(token_request(server.addr, "robot", &first, grant), 401);
+    assert_eq!(token_request(server.addr, "robot", &second, grant), 200);
+    assert_eq!(run(&["oidc", "client", "remove", "robot"]).0, Some(0));
+    assert_eq!(token_request(server.addr, "robot", &second, grant), 401);
+    assert_eq!(run(&["oidc", "client", "remove", "robot"]).0, Some(2));
+
+    let (code, out, _) = run(&["oidc", "secret"]);
+    assert_eq!(code, Some(0));
+    let secret = out
+        .lines()
+        .find_map(|l| l.strip_prefix("secret: "))
+        .unwrap();
+    let hash = out
+        .lines()
+        .find_map(|l| l.strip_prefix("secret_sha256 = "))
+        .unwrap();
+    let digest: String = {
+        use sha2::Digest;
+        sha2::Sha256::digest(secret.as_bytes())
+            .iter()
+            .map(|b| format!("{b:02x}"))
+            .collect()
+    };
+    assert_eq!(hash, format!("\"{digest}\""));
+
+    let (code, out, err) = run(&["keys", "rotate-signing"]);
+    assert_eq!(code, Some(0), "{err}");
+    assert!(
+        out.contains("RS256, ES256, EdDSA") && out.contains("sign in an hour"),
+        "{out}"
+    );
+    let (code, out, _) = run(&["keys", "rotate-signing", "--now"]);
+    assert_eq!(code, Some(0));
+    assert!(out.contains("withdrawn"), "{out}");
+    drop(server);
+}
