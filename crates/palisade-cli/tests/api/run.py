@@ -87,6 +87,15 @@ REACHED_ELSEWHERE = {
         ("register/confirm", "201", "signup.rs::a_sign_up_does_not_tell_whether_its_address_has_an_account"),
         ("register/confirm", "409", "signup.rs::a_sign_up_does_not_tell_whether_its_address_has_an_account"),
     ]},
+    # The OpenID provider's answers need a registered client and a signed-in user's code:
+    # the service tests and the relying parties (openid_client.mjs, apache.mjs) reach them.
+    **{f"{op} 200": f"crates/palisade-service/tests/service/oidc/flows.rs::{test}" for op, test in [
+        ("POST /oauth2/token", "the_code_flow_signs_a_user_in_to_an_app"),
+        ("GET /oauth2/userinfo", "userinfo_releases_claims_by_scope"),
+        ("POST /oauth2/introspect", "refresh_rotates_and_introspection_and_revocation_answer_for_own_tokens"),
+        ("POST /oauth2/revoke", "refresh_rotates_and_introspection_and_revocation_answer_for_own_tokens"),
+    ]},
+    "DELETE /api/v1/account/apps/{client_id} 204": "crates/palisade-service/tests/service/oidc/flows.rs::revoking_an_app_ends_its_tokens",
     "503": "crates/palisade-cli/tests/faults/pg_restart.py, disk_full.py",
     "429": "crates/palisade-service/tests/service/throttling.rs",
     "413": "crates/palisade-service/tests/service/api.rs::validation_errors_name_the_field_and_never_echo",

@@ -20,6 +20,37 @@ pub(crate) const END_SESSION: &str = "/oauth2/logout";
 pub(crate) const CROSS_SITE_POSTS: [&str; 6] =
     [AUTHORIZE, TOKEN, USERINFO, INTROSPECT, REVOKE, END_SESSION];
 
+/// The token endpoint's form, as the OpenAPI document describes it (the handler reads the
+/// form itself: every parameter at most once).
+#[derive(utoipa::ToSchema)]
+#[allow(dead_code)]
+pub(crate) struct TokenForm {
+    /// `authorization_code`, `refresh_token` or `client_credentials`.
+    grant_type: String,
+    code: Option<String>,
+    redirect_uri: Option<String>,
+    code_verifier: Option<String>,
+    refresh_token: Option<String>,
+    scope: Option<String>,
+    client_id: Option<String>,
+    client_secret: Option<String>,
+    client_assertion_type: Option<String>,
+    client_assertion: Option<String>,
+}
+
+/// The introspection and revocation endpoints' form.
+#[derive(utoipa::ToSchema)]
+#[allow(dead_code)]
+pub(crate) struct TokenQueryForm {
+    token: String,
+    /// `access_token` or `refresh_token`.
+    token_type_hint: Option<String>,
+    client_id: Option<String>,
+    client_secret: Option<String>,
+    client_assertion_type: Option<String>,
+    client_assertion: Option<String>,
+}
+
 pub(crate) fn router() -> Router<AppState> {
     Router::new()
         .route(

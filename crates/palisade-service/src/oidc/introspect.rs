@@ -29,7 +29,7 @@ fn no_store(value: Value) -> Response {
     path = "/oauth2/introspect",
     tag = "openid",
     operation_id = "oidc_introspect",
-    request_body(content = String, content_type = "application/x-www-form-urlencoded", description = "token (and token_type_hint), with the client's authentication"),
+    request_body(content = super::api::TokenQueryForm, content_type = "application/x-www-form-urlencoded", description = "token (and token_type_hint), with the client's authentication"),
     responses(
         (status = 200, description = "Whether the token is active, and what it is", body = serde_json::Value),
         (status = 400, description = "invalid_request", body = serde_json::Value),
@@ -131,7 +131,7 @@ async fn describe(
     path = "/oauth2/revoke",
     tag = "openid",
     operation_id = "oidc_revoke",
-    request_body(content = String, content_type = "application/x-www-form-urlencoded", description = "token (and token_type_hint), with the client's authentication"),
+    request_body(content = super::api::TokenQueryForm, content_type = "application/x-www-form-urlencoded", description = "token (and token_type_hint), with the client's authentication"),
     responses(
         (status = 200, description = "Revoked, or nothing to revoke (the same answer)"),
         (status = 400, description = "invalid_request", body = serde_json::Value),

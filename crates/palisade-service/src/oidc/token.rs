@@ -26,7 +26,7 @@ use crate::store::{GrantRow, RefreshUse};
     path = "/oauth2/token",
     tag = "openid",
     operation_id = "oidc_token",
-    request_body(content = String, content_type = "application/x-www-form-urlencoded", description = "grant_type and the grant's parameters (RFC 6749 §4), with the client's authentication"),
+    request_body(content = super::api::TokenForm, content_type = "application/x-www-form-urlencoded", description = "grant_type and the grant's parameters (RFC 6749 §4), with the client's authentication"),
     responses(
         (status = 200, description = "Tokens", body = serde_json::Value),
         (status = 400, description = "invalid_request, invalid_grant, unsupported_grant_type, invalid_scope, unauthorized_client", body = serde_json::Value),

@@ -483,7 +483,7 @@ async fn revoking_an_app_ends_its_tokens() {
         .status,
         StatusCode::NOT_FOUND
     );
-    // The consent page comes back.
+    // The consent page comes back; consented again, the API revokes it.
     let (_, challenge) = pkce();
     assert_eq!(
         authorize(&app, Some(&cookie), &code_params("grafana", &challenge))
@@ -491,6 +491,19 @@ async fn revoking_an_app_ends_its_tokens() {
             .status,
         StatusCode::OK
     );
+    let (code, verifier) = code_for(&app, &cookie, "grafana").await;
+    let tokens = exchange(&app, "grafana", &code, &verifier).await.json();
+    let reply = app
+        .json(
+            "DELETE",
+            "/api/v1/account/apps/grafana",
+            None,
+            Some(&cookie),
+        )
+        .await;
+    assert_eq!(reply.status, StatusCode::NO_CONTENT);
+    let access = tokens["access_token"].as_str().unwrap();
+    assert_eq!(introspect(&app, "grafana", access).await["active"], false);
 }
 
 /// Pairwise clients each see another `sub` for the same user.
