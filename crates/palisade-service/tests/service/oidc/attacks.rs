@@ -492,3 +492,79 @@ async fn forged_id_token_hints_are_refused() {
         StatusCode::UNAUTHORIZED
     );
 }
+
+/// `private_key_jwt`: an assertion signed by the client's key with its one algorithm, for
+/// this provider, current, with a fresh `jti`, authenticates; a replayed `jti`, another
+/// audience, an expired or long-lived one, `alg: none`, HS256 keyed with the client's public
+/// key, another key (naming the client's `kid` or not) and another client's name do not.
+#[tokio::test]
+async fn private_key_jwt_assertions_are_checked_strictly() {
+    use p256::ecdsa::signature::Signer;
+    let key = super::concurrency::random_p256();
+    let point = key.verifying_key().to_encoded_point(false);
+    let jwk = json!({
+        "kty": "EC", "crv": "P-256", "kid": "k1",
+        "x": URL_SAFE_NO_PAD.encode(point.x().unwrap()),
+        "y": URL_SAFE_NO_PAD.encode(point.y().unwrap()),
+    });
+    let mut client = ClientSettings::new("keyed", "Keyed");
+    client.jwks = Some(json!({"keys": [jwk.clone()]}).to_string());
+    client.assertion_alg = Some("ES256".into());
+    client.grant_types = Some(vec!["client_credentials".into()]);
+    let app = provider(&[client]).await;
+    let b64 = |v: &serde_json::Value| URL_SAFE_NO_PAD.encode(v.to_string());
+    let sign = |key: &p256::ecdsa::SigningKey, header: serde_json::Value, claims: serde_json::Value| {
+        let unsigned = format!("{}.{}", b64(&header), b64(&claims));
+        let signature: p256::ecdsa::Signature = key.sign(unsigned.as_bytes());
+        format!("{unsigned}.{}", URL_SAFE_NO_PAD.encode(signature.to_bytes()))
+    };
+    let now = now();
+    let claims = |jti: &str| json!({"iss": "keyed", "sub": "keyed", "aud": format!("{ORIGIN}/oauth2/token"), "jti": jti, "iat": now, "exp": now + 60});
+    let header = json!({"alg": "ES256", "kid": "k1"});
+    let attempt = |assertion: String| {
+        let app = &app;
+        async move {
+            post_form(app, "/oauth2/token", None, &[
+                ("grant_type", "client_credentials"),
+                ("client_assertion_type", "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"),
+                ("client_assertion", &assertion),
+            ], "127.0.0.1:40000").await.status
+        }
+    };
+    assert_eq!(attempt(sign(&key, header.clone(), claims("j1"))).await, StatusCode::OK);
+    assert_eq!(attempt(sign(&key, header.clone(), claims("j1"))).await, StatusCode::UNAUTHORIZED, "jti replayed");
+    let mut other_aud = claims("j2");
+    other_aud["aud"] = json!("https://elsewhere.example.com/token");
+    let mut expired = claims("j3");
+    expired["exp"] = json!(now - 1);
+    let mut long = claims("j4");
+    long["exp"] = json!(now + 3600);
+    let mut other_client = claims("j5");
+    other_client["iss"] = json!("another");
+    let stranger = super::concurrency::random_p256();
+    let hs256 = {
+        use hmac::{KeyInit, Mac};
+        let unsigned = format!("{}.{}", b64(&json!({"alg": "HS256", "kid": "k1"})), b64(&claims("j8")));
+        let mut mac = hmac::Hmac::<Sha256>::new_from_slice(jwk.to_string().as_bytes()).unwrap();
+        mac.update(unsigned.as_bytes());
+        format!("{unsigned}.{}", URL_SAFE_NO_PAD.encode(mac.finalize().into_bytes()))
+    };
+    for (what, assertion) in [
+        ("another audience", sign(&key, header.clone(), other_aud)),
+        ("expired", sign(&key, header.clone(), expired)),
+        ("long-lived", sign(&key, header.clone(), long)),
+        ("another client as iss", sign(&key, header.clone(), other_client)),
+        ("a stranger's key naming our kid", sign(&stranger, header.clone(), claims("j6"))),
+        ("a stranger's kid", sign(&stranger, json!({"alg": "ES256", "kid": "k2"}), claims("j7"))),
+        ("HS256 keyed with the public key", hs256),
+        ("alg none", format!("{}.{}.", b64(&json!({"alg": "none"})), b64(&claims("j9")))),
+    ] {
+        assert_eq!(attempt(assertion).await, StatusCode::UNAUTHORIZED, "{what}");
+    }
+    // Neither a secret nor nothing stands in for the assertion (from another address:
+    // this one has failed ten times, and is now held back, as it should be).
+    let reply = post_form(&app, "/oauth2/token", Some(("keyed", SECRET)), &[("grant_type", "client_credentials")], "127.0.0.2:40000").await;
+    assert_eq!(reply.status, StatusCode::UNAUTHORIZED);
+    let reply = post_form(&app, "/oauth2/token", None, &[("grant_type", "client_credentials"), ("client_id", "keyed")], "127.0.0.2:40000").await;
+    assert_eq!(reply.status, StatusCode::UNAUTHORIZED);
+}
