@@ -112,21 +112,23 @@ impl Store {
         Ok(deleted > 0)
     }
 
-    /// The user's stable subject, made (random) the first time it is asked for.
+    /// The user's stable subject, made (`fresh`, random) the first time it is asked for
+    /// (read first: the insert is a write, and nearly every call finds one).
     pub(crate) async fn subject_of(&self, user_id: i64, fresh: &str) -> Result<String, StoreError> {
-        sqlx::query(
-            "INSERT INTO oidc_subjects (user_id, subject) VALUES ($1, $2) ON CONFLICT DO NOTHING",
-        )
-        .bind(user_id)
-        .bind(fresh)
-        .execute(&self.pool)
-        .await?;
-        Ok(
+        let read = || {
             sqlx::query_scalar::<_, String>("SELECT subject FROM oidc_subjects WHERE user_id = $1")
                 .bind(user_id)
-                .fetch_one(&self.pool)
-                .await?,
-        )
+                .fetch_optional(&self.pool)
+        };
+        if let Some(subject) = read().await? {
+            return Ok(subject);
+        }
+        sqlx::query("INSERT INTO oidc_subjects (user_id, subject) VALUES ($1, $2) ON CONFLICT DO NOTHING")
+            .bind(user_id)
+            .bind(fresh)
+            .execute(&self.pool)
+            .await?;
+        read().await?.ok_or(StoreError::Db(sqlx::Error::RowNotFound))
     }
 
     /// The provider-wide value `name`, set to `fresh` by whichever instance asks first.

@@ -195,20 +195,19 @@ impl Store {
     }
 
     /// The user is active in an app: their session's last use moves (at most once a
-    /// minute), as a page's request would move it.
+    /// minute), as a page's request would move it. (Nothing is revoked: sessions this
+    /// instance remembers stay remembered; a later use only keeps them longer.)
     pub(crate) async fn touch_grant_session(
         &self,
         session_id: &str,
         now: i64,
     ) -> Result<(), StoreError> {
-        self.revoking(
-            sqlx::query(
-                "UPDATE sessions SET last_seen_at = $2 WHERE id = $1 AND last_seen_at <= $2 - 60",
-            )
-            .bind(session_id)
-            .bind(now)
-            .execute(&self.pool),
+        sqlx::query(
+            "UPDATE sessions SET last_seen_at = $2 WHERE id = $1 AND last_seen_at <= $2 - 60",
         )
+        .bind(session_id)
+        .bind(now)
+        .execute(&self.pool)
         .await?;
         Ok(())
     }
