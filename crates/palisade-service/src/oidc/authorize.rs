@@ -180,6 +180,7 @@ pub(super) async fn decide(
         auth_time: auth.session.last_auth_at,
         second_factor: auth.session.second_factor,
         created_at: now,
+        session_seen_at: None,
     };
     let row = CodeRow {
         grant_id: grant.id.clone(),

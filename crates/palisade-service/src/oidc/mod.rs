@@ -26,6 +26,7 @@ mod signing;
 pub(crate) mod token;
 mod tokens;
 pub(crate) mod userinfo;
+mod verified;
 
 pub(crate) use backchannel::spawn_worker;
 pub(crate) use clients::{Client, Clients, SiteRequirements, compile as compile_client};
@@ -60,6 +61,8 @@ pub(crate) struct Oidc {
     /// Sessions idle this long are over (their grants with them).
     pub(crate) idle_secs: i64,
     pairwise_salt: tokio::sync::OnceCell<String>,
+    /// Access tokens checked lately (UserInfo's hot path).
+    verified: verified::VerifiedTokens,
     /// For back-channel logout deliveries.
     pub(crate) http: reqwest::Client,
 }
@@ -97,6 +100,7 @@ impl Oidc {
             id_token_secs: (config.oidc.id_token_minutes * 60) as i64,
             idle_secs: (config.session_idle_minutes * 60) as i64,
             pairwise_salt: tokio::sync::OnceCell::new(),
+            verified: verified::VerifiedTokens::default(),
             http,
         })
     }

@@ -19,7 +19,7 @@ use super::error::{EndpointError, OAuthError};
 use super::tokens::{TokenResponse, has_scope, scopes};
 use super::{Client, secret_hash};
 use crate::state::AppState;
-use crate::store::{GrantRow, RefreshUse};
+use crate::store::{NewRefresh, RefreshUse, Spent};
 
 #[utoipa::path(
     post,
@@ -165,22 +165,54 @@ async fn authorization_code(
             );
         }
     }
-    if !oidc.store.spend_code(&code_hash, now).await? {
-        // Spent by a request in flight with this one: the same as a replay.
-        replayed(
-            state,
-            client_info,
-            client,
+    let (refresh_token, refresh_hash) = new_refresh(client)?;
+    let refresh = refresh_hash.as_deref().map(|token_hash| NewRefresh {
+        token_hash,
+        expires_at: now + client.refresh_token_secs,
+    });
+    let spent = oidc
+        .store
+        .spend_code(
+            &code_hash,
             &row.grant_id,
-            "oidc_code_replayed",
+            now,
+            oidc.idle_cutoff(now),
+            refresh,
         )
         .await?;
-        return Err(invalid().into());
-    }
-    let (grant, user) = spent(state, &row.grant_id).await?;
+    let (grant, user) = match spent {
+        Spent::Issued(found) => *found,
+        Spent::Ended => return Err(ended().into()),
+        Spent::Lost => {
+            // Spent by a request in flight with this one: the same as a replay.
+            replayed(
+                state,
+                client_info,
+                client,
+                &row.grant_id,
+                "oidc_code_replayed",
+            )
+            .await?;
+            return Err(invalid().into());
+        }
+    };
     Ok(oidc
-        .issue_for_grant(client, &grant, &user, row.nonce.as_deref())
+        .issue_for_grant(client, &grant, &user, row.nonce.as_deref(), refresh_token)
         .await?)
+}
+
+fn ended() -> OAuthError {
+    OAuthError::invalid_grant("the sign-in this grant came from has ended")
+}
+
+/// A new refresh token and its hash, when the client may refresh.
+fn new_refresh(client: &Client) -> Result<(Option<String>, Option<String>), EndpointError> {
+    if !client.refresh_grant {
+        return Ok((None, None));
+    }
+    let token = super::random_secret()?;
+    let hash = secret_hash(&token);
+    Ok((Some(token), Some(hash)))
 }
 
 /// A spent code or refresh token presented again: everything issued from its grant is
@@ -208,28 +240,6 @@ async fn replayed(
     Ok(())
 }
 
-/// The grant whose code or refresh token was just spent, and its user, if the sign-in it
-/// came from goes on (a revocation racing the spend does not take this one answer away).
-async fn spent(
-    state: &AppState,
-    grant_id: &str,
-) -> Result<(GrantRow, crate::store::UserRow), EndpointError> {
-    let oidc = &state.oidc;
-    let now = oidc.clock.now();
-    let ended = || OAuthError::invalid_grant("the sign-in this grant came from has ended");
-    let grant = oidc
-        .store
-        .spent_grant(grant_id, now, oidc.idle_cutoff(now))
-        .await?
-        .ok_or_else(ended)?;
-    let user = oidc
-        .store
-        .user_by_id(grant.user_id)
-        .await?
-        .ok_or_else(ended)?;
-    Ok((grant, user))
-}
-
 async fn refresh(
     state: &AppState,
     client_info: &ClientInfo,
@@ -247,12 +257,39 @@ async fn refresh(
             "the refresh token is not valid (unknown, expired, used, revoked, or not this client's)",
         )
     };
-    let grant_id = match oidc
+    let token_hash = secret_hash(token);
+    if let Some(asked) = asked {
+        // A narrower scope may be asked for; a wider one is refused before anything is spent.
+        let granted = oidc
+            .store
+            .grant_of_refresh_token(&token_hash, &client.id, now)
+            .await?;
+        if let Some((grant_id, _, _)) = granted
+            && let Some(grant) = oidc
+                .store
+                .live_grant(&grant_id, now, oidc.idle_cutoff(now))
+                .await?
+            && let Some(s) = scopes(asked).find(|s| !has_scope(&grant.scope, s))
+        {
+            return Err(OAuthError::new(
+                "invalid_scope",
+                format!("the scope {s:?} was not granted"),
+            )
+            .into());
+        }
+    }
+    let (refresh_token, refresh_hash) = new_refresh(client)?;
+    let refresh = NewRefresh {
+        token_hash: refresh_hash.as_deref().unwrap_or_default(),
+        expires_at: now + client.refresh_token_secs,
+    };
+    let used = oidc
         .store
-        .use_refresh_token(&secret_hash(token), &client.id, now)
-        .await?
-    {
-        RefreshUse::Rotated(grant_id) => grant_id,
+        .use_refresh_token(&token_hash, &client.id, now, oidc.idle_cutoff(now), refresh)
+        .await?;
+    let (mut grant, user) = match used {
+        RefreshUse::Rotated(Spent::Issued(found)) => *found,
+        RefreshUse::Rotated(_) => return Err(ended().into()),
         RefreshUse::Reused {
             grant_id,
             revoked_now,
@@ -273,25 +310,22 @@ async fn refresh(
         }
         RefreshUse::Invalid => return Err(invalid().into()),
     };
-    let (mut grant, user) = spent(state, &grant_id).await?;
     if let Some(asked) = asked {
-        // A narrower scope for this answer's tokens; the grant keeps its own.
-        if let Some(s) = scopes(asked).find(|s| !has_scope(&grant.scope, s)) {
-            return Err(OAuthError::new(
-                "invalid_scope",
-                format!("the scope {s:?} was not granted"),
-            )
-            .into());
-        }
-        grant.scope = scopes(asked).collect::<Vec<_>>().join(" ");
+        // This answer's tokens carry the narrower scope; the grant keeps its own.
+        grant.scope = scopes(asked)
+            .filter(|s| has_scope(&grant.scope, s))
+            .collect::<Vec<_>>()
+            .join(" ");
     }
-    if grant.offline == 0 {
+    if grant.offline == 0 && grant.session_seen_at.is_some_and(|seen| seen <= now - 60) {
         // The user is active in the app: so is their session.
         oidc.store
             .touch_grant_session(&grant.session_id, now)
             .await?;
     }
-    Ok(oidc.issue_for_grant(client, &grant, &user, None).await?)
+    Ok(oidc
+        .issue_for_grant(client, &grant, &user, None, refresh_token)
+        .await?)
 }
 
 #[cfg(test)]

@@ -9,7 +9,7 @@ use serde_json::{Map, Value, json};
 use sha2::{Digest, Sha256, Sha512};
 
 use super::jwt::Alg;
-use super::{Client, Oidc, random_id, random_secret, secret_hash};
+use super::{Client, Oidc, random_id};
 use crate::error::AppError;
 use crate::store::{GrantRow, UserRow};
 
@@ -101,7 +101,8 @@ impl Oidc {
             );
         }
         if has_scope(scope, "groups") {
-            claims.insert("groups".into(), json!(self.store.groups_of(user.id).await?));
+            let groups = self.store.remembered_groups_of(user.id).await?;
+            claims.insert("groups".into(), json!(&*groups));
         }
         Ok(claims)
     }
@@ -142,13 +143,14 @@ impl Oidc {
     }
 
     /// Tokens for a user's grant: an access token, an ID token when `openid` was asked
-    /// for, and a new refresh token when the client may refresh.
+    /// for, and `refresh_token` (stored by the caller with the spending it follows).
     pub(crate) async fn issue_for_grant(
         &self,
         client: &Client,
         grant: &GrantRow,
         user: &UserRow,
         nonce: Option<&str>,
+        refresh_token: Option<String>,
     ) -> Result<TokenResponse, AppError> {
         let now = self.clock.now();
         let sub = self.subject(client, user.id).await?;
@@ -185,20 +187,6 @@ impl Oidc {
         } else {
             None
         };
-        let refresh_token = if client.refresh_grant {
-            let token = random_secret()?;
-            self.store
-                .insert_refresh_token(
-                    &secret_hash(&token),
-                    &grant.id,
-                    now,
-                    now + client.refresh_token_secs,
-                )
-                .await?;
-            Some(token)
-        } else {
-            None
-        };
         Ok(TokenResponse {
             access_token,
             token_type: "Bearer",
@@ -231,7 +219,15 @@ impl Oidc {
 
     /// The claims of one of our access tokens, if it verifies, is current and is an
     /// access token (`typ: at+jwt`, so an ID token is not taken for one).
-    pub(crate) async fn read_access_token(&self, token: &str) -> Result<Option<Value>, AppError> {
+    pub(crate) async fn read_access_token(
+        &self,
+        token: &str,
+    ) -> Result<Option<std::sync::Arc<Value>>, AppError> {
+        let now = self.clock.now();
+        let key = super::verified::key(token);
+        if let Some(claims) = self.verified.get(&key, now) {
+            return Ok(Some(claims));
+        }
         let keys = self.keys.public_keys().await?;
         let Some(alg) = super::jwt::header_alg(token) else {
             return Ok(None);
@@ -239,10 +235,15 @@ impl Oidc {
         let Ok((header, claims)) = super::jwt::verify_with_header(token, &keys, alg) else {
             return Ok(None);
         };
-        let now = self.clock.now();
+        let expires_at = claims["exp"].as_i64().unwrap_or(0);
         let current = header["typ"].as_str() == Some("at+jwt")
             && claims["iss"].as_str() == Some(self.issuer.as_str())
-            && claims["exp"].as_i64().is_some_and(|exp| exp > now);
-        Ok(current.then_some(claims))
+            && expires_at > now;
+        if !current {
+            return Ok(None);
+        }
+        let claims = std::sync::Arc::new(claims);
+        self.verified.put(key, claims.clone(), expires_at, now);
+        Ok(Some(claims))
     }
 }

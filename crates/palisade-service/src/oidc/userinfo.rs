@@ -95,22 +95,12 @@ pub(crate) async fn userinfo(State(state): State<AppState>, headers: HeaderMap) 
         );
     };
     let now = oidc.clock.now();
-    let grant = match oidc
+    let user = match oidc
         .store
-        .live_grant(grant_id, now, oidc.idle_cutoff(now))
+        .live_grant_remembered(grant_id, now, oidc.idle_cutoff(now))
         .await
     {
-        Ok(Some(grant)) => grant,
-        Ok(None) => {
-            return bearer_error(
-                "invalid_token",
-                "the sign-in this token came from has ended",
-            );
-        }
-        Err(e) => return crate::error::AppError::from(e).into_response(),
-    };
-    let user = match oidc.store.user_by_id(grant.user_id).await {
-        Ok(Some(user)) => user,
+        Ok(Some((_, user))) => user,
         Ok(None) => {
             return bearer_error(
                 "invalid_token",

@@ -37,7 +37,9 @@ pub(crate) use audit::AuditRecord;
 pub(crate) use email_tokens::{EmailConfirmed, EmailPurpose, EmailToken};
 pub(crate) use login::{LoginGate, LoginStart};
 pub(crate) use oidc_clients::StoredClient;
-pub(crate) use oidc_grants::{CodeRow, GrantRow, RefreshUse, revoke_grants_of_user};
+pub(crate) use oidc_grants::{
+    CodeRow, GrantRow, NewRefresh, RefreshUse, Spent, revoke_grants_of_user,
+};
 pub(crate) use oidc_keys::StoredSigningKey;
 pub(crate) use outbox::{DueMail, NewMail};
 pub(crate) use passkeys::{NewPasskey, PasskeyRow};

@@ -96,6 +96,10 @@ impl Store {
 
     /// Removes a client and everything issued to it, in one transaction.
     pub(crate) async fn delete_client(&self, id: &str) -> Result<bool, StoreError> {
+        self.revoking(self.delete_client_tx(id)).await
+    }
+
+    async fn delete_client_tx(&self, id: &str) -> Result<bool, StoreError> {
         let mut tx = self.begin_write().await?;
         let deleted = sqlx::query("DELETE FROM oidc_clients WHERE id = $1")
             .bind(id)
@@ -123,12 +127,16 @@ impl Store {
         if let Some(subject) = read().await? {
             return Ok(subject);
         }
-        sqlx::query("INSERT INTO oidc_subjects (user_id, subject) VALUES ($1, $2) ON CONFLICT DO NOTHING")
-            .bind(user_id)
-            .bind(fresh)
-            .execute(&self.pool)
-            .await?;
-        read().await?.ok_or(StoreError::Db(sqlx::Error::RowNotFound))
+        sqlx::query(
+            "INSERT INTO oidc_subjects (user_id, subject) VALUES ($1, $2) ON CONFLICT DO NOTHING",
+        )
+        .bind(user_id)
+        .bind(fresh)
+        .execute(&self.pool)
+        .await?;
+        read()
+            .await?
+            .ok_or(StoreError::Db(sqlx::Error::RowNotFound))
     }
 
     /// The provider-wide value `name`, set to `fresh` by whichever instance asks first.
@@ -197,6 +205,16 @@ impl Store {
     /// Withdraws the user's consent to `client_id` and revokes every grant to it, in one
     /// transaction; `false` when there was neither.
     pub(crate) async fn revoke_consent(
+        &self,
+        user_id: i64,
+        client_id: &str,
+        now: i64,
+    ) -> Result<bool, StoreError> {
+        self.revoking(self.revoke_consent_tx(user_id, client_id, now))
+            .await
+    }
+
+    async fn revoke_consent_tx(
         &self,
         user_id: i64,
         client_id: &str,

@@ -20,6 +20,9 @@ pub(crate) struct GrantRow {
     pub(crate) auth_time: i64,
     pub(crate) second_factor: i64,
     pub(crate) created_at: i64,
+    /// When its session was last used (read with the grant; not stored in it).
+    #[sqlx(default)]
+    pub(crate) session_seen_at: Option<i64>,
 }
 
 /// A code as issued (its hash is the key).
@@ -41,11 +44,33 @@ impl std::fmt::Debug for CodeRow {
     }
 }
 
+/// A refresh token to store with the spending of a code or of another refresh token, in
+/// the same transaction (one commit, one flush to disk, for the whole exchange).
+#[derive(Clone, Copy)]
+pub(crate) struct NewRefresh<'a> {
+    pub(crate) token_hash: &'a str,
+    pub(crate) expires_at: i64,
+}
+
+/// What spending a code or a refresh token found.
+#[derive(Debug)]
+pub(crate) enum Spent {
+    /// Spent by this request: the grant (alive) and its user; the new refresh token, if
+    /// any, is stored.
+    Issued(Box<(GrantRow, super::UserRow)>),
+    /// Spent by this request, but the sign-in it came from has ended.
+    Ended,
+    /// Lost to another request that spent it first (or to a replay that revoked its grant).
+    Lost,
+}
+
+const USER_BY_ID: &str = "SELECT id, username, email, display_name, disabled, created_at, email_verified_at FROM users WHERE id = $1";
+
 /// What presenting a refresh token did.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug)]
 pub(crate) enum RefreshUse {
-    /// Spent now: a new one may be issued for this grant.
-    Rotated(String),
+    /// Spent now (its successor stored when the grant is alive).
+    Rotated(Spent),
     /// Already spent: the grant is revoked (`true`: by this call).
     Reused { grant_id: String, revoked_now: bool },
     /// Unknown, expired, another client's, or its grant revoked.
@@ -57,7 +82,8 @@ pub(crate) enum RefreshUse {
 /// it is offline — its session current. `$1` the id, `$2` now, `$3` the idle cutoff (now −
 /// idle timeout).
 const LIVE_GRANT: &str = "SELECT g.id, g.client_id, g.user_id, g.session_id, g.sid, g.offline, g.scope, \
-      g.auth_time, g.second_factor, g.created_at \
+      g.auth_time, g.second_factor, g.created_at, \
+      (SELECT s.last_seen_at FROM sessions s WHERE s.id = g.session_id) AS session_seen_at \
     FROM oidc_grants g WHERE g.id = $1 AND ($4 = 1 OR g.revoked_at IS NULL) \
     AND EXISTS (SELECT 1 FROM users u WHERE u.id = g.user_id AND u.disabled = 0) \
     AND (g.offline = 1 OR EXISTS (SELECT 1 FROM sessions s WHERE s.id = g.session_id \
@@ -128,19 +154,77 @@ impl Store {
         .await?)
     }
 
-    /// Spends a code whose grant is not revoked; `false` when another request spent it
-    /// first (or a replay revoked its grant).
-    pub(crate) async fn spend_code(&self, code_hash: &str, now: i64) -> Result<bool, StoreError> {
-        Ok(sqlx::query(
+    /// Spends a code whose grant is not revoked and, in the same transaction, reads the
+    /// grant (alive but for a replay's revocation racing this) and its user and stores the
+    /// new refresh token. `Lost`: another request spent it first, or a replay revoked
+    /// its grant.
+    pub(crate) async fn spend_code(
+        &self,
+        code_hash: &str,
+        grant_id: &str,
+        now: i64,
+        idle_cutoff: i64,
+        refresh: Option<NewRefresh<'_>>,
+    ) -> Result<Spent, StoreError> {
+        let mut tx = self.begin_write().await?;
+        let spent = sqlx::query(
             "UPDATE oidc_codes SET used_at = $2 WHERE code_hash = $1 AND used_at IS NULL \
              AND grant_id IN (SELECT id FROM oidc_grants WHERE revoked_at IS NULL)",
         )
         .bind(code_hash)
         .bind(now)
-        .execute(&self.pool)
+        .execute(&mut *tx)
         .await?
-        .rows_affected()
-            > 0)
+        .rows_affected();
+        if spent == 0 {
+            tx.rollback().await?;
+            return Ok(Spent::Lost);
+        }
+        Self::issue_in(tx, grant_id, now, idle_cutoff, refresh).await
+    }
+
+    /// The spent grant's rows and the new refresh token, then the commit.
+    async fn issue_in(
+        mut tx: sqlx::Transaction<'static, sqlx::Any>,
+        grant_id: &str,
+        now: i64,
+        idle_cutoff: i64,
+        refresh: Option<NewRefresh<'_>>,
+    ) -> Result<Spent, StoreError> {
+        let grant = sqlx::query_as::<_, GrantRow>(LIVE_GRANT)
+            .bind(grant_id)
+            .bind(now)
+            .bind(idle_cutoff)
+            .bind(1i64)
+            .fetch_optional(&mut *tx)
+            .await?;
+        let user = match &grant {
+            Some(grant) => {
+                sqlx::query_as::<_, super::UserRow>(USER_BY_ID)
+                    .bind(grant.user_id)
+                    .fetch_optional(&mut *tx)
+                    .await?
+            }
+            None => None,
+        };
+        let (Some(grant), Some(user)) = (grant, user) else {
+            tx.commit().await?;
+            return Ok(Spent::Ended);
+        };
+        if let Some(refresh) = refresh {
+            sqlx::query(
+                "INSERT INTO oidc_refresh_tokens (token_hash, grant_id, created_at, expires_at) \
+                 VALUES ($1, $2, $3, $4)",
+            )
+            .bind(refresh.token_hash)
+            .bind(grant_id)
+            .bind(now)
+            .bind(refresh.expires_at)
+            .execute(&mut *tx)
+            .await?;
+        }
+        tx.commit().await?;
+        Ok(Spent::Issued(Box::new((grant, user))))
     }
 
     /// The grant `id`, if it is alive at `now` (sessions idle since `idle_cutoff` are over).
@@ -151,18 +235,6 @@ impl Store {
         idle_cutoff: i64,
     ) -> Result<Option<GrantRow>, StoreError> {
         self.grant_if(id, now, idle_cutoff, false).await
-    }
-
-    /// The grant whose code or refresh token was just spent (the spending checked it was
-    /// not revoked, atomically): alive but for a revocation that may have come since — a
-    /// replay racing the spend. The one answer is then issued, and dies with its family.
-    pub(crate) async fn spent_grant(
-        &self,
-        id: &str,
-        now: i64,
-        idle_cutoff: i64,
-    ) -> Result<Option<GrantRow>, StoreError> {
-        self.grant_if(id, now, idle_cutoff, true).await
     }
 
     async fn grant_if(
@@ -183,15 +255,40 @@ impl Store {
 
     /// Revokes a grant (and so everything issued from it); `true` when this call did.
     pub(crate) async fn revoke_grant(&self, id: &str, now: i64) -> Result<bool, StoreError> {
-        Ok(sqlx::query(
-            "UPDATE oidc_grants SET revoked_at = $2 WHERE id = $1 AND revoked_at IS NULL",
-        )
-        .bind(id)
-        .bind(now)
-        .execute(&self.pool)
-        .await?
-        .rows_affected()
-            > 0)
+        let done = self
+            .revoking(
+                sqlx::query(
+                    "UPDATE oidc_grants SET revoked_at = $2 WHERE id = $1 AND revoked_at IS NULL",
+                )
+                .bind(id)
+                .bind(now)
+                .execute(&self.pool),
+            )
+            .await?;
+        Ok(done.rows_affected() > 0)
+    }
+
+    /// [`Store::live_grant`] with its user, from this instance's short memory when fresh
+    /// (see `session_cache`: a revocation here is seen at once, elsewhere within 500 ms).
+    pub(crate) async fn live_grant_remembered(
+        &self,
+        id: &str,
+        now: i64,
+        idle_cutoff: i64,
+    ) -> Result<Option<super::session_cache::GrantAndUser>, StoreError> {
+        if let Some(found) = self.sessions.grant(id) {
+            return Ok(Some(found));
+        }
+        let read = self.sessions.generation();
+        let Some(grant) = self.live_grant(id, now, idle_cutoff).await? else {
+            return Ok(None);
+        };
+        let Some(user) = self.user_by_id(grant.user_id).await? else {
+            return Ok(None);
+        };
+        let found = (std::sync::Arc::new(grant), std::sync::Arc::new(user));
+        self.sessions.put_grant(id, &found, read);
+        Ok(Some(found))
     }
 
     /// The user is active in an app: their session's last use moves (at most once a
@@ -212,34 +309,18 @@ impl Store {
         Ok(())
     }
 
-    pub(crate) async fn insert_refresh_token(
-        &self,
-        token_hash: &str,
-        grant_id: &str,
-        now: i64,
-        expires_at: i64,
-    ) -> Result<(), StoreError> {
-        sqlx::query(
-            "INSERT INTO oidc_refresh_tokens (token_hash, grant_id, created_at, expires_at) \
-             VALUES ($1, $2, $3, $4)",
-        )
-        .bind(token_hash)
-        .bind(grant_id)
-        .bind(now)
-        .bind(expires_at)
-        .execute(&self.pool)
-        .await?;
-        Ok(())
-    }
-
-    /// Spends a refresh token of `client_id`'s: rotated, or — when it was spent before —
-    /// its whole grant revoked (RFC 9700 §4.14.2).
+    /// Spends a refresh token of `client_id`'s and, in the same transaction, reads its
+    /// grant and user and stores `refresh`, its successor — or, when it was spent before,
+    /// revokes its whole grant (RFC 9700 §4.14.2).
     pub(crate) async fn use_refresh_token(
         &self,
         token_hash: &str,
         client_id: &str,
         now: i64,
+        idle_cutoff: i64,
+        refresh: NewRefresh<'_>,
     ) -> Result<RefreshUse, StoreError> {
+        let mut tx = self.begin_write().await?;
         let spent = sqlx::query_scalar::<_, String>(
             "UPDATE oidc_refresh_tokens SET used_at = $2 \
              WHERE token_hash = $1 AND used_at IS NULL AND expires_at > $2 \
@@ -249,11 +330,14 @@ impl Store {
         .bind(token_hash)
         .bind(now)
         .bind(client_id)
-        .fetch_all(&self.pool)
+        .fetch_all(&mut *tx)
         .await?;
         if let Some(grant_id) = spent.into_iter().next() {
-            return Ok(RefreshUse::Rotated(grant_id));
+            return Ok(RefreshUse::Rotated(
+                Self::issue_in(tx, &grant_id, now, idle_cutoff, Some(refresh)).await?,
+            ));
         }
+        tx.rollback().await?;
         let used = sqlx::query_scalar::<_, String>(
             "SELECT t.grant_id FROM oidc_refresh_tokens t JOIN oidc_grants g ON g.id = t.grant_id \
              WHERE t.token_hash = $1 AND g.client_id = $2 AND t.used_at IS NOT NULL",

@@ -18,7 +18,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, RwLock};
 use std::time::{Duration, Instant};
 
-use super::{SessionRow, UserRow};
+use super::{GrantRow, SessionRow, UserRow};
 
 /// How long a read is trusted: the window in which another instance's revocation may not
 /// yet be seen here.
@@ -30,6 +30,9 @@ const CAPACITY: usize = 50_000;
 
 /// A session and its user, shared between the memory and the requests it serves.
 pub(crate) type SessionAndUser = (Arc<SessionRow>, Arc<UserRow>);
+
+/// An app's grant found alive, and its user (for UserInfo).
+pub(crate) type GrantAndUser = (Arc<GrantRow>, Arc<UserRow>);
 
 /// A user's groups, sorted (for the access rules that name groups).
 pub(crate) type Groups = Arc<[String]>;
@@ -53,6 +56,7 @@ pub(crate) struct SessionCache {
     generation: AtomicU64,
     sessions: Remembered<String, SessionAndUser>,
     groups: Remembered<i64, Groups>,
+    grants: Remembered<String, GrantAndUser>,
 }
 
 impl SessionCache {
@@ -85,6 +89,16 @@ impl SessionCache {
             .put(user_id, groups.clone(), read, self.generation());
     }
 
+    /// An app's grant, when freshly found alive under the current generation.
+    pub(crate) fn grant(&self, id: &str) -> Option<GrantAndUser> {
+        self.grants.get(id, self.generation())
+    }
+
+    pub(crate) fn put_grant(&self, id: &str, found: &GrantAndUser, read: Generation) {
+        self.grants
+            .put(id.to_owned(), found.clone(), read, self.generation());
+    }
+
     /// Forgets one token (its session's `last seen` moved).
     pub(crate) fn forget(&self, token_hash: &str) {
         self.sessions.forget(token_hash);
@@ -96,6 +110,7 @@ impl SessionCache {
         self.generation.fetch_add(1, Ordering::SeqCst);
         self.sessions.clear();
         self.groups.clear();
+        self.grants.clear();
     }
 }
 

@@ -513,26 +513,48 @@ async fn private_key_jwt_assertions_are_checked_strictly() {
     client.grant_types = Some(vec!["client_credentials".into()]);
     let app = provider(&[client]).await;
     let b64 = |v: &serde_json::Value| URL_SAFE_NO_PAD.encode(v.to_string());
-    let sign = |key: &p256::ecdsa::SigningKey, header: serde_json::Value, claims: serde_json::Value| {
-        let unsigned = format!("{}.{}", b64(&header), b64(&claims));
-        let signature: p256::ecdsa::Signature = key.sign(unsigned.as_bytes());
-        format!("{unsigned}.{}", URL_SAFE_NO_PAD.encode(signature.to_bytes()))
-    };
+    let sign =
+        |key: &p256::ecdsa::SigningKey, header: serde_json::Value, claims: serde_json::Value| {
+            let unsigned = format!("{}.{}", b64(&header), b64(&claims));
+            let signature: p256::ecdsa::Signature = key.sign(unsigned.as_bytes());
+            format!(
+                "{unsigned}.{}",
+                URL_SAFE_NO_PAD.encode(signature.to_bytes())
+            )
+        };
     let now = now();
     let claims = |jti: &str| json!({"iss": "keyed", "sub": "keyed", "aud": format!("{ORIGIN}/oauth2/token"), "jti": jti, "iat": now, "exp": now + 60});
     let header = json!({"alg": "ES256", "kid": "k1"});
     let attempt = |assertion: String| {
         let app = &app;
         async move {
-            post_form(app, "/oauth2/token", None, &[
-                ("grant_type", "client_credentials"),
-                ("client_assertion_type", "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"),
-                ("client_assertion", &assertion),
-            ], "127.0.0.1:40000").await.status
+            post_form(
+                app,
+                "/oauth2/token",
+                None,
+                &[
+                    ("grant_type", "client_credentials"),
+                    (
+                        "client_assertion_type",
+                        "urn:ietf:params:oauth:client-assertion-type:jwt-bearer",
+                    ),
+                    ("client_assertion", &assertion),
+                ],
+                "127.0.0.1:40000",
+            )
+            .await
+            .status
         }
     };
-    assert_eq!(attempt(sign(&key, header.clone(), claims("j1"))).await, StatusCode::OK);
-    assert_eq!(attempt(sign(&key, header.clone(), claims("j1"))).await, StatusCode::UNAUTHORIZED, "jti replayed");
+    assert_eq!(
+        attempt(sign(&key, header.clone(), claims("j1"))).await,
+        StatusCode::OK
+    );
+    assert_eq!(
+        attempt(sign(&key, header.clone(), claims("j1"))).await,
+        StatusCode::UNAUTHORIZED,
+        "jti replayed"
+    );
     let mut other_aud = claims("j2");
     other_aud["aud"] = json!("https://elsewhere.example.com/token");
     let mut expired = claims("j3");
@@ -544,27 +566,64 @@ async fn private_key_jwt_assertions_are_checked_strictly() {
     let stranger = super::concurrency::random_p256();
     let hs256 = {
         use hmac::{KeyInit, Mac};
-        let unsigned = format!("{}.{}", b64(&json!({"alg": "HS256", "kid": "k1"})), b64(&claims("j8")));
+        let unsigned = format!(
+            "{}.{}",
+            b64(&json!({"alg": "HS256", "kid": "k1"})),
+            b64(&claims("j8"))
+        );
         let mut mac = hmac::Hmac::<Sha256>::new_from_slice(jwk.to_string().as_bytes()).unwrap();
         mac.update(unsigned.as_bytes());
-        format!("{unsigned}.{}", URL_SAFE_NO_PAD.encode(mac.finalize().into_bytes()))
+        format!(
+            "{unsigned}.{}",
+            URL_SAFE_NO_PAD.encode(mac.finalize().into_bytes())
+        )
     };
     for (what, assertion) in [
         ("another audience", sign(&key, header.clone(), other_aud)),
         ("expired", sign(&key, header.clone(), expired)),
         ("long-lived", sign(&key, header.clone(), long)),
-        ("another client as iss", sign(&key, header.clone(), other_client)),
-        ("a stranger's key naming our kid", sign(&stranger, header.clone(), claims("j6"))),
-        ("a stranger's kid", sign(&stranger, json!({"alg": "ES256", "kid": "k2"}), claims("j7"))),
+        (
+            "another client as iss",
+            sign(&key, header.clone(), other_client),
+        ),
+        (
+            "a stranger's key naming our kid",
+            sign(&stranger, header.clone(), claims("j6")),
+        ),
+        (
+            "a stranger's kid",
+            sign(
+                &stranger,
+                json!({"alg": "ES256", "kid": "k2"}),
+                claims("j7"),
+            ),
+        ),
         ("HS256 keyed with the public key", hs256),
-        ("alg none", format!("{}.{}.", b64(&json!({"alg": "none"})), b64(&claims("j9")))),
+        (
+            "alg none",
+            format!("{}.{}.", b64(&json!({"alg": "none"})), b64(&claims("j9"))),
+        ),
     ] {
         assert_eq!(attempt(assertion).await, StatusCode::UNAUTHORIZED, "{what}");
     }
     // Neither a secret nor nothing stands in for the assertion (from another address:
     // this one has failed ten times, and is now held back, as it should be).
-    let reply = post_form(&app, "/oauth2/token", Some(("keyed", SECRET)), &[("grant_type", "client_credentials")], "127.0.0.2:40000").await;
+    let reply = post_form(
+        &app,
+        "/oauth2/token",
+        Some(("keyed", SECRET)),
+        &[("grant_type", "client_credentials")],
+        "127.0.0.2:40000",
+    )
+    .await;
     assert_eq!(reply.status, StatusCode::UNAUTHORIZED);
-    let reply = post_form(&app, "/oauth2/token", None, &[("grant_type", "client_credentials"), ("client_id", "keyed")], "127.0.0.2:40000").await;
+    let reply = post_form(
+        &app,
+        "/oauth2/token",
+        None,
+        &[("grant_type", "client_credentials"), ("client_id", "keyed")],
+        "127.0.0.2:40000",
+    )
+    .await;
     assert_eq!(reply.status, StatusCode::UNAUTHORIZED);
 }
