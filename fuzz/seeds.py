@@ -59,6 +59,14 @@ for v in ["https://app.example.com/x?y#z", "https://example.com.evil.net/", "//e
 for v in ["for=192.0.2.60;proto=https;by=203.0.113.43", "for=\"[2001:db8:cafe::17]:4711\"",
           "192.0.2.1, 10.0.0.3\nhttps", "for=unknown, for=_hidden\n198.51.100.7\nhttp"]:
     put("forwarded", v)
+# JWS-shaped inputs for the provider's token check: forged headers over plausible claims.
+import base64 as _b64
+def _seg(obj):
+    return _b64.urlsafe_b64encode(json.dumps(obj).encode()).rstrip(b"=").decode()
+for header in [{"alg": "none"}, {"alg": "HS256"}, {"alg": "ES256", "kid": "x"}, {"alg": "EdDSA"},
+               {"alg": "RS256", "crit": ["b64"]}, {"alg": "ES256", "kid": 7}, {"alg": "ES256", "jku": "https://evil/"}]:
+    for sig in ["", "AAAA", "A" * 86, "_-" * 43]:
+        put("jwt", f"{_seg(header)}.{_seg({'iss': 'https://accounts.example.com', 'sub': 's'})}.{sig}")
 pw = testdata / "passwords"
 argon = json.loads((pw / "argon2_vectors.json").read_text())
 for group in ["hash_vectors", "invalid_encoded"]:

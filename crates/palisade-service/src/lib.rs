@@ -65,6 +65,24 @@ pub mod fuzzing {
         crate::authz::normalize_resource(uri, &reading).map_err(|e| e.0)
     }
 
+    /// Tokens signed by a fixed set of keys (ES256 and EdDSA, made once): the genuine ones.
+    pub fn genuine_jwts() -> &'static [String] {
+        &jwt_fixture().1
+    }
+
+    /// Whether `token` verifies against that key set, with its header's algorithm pinned
+    /// as the provider pins it for its own tokens.
+    pub fn verify_jwt(token: &str) -> bool {
+        let keys = &jwt_fixture().0;
+        crate::oidc::fuzzing::verifies(token, keys)
+    }
+
+    fn jwt_fixture() -> &'static (Vec<crate::oidc::fuzzing::PublicKey>, Vec<String>) {
+        static FIXTURE: std::sync::OnceLock<(Vec<crate::oidc::fuzzing::PublicKey>, Vec<String>)> =
+            std::sync::OnceLock::new();
+        FIXTURE.get_or_init(crate::oidc::fuzzing::fixture)
+    }
+
     /// Where a login may send the browser back to (`rd`), for a service at `origin` with
     /// `cookie_domain`: the URL to follow, or `None`.
     pub fn return_to(origin: &str, cookie_domain: Option<&str>, rd: &str) -> Option<String> {

@@ -139,6 +139,31 @@ impl Oidc {
     }
 }
 
+/// What the fuzz targets reach (`crate::fuzzing`).
+pub(crate) mod fuzzing {
+    pub(crate) use super::jwt::PublicKey;
+    use super::jwt::{Alg, SigningKey};
+
+    /// An ES256 and an EdDSA key, and a token each signs.
+    pub(crate) fn fixture() -> (Vec<PublicKey>, Vec<String>) {
+        let mut keys = Vec::new();
+        let mut tokens = Vec::new();
+        for alg in [Alg::Es256, Alg::EdDsa] {
+            let der = SigningKey::generate(alg).expect("a key");
+            let key = SigningKey::from_pkcs8(alg, &der).expect("the key reads");
+            keys.push(PublicKey::from_jwk(&key.public_jwk(), alg).expect("its public part"));
+            let claims = serde_json::json!({"iss": "https://accounts.example.com", "sub": "s"});
+            tokens.push(key.sign("JWT", &claims).expect("signed"));
+        }
+        (keys, tokens)
+    }
+
+    /// Whether `token` verifies with its header's algorithm (one of palisade's).
+    pub(crate) fn verifies(token: &str, keys: &[PublicKey]) -> bool {
+        super::jwt::header_alg(token).is_some_and(|alg| super::jwt::verify(token, keys, alg).is_ok())
+    }
+}
+
 /// 128 random bits, base64url (ids of grants and subjects).
 pub(crate) fn random_id() -> Result<String, AppError> {
     Ok(URL_SAFE_NO_PAD.encode(random_bytes::<16>()?))
