@@ -65,6 +65,7 @@ CREATE TABLE oidc_grants (
     second_factor BIGINT NOT NULL,
     created_at BIGINT NOT NULL,
     revoked_at BIGINT,
+    redeemed BIGINT NOT NULL DEFAULT 0,
     logout_done BIGINT NOT NULL DEFAULT 0
 );
 CREATE INDEX oidc_grants_user ON oidc_grants (user_id, client_id);

@@ -123,13 +123,23 @@ impl Oidc {
                 .form(&[("logout_token", token.as_str())])
                 .send()
                 .await;
-            let failure = match sent {
-                Ok(answer) if answer.status().is_success() => None,
-                Ok(answer) => Some(format!("the app answered {}", answer.status())),
-                Err(e) => Some(format!(
-                    "could not reach the app: {}",
-                    palisade::validate::LogSafe::new(&e.to_string())
-                )),
+            // A refusal (4xx but 408 and 429) is the app's final word on this logout: the
+            // same token again would be refused again. Other failures are retried.
+            let (failure, final_word) = match sent {
+                Ok(answer) if answer.status().is_success() => (None, false),
+                Ok(answer) => {
+                    let status = answer.status();
+                    let final_word =
+                        status.is_client_error() && ![408, 429].contains(&status.as_u16());
+                    (Some(format!("the app answered {status}")), final_word)
+                }
+                Err(e) => (
+                    Some(format!(
+                        "could not reach the app: {}",
+                        palisade::validate::LogSafe::new(&e.to_string())
+                    )),
+                    false,
+                ),
             };
             match failure {
                 None => {
@@ -137,7 +147,7 @@ impl Oidc {
                     delivered += 1;
                 }
                 Some(error) => {
-                    let next = (now - logout.created_at < GIVE_UP_AFTER)
+                    let next = (!final_word && now - logout.created_at < GIVE_UP_AFTER)
                         .then(|| now + backoff(logout.attempts));
                     tracing::warn!(client = %client.id, %error, retry = next.is_some(), "back-channel logout not delivered");
                     self.store

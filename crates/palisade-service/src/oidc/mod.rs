@@ -160,7 +160,8 @@ pub(crate) mod fuzzing {
 
     /// Whether `token` verifies with its header's algorithm (one of palisade's).
     pub(crate) fn verifies(token: &str, keys: &[PublicKey]) -> bool {
-        super::jwt::header_alg(token).is_some_and(|alg| super::jwt::verify(token, keys, alg).is_ok())
+        super::jwt::header_alg(token)
+            .is_some_and(|alg| super::jwt::verify(token, keys, alg).is_ok())
     }
 }
 

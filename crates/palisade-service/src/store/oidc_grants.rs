@@ -180,6 +180,11 @@ impl Store {
             tx.rollback().await?;
             return Ok(Spent::Lost);
         }
+        // The app now knows this sign-in's `sid`: its end is worth telling it.
+        sqlx::query("UPDATE oidc_grants SET redeemed = 1 WHERE id = $1")
+            .bind(grant_id)
+            .execute(&mut *tx)
+            .await?;
         Self::issue_in(tx, grant_id, now, idle_cutoff, refresh).await
     }
 

@@ -23,6 +23,8 @@ pub(crate) struct EndedGrant {
     pub(crate) client_id: String,
     pub(crate) user_id: i64,
     pub(crate) sid: String,
+    /// 1 when its code was exchanged (an app that never got tokens is not told).
+    pub(crate) redeemed: i64,
 }
 
 const TAKE_POSTGRES: &str = "UPDATE oidc_logouts SET next_attempt_at = $1, attempts = attempts + 1 \
@@ -50,7 +52,7 @@ impl Store {
             "UPDATE oidc_grants SET logout_done = 1 WHERE logout_done = 0 AND NOT EXISTS \
                (SELECT 1 FROM sessions s WHERE s.id = oidc_grants.session_id \
                 AND s.expires_at > $1 AND s.last_seen_at > $2) \
-             RETURNING client_id, user_id, sid",
+             RETURNING client_id, user_id, sid, redeemed",
         )
         .bind(now)
         .bind(idle_cutoff)
@@ -59,7 +61,8 @@ impl Store {
         let mut seen = std::collections::HashSet::new();
         let mut queued = 0;
         for grant in ended {
-            if !wants(&grant.client_id)
+            if grant.redeemed == 0
+                || !wants(&grant.client_id)
                 || !seen.insert((grant.client_id.clone(), grant.sid.clone()))
             {
                 continue;

@@ -122,6 +122,8 @@ struct Received {
     tokens: Arc<Mutex<Vec<String>>>,
     /// Answer 503 to this many deliveries first.
     failures: Arc<Mutex<u32>>,
+    /// Then answer 400 to this many.
+    refusals: Arc<Mutex<u32>>,
 }
 
 async fn backchannel(State(received): State<Received>, body: String) -> StatusCode {
@@ -130,6 +132,11 @@ async fn backchannel(State(received): State<Received>, body: String) -> StatusCo
         if *failures > 0 {
             *failures -= 1;
             return StatusCode::SERVICE_UNAVAILABLE;
+        }
+        let mut refusals = received.refusals.lock().unwrap();
+        if *refusals > 0 {
+            *refusals -= 1;
+            return StatusCode::BAD_REQUEST;
         }
     }
     let token = form_urlencoded::parse(body.as_bytes())
@@ -231,6 +238,40 @@ async fn every_way_a_session_ends_tells_the_app() {
     admin.end_sessions("walt").await.unwrap();
     assert_eq!(app.service.oidc_round().await.unwrap(), 1);
     assert_eq!(received.tokens.lock().unwrap().len(), 2);
+}
+
+/// An app that never exchanged its code does not know the `sid`: it is not told. An app
+/// that refuses a logout (400) has said its last word: not sent again.
+#[tokio::test]
+async fn only_apps_that_got_tokens_are_told_and_a_refusal_is_final() {
+    let received = Received::default();
+    let uri = app_endpoint(received.clone()).await;
+    let app = provider(&[listening(&uri)]).await;
+    let cookie = signed_in(&app, "quinn").await;
+    code_for(&app, &cookie, "grafana").await;
+    let reply = app
+        .json("POST", "/api/v1/logout", None, Some(&cookie))
+        .await;
+    assert!(reply.status.is_success());
+    assert_eq!(app.service.oidc_round().await.unwrap(), 0);
+    let queued: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM oidc_logouts")
+        .fetch_one(&app.db)
+        .await
+        .unwrap();
+    assert_eq!(queued, 0, "nothing to tell an app that never got tokens");
+
+    *received.refusals.lock().unwrap() = 1;
+    sign_in_and_out(&app, "ruth").await;
+    assert_eq!(app.service.oidc_round().await.unwrap(), 0);
+    app.clock.advance(3600);
+    assert_eq!(app.service.oidc_round().await.unwrap(), 0, "not sent again");
+    let given_up: i64 =
+        sqlx::query_scalar("SELECT COUNT(*) FROM oidc_logouts WHERE given_up_at IS NOT NULL")
+            .fetch_one(&app.db)
+            .await
+            .unwrap();
+    assert_eq!(given_up, 1);
+    assert!(received.tokens.lock().unwrap().is_empty());
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
