@@ -298,8 +298,9 @@ async fn a_consent_form_posted_cross_site_is_refused() {
     assert_eq!(consents, 0);
 }
 
-/// A password change, a disabled account, an ended session: refresh fails and
-/// introspection says inactive at once.
+/// A password change, a disabled account, an ended session, `user end-sessions`, a
+/// support factor reset (the last three with offline tokens, which outlive a session):
+/// refresh fails and introspection says inactive at once.
 #[tokio::test]
 async fn the_end_of_a_sign_in_ends_its_tokens() {
     let app = provider(&[confidential("grafana")]).await;
@@ -308,15 +309,20 @@ async fn the_end_of_a_sign_in_ends_its_tokens() {
 
 pub(crate) async fn the_end_of_a_sign_in_ends_its_tokens_on(apps: &[&TestApp]) {
     let (a, b) = (apps[0], apps[apps.len() - 1]);
-    for (n, ending) in ["password", "disabled", "session", "offline-password"]
-        .into_iter()
-        .enumerate()
-    {
+    let endings = [
+        "password",
+        "disabled",
+        "session",
+        "offline-password",
+        "offline-end-sessions",
+        "offline-factor-reset",
+    ];
+    for (n, ending) in endings.into_iter().enumerate() {
         let name = format!("user{n}");
         let cookie = signed_in(a, &name).await;
         let (verifier, challenge) = pkce();
         let mut params = code_params("grafana", &challenge);
-        if ending != "offline-password" {
+        if !ending.starts_with("offline") {
             params.retain(|(k, _)| *k != "scope");
             params.push(("scope", "openid profile"));
         }
@@ -345,6 +351,18 @@ pub(crate) async fn the_end_of_a_sign_in_ends_its_tokens_on(apps: &[&TestApp]) {
                     .execute(&a.db)
                     .await
                     .unwrap();
+            }
+            "offline-end-sessions" => {
+                let admin = palisade_service::admin::Admin::open(&a.config)
+                    .await
+                    .unwrap();
+                admin.end_sessions(&name).await.unwrap();
+            }
+            "offline-factor-reset" => {
+                let admin = palisade_service::admin::Admin::open(&a.config)
+                    .await
+                    .unwrap();
+                admin.reset_second_factors(&name).await.unwrap();
             }
             _ => {
                 let reply = a.json("POST", "/api/v1/logout", None, Some(&cookie)).await;
