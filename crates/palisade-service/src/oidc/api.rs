@@ -51,8 +51,57 @@ pub(crate) struct TokenQueryForm {
     client_assertion: Option<String>,
 }
 
+/// Browser apps (public clients) call the token, UserInfo, introspection and revocation
+/// endpoints from their own origin: any origin may read the answers, since the requests
+/// carry no ambient credential (no cookie is read there, and credentialed CORS is never
+/// allowed): the caller brings its code, token or secret itself.
+async fn readable_from_any_origin(
+    mut response: axum::response::Response,
+) -> axum::response::Response {
+    let headers = response.headers_mut();
+    headers.insert(
+        http::header::ACCESS_CONTROL_ALLOW_ORIGIN,
+        http::HeaderValue::from_static("*"),
+    );
+    response
+}
+
+/// The CORS preflight of those endpoints: POST (and GET for UserInfo) with
+/// `Authorization` and `Content-Type`.
+async fn preflight() -> axum::response::Response {
+    use axum::response::IntoResponse;
+    (
+        http::StatusCode::NO_CONTENT,
+        [
+            (http::header::ACCESS_CONTROL_ALLOW_ORIGIN, "*"),
+            (http::header::ACCESS_CONTROL_ALLOW_METHODS, "GET, POST"),
+            (
+                http::header::ACCESS_CONTROL_ALLOW_HEADERS,
+                "authorization, content-type",
+            ),
+            (http::header::ACCESS_CONTROL_MAX_AGE, "600"),
+        ],
+    )
+        .into_response()
+}
+
 pub(crate) fn router() -> Router<AppState> {
+    let for_browser_apps = Router::new()
+        .route(TOKEN, post(super::token::token).options(preflight))
+        .route(
+            USERINFO,
+            get(super::userinfo::userinfo)
+                .post(super::userinfo::userinfo)
+                .options(preflight),
+        )
+        .route(
+            INTROSPECT,
+            post(super::introspect::introspect).options(preflight),
+        )
+        .route(REVOKE, post(super::introspect::revoke).options(preflight))
+        .layer(axum::middleware::map_response(readable_from_any_origin));
     Router::new()
+        .merge(for_browser_apps)
         .route(
             "/.well-known/openid-configuration",
             get(super::discovery::openid_configuration),
@@ -67,13 +116,6 @@ pub(crate) fn router() -> Router<AppState> {
             get(super::authorize::authorize_get).post(super::authorize::authorize_post),
         )
         .route("/oauth2/consent", post(super::consent::consent_submit))
-        .route(TOKEN, post(super::token::token))
-        .route(
-            USERINFO,
-            get(super::userinfo::userinfo).post(super::userinfo::userinfo),
-        )
-        .route(INTROSPECT, post(super::introspect::introspect))
-        .route(REVOKE, post(super::introspect::revoke))
         .route(
             END_SESSION,
             get(super::logout::logout_get).post(super::logout::logout_post),

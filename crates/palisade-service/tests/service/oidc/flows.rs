@@ -587,3 +587,80 @@ async fn a_client_that_cannot_be_read_stops_the_start() {
         );
     }
 }
+
+/// A browser app (a public client on its own origin) may read the token, UserInfo,
+/// introspection and revocation answers — never with credentials (no cookie is read
+/// there) — and its preflight is answered.
+#[tokio::test]
+async fn browser_apps_read_the_token_endpoints_across_origins() {
+    let app = provider(&[public("spa")]).await;
+    let cookie = signed_in(&app, "ivy").await;
+    for path in [
+        "/oauth2/token",
+        "/oauth2/userinfo",
+        "/oauth2/introspect",
+        "/oauth2/revoke",
+    ] {
+        let mut preflight = req("OPTIONS", path, None, None, "127.0.0.1:40000");
+        let headers = preflight.headers_mut();
+        headers.insert("origin", "https://spa.example.net".parse().unwrap());
+        headers.insert("access-control-request-method", "POST".parse().unwrap());
+        headers.insert(
+            "access-control-request-headers",
+            "authorization".parse().unwrap(),
+        );
+        let reply = app.send(preflight).await;
+        assert_eq!(reply.status, StatusCode::NO_CONTENT, "{path}");
+        assert_eq!(reply.headers["access-control-allow-origin"], "*", "{path}");
+        assert!(
+            reply.headers["access-control-allow-headers"]
+                .to_str()
+                .unwrap()
+                .contains("authorization")
+        );
+        assert!(
+            !reply
+                .headers
+                .contains_key("access-control-allow-credentials"),
+            "{path}"
+        );
+    }
+    let (code, verifier) = code_for(&app, &cookie, "spa").await;
+    let mut exchange = req(
+        "POST",
+        "/oauth2/token",
+        Some((
+            "application/x-www-form-urlencoded",
+            query_string(&[
+                ("grant_type", "authorization_code"),
+                ("client_id", "spa"),
+                ("code", &code),
+                ("redirect_uri", REDIRECT),
+                ("code_verifier", &verifier),
+            ]),
+        )),
+        None,
+        "127.0.0.1:40000",
+    );
+    exchange
+        .headers_mut()
+        .insert("origin", "https://spa.example.net".parse().unwrap());
+    exchange
+        .headers_mut()
+        .insert("sec-fetch-site", "cross-site".parse().unwrap());
+    let reply = app.send(exchange).await;
+    assert_eq!(reply.status, StatusCode::OK, "{}", reply.body);
+    assert_eq!(reply.headers["access-control-allow-origin"], "*");
+    assert!(
+        !reply
+            .headers
+            .contains_key("access-control-allow-credentials")
+    );
+    // The consent form is not among them.
+    let mut consent = req("OPTIONS", "/oauth2/consent", None, None, "127.0.0.1:40000");
+    consent
+        .headers_mut()
+        .insert("origin", "https://spa.example.net".parse().unwrap());
+    let reply = app.send(consent).await;
+    assert!(!reply.headers.contains_key("access-control-allow-origin"));
+}
