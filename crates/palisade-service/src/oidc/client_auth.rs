@@ -219,12 +219,19 @@ pub(super) async fn authenticate(
     let pair_key = format!("oidc-pair:{id}:{address}");
     let client_key = format!("oidc-client:{id}");
     let (address_key, pair_key, client_key) = (&address_key, &pair_key, &client_key);
-    let fail = |description: &'static str| async move {
+    // `known`: the client exists. Only then are its counters kept — made-up ids (of any
+    // length, from anyone) would otherwise each leave rows behind; the address's own
+    // counter bounds those.
+    let fail = |description: &'static str, known: bool| async move {
         let counted = async {
             let address = store.count_attempt(address_key, now, WINDOW).await?;
+            if !known {
+                let none = palisade::throttle::Counter::default();
+                return Ok::<_, crate::store::StoreError>((address, none, none));
+            }
             let pair = store.count_attempt(pair_key, now, WINDOW).await?;
             let client = store.count_attempt(client_key, now, WINDOW).await?;
-            Ok::<_, crate::store::StoreError>((address, pair, client))
+            Ok((address, pair, client))
         };
         match counted.await {
             Err(e) => EndpointError::from(e),
@@ -246,7 +253,7 @@ pub(super) async fn authenticate(
         }
     };
     let Some(client) = oidc.clients.get(&id).await? else {
-        return Err(fail("unknown client, or wrong credentials").await);
+        return Err(fail("unknown client, or wrong credentials", false).await);
     };
     let proved = match (&client.auth, &presented) {
         (ClientAuth::None, Presented::Nothing { .. }) => true,
@@ -260,7 +267,7 @@ pub(super) async fn authenticate(
         _ => false,
     };
     if !proved {
-        return Err(fail("unknown client, or wrong credentials").await);
+        return Err(fail("unknown client, or wrong credentials", true).await);
     }
     // The right credentials from an address that has been guessing are refused all the
     // same; an address that has not failed for this client is never held back by others.

@@ -645,3 +645,33 @@ async fn private_key_jwt_assertions_are_checked_strictly() {
     .await;
     assert_eq!(reply.status, StatusCode::UNAUTHORIZED);
 }
+
+/// Made-up client ids (of any length) leave no counters of their own behind — only the
+/// address's, which stops the address after 100 failures.
+#[tokio::test]
+async fn made_up_client_ids_leave_nothing_but_the_address_counter() {
+    let app = provider(&[confidential("grafana")]).await;
+    let long = "x".repeat(4000);
+    for i in 0..101 {
+        let id = format!("nobody-{i}-{long}");
+        let reply = post_form(
+            &app,
+            "/oauth2/token",
+            Some((&id, "secret")),
+            &[("grant_type", "client_credentials")],
+            "127.0.0.7:5000",
+        )
+        .await;
+        let expected = if i < 100 {
+            StatusCode::UNAUTHORIZED
+        } else {
+            StatusCode::TOO_MANY_REQUESTS
+        };
+        assert_eq!(reply.status, expected, "attempt {i}");
+    }
+    let rows: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM throttle WHERE key LIKE 'oidc-%'")
+        .fetch_one(&app.db)
+        .await
+        .unwrap();
+    assert_eq!(rows, 1, "the address's counter only");
+}
