@@ -226,18 +226,24 @@ async fn replayed(
 ) -> Result<(), EndpointError> {
     let oidc = &state.oidc;
     if oidc.store.revoke_grant(grant_id, oidc.clock.now()).await? {
-        state
-            .accounts
-            .audit(
-                event,
-                None,
-                None,
-                Some(client_info),
-                Some(&format!("client {}; grant {grant_id} revoked", client.id)),
-            )
-            .await;
+        audit_revoked(state, client_info, client, grant_id, event).await;
     }
     Ok(())
+}
+
+/// The audit event of a family revoked for a replay (once: by the request that revoked it).
+async fn audit_revoked(
+    state: &AppState,
+    client_info: &ClientInfo,
+    client: &Client,
+    grant_id: &str,
+    event: &str,
+) {
+    let detail = format!("client {}; grant {grant_id} revoked", client.id);
+    state
+        .accounts
+        .audit(event, None, None, Some(client_info), Some(&detail))
+        .await;
 }
 
 async fn refresh(
@@ -295,16 +301,7 @@ async fn refresh(
             revoked_now,
         } => {
             if revoked_now {
-                state
-                    .accounts
-                    .audit(
-                        "oidc_refresh_reused",
-                        None,
-                        None,
-                        Some(client_info),
-                        Some(&format!("client {}; grant {grant_id} revoked", client.id)),
-                    )
-                    .await;
+                audit_revoked(state, client_info, client, &grant_id, "oidc_refresh_reused").await;
             }
             return Err(invalid().into());
         }

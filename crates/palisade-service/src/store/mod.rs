@@ -13,6 +13,7 @@ mod oidc_clients;
 mod oidc_grants;
 mod oidc_keys;
 mod oidc_logouts;
+mod oidc_refresh_tokens;
 mod outbox;
 mod passkeys;
 mod password_resets;
@@ -37,10 +38,9 @@ pub(crate) use audit::AuditRecord;
 pub(crate) use email_tokens::{EmailConfirmed, EmailPurpose, EmailToken};
 pub(crate) use login::{LoginGate, LoginStart};
 pub(crate) use oidc_clients::StoredClient;
-pub(crate) use oidc_grants::{
-    CodeRow, GrantRow, NewRefresh, RefreshUse, Spent, revoke_grants_of_user,
-};
+pub(crate) use oidc_grants::{CodeRow, GrantRow, NewRefresh, Spent, revoke_grants_of_user};
 pub(crate) use oidc_keys::StoredSigningKey;
+pub(crate) use oidc_refresh_tokens::RefreshUse;
 pub(crate) use outbox::{DueMail, NewMail};
 pub(crate) use passkeys::{NewPasskey, PasskeyRow};
 pub(crate) use pending_logins::PendingLoginRow;

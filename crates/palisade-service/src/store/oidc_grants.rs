@@ -66,22 +66,11 @@ pub(crate) enum Spent {
 
 const USER_BY_ID: &str = "SELECT id, username, email, display_name, disabled, created_at, email_verified_at FROM users WHERE id = $1";
 
-/// What presenting a refresh token did.
-#[derive(Debug)]
-pub(crate) enum RefreshUse {
-    /// Spent now (its successor stored when the grant is alive).
-    Rotated(Spent),
-    /// Already spent: the grant is revoked (`true`: by this call).
-    Reused { grant_id: String, revoked_now: bool },
-    /// Unknown, expired, another client's, or its grant revoked.
-    Invalid,
-}
-
 /// A grant by id if it is alive: not revoked (unless `$4` is 1: its code or refresh token
 /// was just spent by a statement that checked that), its user not disabled, and — unless
 /// it is offline — its session current. `$1` the id, `$2` now, `$3` the idle cutoff (now −
 /// idle timeout).
-const LIVE_GRANT: &str = "SELECT g.id, g.client_id, g.user_id, g.session_id, g.sid, g.offline, g.scope, \
+pub(super) const LIVE_GRANT: &str = "SELECT g.id, g.client_id, g.user_id, g.session_id, g.sid, g.offline, g.scope, \
       g.auth_time, g.second_factor, g.created_at, \
       (SELECT s.last_seen_at FROM sessions s WHERE s.id = g.session_id) AS session_seen_at \
     FROM oidc_grants g WHERE g.id = $1 AND ($4 = 1 OR g.revoked_at IS NULL) \
@@ -189,7 +178,7 @@ impl Store {
     }
 
     /// The spent grant's rows and the new refresh token, then the commit.
-    async fn issue_in(
+    pub(super) async fn issue_in(
         mut tx: sqlx::Transaction<'static, sqlx::Any>,
         grant_id: &str,
         now: i64,
@@ -239,21 +228,11 @@ impl Store {
         now: i64,
         idle_cutoff: i64,
     ) -> Result<Option<GrantRow>, StoreError> {
-        self.grant_if(id, now, idle_cutoff, false).await
-    }
-
-    async fn grant_if(
-        &self,
-        id: &str,
-        now: i64,
-        idle_cutoff: i64,
-        just_spent: bool,
-    ) -> Result<Option<GrantRow>, StoreError> {
         Ok(sqlx::query_as::<_, GrantRow>(LIVE_GRANT)
             .bind(id)
             .bind(now)
             .bind(idle_cutoff)
-            .bind(i64::from(just_spent))
+            .bind(0i64)
             .fetch_optional(&self.pool)
             .await?)
     }
@@ -312,74 +291,6 @@ impl Store {
         .execute(&self.pool)
         .await?;
         Ok(())
-    }
-
-    /// Spends a refresh token of `client_id`'s and, in the same transaction, reads its
-    /// grant and user and stores `refresh`, its successor — or, when it was spent before,
-    /// revokes its whole grant (RFC 9700 §4.14.2).
-    pub(crate) async fn use_refresh_token(
-        &self,
-        token_hash: &str,
-        client_id: &str,
-        now: i64,
-        idle_cutoff: i64,
-        refresh: NewRefresh<'_>,
-    ) -> Result<RefreshUse, StoreError> {
-        let mut tx = self.begin_write().await?;
-        let spent = sqlx::query_scalar::<_, String>(
-            "UPDATE oidc_refresh_tokens SET used_at = $2 \
-             WHERE token_hash = $1 AND used_at IS NULL AND expires_at > $2 \
-               AND grant_id IN (SELECT id FROM oidc_grants WHERE client_id = $3 AND revoked_at IS NULL) \
-             RETURNING grant_id",
-        )
-        .bind(token_hash)
-        .bind(now)
-        .bind(client_id)
-        .fetch_all(&mut *tx)
-        .await?;
-        if let Some(grant_id) = spent.into_iter().next() {
-            return Ok(RefreshUse::Rotated(
-                Self::issue_in(tx, &grant_id, now, idle_cutoff, Some(refresh)).await?,
-            ));
-        }
-        tx.rollback().await?;
-        let used = sqlx::query_scalar::<_, String>(
-            "SELECT t.grant_id FROM oidc_refresh_tokens t JOIN oidc_grants g ON g.id = t.grant_id \
-             WHERE t.token_hash = $1 AND g.client_id = $2 AND t.used_at IS NOT NULL",
-        )
-        .bind(token_hash)
-        .bind(client_id)
-        .fetch_optional(&self.pool)
-        .await?;
-        Ok(match used {
-            Some(grant_id) => {
-                let revoked_now = self.revoke_grant(&grant_id, now).await?;
-                RefreshUse::Reused {
-                    grant_id,
-                    revoked_now,
-                }
-            }
-            None => RefreshUse::Invalid,
-        })
-    }
-
-    /// The grant of a refresh token of `client_id`'s (for revocation and introspection).
-    pub(crate) async fn grant_of_refresh_token(
-        &self,
-        token_hash: &str,
-        client_id: &str,
-        now: i64,
-    ) -> Result<Option<(String, i64, i64)>, StoreError> {
-        Ok(sqlx::query_as::<_, (String, i64, i64)>(
-            "SELECT t.grant_id, t.created_at, t.expires_at FROM oidc_refresh_tokens t \
-             JOIN oidc_grants g ON g.id = t.grant_id \
-             WHERE t.token_hash = $1 AND g.client_id = $2 AND t.used_at IS NULL AND t.expires_at > $3",
-        )
-        .bind(token_hash)
-        .bind(client_id)
-        .bind(now)
-        .fetch_optional(&self.pool)
-        .await?)
     }
 
     /// Records a client assertion's `jti` until `expires_at`; `false` when it was seen.
