@@ -6,7 +6,7 @@ mod commands;
 
 use std::process::ExitCode;
 
-use clap::{Parser, Subcommand};
+use clap::{CommandFactory, Parser, Subcommand};
 
 #[derive(Parser)]
 #[command(
@@ -74,6 +74,39 @@ enum Command {
         #[command(subcommand)]
         action: commands::oidc::OidcAction,
     },
+    /// Copy the SQLite database (consistent, while the service runs), keys and pepper to
+    /// FILE, FILE.keys and FILE.pepper, readable by their owner only.
+    Backup {
+        #[command(flatten)]
+        common: commands::Common,
+        /// Where to write the copy; it must not exist.
+        file: std::path::PathBuf,
+    },
+    /// Restore a backup (FILE, FILE.keys, FILE.pepper) into an empty data directory.
+    Restore {
+        /// The backup's database file.
+        file: std::path::PathBuf,
+        /// The data directory to fill; it must hold no database, keys or pepper.
+        #[arg(long, value_name = "DIR")]
+        data_dir: std::path::PathBuf,
+    },
+    /// The configuration: `check` it without starting.
+    Config {
+        #[command(flatten)]
+        common: commands::Common,
+        #[command(subcommand)]
+        action: commands::config::ConfigAction,
+    },
+    /// Print a shell completion script (bash, zsh, fish, elvish, powershell).
+    Completions {
+        /// The shell.
+        shell: clap_complete::Shell,
+    },
+    /// Write the man pages (palisade.1 and one per subcommand) into a directory.
+    Man {
+        /// Where to write them.
+        dir: std::path::PathBuf,
+    },
     /// Forward-auth access rules: `check` which rule decides a URL.
     Authz {
         #[command(flatten)]
@@ -137,6 +170,15 @@ fn main() -> ExitCode {
             Command::Oidc { common, action } => {
                 commands::oidc::run(&common.config(None)?, action).await
             }
+            Command::Backup { common, file } => {
+                commands::backup::backup(&common.config(None)?, &file).await
+            }
+            Command::Restore { file, data_dir } => commands::backup::restore(&file, &data_dir).await,
+            Command::Config { common, action } => commands::config::run(common, action),
+            Command::Completions { shell } => {
+                Ok(commands::manual::completions(&mut Cli::command(), shell))
+            }
+            Command::Man { dir } => commands::manual::man_pages(Cli::command(), &dir),
             Command::Authz { common, action } => {
                 commands::authz::run(common.config(None)?, action).await
             }

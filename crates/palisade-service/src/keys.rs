@@ -121,7 +121,7 @@ pub(crate) fn pepper_file_text(data_dir: &Path) -> Result<Zeroizing<String>, Str
     read_private(&data_dir.join("pepper"))
 }
 
-fn write_private(path: &Path, bytes: &[u8]) -> Result<(), String> {
+pub(crate) fn write_private(path: &Path, bytes: &[u8]) -> Result<(), String> {
     let mut options = std::fs::OpenOptions::new();
     options.write(true).create_new(true);
     #[cfg(unix)]
@@ -134,7 +134,7 @@ fn write_private(path: &Path, bytes: &[u8]) -> Result<(), String> {
         .map_err(|e| format!("{}: {e}", path.display()))
 }
 
-fn read_private(path: &Path) -> Result<Zeroizing<String>, String> {
+pub(crate) fn read_private(path: &Path) -> Result<Zeroizing<String>, String> {
     let mut file = std::fs::File::open(path).map_err(|e| format!("{}: {e}", path.display()))?;
     #[cfg(unix)]
     {

@@ -211,11 +211,13 @@ pub async fn build_with_clock(config: &Config, clock: Clock) -> Result<Service, 
     let webauthn = crate::mfa::passkeys::relying_party(&config.origin(), &config.site_name)
         .map_err(|e| format!("configuration: {e}"))?;
     let mfa = crate::mfa::SecondFactors::new(store.clone(), accounts.clock.clone(), webauthn);
+    let site = Arc::new(crate::web::Site::from_config(config)?);
     let oidc = Arc::new(crate::oidc::Oidc::new(
         config,
         store.clone(),
         accounts.clock.clone(),
         keyring.clone(),
+        site.clone(),
     )?);
     let state = AppState(Arc::new(Inner {
         accounts,
@@ -225,6 +227,7 @@ pub async fn build_with_clock(config: &Config, clock: Clock) -> Result<Service, 
         oidc,
         keyring,
         forms,
+        site,
         metrics: metrics_handle(),
         metrics_token: config.metrics_token.clone(),
     }));

@@ -17,6 +17,8 @@ pub(crate) struct Inner {
     /// Seals vault values; the first key seals, every key opens.
     pub(crate) keyring: Arc<palisade::secret::Keyring>,
     pub(crate) forms: FormTokens,
+    /// The site's name, stylesheet and logo, as every page shows them.
+    pub(crate) site: Arc<crate::web::Site>,
     pub(crate) metrics: PrometheusHandle,
     pub(crate) metrics_token: Option<crate::config::Redacted>,
 }

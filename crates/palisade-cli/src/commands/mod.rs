@@ -3,9 +3,12 @@
 
 pub(crate) mod audit;
 pub(crate) mod authz;
+pub(crate) mod backup;
+pub(crate) mod config;
 pub(crate) mod csp;
 pub(crate) mod keys;
 pub(crate) mod mail;
+pub(crate) mod manual;
 pub(crate) mod oidc;
 pub(crate) mod scan;
 pub(crate) mod secret;
@@ -37,5 +40,14 @@ impl Common {
             data_dir: self.data_dir,
         };
         Config::load(self.config.as_deref(), overrides)
+    }
+
+    /// As [`Common::config`], with every problem rather than the first.
+    pub(crate) fn config_all_problems(self) -> Result<Config, Vec<String>> {
+        let overrides = Overrides {
+            listen: None,
+            data_dir: self.data_dir,
+        };
+        Config::load_all_problems(self.config.as_deref(), overrides)
     }
 }

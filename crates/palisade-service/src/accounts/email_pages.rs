@@ -24,7 +24,7 @@ use crate::web::{FormErrors, LinkQuery, guarded, render, see_other};
 #[derive(Template)]
 #[template(path = "verify_email.html")]
 struct VerifyPage<'a> {
-    site_name: &'a str,
+    site: &'a crate::web::Site,
     email: &'a str,
     csrf: String,
     notice: Option<&'a str>,
@@ -34,7 +34,7 @@ struct VerifyPage<'a> {
 #[derive(Template)]
 #[template(path = "confirm_email.html")]
 struct ConfirmPage<'a> {
-    site_name: &'a str,
+    site: &'a crate::web::Site,
     /// The link's token, carried by the form; `None`: the link is not current.
     token: Option<&'a str>,
     email: &'a str,
@@ -65,7 +65,7 @@ fn verify_view(
     render(
         status,
         &VerifyPage {
-            site_name: &state.accounts.site_name,
+            site: &state.site,
             email: &auth.user.email,
             csrf: state.forms.token(auth.session.id.as_bytes()),
             notice,
@@ -160,7 +160,7 @@ async fn change_submit(
 
 /// Shows the button if the link is current. Reads, never uses up.
 async fn confirm_page(State(state): State<AppState>, Query(query): Query<LinkQuery>) -> Response {
-    let site_name = &state.accounts.site_name;
+    let site = &*state.site;
     let Some(token) = query.token else {
         return see_other("/account");
     };
@@ -180,7 +180,7 @@ async fn confirm_page(State(state): State<AppState>, Query(query): Query<LinkQue
                 StatusCode::BAD_REQUEST
             },
             &ConfirmPage {
-                site_name,
+                site,
                 token: link.as_ref().map(|_| t),
                 email: link.as_ref().map_or("", |l| l.email.as_str()),
                 done: None,
@@ -201,7 +201,7 @@ async fn confirm_submit(
     client: ClientInfo,
     Form(form): Form<ConfirmForm>,
 ) -> Response {
-    let site_name = &state.accounts.site_name;
+    let site = &*state.site;
     let token = PresentedToken::from_secret(form.token);
     let (status, done, errors) = match state.accounts.confirm_email(&token, &client).await {
         Ok(Confirmed::Verified) => (
@@ -220,7 +220,7 @@ async fn confirm_submit(
     render(
         status,
         &ConfirmPage {
-            site_name,
+            site,
             token: None,
             email: "",
             done,

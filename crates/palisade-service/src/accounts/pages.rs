@@ -17,13 +17,13 @@ use crate::body::Form;
 use crate::sessions::{Authenticated, MaybeAuth, MaybeSignedIn};
 use crate::state::AppState;
 use crate::web::{
-    FormErrors, allow_webauthn, check_form_token, guarded, passkey_nonce, render, see_other, utc,
+    FormErrors, allow_webauthn, check_form_token, guarded, passkey_nonce, render, see_other, When,
 };
 
 #[derive(Template)]
 #[template(path = "login.html")]
 struct LoginPage<'a> {
-    site_name: &'a str,
+    site: &'a crate::web::Site,
     /// The nonce of the passkey script, when passkeys are offered.
     passkey_nonce: Option<String>,
     identifier: &'a str,
@@ -35,7 +35,7 @@ struct LoginPage<'a> {
 #[derive(Template)]
 #[template(path = "register.html")]
 struct RegisterPage<'a> {
-    site_name: &'a str,
+    site: &'a crate::web::Site,
     username: &'a str,
     email: &'a str,
     display_name: &'a str,
@@ -45,16 +45,19 @@ struct RegisterPage<'a> {
 struct SessionLine {
     id: String,
     current: bool,
-    created: String,
-    last_seen: String,
+    created: When,
+    last_seen: When,
     client_addr: String,
+    /// "Firefox on Linux".
+    browser: String,
+    /// The whole user-agent string, on hover.
     user_agent: String,
 }
 
 #[derive(Template)]
 #[template(path = "account.html")]
 struct AccountPage<'a> {
-    site_name: &'a str,
+    site: &'a crate::web::Site,
     name: &'a str,
     username: &'a str,
     email: &'a str,
@@ -117,7 +120,7 @@ async fn login_page(
     let page = render(
         StatusCode::OK,
         &LoginPage {
-            site_name: &state.accounts.site_name,
+            site: &state.site,
             passkey_nonce: passkey_nonce(&state, &nonce),
             identifier: &identifier,
             rd: rd.as_deref(),
@@ -192,7 +195,7 @@ async fn login_submit(
             let response = render(
                 status,
                 &LoginPage {
-                    site_name: &state.accounts.site_name,
+                    site: &state.site,
                     passkey_nonce: passkey_nonce(&state, &nonce),
                     identifier: &form.identifier,
                     rd: rd.as_deref(),
@@ -209,7 +212,7 @@ async fn register_page(State(state): State<AppState>) -> Response {
     render(
         StatusCode::OK,
         &RegisterPage {
-            site_name: &state.accounts.site_name,
+            site: &state.site,
             username: "",
             email: "",
             display_name: "",
@@ -245,7 +248,7 @@ async fn register_submit(
         Err(error) => render(
             error.problem().status(),
             &RegisterPage {
-                site_name: &state.accounts.site_name,
+                site: &state.site,
                 username: &form.username,
                 email: &form.email,
                 display_name: &form.display_name,
@@ -266,14 +269,16 @@ pub(super) async fn account_view(
         Ok(s) => s,
         Err(e) => return e.into_response(),
     };
+    let now = state.accounts.clock.now();
     let sessions = sessions
         .into_iter()
         .map(|s| SessionLine {
             current: s.id == auth.session.id,
-            created: utc(s.created_at),
-            last_seen: utc(s.last_seen_at),
+            created: When::at(s.created_at, now),
+            last_seen: When::at(s.last_seen_at, now),
             id: s.id,
             client_addr: s.client_addr,
+            browser: crate::web::describe_browser(&s.user_agent),
             user_agent: s.user_agent,
         })
         .collect();
@@ -284,7 +289,7 @@ pub(super) async fn account_view(
     render(
         status,
         &AccountPage {
-            site_name: &state.accounts.site_name,
+            site: &state.site,
             name: auth
                 .user
                 .display_name

@@ -64,7 +64,7 @@ pub(crate) async fn confirm(
 #[derive(Template)]
 #[template(path = "signup.html")]
 struct SignupPage<'a> {
-    site_name: &'a str,
+    site: &'a crate::web::Site,
     /// The link's token, carried by the form; `None` with `pending` unset: not current.
     token: Option<&'a str>,
     /// The username and address the link is for.
@@ -79,7 +79,7 @@ pub(crate) fn link_sent_page(state: &AppState) -> Response {
     render(
         StatusCode::ACCEPTED,
         &SignupPage {
-            site_name: &state.accounts.site_name,
+            site: &state.site,
             token: None,
             pending: None,
             sent: Some(LINK_SENT),
@@ -110,7 +110,7 @@ async fn confirm_page(
                 StatusCode::BAD_REQUEST
             },
             &SignupPage {
-                site_name: &state.accounts.site_name,
+                site: &state.site,
                 token: pending.is_some().then_some(t),
                 pending,
                 sent: None,
@@ -136,7 +136,7 @@ async fn confirm_submit(
         Err(e) => render(
             e.problem().status(),
             &SignupPage {
-                site_name: &state.accounts.site_name,
+                site: &state.site,
                 token: None,
                 pending: None,
                 sent: None,

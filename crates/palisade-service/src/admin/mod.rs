@@ -1,15 +1,17 @@
 //! What an operator does to the service's data, from the command line while the service
 //! runs: users (list, disable, unlock, import, groups), access rules (check), keys and peppers (status, rotation,
-//! re-encryption, retirement). Every change is audited as done by `cli`. Results are
+//! re-encryption, retirement), backups. Every change is audited as done by `cli`. Results are
 //! returned, never printed: the `palisade` binary decides how to show them.
 
 mod authz;
+mod backup;
 mod import;
 mod keys;
 mod oidc;
 mod users;
 
 pub use authz::AuthzReport;
+pub use backup::{BackupReport, RestoreReport, backup, restore};
 pub use import::{ImportReport, ImportRow, NumberedRow, read_import_file};
 pub use keys::{
     KeyStatus, ReencryptReport, Retired, keyring, new_key_file, rotate_key, rotate_pepper,

@@ -16,20 +16,20 @@ use crate::body::Form;
 use crate::error::AppError;
 use crate::sessions::{Authenticated, MaybeAuth};
 use crate::state::AppState;
-use crate::web::{FormErrors, guarded, see_other, utc};
+use crate::web::{FormErrors, When, guarded, see_other};
 
 struct TokenLine {
     id: String,
     name: String,
-    created: String,
-    expires: String,
-    last_used: String,
+    created: When,
+    expires: Option<When>,
+    last_used: Option<When>,
 }
 
 #[derive(Template)]
 #[template(path = "tokens.html")]
 struct TokensPage<'a> {
-    site_name: &'a str,
+    site: &'a crate::web::Site,
     tokens: Vec<TokenLine>,
     csrf: String,
     name: &'a str,
@@ -47,6 +47,7 @@ struct Shown<'a> {
 }
 
 async fn lines(state: &AppState, auth: &Authenticated) -> Result<Vec<TokenLine>, AppError> {
+    let now = state.accounts.clock.now();
     Ok(state
         .api_tokens
         .list(auth)
@@ -55,9 +56,9 @@ async fn lines(state: &AppState, auth: &Authenticated) -> Result<Vec<TokenLine>,
         .map(|t| TokenLine {
             id: t.id,
             name: t.name,
-            created: utc(t.created_at),
-            expires: t.expires_at.map_or_else(|| "never".to_owned(), utc),
-            last_used: t.last_used_at.map_or_else(|| "never".to_owned(), utc),
+            created: When::at(t.created_at, now),
+            expires: t.expires_at.map(|e| When::at(e, now)),
+            last_used: t.last_used_at.map(|u| When::at(u, now)),
         })
         .collect())
 }
@@ -72,7 +73,7 @@ fn render(
     crate::web::render(
         status,
         &TokensPage {
-            site_name: &state.accounts.site_name,
+            site: &state.site,
             tokens,
             csrf: state.forms.token(auth.session.id.as_bytes()),
             name: shown.name,

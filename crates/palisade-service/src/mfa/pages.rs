@@ -22,7 +22,7 @@ use crate::error::AppError;
 use crate::sessions::{Authenticated, MaybeEnrolling};
 use crate::state::AppState;
 use crate::web::{
-    FormErrors, allow_webauthn, guarded, passkey_nonce, render, see_other, user_agent, utc,
+    FormErrors, allow_webauthn, guarded, passkey_nonce, render, see_other, user_agent, When,
 };
 use palisade::http::CspNonce;
 use zeroize::Zeroizing;
@@ -30,7 +30,7 @@ use zeroize::Zeroizing;
 #[derive(Template)]
 #[template(path = "second_step.html")]
 struct SecondStepPage<'a> {
-    site_name: &'a str,
+    site: &'a crate::web::Site,
     passkey_nonce: Option<String>,
     rd: Option<&'a str>,
     /// `?rd=…` (or nothing) for the link back to the login page.
@@ -57,7 +57,7 @@ fn page(
     let page = render(
         status,
         &SecondStepPage {
-            site_name: &state.accounts.site_name,
+            site: &state.site,
             passkey_nonce: passkey_nonce(state, nonce),
             rd,
             login_query,
@@ -153,8 +153,8 @@ struct FactorLine {
     id: String,
     name: String,
     kind: String,
-    added: String,
-    last_used: String,
+    added: When,
+    last_used: Option<When>,
 }
 
 /// What an enrolment shows once: the QR code (our own SVG markup) and the key.
@@ -166,7 +166,7 @@ struct EnrolmentShown {
 #[derive(Template)]
 #[template(path = "second_factors.html")]
 struct FactorsPage<'a> {
-    site_name: &'a str,
+    site: &'a crate::web::Site,
     passkey_nonce: Option<String>,
     /// Whether the user has a passkey (forms without a code then ask the page's script to
     /// prove it).
@@ -219,6 +219,7 @@ async fn factors_view(
         Err(e) => return e.into_response(),
     };
     let has_passkey = state.mfa.passkeys_available() && factors.iter().any(|f| f.kind == "passkey");
+    let now = state.accounts.clock.now();
     let factors = factors
         .into_iter()
         .map(|f| FactorLine {
@@ -228,14 +229,14 @@ async fn factors_view(
                 "totp" => "authenticator app".to_owned(),
                 other => other.to_owned(),
             },
-            added: utc(f.created_at),
-            last_used: f.last_used_at.map_or_else(|| "never".to_owned(), utc),
+            added: When::at(f.created_at, now),
+            last_used: f.last_used_at.map(|u| When::at(u, now)),
         })
         .collect();
     let page = render(
         status,
         &FactorsPage {
-            site_name: &state.accounts.site_name,
+            site: &state.site,
             passkey_nonce: passkey_nonce(state, nonce),
             has_passkey,
             factors,

@@ -48,7 +48,7 @@ pub(super) async fn authorize_post(
 ) -> Response {
     let Ok(text) = std::str::from_utf8(&body) else {
         return super::error::error_page(
-            &state.accounts.site_name,
+            &state.site,
             StatusCode::BAD_REQUEST,
             "The app's request is not valid: its form is not UTF-8 text.",
         );
@@ -228,7 +228,7 @@ fn denied_page(state: &AppState, req: &AuthRequest) -> Response {
     crate::web::render(
         StatusCode::FORBIDDEN,
         &super::error::MessagePage {
-            site_name: &state.accounts.site_name,
+            site: &state.site,
             title: "No access to this app",
             message: &message,
             link: Some(("Return to the app", &back)),
@@ -240,7 +240,7 @@ fn denied_page(state: &AppState, req: &AuthRequest) -> Response {
 pub(super) fn refused(state: &AppState, refusal: Refusal, nonce: &CspNonce) -> Response {
     match refusal {
         Refusal::Page(message) => {
-            super::error::error_page(&state.accounts.site_name, StatusCode::BAD_REQUEST, &message)
+            super::error::error_page(&state.site, StatusCode::BAD_REQUEST, &message)
         }
         Refusal::ToClient {
             reply,
@@ -288,7 +288,7 @@ fn all_fields<'a>(
 #[derive(Template)]
 #[template(path = "oidc_form_post.html")]
 struct FormPostPage<'a> {
-    site_name: &'a str,
+    site: &'a crate::web::Site,
     action: &'a str,
     fields: Vec<(&'a str, String)>,
     nonce: String,
@@ -297,7 +297,7 @@ struct FormPostPage<'a> {
 #[derive(Template)]
 #[template(path = "oidc_continue.html")]
 struct ContinuePage<'a> {
-    site_name: &'a str,
+    site: &'a crate::web::Site,
     to: &'a str,
 }
 
@@ -312,7 +312,7 @@ pub(super) fn answer(
     headers: &HeaderMap,
     nonce: &CspNonce,
 ) -> Response {
-    let site_name = oidc.site_name.as_str();
+    let site = &*oidc.site;
     let mut response = match reply.mode {
         ResponseMode::Query => {
             let to = reply_url(oidc, reply, fields);
@@ -320,7 +320,7 @@ pub(super) fn answer(
                 .get("sec-fetch-site")
                 .is_some_and(|v| v.as_bytes() == b"same-origin");
             if from_our_page {
-                crate::web::render(StatusCode::OK, &ContinuePage { site_name, to: &to })
+                crate::web::render(StatusCode::OK, &ContinuePage { site, to: &to })
             } else {
                 crate::web::see_other(&to)
             }
@@ -328,7 +328,7 @@ pub(super) fn answer(
         ResponseMode::FormPost => crate::web::render(
             StatusCode::OK,
             &FormPostPage {
-                site_name,
+                site,
                 action: &reply.redirect_uri,
                 fields: all_fields(oidc, reply, fields),
                 nonce: nonce.to_string(),

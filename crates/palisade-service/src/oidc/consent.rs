@@ -32,7 +32,7 @@ fn described(scope: &str) -> Option<&'static str> {
 #[derive(Template)]
 #[template(path = "oidc_consent.html")]
 struct ConsentPage<'a> {
-    site_name: &'a str,
+    site: &'a crate::web::Site,
     app: &'a str,
     username: &'a str,
     learns: Vec<&'static str>,
@@ -49,7 +49,7 @@ pub(super) fn page(state: &AppState, req: &AuthRequest, auth: &Authenticated) ->
     let mut response = crate::web::render(
         StatusCode::OK,
         &ConsentPage {
-            site_name: &state.accounts.site_name,
+            site: &state.site,
             app: &req.client.name,
             username: &auth.user.username,
             learns: super::tokens::scopes(&req.scope)
@@ -86,14 +86,14 @@ pub(super) async fn consent_submit(
 ) -> Response {
     let Some(auth) = auth else {
         return super::error::error_page(
-            &state.accounts.site_name,
+            &state.site,
             StatusCode::FORBIDDEN,
             "You were signed out before answering. Go back to the app and sign in again.",
         );
     };
     if crate::web::check_form_token(&state, &auth, &form.csrf).is_err() {
         return super::error::error_page(
-            &state.accounts.site_name,
+            &state.site,
             StatusCode::FORBIDDEN,
             "This form has expired or did not come from this site. Go back to the app and try again.",
         );
@@ -112,7 +112,7 @@ pub(super) async fn consent_submit(
         "deny" => return refused(&state, refusal("access_denied", "the user said no"), &nonce),
         _ => {
             return super::error::error_page(
-                &state.accounts.site_name,
+                &state.site,
                 StatusCode::BAD_REQUEST,
                 "The form's answer is neither allow nor deny.",
             );
@@ -146,7 +146,7 @@ pub(super) async fn consent_submit(
         }
         Ok(Step::Respond(response)) => response,
         Ok(Step::Consent(_)) => super::error::error_page(
-            &state.accounts.site_name,
+            &state.site,
             StatusCode::CONFLICT,
             "The app's request changed. Go back to the app and try again.",
         ),

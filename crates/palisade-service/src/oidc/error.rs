@@ -106,7 +106,7 @@ impl IntoResponse for EndpointError {
 #[derive(Template)]
 #[template(path = "oidc_message.html")]
 pub(crate) struct MessagePage<'a> {
-    pub(crate) site_name: &'a str,
+    pub(crate) site: &'a crate::web::Site,
     pub(crate) title: &'a str,
     pub(crate) message: &'a str,
     /// A link onwards: (text, href).
@@ -115,11 +115,11 @@ pub(crate) struct MessagePage<'a> {
 
 /// A page that says what went wrong and goes nowhere (the request cannot be trusted to
 /// name where to send the browser).
-pub(crate) fn error_page(site_name: &str, status: StatusCode, message: &str) -> Response {
+pub(crate) fn error_page(site: &crate::web::Site, status: StatusCode, message: &str) -> Response {
     crate::web::render(
         status,
         &MessagePage {
-            site_name,
+            site,
             title: "This sign-in cannot go on",
             message,
             link: None,

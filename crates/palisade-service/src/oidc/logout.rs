@@ -105,7 +105,7 @@ async fn read(oidc: &Oidc, params: &[(String, String)]) -> Result<Onwards, Strin
 #[derive(Template)]
 #[template(path = "oidc_logout.html")]
 struct ConfirmPage<'a> {
-    site_name: &'a str,
+    site: &'a crate::web::Site,
     csrf: String,
     client_id: &'a str,
     uri: &'a str,
@@ -147,10 +147,10 @@ async fn logout(
     auth: Option<Authenticated>,
     params: Vec<(String, String)>,
 ) -> Response {
-    let site_name = &state.accounts.site_name;
+    let site = &*state.site;
     let onwards = match read(&state.oidc, &params).await {
         Ok(onwards) => onwards,
-        Err(message) => return error_page(site_name, StatusCode::BAD_REQUEST, &message),
+        Err(message) => return error_page(site, StatusCode::BAD_REQUEST, &message),
     };
     match auth {
         None => finish(state, &onwards, None),
@@ -161,7 +161,7 @@ async fn logout(
             let mut page = crate::web::render(
                 StatusCode::OK,
                 &ConfirmPage {
-                    site_name,
+                    site,
                     csrf: state.forms.token(auth.session.id.as_bytes()),
                     client_id: onwards.client_id.as_deref().unwrap_or(""),
                     uri: onwards.uri.as_deref().unwrap_or(""),
@@ -210,7 +210,7 @@ pub(super) async fn confirm_submit(
     let onwards = match read(&state.oidc, &params).await {
         Ok(onwards) => onwards,
         Err(message) => {
-            return error_page(&state.accounts.site_name, StatusCode::BAD_REQUEST, &message);
+            return error_page(&state.site, StatusCode::BAD_REQUEST, &message);
         }
     };
     let Some(auth) = auth else {
@@ -218,7 +218,7 @@ pub(super) async fn confirm_submit(
     };
     if crate::web::check_form_token(&state, &auth, &form.csrf).is_err() {
         return error_page(
-            &state.accounts.site_name,
+            &state.site,
             StatusCode::FORBIDDEN,
             "This form has expired or did not come from this site. You are still signed in.",
         );
@@ -258,7 +258,7 @@ fn finish(state: &AppState, onwards: &Onwards, jar: Option<CookieJar>) -> Respon
         None => crate::web::render(
             StatusCode::OK,
             &MessagePage {
-                site_name: &state.accounts.site_name,
+                site: &state.site,
                 title: "Signed out",
                 message: "You are signed out.",
                 link: Some(("Sign in again", "/login")),

@@ -52,7 +52,7 @@ pub(crate) struct Oidc {
     /// `public_origin`: the `iss` of every token, and the base of every endpoint.
     pub(crate) issuer: String,
     /// Shown on the provider's pages.
-    pub(crate) site_name: String,
+    pub(crate) site: Arc<crate::web::Site>,
     pub(crate) clients: Clients,
     pub(crate) keys: signing::SigningKeys,
     pub(crate) store: Store,
@@ -73,8 +73,9 @@ impl Oidc {
         store: Store,
         clock: Clock,
         keyring: Arc<palisade::secret::Keyring>,
+        site: Arc<crate::web::Site>,
     ) -> Result<Self, String> {
-        let site = SiteRequirements {
+        let requirements = SiteRequirements {
             second_factor: config.require_second_factor,
             verified_email: config.require_verified_email,
         };
@@ -86,8 +87,8 @@ impl Oidc {
             .map_err(|e| format!("back-channel client: {e}"))?;
         Ok(Self {
             issuer: config.origin(),
-            site_name: config.site_name.clone(),
-            clients: Clients::new(&config.oidc, site, store.clone())
+            site,
+            clients: Clients::new(&config.oidc, requirements, store.clone())
                 .map_err(|e| format!("configuration: {e}"))?,
             keys: signing::SigningKeys::new(
                 store.clone(),

@@ -24,7 +24,7 @@ use crate::web::{
 #[derive(Template)]
 #[template(path = "forgot_password.html")]
 struct ForgotPage<'a> {
-    site_name: &'a str,
+    site: &'a crate::web::Site,
     email: &'a str,
     done: Option<&'a str>,
     errors: FormErrors,
@@ -33,7 +33,7 @@ struct ForgotPage<'a> {
 #[derive(Template)]
 #[template(path = "reset_password.html")]
 struct ResetPage<'a> {
-    site_name: &'a str,
+    site: &'a crate::web::Site,
     /// The link's token, carried by the form; `None`: the link is not current.
     token: Option<&'a str>,
     second_factor: bool,
@@ -55,7 +55,7 @@ fn reset_view(
     let page = render(
         status,
         &ResetPage {
-            site_name: &state.accounts.site_name,
+            site: &state.site,
             token,
             second_factor: asks != super::Asks::Nothing,
             passkey_nonce: passkey.then(|| passkey_nonce(state, nonce)).flatten(),
@@ -73,7 +73,7 @@ async fn forgot_page(State(state): State<AppState>) -> Response {
     render(
         StatusCode::OK,
         &ForgotPage {
-            site_name: &state.accounts.site_name,
+            site: &state.site,
             email: "",
             done: None,
             errors: FormErrors::default(),
@@ -92,12 +92,12 @@ async fn forgot_submit(
     client: ClientInfo,
     Form(form): Form<ForgotForm>,
 ) -> Response {
-    let site_name = &state.accounts.site_name;
+    let site = &*state.site;
     match super::request(&state, &form.email, &client).await {
         Ok(()) => render(
             StatusCode::OK,
             &ForgotPage {
-                site_name,
+                site,
                 email: "",
                 done: Some(super::api::REQUESTED),
                 errors: FormErrors::default(),
@@ -107,7 +107,7 @@ async fn forgot_submit(
             render(
                 error.problem().status(),
                 &ForgotPage {
-                    site_name,
+                    site,
                     email: &form.email,
                     done: None,
                     errors: FormErrors::from(&error),

@@ -22,13 +22,13 @@ use crate::web::FormErrors;
 
 struct SecretLine {
     name: String,
-    updated: String,
+    updated: crate::web::When,
 }
 
 #[derive(Template)]
 #[template(path = "secrets.html")]
 struct SecretsPage<'a> {
-    site_name: &'a str,
+    site: &'a crate::web::Site,
     secrets: Vec<SecretLine>,
     csrf: String,
     name: &'a str,
@@ -39,11 +39,12 @@ struct SecretsPage<'a> {
 
 async fn secret_lines(state: &AppState, auth: &Authenticated) -> Result<Vec<SecretLine>, AppError> {
     let list = super::names(state, auth).await?;
+    let now = state.accounts.clock.now();
     Ok(list
         .into_iter()
         .map(|(name, t)| SecretLine {
             name,
-            updated: crate::web::utc(t),
+            updated: crate::web::When::at(t, now),
         })
         .collect())
 }
@@ -65,7 +66,7 @@ fn render_page(
     shown: Shown<'_>,
 ) -> Response {
     let template = SecretsPage {
-        site_name: &state.accounts.site_name,
+        site: &state.site,
         secrets,
         csrf: state.forms.token(auth.session.id.as_bytes()),
         name: shown.name,

@@ -1,5 +1,14 @@
 //! What every face shares: rendering a page, redirects, the form-error box, form-token
-//! checks, response marking (no-store), and the stylesheet.
+//! checks, response marking (no-store), the site's face (`site.rs`), and how times and
+//! browsers are named for people.
+
+mod browser;
+mod site;
+mod when;
+
+pub(crate) use browser::describe as describe_browser;
+pub(crate) use site::{AccentColour, Site};
+pub(crate) use when::When;
 
 use askama::Template;
 use axum::response::{Html, IntoResponse, Redirect, Response};
@@ -172,22 +181,12 @@ pub(crate) fn allow_webauthn(state: &AppState, mut page: Response) -> Response {
     page
 }
 
-async fn stylesheet() -> Response {
-    (
-        [
-            (header::CONTENT_TYPE, "text/css; charset=utf-8"),
-            (header::CACHE_CONTROL, "public, max-age=3600"),
-        ],
-        include_str!("../../static/style.css"),
-    )
-        .into_response()
-}
-
 /// The routes that belong to no capability: the home redirect and the stylesheet.
 pub(crate) fn router() -> axum::Router<AppState> {
     axum::Router::new()
         .route("/", axum::routing::get(home))
-        .route("/static/style.css", axum::routing::get(stylesheet))
+        .route("/static/style.css", axum::routing::get(site::unhashed_stylesheet))
+        .route("/assets/{name}", axum::routing::get(site::asset))
         .route("/static/passkeys.js", axum::routing::get(passkeys_script))
         .route("/static/form_post.js", axum::routing::get(form_post_script))
 }

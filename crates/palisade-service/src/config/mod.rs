@@ -1,4 +1,9 @@
 //! Configuration: defaults, a TOML file, `PALISADE_*` environment variables, then flags.
+//! The settings and their defaults live here; what makes a set of them acceptable in
+//! `check.rs`.
+
+mod check;
+mod toml_file;
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
@@ -66,6 +71,12 @@ pub struct Config {
     pub metrics_token: Option<Redacted>,
     /// The site's name (shown in pages, and a word passwords must not lean on).
     pub site_name: String,
+    /// A logo shown beside the site's name on every page: an SVG, PNG or WebP file of at
+    /// most 256 KiB, served by palisade itself (the strict CSP allows nothing else).
+    pub logo_file: Option<PathBuf>,
+    /// The accent colour of buttons and links, `#rrggbb`; default a blue that keeps a 4.5:1
+    /// contrast in light and dark schemes. Text on it is black or white, whichever reads.
+    pub accent_colour: Option<String>,
     /// Breached-passwords list; default `<data_dir>/breached-passwords.txt` when present.
     pub password_blocklist: Option<PathBuf>,
     /// The pepper of an imported Python app's `bcrypt(password + PEPPER)` hashes.
@@ -152,6 +163,8 @@ const ENV_KEYS: &[&str] = &[
     "require_second_factor",
     "metrics_token",
     "site_name",
+    "logo_file",
+    "accent_colour",
     "password_blocklist",
     "keys_file",
     "legacy_bcrypt_pepper",
@@ -199,6 +212,8 @@ impl Default for Config {
             require_second_factor: false,
             metrics_token: None,
             site_name: "palisade".into(),
+            logo_file: None,
+            accent_colour: None,
             password_blocklist: None,
             keys_file: None,
             legacy_bcrypt_pepper: None,
@@ -288,154 +303,45 @@ pub struct Overrides {
     pub data_dir: Option<PathBuf>,
 }
 
-/// The configuration file, checked to be TOML. A syntax error is reported by line and
-/// column only: the TOML parser's own message quotes the line, which may hold a secret
-/// (a `database_url` with its password).
-fn read_toml(file: &Path) -> Result<String, String> {
-    let text = std::fs::read_to_string(file)
-        .map_err(|e| format!("configuration: {}: {e}", file.display()))?;
-    if let Err(e) = text.parse::<toml::Table>() {
-        let at = e.span().map_or(0, |span| span.start).min(text.len());
-        let before = text.get(..at).unwrap_or_default();
-        let line = before.matches('\n').count() + 1;
-        let column = before
-            .rsplit('\n')
-            .next()
-            .unwrap_or_default()
-            .chars()
-            .count()
-            + 1;
-        return Err(format!(
-            "configuration: {} is not valid TOML at line {line}, column {column}: {}",
-            file.display(),
-            e.message()
-        ));
-    }
-    Ok(text)
-}
-
 impl Config {
     /// Loads defaults < `file` < `DATABASE_URL` < `PALISADE_*` < `overrides`, then checks it.
-    /// Errors name the setting.
+    /// Errors name the setting; the first stops the load (see [`Config::load_all_problems`]).
     pub fn load(file: Option<&Path>, overrides: Overrides) -> Result<Self, String> {
+        Self::load_all_problems(file, overrides).map_err(|problems| problems.join("\n"))
+    }
+
+    /// As [`Config::load`], with every problem found, each a sentence naming its setting
+    /// (`palisade config check`).
+    pub fn load_all_problems(
+        file: Option<&Path>,
+        overrides: Overrides,
+    ) -> Result<Self, Vec<String>> {
         let mut figment = Figment::from(Serialized::defaults(Config::default()));
         if let Some(file) = file {
             if !file.is_file() {
-                return Err(format!("config file {} does not exist", file.display()));
+                return Err(vec![format!(
+                    "config file {} does not exist",
+                    file.display()
+                )]);
             }
-            figment = figment.merge(Toml::string(&read_toml(file)?));
+            figment = figment.merge(Toml::string(&toml_file::read_toml(file).map_err(|e| vec![e])?));
         }
         let config: Config = figment
             .merge(Env::raw().only(&["database_url"]))
             .merge(Env::prefixed("PALISADE_").only(ENV_KEYS))
             .merge(Serialized::defaults(overrides))
             .extract()
-            .map_err(|e| format!("configuration: {e}"))?;
-        config.check()?;
-        Ok(config)
-    }
-
-    fn check(&self) -> Result<(), String> {
-        self.cookie_domain()?;
-        // A rule set that cannot be read stops the start, naming the rule and the field.
-        crate::authz::AccessRules::compile(&self.access_control)
-            .map_err(|e| format!("configuration: {e}"))?;
-        // So does a client that cannot be read, naming the client and the field.
-        crate::oidc::Clients::compile_config(
-            &self.oidc,
-            self.require_second_factor,
-            self.require_verified_email,
-        )
-        .map_err(|e| format!("configuration: {e}"))?;
-        let positive = [
-            ("session_idle_minutes", self.session_idle_minutes),
-            ("session_absolute_minutes", self.session_absolute_minutes),
-            ("reauth_minutes", self.reauth_minutes),
-            ("hash_concurrency", self.hash_concurrency as u64),
-            ("header_read_timeout_secs", self.header_read_timeout_secs),
-            ("body_read_timeout_secs", self.body_read_timeout_secs),
-            ("max_connections", self.max_connections as u64),
-        ];
-        for (name, value) in positive {
-            if value == 0 {
-                return Err(format!("configuration: {name} must be greater than 0"));
-            }
+            .map_err(|e| {
+                e.into_iter()
+                    .map(|e| format!("configuration: {e}"))
+                    .collect::<Vec<_>>()
+            })?;
+        let problems = config.problems();
+        if problems.is_empty() {
+            Ok(config)
+        } else {
+            Err(problems)
         }
-        if self.session_idle_minutes > self.session_absolute_minutes {
-            return Err(
-                "configuration: session_idle_minutes must not exceed session_absolute_minutes"
-                    .into(),
-            );
-        }
-        if self.tls_cert.is_some() != self.tls_key.is_some() {
-            return Err("configuration: tls_cert and tls_key must be given together".into());
-        }
-        if self.database_tls_cert.is_some() != self.database_tls_key.is_some() {
-            return Err(
-                "configuration: database_tls_cert and database_tls_key must be given together"
-                    .into(),
-            );
-        }
-        let postgres_only = [
-            (
-                "database_password_token",
-                self.database_password_token.is_some(),
-            ),
-            ("database_tls_cert", self.database_tls_cert.is_some()),
-        ];
-        for (name, set) in postgres_only {
-            if set && !self.uses_postgres() {
-                return Err(format!(
-                    "configuration: {name} needs a postgres:// database_url"
-                ));
-            }
-        }
-        let smtp_only = [
-            ("smtp_port", self.smtp_port.is_some()),
-            ("smtp_username", self.smtp_username.is_some()),
-            ("smtp_password_token", self.smtp_password_token.is_some()),
-            ("smtp_password_file", self.smtp_password_file.is_some()),
-            ("smtp_ca_file", self.smtp_ca_file.is_some()),
-        ];
-        for (name, set) in smtp_only {
-            if set && self.smtp_host.is_none() {
-                return Err(format!("configuration: {name} needs smtp_host"));
-            }
-        }
-        if self.smtp_password_token.is_some() && self.smtp_password_file.is_some() {
-            return Err(
-                "configuration: give smtp_password_token or smtp_password_file, not both".into(),
-            );
-        }
-        let has_password = self.smtp_password_token.is_some() || self.smtp_password_file.is_some();
-        if has_password != self.smtp_username.is_some() {
-            return Err("configuration: smtp_username and a password (smtp_password_token or smtp_password_file) must be given together".into());
-        }
-        self.trusted_proxies()?;
-        if self.authz_listen.is_some() && self.trusted_proxies.is_empty() {
-            return Err("configuration: authz_listen needs trusted_proxies (only a trusted proxy may ask the forward-auth endpoints)".into());
-        }
-        if self.authz_listen.is_some() && self.authz_listen == Some(self.listen) {
-            return Err("configuration: authz_listen must differ from listen".into());
-        }
-        if self.http_redirect_listen.is_some() && self.tls_cert.is_none() {
-            return Err("configuration: http_redirect_listen needs tls_cert and tls_key".into());
-        }
-        if let Some(origin) = &self.public_origin
-            && !(origin.starts_with("https://") || origin.starts_with("http://"))
-        {
-            return Err("configuration: public_origin must start with https:// or http://".into());
-        }
-        if !self.listen.ip().is_loopback()
-            && self.tls_cert.is_none()
-            && self.trusted_proxies.is_empty()
-        {
-            return Err(format!(
-                "configuration: listen={} is not loopback: give tls_cert/tls_key, or trusted_proxies for a TLS-terminating proxy",
-                self.listen
-            ));
-        }
-        Ok(())
     }
 
     /// The connection limits `palisade serve` applies to every listener.
@@ -455,47 +361,6 @@ impl Config {
             None if self.tls_cert.is_some() => format!("https://{}", self.listen),
             None => format!("http://{}", self.listen),
         }
-    }
-
-    /// `trusted_proxies`, parsed (for the shield and the forward-auth endpoints alike).
-    pub(crate) fn trusted_proxies(&self) -> Result<palisade::http::TrustedProxies, String> {
-        let header = palisade::http::ClientAddressHeader::parse(&self.client_address_header)
-            .map_err(|e| format!("configuration: client_address_header: {e}"))?;
-        palisade::http::TrustedProxies::parse(self.trusted_proxies.iter().map(String::as_str))
-            .map(|proxies| proxies.believing(header))
-            .map_err(|e| format!("configuration: trusted_proxies: {e}"))
-    }
-
-    /// `cookie_domain`, checked: a host name (a leading dot is ignored) that is not a
-    /// public suffix, contains `public_origin`'s host, and is served over https.
-    pub(crate) fn cookie_domain(&self) -> Result<Option<String>, String> {
-        let Some(given) = &self.cookie_domain else {
-            return Ok(None);
-        };
-        let domain = given.trim_start_matches('.').to_ascii_lowercase();
-        let fail = |why: String| Err(format!("configuration: cookie_domain {given:?}: {why}"));
-        if !crate::authz::is_hostname(&domain) {
-            return fail("not a host name".into());
-        }
-        if psl::domain_str(&domain).is_none() {
-            return fail(
-                "a public suffix: a cookie for it would reach other people's sites".into(),
-            );
-        }
-        let origin = url::Url::parse(&self.origin())
-            .map_err(|e| format!("configuration: public_origin: {e}"))?;
-        if origin.scheme() != "https" {
-            return fail("needs an https public_origin (the cookie is Secure)".into());
-        }
-        let host = origin.host_str().unwrap_or_default();
-        let contains = host == domain
-            || host
-                .strip_suffix(domain.as_str())
-                .is_some_and(|rest| rest.ends_with('.'));
-        if !contains {
-            return fail(format!("does not contain public_origin's host {host}"));
-        }
-        Ok(Some(domain))
     }
 
     /// Whether sign-ups go by mailed link (see `signup_by_link`).
