@@ -173,10 +173,12 @@ fn main() -> ExitCode {
             Command::Backup { common, file } => {
                 commands::backup::backup(&common.config(None)?, &file).await
             }
-            Command::Restore { file, data_dir } => commands::backup::restore(&file, &data_dir).await,
+            Command::Restore { file, data_dir } => {
+                commands::backup::restore(&file, &data_dir).await
+            }
             Command::Config { common, action } => commands::config::run(common, action),
             Command::Completions { shell } => {
-                Ok(commands::manual::completions(&mut Cli::command(), shell))
+                commands::manual::completions(&mut Cli::command(), shell)
             }
             Command::Man { dir } => commands::manual::man_pages(Cli::command(), &dir),
             Command::Authz { common, action } => {

@@ -17,7 +17,9 @@ pub(crate) async fn backup(config: &Config, file: &Path) -> Result<ExitCode, Str
         Some(keys) => println!("keys: {}", keys.display()),
         None => println!("keys: from PALISADE_KEYS, not copied: keep that value with the backup"),
     }
-    println!("every file is readable by its owner only; keep them together, and apart from the server");
+    println!(
+        "every file is readable by its owner only; keep them together, and apart from the server"
+    );
     Ok(ExitCode::SUCCESS)
 }
 

@@ -5,9 +5,16 @@ use std::path::Path;
 use std::process::ExitCode;
 
 /// Writes the completion script for `shell` to standard output.
-pub(crate) fn completions(command: &mut clap::Command, shell: clap_complete::Shell) -> ExitCode {
-    clap_complete::generate(shell, command, "palisade", &mut std::io::stdout());
-    ExitCode::SUCCESS
+pub(crate) fn completions(
+    command: &mut clap::Command,
+    shell: clap_complete::Shell,
+) -> Result<ExitCode, String> {
+    // Generated into memory first: clap_complete panics on a write error (a closed pipe).
+    let mut script = Vec::new();
+    clap_complete::generate(shell, command, "palisade", &mut script);
+    std::io::Write::write_all(&mut std::io::stdout(), &script)
+        .map_err(|e| format!("writing the completion script: {e}"))?;
+    Ok(ExitCode::SUCCESS)
 }
 
 /// Writes `palisade.1` and a page per subcommand (`palisade-serve.1`, …) into `dir`.

@@ -17,7 +17,7 @@ use crate::body::Form;
 use crate::sessions::{Authenticated, MaybeAuth, MaybeSignedIn};
 use crate::state::AppState;
 use crate::web::{
-    FormErrors, allow_webauthn, check_form_token, guarded, passkey_nonce, render, see_other, When,
+    FormErrors, When, allow_webauthn, check_form_token, guarded, passkey_nonce, render, see_other,
 };
 
 #[derive(Template)]

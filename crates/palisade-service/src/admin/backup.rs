@@ -7,8 +7,8 @@
 use std::path::{Path, PathBuf};
 use std::str::FromStr;
 
-use sqlx::{ConnectOptions, Connection};
 use sqlx::any::AnyConnectOptions;
+use sqlx::{ConnectOptions, Connection};
 
 use crate::config::Config;
 
@@ -201,11 +201,12 @@ impl Staging {
         let mut builder = std::fs::DirBuilder::new();
         #[cfg(unix)]
         std::os::unix::fs::DirBuilderExt::mode(&mut builder, 0o700);
-        builder.create(&path).map_err(|e| {
-            format!(
-                "{}: {e} (left by a backup that was stopped? remove it)",
+        builder.create(&path).map_err(|e| match e.kind() {
+            std::io::ErrorKind::AlreadyExists => format!(
+                "{} exists: left by a backup that was stopped? remove it",
                 path.display()
-            )
+            ),
+            _ => format!("{}: {e}", path.display()),
         })?;
         Ok(Self(path))
     }

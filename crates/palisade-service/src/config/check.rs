@@ -51,7 +51,12 @@ impl Config {
             fail("session_idle_minutes must not exceed session_absolute_minutes".into());
         }
         let pairs = [
-            ("tls_cert", self.tls_cert.is_some(), "tls_key", self.tls_key.is_some()),
+            (
+                "tls_cert",
+                self.tls_cert.is_some(),
+                "tls_key",
+                self.tls_key.is_some(),
+            ),
             (
                 "database_tls_cert",
                 self.database_tls_cert.is_some(),
@@ -189,5 +194,4 @@ impl Config {
         }
         Ok(Some(domain))
     }
-
 }

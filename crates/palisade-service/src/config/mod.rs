@@ -324,7 +324,9 @@ impl Config {
                     file.display()
                 )]);
             }
-            figment = figment.merge(Toml::string(&toml_file::read_toml(file).map_err(|e| vec![e])?));
+            figment = figment.merge(Toml::string(
+                &toml_file::read_toml(file).map_err(|e| vec![e])?,
+            ));
         }
         let config: Config = figment
             .merge(Env::raw().only(&["database_url"]))

@@ -27,4 +27,3 @@ pub(super) fn read_toml(file: &Path) -> Result<String, String> {
     }
     Ok(text)
 }
-

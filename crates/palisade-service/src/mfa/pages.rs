@@ -22,7 +22,7 @@ use crate::error::AppError;
 use crate::sessions::{Authenticated, MaybeEnrolling};
 use crate::state::AppState;
 use crate::web::{
-    FormErrors, allow_webauthn, guarded, passkey_nonce, render, see_other, user_agent, When,
+    FormErrors, When, allow_webauthn, guarded, passkey_nonce, render, see_other, user_agent,
 };
 use palisade::http::CspNonce;
 use zeroize::Zeroizing;

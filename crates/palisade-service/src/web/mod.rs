@@ -185,7 +185,10 @@ pub(crate) fn allow_webauthn(state: &AppState, mut page: Response) -> Response {
 pub(crate) fn router() -> axum::Router<AppState> {
     axum::Router::new()
         .route("/", axum::routing::get(home))
-        .route("/static/style.css", axum::routing::get(site::unhashed_stylesheet))
+        .route(
+            "/static/style.css",
+            axum::routing::get(site::unhashed_stylesheet),
+        )
         .route("/assets/{name}", axum::routing::get(site::asset))
         .route("/static/passkeys.js", axum::routing::get(passkeys_script))
         .route("/static/form_post.js", axum::routing::get(form_post_script))

@@ -69,7 +69,9 @@ impl Site {
 
     /// Where pages show the logo, when there is one.
     pub(crate) fn logo_href(&self) -> Option<String> {
-        self.logo.as_ref().map(|logo| format!("/assets/{}", logo.name))
+        self.logo
+            .as_ref()
+            .map(|logo| format!("/assets/{}", logo.name))
     }
 
     fn asset(&self, name: &str) -> Option<&Asset> {
@@ -99,7 +101,9 @@ fn read_logo(path: &Path) -> Result<Asset, String> {
         "webp" => "image/webp",
         _ => return Err(fail("must be an .svg, .png or .webp file".into())),
     };
-    let size = std::fs::metadata(path).map_err(|e| fail(e.to_string()))?.len();
+    let size = std::fs::metadata(path)
+        .map_err(|e| fail(e.to_string()))?
+        .len();
     if size > LOGO_MAX_BYTES {
         return Err(fail(format!(
             "{size} bytes; a logo may be at most {LOGO_MAX_BYTES}"
@@ -158,7 +162,10 @@ impl AccentColour {
 }
 
 /// `GET /assets/{name}`: the stylesheet or the logo, by their hashed names only.
-pub(crate) async fn asset(State(state): State<AppState>, UrlPath(name): UrlPath<String>) -> Response {
+pub(crate) async fn asset(
+    State(state): State<AppState>,
+    UrlPath(name): UrlPath<String>,
+) -> Response {
     match state.site.asset(&name) {
         Some(asset) => (
             [
@@ -193,13 +200,23 @@ mod tests {
         for bad in ["", "#fff", "red", "#12345g", "123456", "#1234567", "#ééé"] {
             assert!(AccentColour::parse(bad).is_none(), "{bad}");
         }
-        assert_eq!(AccentColour::parse("#ffff00").unwrap().text_colour(), "#000000");
-        assert_eq!(AccentColour::parse("#1d4ed8").unwrap().text_colour(), "#ffffff");
+        assert_eq!(
+            AccentColour::parse("#ffff00").unwrap().text_colour(),
+            "#000000"
+        );
+        assert_eq!(
+            AccentColour::parse("#1d4ed8").unwrap().text_colour(),
+            "#ffffff"
+        );
         // Whatever the accent, the chosen text contrasts at least 4.5:1 (WCAG AA).
         for value in (0..=0xff_ffffu32).step_by(0x01_0307) {
             let colour = AccentColour::parse(&format!("#{value:06x}")).unwrap();
             let l = colour.luminance();
-            let text = if colour.text_colour() == "#ffffff" { 1.0 } else { 0.0 };
+            let text = if colour.text_colour() == "#ffffff" {
+                1.0
+            } else {
+                0.0
+            };
             let ratio = (l.max(text) + 0.05) / (l.min(text) + 0.05);
             assert!(ratio >= 4.5, "#{value:06x}: {ratio}");
         }
@@ -213,7 +230,10 @@ mod tests {
         let accented = Site::from_config(&config).unwrap();
         assert_ne!(plain.stylesheet_href(), accented.stylesheet_href());
         assert!(plain.stylesheet_href().starts_with("/assets/style."));
-        let name = accented.stylesheet_href().trim_start_matches("/assets/").to_owned();
+        let name = accented
+            .stylesheet_href()
+            .trim_start_matches("/assets/")
+            .to_owned();
         assert!(accented.asset(&name).is_some());
         assert!(accented.asset("style.css").is_none());
     }

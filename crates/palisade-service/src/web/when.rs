@@ -32,9 +32,17 @@ fn relative(t: i64, now: i64, exact: &str) -> String {
     const MINUTE: i64 = 60;
     const HOUR: i64 = 60 * MINUTE;
     const DAY: i64 = 24 * HOUR;
-    let (span, past) = if t <= now { (now - t, true) } else { (t - now, false) };
+    let (span, past) = if t <= now {
+        (now - t, true)
+    } else {
+        (t - now, false)
+    };
     let amount = |n: i64, unit: &str| {
-        let unit = if n == 1 { unit.to_owned() } else { format!("{unit}s") };
+        let unit = if n == 1 {
+            unit.to_owned()
+        } else {
+            format!("{unit}s")
+        };
         let phrase = if n == 1 && unit == "hour" {
             "an hour".to_owned()
         } else if n == 1 {
@@ -42,15 +50,31 @@ fn relative(t: i64, now: i64, exact: &str) -> String {
         } else {
             format!("{n} {unit}")
         };
-        if past { format!("{phrase} ago") } else { format!("in {phrase}") }
+        if past {
+            format!("{phrase} ago")
+        } else {
+            format!("in {phrase}")
+        }
     };
     match span {
-        s if s < 45 => if past { "just now".into() } else { "in a moment".into() },
+        s if s < 45 => {
+            if past {
+                "just now".into()
+            } else {
+                "in a moment".into()
+            }
+        }
         s if s < 90 => amount(1, "minute"),
         s if s < 45 * MINUTE => amount((s + 30) / MINUTE, "minute"),
         s if s < 90 * MINUTE => amount(1, "hour"),
         s if s < 22 * HOUR => amount((s + HOUR / 2) / HOUR, "hour"),
-        s if s < 36 * HOUR => if past { "yesterday".into() } else { "tomorrow".into() },
+        s if s < 36 * HOUR => {
+            if past {
+                "yesterday".into()
+            } else {
+                "tomorrow".into()
+            }
+        }
         s if s < 26 * DAY => amount((s + DAY / 2) / DAY, "day"),
         _ => format!("on {}", day_month_year(exact)),
     }
