@@ -36,11 +36,12 @@ for ref in sorted(set(re.findall(r"`((?:crates|fuzz)/[^`\s]+)`", mapped))):
     checked += 1
 
 headings = set()
-for document in ("README.md", "docs/security.md"):
-    headings |= set(re.findall(r"^#+ (.+)$", (root / document).read_text(), re.M))
+documents = [root / "docs/security.md", *sorted((root / "book/src").glob("*.md"))]
+for document in documents:
+    headings |= set(re.findall(r"^#+ (.+)$", document.read_text(), re.M))
 for section in sorted(set(re.findall(r"§ (.+?)(?= \(| and §|;| \||$)", mapped, re.M))):
     if not any(section.startswith(heading) for heading in headings):
-        errors.append(f"neither README.md nor docs/security.md has a section '{section.strip()}'")
+        errors.append(f"neither the book nor docs/security.md has a section '{section.strip()}'")
 
 for line in mapped.splitlines():
     if line.startswith("| V") and "| proved:" in line and "`" not in line:

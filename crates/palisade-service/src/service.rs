@@ -64,13 +64,13 @@ impl Service {
 
     /// Starts the background task that deletes expired sessions and stale counters.
     pub fn spawn_cleanup(&self) {
-        crate::sessions::spawn_cleanup(&self.state);
+        crate::sessions::spawn_cleanup(&self.state.accounts);
     }
 
     /// Starts this instance's mail worker: it sends what the outbox holds, retrying with
     /// backoff; any number of instances may run one.
     pub fn spawn_mailer(&self) {
-        crate::mail::spawn_sender(&self.state);
+        crate::mail::spawn_sender(self.state.accounts.mail.clone());
     }
 
     /// Starts this instance's OpenID provider worker: signing-key rotation on schedule,

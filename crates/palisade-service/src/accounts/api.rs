@@ -13,12 +13,12 @@ use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
 use super::{Registration, SignIn};
-use crate::api_tokens::Caller;
 use crate::body::ApiJson;
 use crate::error::AppError;
 use crate::sessions::{Auth, IssuedToken, SignedIn};
 use crate::state::AppState;
 use crate::store::UserRow;
+use crate::web::Caller;
 use crate::web::{sensitive, user_agent};
 
 #[derive(Debug, Deserialize, ToSchema)]

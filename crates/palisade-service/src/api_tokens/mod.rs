@@ -15,9 +15,7 @@ use palisade::secret::SecretString;
 use crate::accounts::Accounts;
 use crate::clock::Clock;
 use crate::error::AppError;
-use crate::sessions::{
-    Authenticated, Credential, IssuedToken, PresentedToken, hex, random_bytes, token_hash,
-};
+use crate::sessions::{Authenticated, IssuedToken, PresentedToken, hex, random_bytes, token_hash};
 use crate::store::{ApiTokenRow, Store, StoreError, TokenInsert, UserRow};
 
 /// What every API token starts with.
@@ -183,62 +181,5 @@ impl ApiTokens {
             self.store.touch_api_token(&id, now).await?;
         }
         Ok(Some(Arc::new(user)))
-    }
-}
-
-/// The user behind a request's credentials: a session (cookie or bearer) or an API token,
-/// and which. Only for what API tokens may reach (`/api/v1/me`, the forward-auth endpoints).
-pub(crate) async fn caller(
-    state: &crate::state::AppState,
-    parts: &http::request::Parts,
-) -> Result<Option<(Arc<UserRow>, Credential)>, AppError> {
-    let Some(token) = PresentedToken::from_parts(parts) else {
-        return Ok(None);
-    };
-    // Hashed once, by `authenticate`, not here as well.
-    if token.has_prefix(PREFIX) {
-        let required = state.accounts.sessions.policy().require_second_factor;
-        let user = state.api_tokens.authenticate(&token, required).await?;
-        return Ok(user.map(|u| (u, Credential::ApiToken)));
-    }
-    Ok(state
-        .accounts
-        .sessions
-        .authenticate(&token)
-        .await?
-        .map(|auth| {
-            let credential = match auth.session.second_factor {
-                0 => Credential::Session,
-                _ => Credential::SessionWithSecondFactor,
-            };
-            (auth.user, credential)
-        }))
-}
-
-/// [`caller`] as an extractor that refuses (401) when there is nobody.
-pub(crate) struct Caller(pub(crate) Arc<UserRow>);
-
-impl axum::extract::FromRequestParts<crate::state::AppState> for Caller {
-    type Rejection = AppError;
-
-    async fn from_request_parts(
-        parts: &mut http::request::Parts,
-        state: &crate::state::AppState,
-    ) -> Result<Self, AppError> {
-        match caller(state, parts).await? {
-            None => Err(AppError::Unauthenticated),
-            Some((_, Credential::Session))
-                if state.accounts.sessions.policy().require_second_factor =>
-            {
-                Err(AppError::SecondFactorEnrolment)
-            }
-            Some((user, _))
-                if state.accounts.sessions.policy().require_verified_email
-                    && user.email_verified_at.is_none() =>
-            {
-                Err(AppError::EmailUnverified)
-            }
-            Some((user, _)) => Ok(Caller(user)),
-        }
     }
 }

@@ -200,7 +200,7 @@ async fn answer(
 }
 
 async fn decide(state: &AppState, parts: &Parts, target: &Target) -> Result<Answer, AppError> {
-    let user = crate::api_tokens::caller(state, parts).await?;
+    let user = crate::web::caller(state, parts).await?;
     state.authz.ask(target, user).await
 }
 

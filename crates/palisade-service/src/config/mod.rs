@@ -3,6 +3,8 @@
 //! `check.rs`.
 
 mod check;
+#[cfg(test)]
+mod reference;
 mod toml_file;
 
 use std::net::SocketAddr;

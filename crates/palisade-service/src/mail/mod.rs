@@ -23,7 +23,6 @@ use crate::clock::Clock;
 use crate::config::Config;
 use crate::error::AppError;
 use crate::sessions::{hex, random_bytes};
-use crate::state::AppState;
 use crate::store::{NewMail, Store};
 
 /// Messages one worker takes at a time.
@@ -265,10 +264,8 @@ fn backoff(attempts: i64) -> i64 {
 }
 
 /// Starts this instance's worker: sends what is due when woken, and every few seconds.
-pub(crate) fn spawn_sender(state: &AppState) {
-    let state = state.clone();
+pub(crate) fn spawn_sender(mail: Arc<Mailer>) {
     tokio::spawn(async move {
-        let mail = state.accounts.mail.clone();
         let wake = mail.wake.clone();
         loop {
             if let Err(e) = mail.send_due().await {

@@ -5,21 +5,20 @@
 
 use std::time::Duration;
 
-use crate::state::AppState;
+use crate::accounts::Accounts;
 
-pub(crate) fn spawn_cleanup(state: &AppState) {
-    let accounts = &state.accounts;
+/// Starts the cleanup task with the handles it needs (the store, the clock, the outbox).
+pub(crate) fn spawn_cleanup(accounts: &Accounts) {
     let forget_after = accounts.throttle.forget_after as i64;
     let idle = accounts.sessions.policy().idle_secs;
     let store = accounts.store.clone();
     let clock = accounts.clock.clone();
-    let state = state.clone();
+    let mail = accounts.mail.clone();
     tokio::spawn(async move {
         let mut tick = tokio::time::interval(Duration::from_secs(600));
         loop {
             tick.tick().await;
             let now = clock.now();
-            let mail = &state.accounts.mail;
             if let Err(e) = store.delete_expired_sessions(now, now - idle).await {
                 tracing::warn!(error = %e, "session cleanup failed");
             }

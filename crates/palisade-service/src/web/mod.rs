@@ -3,10 +3,12 @@
 //! browsers are named for people.
 
 mod browser;
+mod caller;
 mod site;
 mod when;
 
 pub(crate) use browser::describe as describe_browser;
+pub(crate) use caller::{Caller, caller};
 pub(crate) use site::{AccentColour, Site};
 pub(crate) use when::When;
 
