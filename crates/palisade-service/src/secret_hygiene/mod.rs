@@ -137,7 +137,7 @@ fn request_types_and_settings_never_print_a_secret() {
             "TotpEnrolment",
             format!(
                 "{:?}",
-                crate::mfa::TotpEnrolment {
+                crate::mfa::authenticator_app::TotpEnrolment {
                     id: "f".into(),
                     secret: SecretString::new(MARKER.into()),
                     uri: SecretString::new(MARKER.into()),

@@ -1,46 +1,25 @@
 //! The account pages: sign in, create an account, the account page (password change,
 //! sessions, sign out). Server-rendered with escaping, no script, usable without JavaScript.
 
+mod sign_in;
+
+pub(crate) use sign_in::{allow_form_to, return_to};
+
 use askama::Template;
 use axum::Router;
-use axum::extract::{Path, Query, RawQuery, State};
+use axum::extract::{Path, Query, State};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum_extra::extract::CookieJar;
-use http::{HeaderMap, HeaderValue, StatusCode};
+use http::{HeaderValue, StatusCode};
 use palisade::http::ClientInfo;
 use palisade::secret::SecretString;
 use serde::Deserialize;
 
-use super::{Registration, SignIn};
 use crate::body::Form;
 use crate::sessions::{Authenticated, MaybeAuth, MaybeSignedIn};
 use crate::state::AppState;
-use crate::web::{
-    FormErrors, When, allow_webauthn, check_form_token, guarded, passkey_nonce, render, see_other,
-};
-
-#[derive(Template)]
-#[template(path = "login.html")]
-struct LoginPage<'a> {
-    site: &'a crate::web::Site,
-    /// The nonce of the passkey script, when passkeys are offered.
-    passkey_nonce: Option<String>,
-    identifier: &'a str,
-    /// Where to go after signing in (already checked), carried by the form.
-    rd: Option<&'a str>,
-    errors: FormErrors,
-}
-
-#[derive(Template)]
-#[template(path = "register.html")]
-struct RegisterPage<'a> {
-    site: &'a crate::web::Site,
-    username: &'a str,
-    email: &'a str,
-    display_name: &'a str,
-    errors: FormErrors,
-}
+use crate::web::{FormErrors, When, check_form_token, guarded, render, see_other};
 
 struct SessionLine {
     id: String,
@@ -78,184 +57,6 @@ struct Notice {
     prompt: Option<String>,
     /// The account an app expects (OpenID's `login_hint`), put in the form.
     login_hint: Option<String>,
-}
-
-/// The way back after signing in: the query's one `rd`, if the rules of `return_to`
-/// allow it (two `rd`s: neither).
-pub(crate) fn return_to(state: &AppState, query: Option<&str>) -> Option<String> {
-    let mut rds = form_urlencoded::parse(query.unwrap_or_default().as_bytes())
-        .filter(|(name, _)| name == "rd")
-        .map(|(_, value)| value);
-    match (rds.next(), rds.next()) {
-        (Some(rd), None) => state.authz.return_to(&rd),
-        _ => None,
-    }
-}
-
-async fn login_page(
-    State(state): State<AppState>,
-    nonce: palisade::http::CspNonce,
-    MaybeAuth(auth): MaybeAuth,
-    Query(q): Query<Notice>,
-    RawQuery(query): RawQuery,
-) -> Response {
-    let rd = return_to(&state, query.as_deref());
-    let fresh = q.prompt.as_deref() == Some("login");
-    if auth.is_some() && !fresh {
-        return see_other(rd.as_deref().unwrap_or("/account"));
-    }
-    let identifier = match (&auth, &q.login_hint) {
-        (Some(auth), _) => auth.user.username.clone(),
-        (None, Some(hint)) if hint.chars().count() <= 254 => hint.clone(),
-        _ => String::new(),
-    };
-    let errors = FormErrors {
-        general: match (q.registered, q.reset) {
-            (Some(_), _) => Some("Your account is ready: sign in.".to_owned()),
-            (None, Some(_)) => Some("Your password is changed: sign in with it.".to_owned()),
-            (None, None) => None,
-        },
-        ..FormErrors::default()
-    };
-    let page = render(
-        StatusCode::OK,
-        &LoginPage {
-            site: &state.site,
-            passkey_nonce: passkey_nonce(&state, &nonce),
-            identifier: &identifier,
-            rd: rd.as_deref(),
-            errors,
-        },
-    );
-    allow_webauthn(&state, allow_form_to(page, rd.as_deref()))
-}
-
-/// The login form leads (by the redirect after it) to `rd`'s origin: the page's
-/// `form-action` must list it, or the browser stops the redirect.
-pub(crate) fn allow_form_to(mut page: Response, rd: Option<&str>) -> Response {
-    let origin = rd
-        .and_then(|rd| url::Url::parse(rd).ok())
-        .and_then(|url| palisade::http::FormActionOrigin::new(&url.origin().ascii_serialization()));
-    if let Some(origin) = origin {
-        page.extensions_mut().insert(origin);
-    }
-    page
-}
-
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct LoginForm {
-    identifier: String,
-    password: SecretString,
-    rd: Option<String>,
-}
-
-async fn login_submit(
-    State(state): State<AppState>,
-    nonce: palisade::http::CspNonce,
-    client: ClientInfo,
-    jar: CookieJar,
-    headers: HeaderMap,
-    Form(form): Form<LoginForm>,
-) -> Response {
-    let agent = crate::web::user_agent(&headers);
-    // Checked again: the form's field is the client's to change.
-    let rd = form.rd.as_deref().and_then(|rd| state.authz.return_to(rd));
-    match state
-        .accounts
-        .login(&form.identifier, form.password, &client, &agent)
-        .await
-    {
-        Ok(SignIn::Session { token, user }) => (
-            state.accounts.sessions.cookies.set(
-                super::browsers::new_sign_in(&state, jar, &user, &client, &agent),
-                &token,
-            ),
-            see_other(rd.as_deref().unwrap_or("/account")),
-        )
-            .into_response(),
-        Ok(SignIn::SecondStep { token, .. }) => {
-            let next = match rd.as_deref() {
-                Some(rd) => format!(
-                    "/login/second-step?{}",
-                    form_urlencoded::Serializer::new(String::new())
-                        .append_pair("rd", rd)
-                        .finish()
-                ),
-                None => "/login/second-step".to_owned(),
-            };
-            (
-                state.accounts.sessions.cookies.set_pending(jar, &token),
-                see_other(&next),
-            )
-                .into_response()
-        }
-        Err(error) => {
-            let status = error.problem().status();
-            let response = render(
-                status,
-                &LoginPage {
-                    site: &state.site,
-                    passkey_nonce: passkey_nonce(&state, &nonce),
-                    identifier: &form.identifier,
-                    rd: rd.as_deref(),
-                    errors: FormErrors::from(&error),
-                },
-            );
-            let response = crate::web::with_retry_after(response, &error);
-            allow_webauthn(&state, allow_form_to(response, rd.as_deref()))
-        }
-    }
-}
-
-async fn register_page(State(state): State<AppState>) -> Response {
-    render(
-        StatusCode::OK,
-        &RegisterPage {
-            site: &state.site,
-            username: "",
-            email: "",
-            display_name: "",
-            errors: FormErrors::default(),
-        },
-    )
-}
-
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct RegisterForm {
-    username: String,
-    email: String,
-    #[serde(default)]
-    display_name: String,
-    password: SecretString,
-}
-
-async fn register_submit(
-    State(state): State<AppState>,
-    client: ClientInfo,
-    Form(form): Form<RegisterForm>,
-) -> Response {
-    let registration = Registration {
-        username: form.username.clone(),
-        email: form.email.clone(),
-        password: form.password,
-        display_name: Some(form.display_name.clone()),
-    };
-    match state.accounts.register(registration, &client).await {
-        Ok(super::Registered::Account(_)) => see_other("/login?registered=1"),
-        Ok(super::Registered::LinkSent) => super::signup_web::link_sent_page(&state),
-        Err(error) => render(
-            error.problem().status(),
-            &RegisterPage {
-                site: &state.site,
-                username: &form.username,
-                email: &form.email,
-                display_name: &form.display_name,
-                errors: FormErrors::from(&error),
-            },
-        ),
-    }
 }
 
 pub(super) async fn account_view(
@@ -508,8 +309,14 @@ async fn logout_submit(
 
 pub(crate) fn router() -> Router<AppState> {
     Router::new()
-        .route("/login", get(login_page).post(login_submit))
-        .route("/register", get(register_page).post(register_submit))
+        .route(
+            "/login",
+            get(sign_in::login_page).post(sign_in::login_submit),
+        )
+        .route(
+            "/register",
+            get(sign_in::register_page).post(sign_in::register_submit),
+        )
         .route("/account", get(account))
         .route("/account/password", post(password_submit))
         .route("/account/sessions/{id}/end", post(end_session_submit))

@@ -1,152 +1,29 @@
-//! `/login/second-step`: the page between the password and the session when the account
-//! has a second factor; `/account/second-factors`: add an authenticator app (its key and
+//! `/account/second-factors`: add an authenticator app (its key and
 //! QR code shown once, on a page that is not cached), confirm it, see the recovery codes
-//! once, remove a factor, new recovery codes.
+//! once, remove a factor, new recovery codes. The login's second step is `second_step.rs`.
+
+mod authenticator_app;
+mod second_step;
 
 use askama::Template;
 use axum::Router;
-use axum::extract::{Path, RawQuery, State};
+use axum::extract::{Path, State};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum_extra::extract::CookieJar;
-use http::{HeaderMap, StatusCode};
+use http::StatusCode;
 use palisade::http::ClientInfo;
 use palisade::secret::SecretString;
 use serde::Deserialize;
 
 use super::Proof;
-use super::api::PendingToken;
-use crate::accounts::pages::{allow_form_to, return_to};
 use crate::body::Form;
 use crate::error::AppError;
 use crate::sessions::{Authenticated, MaybeEnrolling};
 use crate::state::AppState;
-use crate::web::{
-    FormErrors, When, allow_webauthn, guarded, passkey_nonce, render, see_other, user_agent,
-};
+use crate::web::{FormErrors, When, allow_webauthn, guarded, passkey_nonce, render, see_other};
 use palisade::http::CspNonce;
 use zeroize::Zeroizing;
-
-#[derive(Template)]
-#[template(path = "second_step.html")]
-struct SecondStepPage<'a> {
-    site: &'a crate::web::Site,
-    passkey_nonce: Option<String>,
-    rd: Option<&'a str>,
-    /// `?rd=…` (or nothing) for the link back to the login page.
-    login_query: String,
-    /// The pending login is gone: only "sign in again" is offered.
-    expired: bool,
-    errors: FormErrors,
-}
-
-fn page(
-    state: &AppState,
-    nonce: &CspNonce,
-    status: StatusCode,
-    rd: Option<&str>,
-    expired: bool,
-    errors: FormErrors,
-) -> Response {
-    let login_query = rd.map_or_else(String::new, |rd| {
-        let query = form_urlencoded::Serializer::new(String::new())
-            .append_pair("rd", rd)
-            .finish();
-        format!("?{query}")
-    });
-    let page = render(
-        status,
-        &SecondStepPage {
-            site: &state.site,
-            passkey_nonce: passkey_nonce(state, nonce),
-            rd,
-            login_query,
-            expired,
-            errors,
-        },
-    );
-    allow_webauthn(state, allow_form_to(page, rd))
-}
-
-async fn second_step_page(
-    State(state): State<AppState>,
-    nonce: CspNonce,
-    PendingToken(pending): PendingToken,
-    RawQuery(query): RawQuery,
-) -> Response {
-    let rd = return_to(&state, query.as_deref());
-    if pending.is_none() {
-        return see_other("/login");
-    }
-    page(
-        &state,
-        &nonce,
-        StatusCode::OK,
-        rd.as_deref(),
-        false,
-        FormErrors::default(),
-    )
-}
-
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct SecondStepForm {
-    #[serde(default)]
-    code: Option<SecretString>,
-    #[serde(default)]
-    recovery_code: Option<SecretString>,
-    rd: Option<String>,
-}
-
-async fn second_step_submit(
-    State(state): State<AppState>,
-    nonce: CspNonce,
-    client: ClientInfo,
-    jar: CookieJar,
-    headers: HeaderMap,
-    PendingToken(pending): PendingToken,
-    Form(form): Form<SecondStepForm>,
-) -> Response {
-    // Checked again: the form's field is the client's to change.
-    let rd = form.rd.as_deref().and_then(|rd| state.authz.return_to(rd));
-    let result = async {
-        let proof = Proof::from_fields(form.code, form.recovery_code, None)?
-            .ok_or(AppError::SecondFactorRequired)?;
-        state
-            .mfa
-            .second_step(
-                &state.accounts,
-                &state.keyring,
-                pending,
-                proof,
-                &client,
-                &user_agent(&headers),
-            )
-            .await
-    }
-    .await;
-    match result {
-        Ok((token, user)) => {
-            let cookies = &state.accounts.sessions.cookies;
-            let jar = crate::accounts::browsers::new_sign_in(
-                &state,
-                cookies.clear_pending(jar),
-                &user,
-                &client,
-                &user_agent(&headers),
-            );
-            let jar = cookies.set(jar, &token);
-            (jar, see_other(rd.as_deref().unwrap_or("/account"))).into_response()
-        }
-        Err(error) => {
-            let status = error.problem().status();
-            let expired = matches!(error, AppError::LoginExpired);
-            let errors = FormErrors::from(&error);
-            let response = page(&state, &nonce, status, rd.as_deref(), expired, errors);
-            crate::web::with_retry_after(response, &error)
-        }
-    }
-}
 
 /// A factor as the account page lists it.
 struct FactorLine {
@@ -303,143 +180,6 @@ async fn factors_page(
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
-struct AddForm {
-    csrf: String,
-    name: String,
-    /// A passkey's answer, when the page's script proved one.
-    #[serde(default)]
-    passkey: Option<String>,
-    #[serde(default)]
-    code: Option<SecretString>,
-    #[serde(default)]
-    password: Option<SecretString>,
-}
-
-async fn add_submit(
-    State(state): State<AppState>,
-    nonce: CspNonce,
-    client: ClientInfo,
-    jar: CookieJar,
-    MaybeEnrolling(auth): MaybeEnrolling,
-    Form(form): Form<AddForm>,
-) -> Response {
-    let Some(auth) = auth else {
-        return see_other("/login");
-    };
-    let password = form.password.filter(|p| !p.is_empty());
-    let proof = typed_proof(form.code, form.passkey);
-    let result = guarded(&state, &auth, &form.csrf, async {
-        state
-            .mfa
-            .begin_totp(
-                &state.accounts,
-                &state.keyring,
-                &auth,
-                &form.name,
-                password,
-                proof?,
-                &client,
-            )
-            .await
-    })
-    .await;
-    match result {
-        Ok(enrolment) => {
-            let jar = state
-                .accounts
-                .sessions
-                .cookies
-                .set_renewed(jar, enrolment.reissued.as_ref());
-            let note = enrolment.replaced.clone().map(super::api::replaced_note);
-            let shown = Shown {
-                enrolment: Some(EnrolmentShown {
-                    qr_svg: exposed(&enrolment.qr_svg),
-                    secret: exposed(&enrolment.secret),
-                }),
-                confirm_id: Some(&enrolment.id),
-                notice: note.as_deref(),
-                ..Shown::default()
-            };
-            let page = factors_view(&state, &nonce, &auth, StatusCode::CREATED, shown).await;
-            (jar, page).into_response()
-        }
-        Err(e) => {
-            let shown = Shown {
-                name: &form.name,
-                errors: FormErrors::from(&e),
-                ..Shown::default()
-            };
-            factors_view(&state, &nonce, &auth, e.problem().status(), shown).await
-        }
-    }
-}
-
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct ConfirmForm {
-    csrf: String,
-    confirm_code: SecretString,
-}
-
-async fn confirm_submit(
-    State(state): State<AppState>,
-    nonce: CspNonce,
-    client: ClientInfo,
-    MaybeEnrolling(auth): MaybeEnrolling,
-    Path(id): Path<String>,
-    Form(form): Form<ConfirmForm>,
-) -> Response {
-    let Some(auth) = auth else {
-        return see_other("/login");
-    };
-    let result = guarded(
-        &state,
-        &auth,
-        &form.csrf,
-        state.mfa.confirm_totp(
-            &state.accounts,
-            &state.keyring,
-            &auth,
-            &id,
-            form.confirm_code,
-            &client,
-        ),
-    )
-    .await;
-    match result {
-        Ok(codes) => {
-            let shown = Shown {
-                recovery_codes: codes.map(|c| c.iter().map(exposed).collect()),
-                offer_end_others: true,
-                notice: Some("Added: signing in now asks for a code from this app."),
-                ..Shown::default()
-            };
-            factors_view(&state, &nonce, &auth, StatusCode::OK, shown).await
-        }
-        Err(e) => {
-            // The code box again (not the secret: it is shown once).
-            let errors = match e {
-                AppError::Invalid(_) | AppError::WrongCode { .. } => FormErrors {
-                    field: Some("confirm_code".to_owned()),
-                    message: e.message(),
-                    general: None,
-                },
-                _ => FormErrors::from(&e),
-            };
-            let confirm_id = matches!(e, AppError::Invalid(_) | AppError::WrongCode { .. })
-                .then_some(id.as_str());
-            let shown = Shown {
-                confirm_id,
-                errors,
-                ..Shown::default()
-            };
-            factors_view(&state, &nonce, &auth, e.problem().status(), shown).await
-        }
-    }
-}
-
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
 struct ProofForm {
     csrf: String,
     /// A passkey's answer, when the page's script proved one.
@@ -561,13 +301,16 @@ pub(crate) fn router() -> Router<AppState> {
     Router::new()
         .route(
             "/login/second-step",
-            get(second_step_page).post(second_step_submit),
+            get(second_step::second_step_page).post(second_step::second_step_submit),
         )
         .route("/account/second-factors", get(factors_page))
-        .route("/account/second-factors/totp", post(add_submit))
+        .route(
+            "/account/second-factors/totp",
+            post(authenticator_app::add_submit),
+        )
         .route(
             "/account/second-factors/totp/{id}/confirm",
-            post(confirm_submit),
+            post(authenticator_app::confirm_submit),
         )
         .route("/account/second-factors/{id}/remove", post(remove_submit))
         .route("/account/second-factors/recovery-codes", post(codes_submit))
