@@ -6,70 +6,21 @@
 // the messages the service wrote — in headless Chromium, failing on any CSP violation or page
 // error.
 // Usage: node flow.mjs <path to palisade binary>   (PLAYWRIGHT_CORE may point at the module)
-import { spawn } from 'node:child_process';
 import { mkdtempSync, rmSync, readdirSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { createRequire } from 'node:module';
-import { createHmac } from 'node:crypto';
-import { createServer as netServer } from 'node:net';
+import { freePort, startServer, launch, watch as watchInto, expect, totp, stepNow } from './common.mjs';
 
-const require = createRequire(import.meta.url);
-const { chromium } = require(process.env.PLAYWRIGHT_CORE || 'playwright-core');
 const binary = process.argv[2];
 if (!binary) { console.error('usage: node flow.mjs <palisade binary>'); process.exit(2); }
 
 const work = mkdtempSync(join(tmpdir(), 'palisade-browser-'));
-// Passkeys need a host name for their relying party (WebAuthn refuses addresses): the
-// pages are visited as localhost.
-const port = await new Promise((resolve) => {
-  const s = netServer().listen(0, '127.0.0.1', () => { const { port } = s.address(); s.close(() => resolve(port)); });
-});
-const server = spawn(binary, ['serve', '--listen', `127.0.0.1:${port}`, '--data-dir', join(work, 'data')], {
-  env: { ...process.env, PALISADE_ARGON2_MEMORY_KIB: '8192', PALISADE_ARGON2_ITERATIONS: '1',
-         PALISADE_PUBLIC_ORIGIN: `http://localhost:${port}` },
-  stdio: ['ignore', 'ignore', 'pipe'],
-});
-const origin = await new Promise((resolve, reject) => {
-  let text = '';
-  const timer = setTimeout(() => reject(new Error('server did not start: ' + text)), 30000);
-  server.stderr.on('data', (chunk) => {
-    text += chunk;
-    const m = text.match(/listening on (\S+)\n/); // the whole line: a chunk may end mid-port
-    if (m) { clearTimeout(timer); resolve(`http://localhost:${port}`); }
-  });
-  server.on('exit', (code) => reject(new Error('server exited ' + code + ': ' + text)));
-});
+const port = await freePort();
+const { server, origin } = await startServer(binary, port, ['--data-dir', join(work, 'data')]);
 
 const problems = [];
-const browser = await chromium.launch({
-  executablePath: process.env.CHROMIUM || '/usr/bin/chromium',
-  args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--disable-background-networking',
-         '--disable-component-update', '--disable-sync', '--no-first-run'],
-});
-function watch(page, name) {
-  page.on('console', (msg) => {
-    const text = msg.text();
-    if (msg.type() === 'error' || /Content Security Policy|Refused to/i.test(text)) problems.push(`${name} console: ${text}`);
-  });
-  page.on('pageerror', (err) => problems.push(`${name} page error: ${err.message}`));
-  return page;
-}
-function expect(cond, what) { if (!cond) throw new Error('expectation failed: ' + what); }
-
-// RFC 6238 as an authenticator app computes it: HMAC-SHA-1, 30 s, 6 digits.
-function totp(base32, step) {
-  const alphabet = 'ABCDEFGHIJKLMNOPQRSTUVWXYZ234567';
-  let bits = '';
-  for (const c of base32.replace(/[\s=]/g, '').toUpperCase()) bits += alphabet.indexOf(c).toString(2).padStart(5, '0');
-  const key = Buffer.from(bits.match(/.{8}/g).map((b) => parseInt(b, 2)));
-  const counter = Buffer.alloc(8);
-  counter.writeBigUInt64BE(BigInt(step));
-  const mac = createHmac('sha1', key).update(counter).digest();
-  const at = mac[19] & 0xf;
-  return String((mac.readUInt32BE(at) & 0x7fffffff) % 1000000).padStart(6, '0');
-}
-const stepNow = () => Math.floor(Date.now() / 30000);
+const browser = await launch();
+const watch = (page, name) => watchInto(page, name, problems);
 
 // The link in the newest message to `to` whose subject starts with `subject`, as a mail
 // client shows it (the service writes .eml files into the data directory without SMTP).
@@ -101,10 +52,6 @@ try {
   await a.fill('#password', 'gravel orbit violet canteen');
   await Promise.all([a.waitForURL('**/login?registered=1'), a.click('button[type=submit]')]);
   expect((await a.textContent('main')).includes('Your account is ready'), 'registration notice');
-  if (process.env.SCREENSHOTS) {
-    await a.setViewportSize({ width: 900, height: 480 });
-    await a.screenshot({ path: join(process.env.SCREENSHOTS, 'login.png') });
-  }
 
   async function logIn(page) {
     await page.goto(origin + '/login');
@@ -114,7 +61,6 @@ try {
   }
   await logIn(a);
   expect((await a.textContent('h1')).includes('Browser <User>'), 'display name shown as text');
-  const shots = process.env.SCREENSHOTS; // a directory: save what a person sees, for the README
 
   const cookies = await a.context().cookies();
   const session = cookies.find((c) => c.name === '__Host-palisade-session');
@@ -133,10 +79,6 @@ try {
   await logIn(b);
 
   await a.reload();
-  if (shots) {
-    await a.setViewportSize({ width: 900, height: 760 });
-    await a.screenshot({ path: join(shots, 'account.png') });
-  }
   const ends = a.locator('button[name=end]');
   expect(await ends.count() === 1, 'one other session listed');
   await Promise.all([a.waitForURL('**/account?done=session'), ends.first().click()]);

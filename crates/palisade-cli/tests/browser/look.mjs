@@ -55,7 +55,7 @@ async function audit(page, label, tally) {
       where: v.nodes.slice(0, 3).map((n) => n.target.join(' ')).join(', ') }));
   });
   for (const v of result) {
-    tally[v.impact] = (tally[v.impact] || 0) + 1;
+    tally[`${v.impact} ${v.id}`] = (tally[`${v.impact} ${v.id}`] || 0) + 1;
     if (v.impact === 'serious' || v.impact === 'critical') problems.push(`axe ${label}: ${v.impact} ${v.id} at ${v.where}`);
   }
 }
@@ -64,8 +64,8 @@ async function audit(page, label, tally) {
 async function keyboard(page, label) {
   const wanted = await page.evaluate(() => {
     const all = [...document.querySelectorAll('a[href], button, input:not([type=hidden]), select, textarea, summary')];
-    const shown = all.filter((el) => !el.disabled && !el.closest('[hidden]') && el.getClientRects().length > 0
-      && getComputedStyle(el).visibility !== 'hidden');
+    // checkVisibility: rendered, not `visibility: hidden`, not inside a closed <details>.
+    const shown = all.filter((el) => !el.disabled && el.checkVisibility({ visibilityProperty: true }));
     shown.forEach((el, i) => el.setAttribute('data-kb', String(i)));
     return shown.length;
   });
@@ -76,7 +76,11 @@ async function keyboard(page, label) {
     const at = await page.evaluate(() => document.activeElement && document.activeElement.getAttribute('data-kb'));
     if (at !== null) reached.add(at);
   }
-  if (reached.size < wanted) problems.push(`keyboard ${label}: reached ${reached.size} of ${wanted} controls`);
+  if (reached.size < wanted) {
+    const missed = await page.evaluate((seen) => [...document.querySelectorAll('[data-kb]')]
+      .filter((el) => !seen.includes(el.getAttribute('data-kb'))).map((el) => el.outerHTML.slice(0, 80)), [...reached]);
+    problems.push(`keyboard ${label}: reached ${reached.size} of ${wanted} controls; not: ${missed.join(' | ')}`);
+  }
   return wanted;
 }
 
@@ -96,8 +100,11 @@ async function checkAll(path, state, shot) {
   }
   // The keyboard walk and the CSP: the real policy, no bypass.
   const context = await browser.newContext({ storageState: state, viewport: { width: 1280, height: 800 } });
-  const page = watch(await context.newPage(), path, problems);
-  await page.goto(origin + path);
+  const seen = [];
+  const page = watch(await context.newPage(), path, seen);
+  const status = (await page.goto(origin + path)).status();
+  // A page meant as an error (400 for a bad link) logs its own status: that is no problem.
+  problems.push(...seen.filter((p) => !(status >= 400 && p.includes(`status of ${status}`))));
   const controls = await keyboard(page, path);
   await context.close();
   pagesChecked.push(`${path} (${controls} controls)`);
@@ -119,7 +126,7 @@ try {
   expect(css.headers()['cache-control'].includes('immutable'), 'the stylesheet is kept: ' + css.headers()['cache-control']);
   const body = await css.text();
   expect(href.includes(createHash('sha256').update(body).digest('hex').slice(0, 16)), 'its name is its hash');
-  const button = await a.evaluate(() => getComputedStyle(document.querySelector('main button[type=submit]')).backgroundColor);
+  const button = await a.evaluate(() => getComputedStyle(document.querySelector('main button.primary')).backgroundColor);
   expect(button === 'rgb(11, 122, 85)', 'the accent colour on the primary button: ' + button);
   const logo = await a.getAttribute('header img', 'src');
   expect(/^\/assets\/logo\.[0-9a-f]{16}\.svg$/.test(logo || ''), 'the logo: ' + logo);

@@ -7,7 +7,17 @@ const UNKNOWN: &str = woothee::woothee::VALUE_UNKNOWN;
 pub(crate) fn describe(user_agent: &str) -> String {
     let parsed = woothee::parser::Parser::new().parse(user_agent);
     let (name, os) = match &parsed {
-        Some(found) if found.name != UNKNOWN => (found.name.to_string(), found.os.to_string()),
+        // Browsers on computers, phones and devices; crawlers and libraries ("HTTP
+        // Library") are better named by the product they give.
+        Some(found)
+            if found.name != UNKNOWN
+                && matches!(
+                    found.category,
+                    "pc" | "smartphone" | "mobilephone" | "appliance"
+                ) =>
+        {
+            (found.name.to_string(), found.os.to_string())
+        }
         // A program (curl, a script) names itself first: `curl/8.5.0` → `curl`.
         _ => {
             let product = user_agent.split(['/', ' ']).next().unwrap_or_default();

@@ -17,6 +17,7 @@ mod revocation;
 mod second_factor;
 mod secret_hygiene;
 mod signup;
+mod site;
 mod smtp;
 mod sql_scan;
 mod support;
