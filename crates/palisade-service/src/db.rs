@@ -60,11 +60,22 @@ async fn connect_sqlite(data_dir: &Path) -> Result<Db, String> {
     SQLITE_MIGRATIONS
         .run(&pool)
         .await
-        .map_err(|e| format!("database migrations: {e}"))?;
+        .map_err(migration_error)?;
     Ok(Db {
         pool,
         describe: format!("SQLite at {}", path.display()),
     })
+}
+
+/// Migrations only go forward: a database that a newer palisade migrated is not opened by
+/// an older one, and the message says what to do instead.
+fn migration_error(e: sqlx::migrate::MigrateError) -> String {
+    match e {
+        sqlx::migrate::MigrateError::VersionMissing(version) => format!(
+            "database migrations: the database has migration {version}, which this palisade does not know: a newer palisade migrated it, and migrations are forward only. Run that version (or newer), or restore a backup taken before the upgrade"
+        ),
+        other => format!("database migrations: {other}"),
+    }
 }
 
 fn restrict_file(path: &Path) {
@@ -138,7 +149,7 @@ async fn connect_postgres(config: &Config, url: &Redacted) -> Result<Db, String>
     POSTGRES_MIGRATIONS
         .run(&pool)
         .await
-        .map_err(|e| format!("database migrations: {e}"))?;
+        .map_err(migration_error)?;
     Ok(Db {
         pool,
         describe: format!("PostgreSQL at {shown}"),

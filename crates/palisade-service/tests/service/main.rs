@@ -10,6 +10,7 @@ mod database_auth;
 mod forward_auth;
 mod import;
 mod mail;
+mod migrations;
 mod oidc;
 mod passkeys;
 mod postgres;
