@@ -2,6 +2,8 @@
 // Chromium launched as the CI machine allows, console/CSP watching, RFC 6238 codes.
 import { spawn } from 'node:child_process';
 import { createHmac } from 'node:crypto';
+import { readdirSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { createRequire } from 'node:module';
 import { createServer as netServer } from 'node:net';
 
@@ -63,3 +65,23 @@ export function totp(base32, step) {
   return String((mac.readUInt32BE(at) & 0x7fffffff) % 1000000).padStart(6, '0');
 }
 export const stepNow = () => Math.floor(Date.now() / 30000);
+
+// The link in the newest message to `to` whose subject starts with `subject`, as a mail
+// client shows it (the service writes .eml files into `dataDir/outbox` without SMTP).
+export async function mailedLink(dataDir, to, subject, after = new Set()) {
+  const dir = join(dataDir, 'outbox');
+  for (let i = 0; i < 100; i++) {
+    let names = [];
+    try { names = readdirSync(dir); } catch { names = []; }
+    for (const name of names) {
+      if (after.has(name)) continue;
+      const raw = readFileSync(join(dir, name), 'utf8').replace(/\r\n/g, '\n');
+      if (!raw.includes(`\nTo: ${to}\n`) || !raw.includes(`\nSubject: ${subject}`)) continue;
+      const text = raw.replace(/=\n/g, '').replace(/=([0-9A-F]{2})/g, (_, h) => String.fromCharCode(parseInt(h, 16)));
+      const m = text.match(/http:\/\/\S+\?token=[A-Za-z0-9_-]{43}/);
+      if (m) return { link: m[0], name };
+    }
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  throw new Error(`no message "${subject}" to ${to}`);
+}

@@ -9,7 +9,7 @@
 import { mkdtempSync, rmSync, readdirSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { freePort, startServer, launch, watch as watchInto, expect, totp, stepNow } from './common.mjs';
+import { freePort, startServer, launch, watch as watchInto, expect, totp, stepNow, mailedLink as mailedLinkIn } from './common.mjs';
 
 const binary = process.argv[2];
 if (!binary) { console.error('usage: node flow.mjs <palisade binary>'); process.exit(2); }
@@ -22,25 +22,8 @@ const problems = [];
 const browser = await launch();
 const watch = (page, name) => watchInto(page, name, problems);
 
-// The link in the newest message to `to` whose subject starts with `subject`, as a mail
-// client shows it (the service writes .eml files into the data directory without SMTP).
-async function mailedLink(to, subject, after = new Set()) {
-  const dir = join(work, 'data', 'outbox');
-  for (let i = 0; i < 100; i++) {
-    let names = [];
-    try { names = readdirSync(dir); } catch { names = []; }
-    for (const name of names) {
-      if (after.has(name)) continue;
-      const raw = readFileSync(join(dir, name), 'utf8').replace(/\r\n/g, '\n');
-      if (!raw.includes(`\nTo: ${to}\n`) || !raw.includes(`\nSubject: ${subject}`)) continue;
-      const text = raw.replace(/=\n/g, '').replace(/=([0-9A-F]{2})/g, (_, h) => String.fromCharCode(parseInt(h, 16)));
-      const m = text.match(/http:\/\/\S+\?token=[A-Za-z0-9_-]{43}/);
-      if (m) return { link: m[0], name };
-    }
-    await new Promise((r) => setTimeout(r, 100));
-  }
-  throw new Error(`no message "${subject}" to ${to}`);
-}
+// The link in the newest message to `to` whose subject starts with `subject`.
+const mailedLink = (to, subject, after = new Set()) => mailedLinkIn(join(work, 'data'), to, subject, after);
 const mailFiles = () => { try { return new Set(readdirSync(join(work, 'data', 'outbox'))); } catch { return new Set(); } };
 
 try {
