@@ -271,6 +271,7 @@ pub(crate) fn app(state: AppState, shield: ShieldConfig, with_authz: bool) -> Ro
         .merge(crate::accounts::signup_web::router())
         .merge(crate::recovery::pages::router())
         .merge(crate::oidc::api::router())
+        .merge(crate::console::api::router(state.clone()))
         .merge(reports)
         .route("/healthz", get(healthz))
         .route("/readyz", get(healthz))

@@ -66,6 +66,12 @@ pub(crate) enum AppError {
     FormToken,
     #[error("not found")]
     NotFound,
+    /// Administration needs a session that began with (or since proved) a second factor.
+    #[error("administration needs a second factor")]
+    AdminSecondFactor,
+    /// An administrative change the rules refuse (the last administrator, oneself).
+    #[error("refused: {0}")]
+    AdminRule(&'static str),
     #[error("database unavailable: {0}")]
     Unavailable(&'static str),
     #[error("internal: {0}")]
@@ -196,6 +202,10 @@ impl AppError {
             }
             AppError::FormToken => "The form has expired; reload the page and try again.".into(),
             AppError::NotFound => "Not found.".into(),
+            AppError::AdminSecondFactor => {
+                "Administration needs a session begun with a second factor: add one (/account/second-factors) if you have none, then sign in again with it.".into()
+            }
+            AppError::AdminRule(why) => (*why).to_owned(),
             AppError::Unavailable(_) => {
                 "The service cannot use its database right now; try again in a few seconds.".into()
             }
@@ -250,6 +260,12 @@ impl AppError {
             ),
             AppError::FormToken => (S::FORBIDDEN, "form-token", "Form expired"),
             AppError::NotFound => (S::NOT_FOUND, "not-found", "Not found"),
+            AppError::AdminSecondFactor => (
+                S::FORBIDDEN,
+                "admin-second-factor-required",
+                "Second factor required for administration",
+            ),
+            AppError::AdminRule(_) => (S::CONFLICT, "refused", "Refused"),
             AppError::Unavailable(_) => (
                 S::SERVICE_UNAVAILABLE,
                 "unavailable",

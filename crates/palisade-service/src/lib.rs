@@ -17,6 +17,7 @@ mod background;
 mod body;
 mod clock;
 pub mod config;
+mod console;
 mod db;
 mod error;
 mod keys;

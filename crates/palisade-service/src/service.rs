@@ -219,10 +219,16 @@ pub async fn build_with_clock(config: &Config, clock: Clock) -> Result<Service, 
         keyring.clone(),
         site.clone(),
     )?);
+    let console = crate::console::Administration::new(
+        store.clone(),
+        accounts.clock.clone(),
+        config.admin_group.clone(),
+    );
     let state = AppState(Arc::new(Inner {
         accounts,
         authz,
         api_tokens,
+        console,
         mfa,
         oidc,
         keyring,

@@ -11,6 +11,8 @@ pub(crate) struct Inner {
     pub(crate) accounts: Accounts,
     pub(crate) authz: crate::authz::Authz,
     pub(crate) api_tokens: crate::api_tokens::ApiTokens,
+    /// Administration (the admin API).
+    pub(crate) console: crate::console::Administration,
     pub(crate) mfa: crate::mfa::SecondFactors,
     /// The OpenID Connect provider.
     pub(crate) oidc: Arc<crate::oidc::Oidc>,

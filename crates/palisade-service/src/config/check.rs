@@ -126,6 +126,12 @@ impl Config {
                 self.listen
             ));
         }
+        if !crate::authz::is_group_name(&self.admin_group) {
+            fail(format!(
+                "admin_group {:?}: use 1 to 64 lowercase letters, digits, '-', '_' or '.', starting with a letter or digit",
+                self.admin_group
+            ));
+        }
         if let Some(colour) = &self.accent_colour
             && crate::web::AccentColour::parse(colour).is_none()
         {

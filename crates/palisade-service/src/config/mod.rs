@@ -135,6 +135,9 @@ pub struct Config {
     /// Tell the owner when their account is signed in to from a browser it has not used
     /// before (a long-lived cookie marks each browser; at most three notices an hour).
     pub notify_new_sign_in: bool,
+    /// The group whose members administer palisade (the admin API under `/api/v1/admin/`):
+    /// everyone else gets 404 there. `palisade user group add NAME admins` makes the first.
+    pub admin_group: String,
     /// Forward-auth rules for the apps behind a reverse proxy (`[access_control]`).
     #[serde(default)]
     pub access_control: crate::authz::AccessControl,
@@ -188,6 +191,7 @@ const ENV_KEYS: &[&str] = &[
     "require_verified_email",
     "notify_new_sign_in",
     "signup_by_link",
+    "admin_group",
 ];
 
 impl Default for Config {
@@ -238,6 +242,7 @@ impl Default for Config {
             mail_from: None,
             require_verified_email: false,
             notify_new_sign_in: true,
+            admin_group: "admins".into(),
             signup_by_link: None,
             access_control: crate::authz::AccessControl::default(),
             oidc: crate::oidc::OidcSettings::default(),

@@ -122,7 +122,7 @@ impl SecondFactors {
     /// For a change to the factors: the password when its last entry is stale, and a
     /// second factor when the user has one. Nothing is used up unless everything asked
     /// for is there; the session gets a new token only once all of it passed.
-    async fn guard(
+    pub(crate) async fn guard(
         &self,
         accounts: &Accounts,
         keyring: &Keyring,

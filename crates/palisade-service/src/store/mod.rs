@@ -2,6 +2,7 @@
 //! table, and `login.rs` for the statements that serve a login across tables in one round
 //! trip; `Store` is the only way in.
 
+mod admin;
 mod api_tokens;
 mod audit;
 mod csp_reports;
@@ -34,6 +35,7 @@ use std::sync::Arc;
 
 use sqlx::AnyPool;
 
+pub(crate) use admin::{AuditRow, GroupRemoval, UserListRow, UserQuery};
 pub(crate) use api_tokens::{ApiTokenRow, TokenInsert};
 pub(crate) use audit::AuditRecord;
 pub(crate) use email_tokens::{EmailConfirmed, EmailPurpose, EmailToken};

@@ -1,6 +1,7 @@
 //! Service tests: the router driven in-process with `oneshot`, on SQLite and (when
 //! `PALISADE_TEST_DATABASE_URL` is set) PostgreSQL.
 
+mod admin;
 mod api;
 mod api_tokens;
 mod attacks;

@@ -157,7 +157,7 @@ pub(crate) fn replaced_note(name: String) -> String {
     )
 }
 
-fn proofs(p: ChangeProofs) -> Result<(Option<SecretString>, Option<Proof>), AppError> {
+pub(crate) fn proofs(p: ChangeProofs) -> Result<(Option<SecretString>, Option<Proof>), AppError> {
     Ok((
         p.password,
         Proof::from_fields(p.code, p.recovery_code, p.passkey)?,
