@@ -6,6 +6,9 @@
 
 mod access;
 pub(crate) mod api;
+mod audit_log;
+
+pub(crate) use audit_log::Format;
 
 pub(crate) use access::admins_only;
 
@@ -19,6 +22,8 @@ use crate::store::{
 
 /// Users on one page of the search, at most.
 pub(crate) const PAGE_MAX: i64 = 100;
+/// Audit events on one page, at most.
+pub(crate) const AUDIT_PAGE_MAX: i64 = 500;
 /// Audit events shown with a user.
 const USER_AUDIT_EVENTS: i64 = 20;
 
@@ -82,6 +87,35 @@ impl Administration {
             .user_by_username(name.as_str())
             .await?
             .ok_or(AppError::NotFound)
+    }
+
+    /// The id of `username`, if there is such a user (for filters).
+    pub(crate) async fn user_id(&self, username: &str) -> Result<Option<i64>, AppError> {
+        match self.target(username).await {
+            Ok(user) => Ok(Some(user.id)),
+            Err(AppError::NotFound) => Ok(None),
+            Err(e) => Err(e),
+        }
+    }
+
+    /// Records that an administrator exported the audit log, and what they selected.
+    pub(crate) async fn audit_exported(
+        &self,
+        actor: &Actor<'_>,
+        what: &str,
+    ) -> Result<(), AppError> {
+        let detail = format!("by {} (id {}): {what}", actor.username, actor.user_id);
+        self.store
+            .audit(&AuditRecord {
+                at: self.clock.now(),
+                event: "admin_audit_exported",
+                user_id: Some(actor.user_id),
+                subject: Some(actor.username),
+                client: Some(actor.client),
+                detail: Some(&detail),
+            })
+            .await?;
+        Ok(())
     }
 
     /// What palisade holds about `username` that an administrator may see.

@@ -34,12 +34,27 @@ pub(crate) struct UserQuery {
 }
 
 /// One audit event, as the admin API shows it.
-#[derive(Debug, Clone, FromRow)]
+#[derive(Debug, Clone, FromRow, serde::Serialize)]
 pub(crate) struct AuditRow {
+    pub(crate) id: i64,
     pub(crate) at: i64,
     pub(crate) event: String,
+    /// The user's name when the event was recorded.
+    pub(crate) subject: Option<String>,
     pub(crate) client_addr: Option<String>,
     pub(crate) detail: Option<String>,
+}
+
+/// Which audit events: all filters together; newest first, before the event `before`.
+#[derive(Debug, Clone)]
+pub(crate) struct AuditQuery {
+    pub(crate) user_id: Option<i64>,
+    pub(crate) event: Option<String>,
+    pub(crate) client: Option<String>,
+    pub(crate) since: i64,
+    pub(crate) until: i64,
+    pub(crate) before: i64,
+    pub(crate) limit: i64,
 }
 
 /// How a removal from a group that must keep a member went.
@@ -79,7 +94,30 @@ const SEARCH: &str = "SELECT u.username, u.email, u.display_name, u.disabled, u.
       AND ($6 = '' OR EXISTS (SELECT 1 FROM user_groups g WHERE g.user_id = u.id AND g.name = $6)) \
     ORDER BY u.username LIMIT $7";
 
+const AUDIT_SEARCH: &str = "SELECT id, at, event, subject, client_addr, detail FROM audit_events \
+    WHERE id < $1 AND ($2 = 0 OR user_id = $3) AND ($4 = '' OR event = $4) \
+      AND ($5 = '' OR client_addr = $5) AND at >= $6 AND at <= $7 \
+    ORDER BY id DESC LIMIT $8";
+
 impl Store {
+    /// One page of audit events, newest first.
+    pub(crate) async fn search_audit(
+        &self,
+        query: &AuditQuery,
+    ) -> Result<Vec<AuditRow>, StoreError> {
+        Ok(sqlx::query_as::<_, AuditRow>(AUDIT_SEARCH)
+            .bind(query.before)
+            .bind(i64::from(query.user_id.is_some()))
+            .bind(query.user_id.unwrap_or_default())
+            .bind(query.event.clone().unwrap_or_default())
+            .bind(query.client.clone().unwrap_or_default())
+            .bind(query.since)
+            .bind(query.until)
+            .bind(query.limit)
+            .fetch_all(&self.pool)
+            .await?)
+    }
+
     /// One page of users matching `query`, by username.
     pub(crate) async fn search_users(
         &self,
@@ -118,7 +156,7 @@ impl Store {
         limit: i64,
     ) -> Result<Vec<AuditRow>, StoreError> {
         Ok(sqlx::query_as::<_, AuditRow>(
-            "SELECT at, event, client_addr, detail FROM audit_events \
+            "SELECT id, at, event, subject, client_addr, detail FROM audit_events \
              WHERE user_id = $1 ORDER BY id DESC LIMIT $2",
         )
         .bind(user_id)

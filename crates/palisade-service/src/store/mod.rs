@@ -35,7 +35,7 @@ use std::sync::Arc;
 
 use sqlx::AnyPool;
 
-pub(crate) use admin::{AuditRow, GroupRemoval, UserListRow, UserQuery};
+pub(crate) use admin::{AuditQuery, AuditRow, GroupRemoval, UserListRow, UserQuery};
 pub(crate) use api_tokens::{ApiTokenRow, TokenInsert};
 pub(crate) use audit::AuditRecord;
 pub(crate) use email_tokens::{EmailConfirmed, EmailPurpose, EmailToken};
