@@ -94,7 +94,21 @@ const SEARCH: &str = "SELECT u.username, u.email, u.display_name, u.disabled, u.
       AND ($6 = '' OR EXISTS (SELECT 1 FROM user_groups g WHERE g.user_id = u.id AND g.name = $6)) \
     ORDER BY u.username LIMIT $7";
 
-const AUDIT_SEARCH: &str = "SELECT id, at, event, subject, client_addr, detail FROM audit_events \
+/// The audit-log page: the most selective filter given picks the index (user, then client
+/// address, then event, else the primary key); the others are checked on what it finds.
+const AUDIT_BY_USER: &str = "SELECT id, at, event, subject, client_addr, detail FROM audit_events \
+    WHERE user_id = $3 AND id < $1 AND ($2 = 0 OR user_id = $3) AND ($4 = '' OR event = $4) \
+      AND ($5 = '' OR client_addr = $5) AND at >= $6 AND at <= $7 \
+    ORDER BY user_id DESC, id DESC LIMIT $8";
+const AUDIT_BY_CLIENT: &str = "SELECT id, at, event, subject, client_addr, detail FROM audit_events \
+    WHERE client_addr = $5 AND id < $1 AND ($2 = 0 OR user_id = $3) AND ($4 = '' OR event = $4) \
+      AND at >= $6 AND at <= $7 \
+    ORDER BY client_addr DESC, id DESC LIMIT $8";
+const AUDIT_BY_EVENT: &str = "SELECT id, at, event, subject, client_addr, detail FROM audit_events \
+    WHERE event = $4 AND id < $1 AND ($2 = 0 OR user_id = $3) AND ($5 = '' OR client_addr = $5) \
+      AND at >= $6 AND at <= $7 \
+    ORDER BY event DESC, id DESC LIMIT $8";
+const AUDIT_ALL: &str = "SELECT id, at, event, subject, client_addr, detail FROM audit_events \
     WHERE id < $1 AND ($2 = 0 OR user_id = $3) AND ($4 = '' OR event = $4) \
       AND ($5 = '' OR client_addr = $5) AND at >= $6 AND at <= $7 \
     ORDER BY id DESC LIMIT $8";
@@ -105,7 +119,16 @@ impl Store {
         &self,
         query: &AuditQuery,
     ) -> Result<Vec<AuditRow>, StoreError> {
-        Ok(sqlx::query_as::<_, AuditRow>(AUDIT_SEARCH)
+        let sql = if query.user_id.is_some() {
+            AUDIT_BY_USER
+        } else if query.client.is_some() {
+            AUDIT_BY_CLIENT
+        } else if query.event.is_some() {
+            AUDIT_BY_EVENT
+        } else {
+            AUDIT_ALL
+        };
+        Ok(sqlx::query_as::<_, AuditRow>(sql)
             .bind(query.before)
             .bind(i64::from(query.user_id.is_some()))
             .bind(query.user_id.unwrap_or_default())
