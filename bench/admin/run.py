@@ -97,12 +97,12 @@ def fill_postgres(url):
       INSERT INTO users (username, email, email_key, display_name, password_hash, disabled, created_at, password_changed_at)
       SELECT 'user' || lpad(i::text, 6, '0'), f || '.' || i || '@example.com', lower(f) || '.' || i || '@example.com',
              f || ' ' || f || ' ' || i, 'x', CASE WHEN i % 97 = 0 THEN 1 ELSE 0 END, 1700000000 + i, 1700000000 + i
-      FROM generate_series(0, {USERS - 1}) i, LATERAL (SELECT (ARRAY[{first}])[1 + (i * 31) % {len(FIRST)}] AS f) x;
+      FROM generate_series(0::bigint, {USERS - 1}) i, LATERAL (SELECT (ARRAY[{first}])[1 + (i * 31) % {len(FIRST)}] AS f) x;
       INSERT INTO audit_events (at, event, user_id, subject, client_addr, detail)
       SELECT 1700000000 + i, (ARRAY[{kinds}])[1 + i % 10], 1 + (i * 7919) % {USERS},
              'user' || lpad(((i * 7919) % {USERS})::text, 6, '0'),
              '10.' || (i % 7) || '.' || (i % 251) || '.' || (i % 13), 'bench event ' || i
-      FROM generate_series(1, {EVENTS}) i;
+      FROM generate_series(1::bigint, {EVENTS}) i;
       ANALYZE;"""
     subprocess.run(["psql", url, "-qc", sql], check=True)
 
@@ -143,6 +143,9 @@ def main():
         db.close()
     else:
         subprocess.run(["psql", where, "-qc", "INSERT INTO user_groups (user_id, name) SELECT id, 'admins' FROM users WHERE username = 'benchadmin'"], check=True)
+    # The connection idled out during the fill: a fresh one, kept alive from here.
+    token, c = c.token, Client(origin)
+    c.token = token
     rng = random.Random(2)
     searches = []
     for _ in range(300):

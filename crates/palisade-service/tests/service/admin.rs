@@ -634,8 +634,20 @@ async fn the_last_administrator_stays_across_two_instances_on_postgres() {
 }
 
 #[tokio::test]
-async fn the_audit_log_pages_filters_and_exports_every_event_streamed() {
-    let app = TestApp::sqlite().await;
+async fn the_audit_log_pages_filters_and_exports_every_event_streamed_on_sqlite() {
+    the_audit_log_pages_filters_and_exports_every_event_streamed(TestApp::sqlite().await).await;
+}
+
+#[tokio::test]
+async fn the_audit_log_pages_filters_and_exports_every_event_streamed_on_postgres() {
+    let Some(db) = PgDb::create("the admin audit log on PostgreSQL").await else {
+        return;
+    };
+    let (app, _other) = two_instances(&db).await;
+    the_audit_log_pages_filters_and_exports_every_event_streamed(app).await;
+}
+
+async fn the_audit_log_pages_filters_and_exports_every_event_streamed(app: TestApp) {
     let root = admin(&app, "root").await;
     register(&app, "carol", 1, None).await;
     // 2,500 events about carol, from two addresses, one of them a formula for spreadsheets.
