@@ -363,6 +363,12 @@ async fn audit_query(state: &AppState, p: &AuditParams) -> Result<Option<AuditQu
     {
         return Err(bad("client"));
     }
+    if p.user
+        .as_deref()
+        .is_some_and(|u| palisade::validate::Username::parse(u).is_err())
+    {
+        return Err(bad("user"));
+    }
     let limit = p.limit.unwrap_or(100);
     if !(1..=super::AUDIT_PAGE_MAX).contains(&limit) {
         return Err(bad("limit"));
