@@ -19,13 +19,13 @@ use palisade::http::ClientInfo;
 use serde::{Deserialize, Serialize};
 
 use super::access::AdminSession;
-use super::{Actor, Format, PAGE_MAX};
+use super::{Actor, PAGE_MAX};
 use crate::body::{ApiJson, ApiQuery};
 use crate::error::AppError;
 use crate::mfa::api::{ChangeProofs, proofs};
 use crate::sessions::IssuedToken;
 use crate::state::AppState;
-use crate::store::{AuditQuery, UserQuery};
+use crate::store::UserQuery;
 use crate::web::sensitive;
 
 /// The user search's parameters; each at most once, no others.
@@ -221,7 +221,7 @@ fn answered(
     ))
 }
 
-fn actor<'a>(admin: &'a AdminSession, client: &'a str) -> Actor<'a> {
+pub(super) fn actor<'a>(admin: &'a AdminSession, client: &'a str) -> Actor<'a> {
     Actor {
         user_id: admin.0.user.id,
         username: &admin.0.user.username,
@@ -322,154 +322,12 @@ async fn group_remove(
     Ok(answered(&state, jar, token, removed, 0))
 }
 
-/// The audit log's filters; each at most once, no others.
-#[derive(Debug, Default, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub(crate) struct AuditParams {
-    /// Events about this user.
-    user: Option<String>,
-    /// Events of this kind (`logged_in`, `admin_user_disabled`, …).
-    event: Option<String>,
-    /// Events from this client address.
-    client: Option<String>,
-    /// From this Unix time (inclusive).
-    since: Option<i64>,
-    /// Until this Unix time (inclusive).
-    until: Option<i64>,
-    /// The `next` of the previous page.
-    before: Option<i64>,
-    limit: Option<i64>,
-    /// For the export: `jsonl` (the default) or `csv`.
-    format: Option<String>,
-}
-
-fn bad(field: &str) -> AppError {
-    AppError::Body {
-        field: Some(field.into()),
-        status: http::StatusCode::BAD_REQUEST,
-    }
-}
-
-/// The filters, checked; `None` when they name a user there is not (nothing matches).
-async fn audit_query(state: &AppState, p: &AuditParams) -> Result<Option<AuditQuery>, AppError> {
-    if p.event.as_deref().is_some_and(|e| {
-        e.is_empty() || e.len() > 64 || !e.bytes().all(|b| b.is_ascii_lowercase() || b == b'_')
-    }) {
-        return Err(bad("event"));
-    }
-    if p.client
-        .as_deref()
-        .is_some_and(|c| c.parse::<std::net::IpAddr>().is_err())
-    {
-        return Err(bad("client"));
-    }
-    if p.user
-        .as_deref()
-        .is_some_and(|u| palisade::validate::Username::parse(u).is_err())
-    {
-        return Err(bad("user"));
-    }
-    let limit = p.limit.unwrap_or(100);
-    if !(1..=super::AUDIT_PAGE_MAX).contains(&limit) {
-        return Err(bad("limit"));
-    }
-    let user_id = match &p.user {
-        None => None,
-        Some(name) => match state.console.user_id(name).await? {
-            Some(id) => Some(id),
-            None => return Ok(None),
-        },
-    };
-    Ok(Some(AuditQuery {
-        user_id,
-        event: p.event.clone(),
-        client: p
-            .client
-            .as_deref()
-            .map(|c| c.parse::<std::net::IpAddr>().expect("checked").to_string()),
-        since: p.since.unwrap_or(i64::MIN),
-        until: p.until.unwrap_or(i64::MAX),
-        before: p.before.unwrap_or(i64::MAX),
-        limit,
-    }))
-}
-
-async fn audit(
-    State(state): State<AppState>,
-    ApiQuery(params): ApiQuery<AuditParams>,
-) -> Result<Response, AppError> {
-    if params.format.is_some() {
-        return Err(bad("format"));
-    }
-    let Some(query) = audit_query(&state, &params).await? else {
-        return Ok(sensitive(Json(
-            serde_json::json!({"events": [], "next": null}),
-        )));
-    };
-    let events = state.console.audit_page(&query).await?;
-    let next = (events.len() as i64 == query.limit).then(|| events[events.len() - 1].id);
-    Ok(sensitive(Json(
-        serde_json::json!({"events": events, "next": next}),
-    )))
-}
-
-async fn audit_export(
-    State(state): State<AppState>,
-    Extension(admin): Extension<AdminSession>,
-    client: ClientInfo,
-    ApiQuery(params): ApiQuery<AuditParams>,
-) -> Result<Response, AppError> {
-    let format = match params.format.as_deref() {
-        None | Some("jsonl") => Format::JsonLines,
-        Some("csv") => Format::Csv,
-        Some(_) => return Err(bad("format")),
-    };
-    if params.before.is_some() || params.limit.is_some() {
-        return Err(bad(if params.before.is_some() {
-            "before"
-        } else {
-            "limit"
-        }));
-    }
-    let query = audit_query(&state, &params).await?;
-    let address = client.addr.to_string();
-    let what = format!(
-        "exported the audit log as {} (user {:?}, event {:?}, client {:?}, since {:?}, until {:?})",
-        format.extension(),
-        params.user,
-        params.event,
-        params.client,
-        params.since,
-        params.until
-    );
-    state
-        .console
-        .audit_exported(&actor(&admin, &address), &what)
-        .await?;
-    let body = match query {
-        Some(query) => state.console.export(query, format),
-        None => axum::body::Body::empty(),
-    };
-    let disposition = format!(
-        "attachment; filename=\"palisade-audit.{}\"",
-        format.extension()
-    );
-    let response = (
-        [
-            (http::header::CONTENT_TYPE, format.content_type().to_owned()),
-            (http::header::CONTENT_DISPOSITION, disposition),
-        ],
-        body,
-    );
-    Ok(sensitive(response))
-}
-
 /// The admin API, every path of it behind the gate (unknown paths and methods too).
 pub(crate) fn router(state: AppState) -> Router<AppState> {
     let routes = Router::new()
         .route("/users", get(search))
-        .route("/audit", get(audit))
-        .route("/audit/export", get(audit_export))
+        .route("/audit", get(super::audit_api::audit))
+        .route("/audit/export", get(super::audit_api::audit_export))
         .route("/users/{username}", get(user))
         .route("/users/{username}/end-sessions", post(end_sessions))
         .route("/users/{username}/disable", post(disable))

@@ -6,6 +6,7 @@
 
 mod access;
 pub(crate) mod api;
+mod audit_api;
 mod audit_log;
 
 pub(crate) use audit_log::Format;

@@ -1,7 +1,9 @@
 //! The attacks each layer stops, driven through `oneshot` without sockets.
 
+mod cross_site;
+mod csp_reports;
+
 use std::net::SocketAddr;
-use std::sync::{Arc, Mutex};
 
 use axum::Router;
 use axum::body::{Body, to_bytes};
@@ -11,9 +13,7 @@ use axum::routing::get;
 use http::{HeaderMap, Request, StatusCode, header};
 use tower::ServiceExt;
 
-use super::csp::{CspReport, CspReportSink, ReportLimits, csp_report_router};
 use super::*;
-use crate::secret::SecretBytes;
 
 const SITE: &str = "https://example.com";
 const PUBLIC_LISTENER: &str = "0.0.0.0:8443";
@@ -353,194 +353,12 @@ async fn report_only_mode_uses_the_report_only_header() {
 }
 
 #[tokio::test]
-async fn cross_site_posts_are_refused() {
-    let refused: &[&[(&str, &str)]] = &[
-        &[("origin", "https://evil.example"), ("cookie", "s=1")],
-        &[("origin", "https://evil.example")],
-        &[("origin", "null"), ("cookie", "s=1")],
-        &[("sec-fetch-site", "cross-site"), ("cookie", "s=1")],
-        &[
-            ("sec-fetch-site", "same-site"),
-            ("origin", "https://sub.example.com"),
-            ("cookie", "s=1"),
-        ],
-        &[("cookie", "session=abc")],
-        &[
-            ("origin", "https://example.com.evil.example"),
-            ("cookie", "s=1"),
-        ],
-    ];
-    for headers in refused {
-        let (status, h, body) = send(app(), request("POST", "/", CLIENT, headers, true)).await;
-        assert_eq!(status, StatusCode::FORBIDDEN, "{headers:?}");
-        assert_eq!(h.get(header::CONTENT_TYPE).unwrap(), PROBLEM_JSON);
-        assert!(body.contains("cross-site-request"));
-    }
-    let allowed: &[&[(&str, &str)]] = &[
-        &[("origin", "https://example.com"), ("cookie", "s=1")],
-        &[("origin", "https://EXAMPLE.com"), ("cookie", "s=1")],
-        &[
-            ("sec-fetch-site", "same-origin"),
-            ("origin", "https://example.com"),
-            ("cookie", "s=1"),
-        ],
-        &[("sec-fetch-site", "none"), ("cookie", "s=1")],
-        &[("authorization", "Bearer abc")],
-    ];
-    for headers in allowed {
-        let (status, _, body) = send(app(), request("POST", "/", CLIENT, headers, true)).await;
-        assert_eq!(status, StatusCode::OK, "{headers:?}");
-        assert_eq!(body, "posted");
-    }
-}
-
-#[test]
-fn form_tokens_are_bound_to_their_session() {
-    let tokens = FormTokens::new(SecretBytes::new(vec![9; 32])).unwrap();
-    let mine = tokens.token(b"session-a");
-    assert!(tokens.verify(b"session-a", &mine));
-    assert!(!tokens.verify(b"session-b", &mine));
-    let other_key = FormTokens::new(SecretBytes::new(vec![8; 32])).unwrap();
-    assert!(!other_key.verify(b"session-a", &mine));
-    let mut tampered = mine.clone().into_bytes();
-    tampered[0] = if tampered[0] == b'A' { b'B' } else { b'A' };
-    assert!(!tokens.verify(b"session-a", std::str::from_utf8(&tampered).unwrap()));
-    assert!(!tokens.verify(b"session-a", ""));
-    assert!(FormTokens::new(SecretBytes::new(vec![1; 16])).is_err());
-    assert_eq!(format!("{tokens:?}"), "FormTokens([redacted])");
-}
-
-#[tokio::test]
 async fn missing_connect_info_fails_closed() {
     let mut req = request("GET", "/", CLIENT, &[], true);
     req.extensions_mut().remove::<ConnectInfo<SocketAddr>>();
     let (status, _, body) = send(app(), req).await;
     assert_eq!(status, StatusCode::INTERNAL_SERVER_ERROR);
     assert!(body.contains("server-misconfigured"));
-}
-
-#[derive(Default)]
-struct Collect(Mutex<Vec<CspReport>>);
-
-impl CspReportSink for Collect {
-    fn accept(&self, report: CspReport, _client: std::net::IpAddr) {
-        self.0.lock().unwrap().push(report);
-    }
-}
-
-fn report_app(sink: Arc<Collect>, per_minute: u32) -> Router {
-    let limits = ReportLimits {
-        per_client_per_minute: std::num::NonZeroU32::new(per_minute).unwrap(),
-        ..ReportLimits::default()
-    };
-    csp_report_router("/csp-report", sink, limits).layer(Shield::new(
-        ShieldConfig::new(SITE, PUBLIC_LISTENER.parse().unwrap()).unwrap(),
-    ))
-}
-
-fn report(content_type: &str, body: impl Into<Body>) -> Request<Body> {
-    let mut req = Request::builder()
-        .method("POST")
-        .uri("/csp-report")
-        .header("content-type", content_type)
-        .body(body.into())
-        .unwrap();
-    req.extensions_mut()
-        .insert(ConnectInfo(CLIENT.parse::<SocketAddr>().unwrap()));
-    req.extensions_mut().insert(ConnectionScheme::Https);
-    req
-}
-
-#[tokio::test]
-async fn csp_reports_are_parsed_in_both_formats() {
-    let sink = Arc::new(Collect::default());
-    let legacy = r#"{"csp-report":{"document-uri":"https://example.com/a","blocked-uri":"inline","violated-directive":"script-src-elem","line-number":3}}"#;
-    let (status, _, _) = send(
-        report_app(sink.clone(), 30),
-        report("application/csp-report", legacy),
-    )
-    .await;
-    assert_eq!(status, StatusCode::NO_CONTENT);
-    let modern = r#"[{"type":"csp-violation","age":1,"url":"https://example.com/b","body":{"documentURL":"https://example.com/b","blockedURL":"https://evil.example/x.js","effectiveDirective":"script-src-elem","disposition":"enforce"}},{"type":"deprecation","body":{}}]"#;
-    let (status, _, _) = send(
-        report_app(sink.clone(), 30),
-        report("application/reports+json", modern),
-    )
-    .await;
-    assert_eq!(status, StatusCode::NO_CONTENT);
-    let got = sink.0.lock().unwrap();
-    assert_eq!(got.len(), 2);
-    assert_eq!(got[0].blocked_uri, "inline");
-    assert_eq!(got[0].effective_directive, "script-src-elem");
-    assert_eq!(got[0].line, Some(3));
-    assert_eq!(got[1].blocked_uri, "https://evil.example/x.js");
-}
-
-#[tokio::test]
-async fn oversized_malformed_or_flooding_reports_get_4xx_and_nothing_else() {
-    let sink = Arc::new(Collect::default());
-    let huge = format!(
-        r#"{{"csp-report":{{"document-uri":"{}"}}}}"#,
-        "a".repeat(20_000)
-    );
-    let cases: Vec<(Request<Body>, StatusCode)> = vec![
-        (
-            report("application/csp-report", huge),
-            StatusCode::PAYLOAD_TOO_LARGE,
-        ),
-        (
-            report("application/csp-report", "{not json"),
-            StatusCode::BAD_REQUEST,
-        ),
-        (
-            report("application/csp-report", r#"{"other":1}"#),
-            StatusCode::BAD_REQUEST,
-        ),
-        (
-            report(
-                "application/reports+json",
-                r#"[{"type":"deprecation","body":{}}]"#,
-            ),
-            StatusCode::BAD_REQUEST,
-        ),
-        (
-            report("text/plain", "{}"),
-            StatusCode::UNSUPPORTED_MEDIA_TYPE,
-        ),
-    ];
-    for (req, expected) in cases {
-        let (status, h, body) = send(report_app(sink.clone(), 30), req).await;
-        assert_eq!(status, expected);
-        assert_eq!(h.get(header::CONTENT_TYPE).unwrap(), PROBLEM_JSON);
-        assert!(!body.contains("aaaa"), "the input is never echoed");
-    }
-    assert!(sink.0.lock().unwrap().is_empty());
-    // Rate limit: the same client gets 429 with Retry-After once over its quota.
-    let app = report_app(sink.clone(), 3);
-    let ok = r#"{"csp-report":{"blocked-uri":"inline"}}"#;
-    let mut statuses = Vec::new();
-    for _ in 0..5 {
-        let (status, h, _) = send(app.clone(), report("application/csp-report", ok)).await;
-        if status == StatusCode::TOO_MANY_REQUESTS {
-            assert!(h.contains_key(header::RETRY_AFTER));
-        }
-        statuses.push(status);
-    }
-    assert_eq!(
-        statuses
-            .iter()
-            .filter(|s| **s == StatusCode::NO_CONTENT)
-            .count(),
-        3
-    );
-    assert_eq!(
-        statuses
-            .iter()
-            .filter(|s| **s == StatusCode::TOO_MANY_REQUESTS)
-            .count(),
-        2
-    );
-    assert_eq!(sink.0.lock().unwrap().len(), 3);
 }
 
 #[tokio::test]
@@ -564,74 +382,4 @@ async fn the_redirect_only_listener_serves_nothing() {
     );
     let (status, _, _) = send(app, request("POST", "/login", "127.0.0.1:9", &[], false)).await;
     assert_eq!(status, StatusCode::FORBIDDEN);
-}
-
-/// A login page that sends the browser back to an app lists the app's origin in its own
-/// `form-action` (a redirect after a form post is checked against it); no other response
-/// does, and nothing but an exact origin is accepted.
-#[tokio::test]
-async fn a_response_may_widen_form_action_by_one_exact_origin() {
-    let app = Router::new()
-        .route(
-            "/login",
-            get(|| async {
-                let mut r = "login".into_response();
-                r.extensions_mut()
-                    .insert(FormActionOrigin::new("https://app.example.com:8443").unwrap());
-                r
-            }),
-        )
-        .route("/", get(|| async { "home" }))
-        .layer(Shield::new(
-            ShieldConfig::new(SITE, PUBLIC_LISTENER.parse().unwrap()).unwrap(),
-        ));
-    let (_, h, _) = send(app.clone(), request("GET", "/login", CLIENT, &[], true)).await;
-    let csp = h.get("content-security-policy").unwrap().to_str().unwrap();
-    assert!(
-        csp.contains("form-action 'self' https://app.example.com:8443;"),
-        "{csp}"
-    );
-    let (_, h, _) = send(app, request("GET", "/", CLIENT, &[], true)).await;
-    let csp = h.get("content-security-policy").unwrap().to_str().unwrap();
-    assert!(csp.contains("form-action 'self';"), "{csp}");
-    for bad in [
-        "https://app.example.com/path",
-        "https://*.example.com",
-        "https://a.example.com; script-src *",
-        "https://a.example.com 'unsafe-inline'",
-        "javascript:alert(1)",
-        "https://",
-        "https://a.example.com:",
-        "https://a.example.com:99999x",
-        "app.example.com",
-    ] {
-        assert!(FormActionOrigin::new(bad).is_none(), "{bad}");
-    }
-}
-
-/// A path prefix exempt from the cross-site check lets any method through to it, and only
-/// to it; a prefix that is not a `/…/` path is refused at configuration.
-#[test]
-fn csrf_exemption_is_one_prefix_only() {
-    let layer = CsrfLayer::new([SITE])
-        .unwrap()
-        .exempt("/api/v1/authz/ext-authz/")
-        .unwrap();
-    let post = |path: &str| {
-        Request::builder()
-            .method("POST")
-            .uri(path)
-            .header(header::COOKIE, "s=1")
-            .body(())
-            .unwrap()
-    };
-    assert!(layer.allows(&post("/api/v1/authz/ext-authz/form")));
-    assert!(!layer.allows(&post("/api/v1/authz/ext-authz")));
-    assert!(!layer.allows(&post("/api/v1/tokens")));
-    for bad in ["", "/", "api/", "/api"] {
-        assert!(
-            CsrfLayer::new([SITE]).unwrap().exempt(bad).is_err(),
-            "{bad}"
-        );
-    }
 }
