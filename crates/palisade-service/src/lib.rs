@@ -7,6 +7,7 @@
 //! helpers every page shares; `mail/` the outbox and its sender. Handlers call services; services call the store.
 #![forbid(unsafe_code)]
 
+mod account_data;
 mod accounts;
 pub mod admin;
 mod api;

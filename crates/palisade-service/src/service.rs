@@ -222,9 +222,18 @@ pub async fn build_with_clock(config: &Config, clock: Clock) -> Result<Service, 
     let console = crate::console::Administration::new(
         store.clone(),
         accounts.clock.clone(),
+        accounts.mail.clone(),
         config.admin_group.clone(),
     );
+    let account_data = crate::account_data::AccountData::new(
+        store.clone(),
+        accounts.clock.clone(),
+        accounts.mail.clone(),
+        oidc.clone(),
+        config.deleted_username_reserved_days,
+    );
     let state = AppState(Arc::new(Inner {
+        account_data,
         accounts,
         authz,
         api_tokens,

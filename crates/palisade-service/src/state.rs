@@ -13,6 +13,7 @@ pub(crate) struct Inner {
     pub(crate) api_tokens: crate::api_tokens::ApiTokens,
     /// Administration (the admin API).
     pub(crate) console: crate::console::Administration,
+    pub(crate) account_data: crate::account_data::AccountData,
     pub(crate) mfa: crate::mfa::SecondFactors,
     /// The OpenID Connect provider.
     pub(crate) oidc: Arc<crate::oidc::Oidc>,

@@ -104,6 +104,18 @@ impl Accounts {
         client: &ClientInfo,
     ) -> Result<(), AppError> {
         let user = &auth.user;
+        let new = Self::new_address(user, new_email)?;
+        self.check_password(auth, password, "password").await?;
+        self.count_email_link(user, client).await?;
+        self.mail_address_change(user, &new).await?;
+        self.audit_user("email_change_requested", auth, client, None)
+            .await;
+        Ok(())
+    }
+
+    /// `new_email`, checked as an account's next address: well-formed and not its current
+    /// one.
+    pub(crate) fn new_address(user: &UserRow, new_email: &str) -> Result<Email, AppError> {
         let new =
             Email::parse(new_email).map_err(|e| AppError::Invalid(e.for_field("new_email")))?;
         let current_key = Email::parse(&user.email).map(|e| e.comparison_key()).ok();
@@ -114,8 +126,16 @@ impl Accounts {
             )
             .into());
         }
-        self.check_password(auth, password, "password").await?;
-        self.count_email_link(user, client).await?;
+        Ok(new)
+    }
+
+    /// Mails the link that moves `user` to `new` (to the new address) and a notice (to the
+    /// current one), replacing any earlier link; the address changes when it is used.
+    pub(crate) async fn mail_address_change(
+        &self,
+        user: &UserRow,
+        new: &Email,
+    ) -> Result<(), AppError> {
         let token = IssuedToken::generate()?;
         let confirm = Content::confirm_new_email(
             &self.site_name,
@@ -143,8 +163,6 @@ impl Accounts {
             )
             .await?;
         self.mail.queued();
-        self.audit_user("email_change_requested", auth, client, None)
-            .await;
         Ok(())
     }
 

@@ -11,7 +11,7 @@ pub(crate) mod pages;
 mod registration;
 mod signup;
 pub(crate) mod signup_web;
-mod throttle;
+pub(crate) mod throttle;
 
 pub(crate) use login::SignIn;
 pub(crate) use registration::{Registered, Registration};

@@ -138,6 +138,9 @@ pub struct Config {
     /// The group whose members administer palisade (the admin API under `/api/v1/admin/`):
     /// everyone else gets 404 there. `palisade user group add NAME admins` makes the first.
     pub admin_group: String,
+    /// Days the username of a deleted account stays reserved: nobody can take it and pose
+    /// as its former owner to those who knew it. 0 frees it at once.
+    pub deleted_username_reserved_days: u64,
     /// Forward-auth rules for the apps behind a reverse proxy (`[access_control]`).
     #[serde(default)]
     pub access_control: crate::authz::AccessControl,
@@ -192,6 +195,7 @@ const ENV_KEYS: &[&str] = &[
     "notify_new_sign_in",
     "signup_by_link",
     "admin_group",
+    "deleted_username_reserved_days",
 ];
 
 impl Default for Config {
@@ -243,6 +247,7 @@ impl Default for Config {
             require_verified_email: false,
             notify_new_sign_in: true,
             admin_group: "admins".into(),
+            deleted_username_reserved_days: 365,
             signup_by_link: None,
             access_control: crate::authz::AccessControl::default(),
             oidc: crate::oidc::OidcSettings::default(),

@@ -1,12 +1,13 @@
 //! `/api/v1/admin/…`: the admin API. Every route sits behind [`super::admins_only`]; a
 //! change also needs a password entry within `reauth_minutes` (the body's `password`
-//! otherwise), and a change to who administers needs a fresh second factor (`code`,
-//! `recovery_code` or `passkey`) as well.
+//! otherwise), and a change to who administers — or to an administrator's account — needs
+//! a fresh second factor (`code`, `recovery_code` or `passkey`) as well.
 //!
 //! - `GET /api/v1/admin/users?q=&disabled=&unconfirmed=&no_second_factor=&group=&after=&limit=`
 //! - `GET /api/v1/admin/users/{username}`
 //! - `POST /api/v1/admin/users/{username}/end-sessions`, `…/disable`, `…/enable`
 //! - `PUT` and `DELETE /api/v1/admin/users/{username}/groups/{group}`
+//! - the rest of what is done to one account, and `GET /api/v1/admin/groups`: `account_api.rs`
 //! - `GET /api/v1/admin/audit?user=&event=&client=&since=&until=&before=&limit=`
 //! - `GET /api/v1/admin/audit/export?format=jsonl|csv&…` (the same filters; streamed)
 
@@ -171,7 +172,7 @@ struct Changed {
 }
 
 /// A change needs a recent password entry; one to who administers, a second factor too.
-async fn allowed(
+pub(super) async fn allowed(
     state: &AppState,
     admin: &AdminSession,
     client: &ClientInfo,
@@ -199,7 +200,7 @@ async fn allowed(
     }
 }
 
-fn answered(
+pub(super) fn answered(
     state: &AppState,
     jar: CookieJar,
     token: Option<IssuedToken>,
@@ -237,7 +238,11 @@ async fn end_sessions(
     Path(username): Path<String>,
     body: Option<ApiJson<ChangeProofs>>,
 ) -> Result<Response, AppError> {
-    let token = allowed(&state, &admin, &client, body, false).await?;
+    let rights = state
+        .console
+        .guarded_target(admin.0.user.id, &username)
+        .await?;
+    let token = allowed(&state, &admin, &client, body, rights).await?;
     let address = client.addr.to_string();
     let ended = state
         .console
@@ -255,7 +260,11 @@ async fn set_disabled(
     body: Option<ApiJson<ChangeProofs>>,
     disabled: bool,
 ) -> Result<Response, AppError> {
-    let token = allowed(&state, &admin, &client, body, false).await?;
+    let rights = state
+        .console
+        .guarded_target(admin.0.user.id, &username)
+        .await?;
+    let token = allowed(&state, &admin, &client, body, rights).await?;
     let address = client.addr.to_string();
     let ended = state
         .console
@@ -336,6 +345,7 @@ pub(crate) fn router(state: AppState) -> Router<AppState> {
             "/users/{username}/groups/{group}",
             put(group_add).delete(group_remove),
         )
+        .merge(super::account_api::routes())
         .fallback(|| async { AppError::NotFound })
         .method_not_allowed_fallback(|| async { AppError::NotFound })
         .layer(axum::middleware::from_fn_with_state(

@@ -20,20 +20,20 @@ use serde::Deserialize;
 #[serde(deny_unknown_fields)]
 pub(crate) struct AuditParams {
     /// Events about this user.
-    user: Option<String>,
+    pub(super) user: Option<String>,
     /// Events of this kind (`logged_in`, `admin_user_disabled`, …).
-    event: Option<String>,
+    pub(super) event: Option<String>,
     /// Events from this client address.
-    client: Option<String>,
+    pub(super) client: Option<String>,
     /// From this Unix time (inclusive).
-    since: Option<i64>,
+    pub(super) since: Option<i64>,
     /// Until this Unix time (inclusive).
-    until: Option<i64>,
+    pub(super) until: Option<i64>,
     /// The `next` of the previous page.
-    before: Option<i64>,
-    limit: Option<i64>,
+    pub(super) before: Option<i64>,
+    pub(super) limit: Option<i64>,
     /// For the export: `jsonl` (the default) or `csv`.
-    format: Option<String>,
+    pub(super) format: Option<String>,
 }
 
 fn bad(field: &str) -> AppError {
@@ -44,7 +44,10 @@ fn bad(field: &str) -> AppError {
 }
 
 /// The filters, checked; `None` when they name a user there is not (nothing matches).
-async fn audit_query(state: &AppState, p: &AuditParams) -> Result<Option<AuditQuery>, AppError> {
+pub(super) async fn audit_query(
+    state: &AppState,
+    p: &AuditParams,
+) -> Result<Option<AuditQuery>, AppError> {
     if p.event.as_deref().is_some_and(|e| {
         e.is_empty() || e.len() > 64 || !e.bytes().all(|b| b.is_ascii_lowercase() || b == b'_')
     }) {

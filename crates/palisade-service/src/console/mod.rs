@@ -5,18 +5,25 @@
 //! changed.
 
 mod access;
+mod account_api;
 pub(crate) mod api;
 mod audit_api;
 mod audit_log;
+pub(crate) mod pages;
+mod status;
+mod user_actions;
 
 pub(crate) use audit_log::Format;
 
 pub(crate) use access::admins_only;
 
+use std::sync::Arc;
+
 use palisade::validate::Username;
 
 use crate::clock::Clock;
 use crate::error::AppError;
+use crate::mail::{Content, Mailer, NOTICE_SECS};
 use crate::store::{
     AuditRecord, AuditRow, GroupRemoval, SessionRow, Store, UserListRow, UserQuery, UserRow,
 };
@@ -52,15 +59,35 @@ pub(crate) struct UserDetail {
 pub(crate) struct Administration {
     store: Store,
     clock: Clock,
+    mail: Arc<Mailer>,
     admin_group: String,
 }
 
 impl Administration {
-    pub(crate) fn new(store: Store, clock: Clock, admin_group: String) -> Self {
+    pub(crate) fn new(store: Store, clock: Clock, mail: Arc<Mailer>, admin_group: String) -> Self {
         Self {
             store,
             clock,
+            mail,
             admin_group,
+        }
+    }
+
+    /// Tells the owner of `user` what an administrator changed (after the change: a
+    /// notice that fails to queue is logged, the change stands).
+    async fn tell(&self, user: &UserRow, content: &Content) {
+        let queued = match self
+            .mail
+            .letter(Some(user.id), &user.email, content, NOTICE_SECS)
+        {
+            Ok(mail) => self.store.queue_mail(&mail).await.map_err(AppError::from),
+            Err(e) => Err(e),
+        };
+        match queued {
+            Ok(()) => self.mail.queued(),
+            Err(e) => {
+                tracing::warn!(error = %e, "an administrator's change was not mailed to its user")
+            }
         }
     }
 
@@ -79,6 +106,11 @@ impl Administration {
     pub(crate) async fn search(&self, mut query: UserQuery) -> Result<Vec<UserListRow>, AppError> {
         query.limit = query.limit.clamp(1, PAGE_MAX);
         Ok(self.store.search_users(&query).await?)
+    }
+
+    /// Every group and its size.
+    pub(crate) async fn groups(&self) -> Result<Vec<(String, i64)>, AppError> {
+        Ok(self.store.group_sizes().await?)
     }
 
     async fn target(&self, username: &str) -> Result<UserRow, AppError> {
@@ -215,6 +247,11 @@ impl Administration {
             "enabled".to_owned()
         };
         self.audit(actor, event, &user, &what).await?;
+        self.tell(
+            &user,
+            &Content::account_disabled(self.mail.site_name(), &user.username, disabled),
+        )
+        .await;
         Ok(ended)
     }
 
@@ -236,6 +273,10 @@ impl Administration {
                 &format!("added to group {group}"),
             )
             .await?;
+            if group == self.admin_group {
+                let content = Content::admin_rights(self.mail.site_name(), &user.username, true);
+                self.tell(&user, &content).await;
+            }
         }
         Ok(added)
     }
@@ -271,6 +312,10 @@ impl Administration {
                 &format!("removed from group {group}"),
             )
             .await?;
+            if group == self.admin_group {
+                let content = Content::admin_rights(self.mail.site_name(), &user.username, false);
+                self.tell(&user, &content).await;
+            }
         }
         Ok(removed)
     }

@@ -200,6 +200,66 @@ impl Content {
         )
     }
 
+    /// An administrator disabled (`true`) or enabled the account.
+    pub(crate) fn account_disabled(site: &str, username: &str, disabled: bool) -> Self {
+        if disabled {
+            Self::notice(
+                "account_disabled",
+                format!("Your account on {site} was disabled"),
+                format!(
+                    "An administrator disabled the account {username} and signed out all its sessions. Nobody can sign in to it until it is enabled again."
+                ),
+            )
+        } else {
+            Self::notice(
+                "account_enabled",
+                format!("Your account on {site} was enabled"),
+                format!("An administrator enabled the account {username} again: it can sign in."),
+            )
+        }
+    }
+
+    /// An administrator gave (`true`) or took away the right to administer.
+    pub(crate) fn admin_rights(site: &str, username: &str, granted: bool) -> Self {
+        let (kind, subject, what) = if granted {
+            (
+                "admin_rights_granted",
+                format!("Your account on {site} can now administer it"),
+                format!("An administrator made the account {username} an administrator of {site}."),
+            )
+        } else {
+            (
+                "admin_rights_removed",
+                format!("Your account on {site} no longer administers it"),
+                format!(
+                    "An administrator took away the administrator rights of the account {username}."
+                ),
+            )
+        };
+        Self::notice(kind, subject, what)
+    }
+
+    /// The account is gone (its owner or an administrator deleted it).
+    pub(crate) fn account_deleted(site: &str, username: &str, by_admin: bool) -> Self {
+        let who = if by_admin {
+            "An administrator deleted"
+        } else {
+            "You deleted"
+        };
+        Self {
+            kind: "account_deleted",
+            subject: format!("Your account on {site} was deleted"),
+            heading: format!("Your account on {site} was deleted"),
+            paragraphs: vec![format!(
+                "{who} the account {username}: its sessions, second factors, tokens, secrets and apps' access are gone. The security log keeps what happened under an anonymous number, without your name or address."
+            )],
+            action: None,
+            after: vec![
+                "If you did not ask for this, reply to this message or contact the administrators of this site.".into(),
+            ],
+        }
+    }
+
     pub(crate) fn test(site: &str) -> Self {
         Self {
             kind: "test",

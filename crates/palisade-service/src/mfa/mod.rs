@@ -154,6 +154,33 @@ impl SecondFactors {
         })
     }
 
+    /// For what cannot be undone (deleting the account): the password, however recent the
+    /// last entry, and a second factor when the user has one.
+    pub(crate) async fn prove_owner(
+        &self,
+        accounts: &Accounts,
+        keyring: &Keyring,
+        auth: &Authenticated,
+        password: Option<SecretString>,
+        proof: Option<Proof>,
+        client: &ClientInfo,
+    ) -> Result<(), AppError> {
+        let Some(password) = password.filter(|p| !p.is_empty()) else {
+            return Err(AppError::ReauthRequired);
+        };
+        let has_factor = self.store.has_second_factor(auth.user.id).await?;
+        if has_factor && proof.is_none() {
+            return Err(AppError::SecondFactorRequired);
+        }
+        accounts.check_password(auth, password, "password").await?;
+        if let (true, Some(proof)) = (has_factor, proof) {
+            let binding = passkeys::Binding::Reauthentication(&auth.session.id);
+            self.check_throttled(accounts, keyring, &auth.user, &proof, binding, client)
+                .await?;
+        }
+        Ok(())
+    }
+
     /// Whether `user_id` may add a factor named `name`: fewer than [`LIMIT`] and no other
     /// of that name. Checked before any proof is spent, so a request that would fail
     /// leaves the user's codes as they were. (The insert checks again, in its transaction.)

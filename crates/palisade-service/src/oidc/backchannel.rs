@@ -62,7 +62,21 @@ pub(crate) fn spawn_worker(oidc: Arc<Oidc>) {
     });
 }
 
+/// The clients with a back-channel logout URI.
+fn listening(clients: &[std::sync::Arc<super::Client>]) -> HashSet<String> {
+    clients
+        .iter()
+        .filter(|c| c.backchannel_logout_uri.is_some())
+        .map(|c| c.id.clone())
+        .collect()
+}
+
 impl Oidc {
+    /// The apps to tell when a user's sessions end (a deletion queues their logouts).
+    pub(crate) async fn listening_clients(&self) -> Result<HashSet<String>, AppError> {
+        Ok(listening(&self.clients.all().await?))
+    }
+
     /// Queues the logouts of sessions that ended and delivers what is due; returns how
     /// many were delivered.
     pub(crate) async fn backchannel_round(&self) -> Result<usize, AppError> {
@@ -70,11 +84,7 @@ impl Oidc {
         if clients.is_empty() {
             return Ok(0);
         }
-        let listening: HashSet<String> = clients
-            .iter()
-            .filter(|c| c.backchannel_logout_uri.is_some())
-            .map(|c| c.id.clone())
-            .collect();
+        let listening = listening(&clients);
         let now = self.clock.now();
         self.store
             .queue_logouts_of_ended_sessions(now, self.idle_cutoff(now), |client| {
@@ -101,17 +111,20 @@ impl Oidc {
                     .await?;
                 continue;
             };
-            let sub = self.subject(&client, logout.user_id).await?;
-            let claims = json!({
+            let mut claims = json!({
                 "iss": self.issuer,
                 "aud": client.id,
                 "iat": now,
                 "exp": now + 120,
                 "jti": random_id()?,
-                "sub": sub,
                 "sid": logout.sid,
                 "events": { EVENT: {} },
             });
+            // A deleted account has no subject any more: the session id alone names what
+            // ended (the specification asks for `sub`, `sid` or both).
+            if self.store.user_by_id(logout.user_id).await?.is_some() {
+                claims["sub"] = self.subject(&client, logout.user_id).await?.into();
+            }
             let key = self.keys.signer(client.signing_alg).await?;
             let token = key
                 .key

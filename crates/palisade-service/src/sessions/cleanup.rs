@@ -41,6 +41,9 @@ pub(crate) fn spawn_cleanup(accounts: &Accounts) {
             if let Err(e) = store.delete_expired_signups(now).await {
                 tracing::warn!(error = %e, "sign-up link cleanup failed");
             }
+            if let Err(e) = store.delete_old_reservations(now).await {
+                tracing::warn!(error = %e, "deleted usernames' reservation cleanup failed");
+            }
             let unseen = now - crate::accounts::browsers::BROWSER_DAYS * 24 * 3600;
             if let Err(e) = store.forget_browsers(unseen).await {
                 tracing::warn!(error = %e, "known browser cleanup failed");

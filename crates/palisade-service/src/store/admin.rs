@@ -175,6 +175,15 @@ impl Store {
     }
 
     /// The latest `limit` audit events about a user, newest first.
+    /// Every group and how many members it has, by name.
+    pub(crate) async fn group_sizes(&self) -> Result<Vec<(String, i64)>, StoreError> {
+        Ok(sqlx::query_as::<_, (String, i64)>(
+            "SELECT name, COUNT(*) FROM user_groups GROUP BY name ORDER BY name",
+        )
+        .fetch_all(&self.pool)
+        .await?)
+    }
+
     pub(crate) async fn audit_of_user(
         &self,
         user_id: i64,

@@ -40,6 +40,7 @@ impl Store {
         if accounts > 0 {
             return Err(StoreError::Conflict("username"));
         }
+        Self::refuse_retired(&mut tx, signup.username, signup.created_at).await?;
         sqlx::query("DELETE FROM pending_signups WHERE username = $1 AND expires_at <= $2")
             .bind(signup.username)
             .bind(signup.created_at)
@@ -120,6 +121,7 @@ impl Store {
         .fetch_all(&mut *tx)
         .await;
         let id = Self::account_inserted(inserted)?;
+        Self::refuse_retired(&mut tx, &p.username, now).await?;
         tx.commit().await?;
         Ok(Some(id))
     }

@@ -85,6 +85,7 @@ impl Store {
         .fetch_all(&mut *tx)
         .await;
         let id = Self::account_inserted(inserted)?;
+        Self::refuse_retired(&mut tx, user.username, now).await?;
         if let Some(Verification {
             token_hash,
             expires_at,
@@ -147,7 +148,8 @@ impl Store {
         Ok(cost.unwrap_or(0).clamp(0, 31) as u32)
     }
 
-    /// Inserts users in one transaction, skipping any whose username or email is taken.
+    /// Inserts users in one transaction, skipping any whose username or email is taken
+    /// (or whose username is reserved after a deletion).
     /// Returns how many were inserted.
     pub(crate) async fn import_users(
         &self,
@@ -157,6 +159,10 @@ impl Store {
         let mut tx = self.pool.begin().await?;
         let mut inserted = 0;
         for user in users {
+            match Self::refuse_retired(&mut tx, user.username, now).await {
+                Err(StoreError::Conflict(_)) => continue,
+                other => other?,
+            }
             inserted += sqlx::query(
                 "INSERT INTO users (username, email, email_key, display_name, password_hash, legacy_cost, disabled, created_at, password_changed_at) \
                  VALUES ($1, $2, $3, $4, $5, $6, 0, $7, $7) ON CONFLICT DO NOTHING",

@@ -1,12 +1,14 @@
 //! Service tests: the router driven in-process with `oneshot`, on SQLite and (when
 //! `PALISADE_TEST_DATABASE_URL` is set) PostgreSQL.
 
+mod account_data;
 mod admin;
 mod api;
 mod api_tokens;
 mod attacks;
 mod authenticator;
 mod concurrency;
+mod console;
 mod database_auth;
 mod forward_auth;
 mod import;

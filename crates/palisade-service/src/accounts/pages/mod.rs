@@ -53,13 +53,15 @@ struct AccountPage<'a> {
 struct Notice {
     registered: Option<String>,
     reset: Option<String>,
+    /// The account was just deleted.
+    deleted: Option<String>,
     /// `login`: the form even for a signed-in user (an app asked for a fresh sign-in).
     prompt: Option<String>,
     /// The account an app expects (OpenID's `login_hint`), put in the form.
     login_hint: Option<String>,
 }
 
-pub(super) async fn account_view(
+pub(crate) async fn account_view(
     state: &AppState,
     auth: &Authenticated,
     status: StatusCode,

@@ -68,10 +68,14 @@ pub(super) async fn login_page(
         _ => String::new(),
     };
     let errors = FormErrors {
-        general: match (q.registered, q.reset) {
-            (Some(_), _) => Some("Your account is ready: sign in.".to_owned()),
-            (None, Some(_)) => Some("Your password is changed: sign in with it.".to_owned()),
-            (None, None) => None,
+        general: match (q.registered, q.reset, q.deleted) {
+            (Some(_), _, _) => Some("Your account is ready: sign in.".to_owned()),
+            (None, Some(_), _) => Some("Your password is changed: sign in with it.".to_owned()),
+            (None, None, Some(_)) => Some(
+                "Your account is deleted, with everything it held. A last message went to its address."
+                    .to_owned(),
+            ),
+            (None, None, None) => None,
         },
         ..FormErrors::default()
     };

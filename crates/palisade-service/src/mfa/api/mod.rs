@@ -51,16 +51,16 @@ pub(crate) struct FactorsView {
 #[serde(deny_unknown_fields)]
 pub(crate) struct ChangeProofs {
     #[schema(value_type = Option<String>)]
-    password: Option<SecretString>,
+    pub(crate) password: Option<SecretString>,
     /// A code from an enrolled authenticator app.
     #[schema(value_type = Option<String>, pattern = "^[0-9]{6}$")]
-    code: Option<SecretString>,
+    pub(crate) code: Option<SecretString>,
     /// One of the recovery codes (used up).
     #[schema(value_type = Option<String>, pattern = "^([2-9a-hjkmnp-zA-HJKMNP-Z]{4}-?){3}[2-9a-hjkmnp-zA-HJKMNP-Z]{4}$")]
-    recovery_code: Option<SecretString>,
+    pub(crate) recovery_code: Option<SecretString>,
     /// A passkey's answer to the challenge from `POST /api/v1/mfa/passkeys/challenge`.
     #[schema(value_type = Option<Object>)]
-    passkey: Option<Box<PublicKeyCredential>>,
+    pub(crate) passkey: Option<Box<PublicKeyCredential>>,
 }
 
 /// Adding an authenticator app or a passkey: its name, and the proofs a change needs (as

@@ -142,7 +142,7 @@ fn exposed(secret: &SecretString) -> Zeroizing<String> {
 /// A page's proof: a passkey's answer (JSON, put in the form by the page's script), else
 /// the one "code" box, which takes either kind: six digits are an app's code, anything
 /// else a recovery code.
-fn typed_proof(
+pub(crate) fn typed_proof(
     code: Option<SecretString>,
     passkey: Option<String>,
 ) -> Result<Option<Proof>, AppError> {
