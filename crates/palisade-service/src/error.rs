@@ -72,6 +72,9 @@ pub(crate) enum AppError {
     /// An administrative change the rules refuse (the last administrator, oneself).
     #[error("refused: {0}")]
     AdminRule(&'static str),
+    /// What only an administrator, or only an administrator's session, may do.
+    #[error("forbidden: {0}")]
+    AdminOnly(&'static str),
     #[error("database unavailable: {0}")]
     Unavailable(&'static str),
     #[error("internal: {0}")]
@@ -205,7 +208,7 @@ impl AppError {
             AppError::AdminSecondFactor => {
                 "Administration needs a session begun with a second factor: add one (/account/second-factors) if you have none, then sign in again with it.".into()
             }
-            AppError::AdminRule(why) => (*why).to_owned(),
+            AppError::AdminRule(why) | AppError::AdminOnly(why) => (*why).to_owned(),
             AppError::Unavailable(_) => {
                 "The service cannot use its database right now; try again in a few seconds.".into()
             }
@@ -266,6 +269,7 @@ impl AppError {
                 "Second factor required for administration",
             ),
             AppError::AdminRule(_) => (S::CONFLICT, "refused", "Refused"),
+            AppError::AdminOnly(_) => (S::FORBIDDEN, "admin-only", "Not allowed"),
             AppError::Unavailable(_) => (
                 S::SERVICE_UNAVAILABLE,
                 "unavailable",

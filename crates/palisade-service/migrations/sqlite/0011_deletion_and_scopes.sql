@@ -12,3 +12,7 @@ ALTER TABLE api_tokens ADD COLUMN scope TEXT NOT NULL DEFAULT '';
 
 -- The console's groups page (each group and its size) and its members' listing.
 CREATE INDEX user_groups_by_name ON user_groups (name, user_id);
+
+-- The user search by prefix: a range scan per column (usernames are stored lowercase,
+-- address keys are lowercase; display names are compared lowercased).
+CREATE INDEX users_display_name_key ON users (lower(COALESCE(display_name, '')));

@@ -12,9 +12,10 @@ use palisade::secret::SecretString;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
+use super::{Proved, Scope};
 use crate::body::ApiJson;
 use crate::error::AppError;
-use crate::sessions::{Auth, IssuedToken};
+use crate::sessions::{Auth, Authenticated, IssuedToken};
 use crate::state::AppState;
 use crate::store::ApiTokenRow;
 use crate::web::sensitive;
@@ -29,6 +30,15 @@ pub(crate) struct CreateToken {
     /// Required when the password was last entered longer ago than the re-authentication window.
     #[schema(value_type = Option<String>)]
     password: Option<SecretString>,
+    /// `admin`: the token also reaches the admin API while its owner administers (only
+    /// an administrator may ask, with a fresh second factor: `code` or `recovery_code`).
+    /// Absent or empty: forward-auth and `/api/v1/me` only.
+    #[schema(pattern = "^(admin)?$")]
+    scope: Option<String>,
+    #[schema(value_type = Option<String>, pattern = "^[0-9]{6}$")]
+    code: Option<SecretString>,
+    #[schema(value_type = Option<String>)]
+    recovery_code: Option<SecretString>,
 }
 
 #[derive(Debug, Serialize, ToSchema)]
@@ -38,6 +48,8 @@ pub(crate) struct TokenView {
     created_at: i64,
     expires_at: Option<i64>,
     last_used_at: Option<i64>,
+    /// `admin`, or empty.
+    scope: String,
 }
 
 impl From<ApiTokenRow> for TokenView {
@@ -48,6 +60,7 @@ impl From<ApiTokenRow> for TokenView {
             created_at: row.created_at,
             expires_at: row.expires_at,
             last_used_at: row.last_used_at,
+            scope: row.scope,
         }
     }
 }
@@ -65,6 +78,45 @@ pub(crate) struct CreatedToken {
     session_token: Option<IssuedToken>,
 }
 
+/// What a new token of `scope` needs of the session: a basic one, the password when stale
+/// (checked as it is made); an admin one, that the user administers and a fresh second
+/// factor (checked here, first).
+pub(crate) async fn proved_for(
+    state: &AppState,
+    auth: &Authenticated,
+    scope: Scope,
+    password: Option<SecretString>,
+    proof: Option<crate::mfa::Proof>,
+    client: &ClientInfo,
+) -> Result<Proved, AppError> {
+    if scope == Scope::Basic {
+        return Ok(Proved::Password(password));
+    }
+    if !state.console.is_admin(auth.user.id).await? {
+        return Err(AppError::AdminOnly(
+            "Only an administrator can make a token with the admin scope.",
+        ));
+    }
+    if auth.session.second_factor == 0 {
+        return Err(AppError::AdminSecondFactor);
+    }
+    let Some(proof) = proof else {
+        return Err(AppError::SecondFactorRequired);
+    };
+    let reissued = state
+        .mfa
+        .guard(
+            &state.accounts,
+            &state.keyring,
+            auth,
+            password,
+            Some(proof),
+            client,
+        )
+        .await?;
+    Ok(Proved::Checked(reissued))
+}
+
 #[utoipa::path(post, path = "/api/v1/tokens", request_body = CreateToken,
     responses((status = 201, body = CreatedToken), (status = 403, description = "password re-entry required, or wrong; or a second factor: the user has one (or the site requires one) and this session did not pass it"),
         (status = 409, description = "the name is taken, or the user holds the most tokens allowed"), (status = 422)))]
@@ -75,6 +127,9 @@ pub(crate) async fn create(
     Auth(auth): Auth,
     ApiJson(body): ApiJson<CreateToken>,
 ) -> Result<Response, AppError> {
+    let scope = Scope::parse(body.scope.as_deref())?;
+    let proof = crate::mfa::Proof::from_fields(body.code, body.recovery_code, None)?;
+    let proved = proved_for(&state, &auth, scope, body.password, proof, &client).await?;
     let created = state
         .api_tokens
         .create(
@@ -82,7 +137,8 @@ pub(crate) async fn create(
             &auth,
             &body.name,
             body.expires_in_days,
-            body.password,
+            proved,
+            scope,
             &client,
         )
         .await?;

@@ -3,6 +3,8 @@
 //! apart), shown once, stored only as SHA-256, optionally expiring, listed with their last
 //! use, revocable. They are accepted by `/api/v1/me` and the forward-auth endpoints only:
 //! a script holding one cannot change a password, read the vault or manage sessions.
+//! A token made with the `admin` scope also reaches the admin API, while its owner
+//! administers (read at every request), for changes that do not concern who administers.
 
 pub(crate) mod api;
 pub(crate) mod pages;
@@ -34,6 +36,53 @@ const TOUCH_EVERY: i64 = 60;
 pub(crate) struct ApiTokens {
     store: Store,
     clock: Clock,
+}
+
+/// What a token reaches besides forward-auth and `/api/v1/me`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Scope {
+    /// Nothing more (every token made before scopes).
+    Basic,
+    /// The admin API, while the owner administers.
+    Admin,
+}
+
+impl Scope {
+    /// The scope a request names: absent or empty is [`Scope::Basic`].
+    pub(crate) fn parse(text: Option<&str>) -> Result<Self, AppError> {
+        match text.map(str::trim).unwrap_or_default() {
+            "" => Ok(Self::Basic),
+            "admin" => Ok(Self::Admin),
+            _ => Err(palisade::validate::ValidationError::new(
+                "scope",
+                palisade::validate::Rule::Format("must be empty or \"admin\""),
+            )
+            .into()),
+        }
+    }
+
+    fn stored(self) -> &'static str {
+        match self {
+            Self::Basic => "",
+            Self::Admin => "admin",
+        }
+    }
+}
+
+/// How the session proved itself for a new token.
+pub(crate) enum Proved {
+    /// The password, when its last entry is stale (checked by [`ApiTokens::create`]).
+    Password(Option<SecretString>),
+    /// Already checked by the caller (an admin-scoped token: a fresh second factor), with
+    /// the session's new token if it was renewed.
+    Checked(Option<IssuedToken>),
+}
+
+/// A token's owner, as an API token presents them.
+#[derive(Debug, Clone)]
+pub(crate) struct TokenCaller {
+    pub(crate) user: Arc<UserRow>,
+    pub(crate) scope: Scope,
 }
 
 /// A new token and how it is listed.
@@ -79,7 +128,8 @@ impl ApiTokens {
         auth: &Authenticated,
         name: &str,
         days: Option<u32>,
-        password: Option<SecretString>,
+        proved: Proved,
+        scope: Scope,
         client: &ClientInfo,
     ) -> Result<Created, AppError> {
         let name = checked_name(name.trim())?;
@@ -101,7 +151,10 @@ impl ApiTokens {
         {
             return Err(AppError::SecondFactorRequired);
         }
-        let reissued = accounts.require_recent_password(auth, password).await?;
+        let reissued = match proved {
+            Proved::Password(password) => accounts.require_recent_password(auth, password).await?,
+            Proved::Checked(reissued) => reissued,
+        };
         let now = self.clock.now();
         let token = IssuedToken::generate_with_prefix(PREFIX)?;
         let row = ApiTokenRow {
@@ -110,6 +163,7 @@ impl ApiTokens {
             created_at: now,
             expires_at: days.map(|d| now + i64::from(d) * 86_400),
             last_used_at: None,
+            scope: scope.stored().to_owned(),
         };
         let hash = token.expose(token_hash);
         match self
@@ -129,7 +183,12 @@ impl ApiTokens {
             Err(e) => return Err(e.into()),
         }
         accounts
-            .audit_user("api_token_created", auth, client, Some(&row.name))
+            .audit_user(
+                "api_token_created",
+                auth,
+                client,
+                Some(&format!("{} (scope {:?})", row.name, row.scope)),
+            )
             .await;
         Ok(Created {
             token,
@@ -165,21 +224,27 @@ impl ApiTokens {
         &self,
         token: &PresentedToken,
         require_second_factor: bool,
-    ) -> Result<Option<Arc<UserRow>>, AppError> {
+    ) -> Result<Option<TokenCaller>, AppError> {
         let Some(hash) = token.hash_with_prefix(PREFIX) else {
             return Ok(None);
         };
         let now = self.clock.now();
-        let Some((id, last_used, user, has_factor)) = self.store.api_token_user(&hash, now).await?
-        else {
+        let Some(owner) = self.store.api_token_user(&hash, now).await? else {
             return Ok(None);
         };
-        if require_second_factor && !has_factor {
+        if require_second_factor && !owner.has_factor {
             return Err(AppError::SecondFactorEnrolment);
         }
-        if last_used.is_none_or(|t| now - t >= TOUCH_EVERY) {
-            self.store.touch_api_token(&id, now).await?;
+        if owner.last_used_at.is_none_or(|t| now - t >= TOUCH_EVERY) {
+            self.store.touch_api_token(&owner.token_id, now).await?;
         }
-        Ok(Some(Arc::new(user)))
+        Ok(Some(TokenCaller {
+            user: Arc::new(owner.user),
+            scope: if owner.scope == "admin" {
+                Scope::Admin
+            } else {
+                Scope::Basic
+            },
+        }))
     }
 }

@@ -21,6 +21,7 @@ use crate::web::{FormErrors, When, guarded, see_other};
 struct TokenLine {
     id: String,
     name: String,
+    admin: bool,
     created: When,
     expires: Option<When>,
     last_used: Option<When>,
@@ -32,6 +33,8 @@ struct TokensPage<'a> {
     site: &'a crate::web::Site,
     tokens: Vec<TokenLine>,
     csrf: String,
+    /// An administrator may make tokens for the admin API.
+    is_admin: bool,
     name: &'a str,
     created: Option<(&'a str, &'a str)>,
     notice: Option<&'a str>,
@@ -55,6 +58,7 @@ async fn lines(state: &AppState, auth: &Authenticated) -> Result<Vec<TokenLine>,
         .into_iter()
         .map(|t| TokenLine {
             id: t.id,
+            admin: t.scope == "admin",
             name: t.name,
             created: When::at(t.created_at, now),
             expires: t.expires_at.map(|e| When::at(e, now)),
@@ -63,18 +67,32 @@ async fn lines(state: &AppState, auth: &Authenticated) -> Result<Vec<TokenLine>,
         .collect())
 }
 
+/// The tokens and whether their owner administers (who may make admin-scoped ones).
+struct Listed {
+    tokens: Vec<TokenLine>,
+    is_admin: bool,
+}
+
+async fn listed(state: &AppState, auth: &Authenticated) -> Result<Listed, AppError> {
+    Ok(Listed {
+        tokens: lines(state, auth).await?,
+        is_admin: state.console.is_admin(auth.user.id).await?,
+    })
+}
+
 fn render(
     state: &AppState,
     auth: &Authenticated,
     status: StatusCode,
-    tokens: Vec<TokenLine>,
+    listed: Listed,
     shown: Shown<'_>,
 ) -> Response {
     crate::web::render(
         status,
         &TokensPage {
             site: &state.site,
-            tokens,
+            tokens: listed.tokens,
+            is_admin: listed.is_admin,
             csrf: state.forms.token(auth.session.id.as_bytes()),
             name: shown.name,
             created: shown.created,
@@ -90,8 +108,8 @@ async fn page(
     status: StatusCode,
     shown: Shown<'_>,
 ) -> Response {
-    match lines(state, auth).await {
-        Ok(tokens) => render(state, auth, status, tokens, shown),
+    match listed(state, auth).await {
+        Ok(listed) => render(state, auth, status, listed, shown),
         Err(e) => e.into_response(),
     }
 }
@@ -112,6 +130,12 @@ struct CreateForm {
     expires_in_days: String,
     #[serde(default)]
     password: Option<SecretString>,
+    /// An administrator's token for the admin API too (`admin`).
+    #[serde(default)]
+    scope: Option<String>,
+    /// A second factor (needed for the admin scope).
+    #[serde(default)]
+    code: Option<SecretString>,
 }
 
 fn days(text: &str) -> Result<Option<u32>, AppError> {
@@ -140,9 +164,20 @@ async fn create_submit(
     let password = form.password.filter(|p| !p.is_empty());
     let result = guarded(&state, &auth, &form.csrf, async {
         let days = days(&form.expires_in_days)?;
+        let scope = super::Scope::parse(form.scope.as_deref())?;
+        let proof = crate::mfa::pages::typed_proof(form.code, None)?;
+        let proved = super::api::proved_for(&state, &auth, scope, password, proof, &client).await?;
         state
             .api_tokens
-            .create(&state.accounts, &auth, &form.name, days, password, &client)
+            .create(
+                &state.accounts,
+                &auth,
+                &form.name,
+                days,
+                proved,
+                scope,
+                &client,
+            )
             .await
     })
     .await;
@@ -153,8 +188,8 @@ async fn create_submit(
                 .sessions
                 .cookies
                 .set_renewed(jar, created.reissued.as_ref());
-            let tokens = match lines(&state, &auth).await {
-                Ok(tokens) => tokens,
+            let tokens = match listed(&state, &auth).await {
+                Ok(listed) => listed,
                 Err(e) => return e.into_response(),
             };
             // The page's form token follows the session, which keeps its id on reissue.

@@ -51,7 +51,7 @@ where
 {
     let rights = state
         .console
-        .guarded_target(admin.0.user.id, username)
+        .guarded_target(admin.user.id, username)
         .await?;
     let token = allowed(state, admin, client, body, rights).await?;
     let (changed, ended) = act(client.addr.to_string()).await?;

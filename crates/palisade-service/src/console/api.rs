@@ -171,7 +171,9 @@ struct Changed {
     token: Option<IssuedToken>,
 }
 
-/// A change needs a recent password entry; one to who administers, a second factor too.
+/// A change needs a recent password entry; one to who administers (or to another
+/// administrator's account), a second factor too. An admin-scoped API token is its own
+/// proof for the first kind and may not make the second.
 pub(super) async fn allowed(
     state: &AppState,
     admin: &AdminSession,
@@ -180,23 +182,29 @@ pub(super) async fn allowed(
     admin_rights: bool,
 ) -> Result<Option<IssuedToken>, AppError> {
     let (password, proof) = proofs(body.map(|ApiJson(b)| b).unwrap_or_default())?;
+    let Some(auth) = &admin.session else {
+        return if admin_rights {
+            Err(AppError::AdminOnly(
+                "Changes to who administers, or to an administrator's account, need an administrator's session and a fresh second factor, not an API token.",
+            ))
+        } else {
+            Ok(None)
+        };
+    };
     if admin_rights {
         state
             .mfa
             .guard(
                 &state.accounts,
                 &state.keyring,
-                &admin.0,
+                auth,
                 password,
                 proof,
                 client,
             )
             .await
     } else {
-        state
-            .accounts
-            .require_recent_password(&admin.0, password)
-            .await
+        state.accounts.require_recent_password(auth, password).await
     }
 }
 
@@ -223,11 +231,7 @@ pub(super) fn answered(
 }
 
 pub(super) fn actor<'a>(admin: &'a AdminSession, client: &'a str) -> Actor<'a> {
-    Actor {
-        user_id: admin.0.user.id,
-        username: &admin.0.user.username,
-        client,
-    }
+    Actor::of(&admin.user, client)
 }
 
 async fn end_sessions(
@@ -240,7 +244,7 @@ async fn end_sessions(
 ) -> Result<Response, AppError> {
     let rights = state
         .console
-        .guarded_target(admin.0.user.id, &username)
+        .guarded_target(admin.user.id, &username)
         .await?;
     let token = allowed(&state, &admin, &client, body, rights).await?;
     let address = client.addr.to_string();
@@ -262,7 +266,7 @@ async fn set_disabled(
 ) -> Result<Response, AppError> {
     let rights = state
         .console
-        .guarded_target(admin.0.user.id, &username)
+        .guarded_target(admin.user.id, &username)
         .await?;
     let token = allowed(&state, &admin, &client, body, rights).await?;
     let address = client.addr.to_string();

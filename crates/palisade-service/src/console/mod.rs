@@ -42,6 +42,16 @@ pub(crate) struct Actor<'a> {
     pub(crate) client: &'a str,
 }
 
+impl<'a> Actor<'a> {
+    pub(crate) fn of(user: &'a UserRow, client: &'a str) -> Self {
+        Self {
+            user_id: user.id,
+            username: &user.username,
+            client,
+        }
+    }
+}
+
 /// Everything the admin API shows of one user: no password hash, no factor's secret, no
 /// token, no vault value.
 pub(crate) struct UserDetail {

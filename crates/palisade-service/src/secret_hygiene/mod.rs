@@ -337,6 +337,7 @@ fn tokens_sessions_and_user_rows_never_print_a_secret() {
             created_at: 0,
             expires_at: None,
             last_used_at: None,
+            scope: String::new(),
         },
         reissued: Some(token),
     };

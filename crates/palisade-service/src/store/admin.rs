@@ -94,6 +94,46 @@ const SEARCH: &str = "SELECT u.username, u.email, u.display_name, u.disabled, u.
       AND ($6 = '' OR EXISTS (SELECT 1 FROM user_groups g WHERE g.user_id = u.id AND g.name = $6)) \
     ORDER BY u.username LIMIT $7";
 
+/// With a prefix: the users whose username, address key or lowercased display name lies in
+/// the prefix's range (`$8` to `$9`, an index range scan each), then the same filters. The
+/// `LIKE`s above still decide; the ranges only find candidates.
+const SEARCH_BY_PREFIX_SQLITE: &str = "SELECT u.username, u.email, u.display_name, u.disabled, u.created_at, \
+        u.email_verified_at, \
+        CASE WHEN EXISTS (SELECT 1 FROM second_factors f WHERE f.user_id = u.id \
+                          AND f.confirmed_at IS NOT NULL) THEN 1 ELSE 0 END AS has_second_factor \
+    FROM users u \
+    WHERE u.id IN (SELECT id FROM users WHERE username >= $8 AND username < $9 \
+                   UNION SELECT id FROM users WHERE email_key >= $8 AND email_key < $9 \
+                   UNION SELECT id FROM users WHERE lower(COALESCE(display_name, '')) >= $8 \
+                                                AND lower(COALESCE(display_name, '')) < $9) \
+      AND u.username > $1 \
+      AND (lower(u.username) LIKE $2 ESCAPE '\\' OR u.email_key LIKE $2 ESCAPE '\\' \
+           OR lower(COALESCE(u.display_name, '')) LIKE $2 ESCAPE '\\') \
+      AND ($3 = 0 OR u.disabled <> 0) \
+      AND ($4 = 0 OR u.email_verified_at IS NULL) \
+      AND ($5 = 0 OR NOT EXISTS (SELECT 1 FROM second_factors f WHERE f.user_id = u.id \
+                                 AND f.confirmed_at IS NOT NULL)) \
+      AND ($6 = '' OR EXISTS (SELECT 1 FROM user_groups g WHERE g.user_id = u.id AND g.name = $6)) \
+    ORDER BY u.username LIMIT $7";
+const SEARCH_BY_PREFIX_POSTGRES: &str = "SELECT u.username, u.email, u.display_name, u.disabled, u.created_at, \
+        u.email_verified_at, \
+        CASE WHEN EXISTS (SELECT 1 FROM second_factors f WHERE f.user_id = u.id \
+                          AND f.confirmed_at IS NOT NULL) THEN 1 ELSE 0 END AS has_second_factor \
+    FROM users u \
+    WHERE u.id IN (SELECT id FROM users WHERE (username COLLATE \"C\") >= $8 AND (username COLLATE \"C\") < $9 \
+                   UNION SELECT id FROM users WHERE (email_key COLLATE \"C\") >= $8 AND (email_key COLLATE \"C\") < $9 \
+                   UNION SELECT id FROM users WHERE (lower(COALESCE(display_name, '')) COLLATE \"C\") >= $8 \
+                                                AND (lower(COALESCE(display_name, '')) COLLATE \"C\") < $9) \
+      AND u.username > $1 \
+      AND (lower(u.username) LIKE $2 ESCAPE '\\' OR u.email_key LIKE $2 ESCAPE '\\' \
+           OR lower(COALESCE(u.display_name, '')) LIKE $2 ESCAPE '\\') \
+      AND ($3 = 0 OR u.disabled <> 0) \
+      AND ($4 = 0 OR u.email_verified_at IS NULL) \
+      AND ($5 = 0 OR NOT EXISTS (SELECT 1 FROM second_factors f WHERE f.user_id = u.id \
+                                 AND f.confirmed_at IS NOT NULL)) \
+      AND ($6 = '' OR EXISTS (SELECT 1 FROM user_groups g WHERE g.user_id = u.id AND g.name = $6)) \
+    ORDER BY u.username LIMIT $7";
+
 /// The audit-log page: the most selective filter given picks the index (user, then client
 /// address, then event, else the primary key); the others are checked on what it finds.
 /// (`+at`: the time bounds must not lead the planner to the `at` index and a sort of every
@@ -148,16 +188,29 @@ impl Store {
         &self,
         query: &UserQuery,
     ) -> Result<Vec<UserListRow>, StoreError> {
-        Ok(sqlx::query_as::<_, UserListRow>(SEARCH)
+        let lowest = query.prefix.to_lowercase();
+        let sql = match (lowest.is_empty(), self.dialect) {
+            (true, _) => SEARCH,
+            (false, Dialect::Sqlite) => SEARCH_BY_PREFIX_SQLITE,
+            (false, Dialect::Postgres) => SEARCH_BY_PREFIX_POSTGRES,
+        };
+        // Every string with the prefix sorts, byte by byte, from the prefix itself to the
+        // prefix followed by the greatest character.
+        let highest = format!("{lowest}\u{10FFFF}");
+        let search = sqlx::query_as::<_, UserListRow>(sql)
             .bind(&query.after)
             .bind(prefix_pattern(&query.prefix))
             .bind(i64::from(query.disabled_only))
             .bind(i64::from(query.unconfirmed_only))
             .bind(i64::from(query.without_second_factor_only))
             .bind(query.in_group.clone().unwrap_or_default())
-            .bind(query.limit)
-            .fetch_all(&self.pool)
-            .await?)
+            .bind(query.limit);
+        let search = if lowest.is_empty() {
+            search
+        } else {
+            search.bind(lowest).bind(highest)
+        };
+        Ok(search.fetch_all(&self.pool).await?)
     }
 
     /// The user named `username` (usernames are stored as given, lowercase).
@@ -174,7 +227,6 @@ impl Store {
         .await?)
     }
 
-    /// The latest `limit` audit events about a user, newest first.
     /// Every group and how many members it has, by name.
     pub(crate) async fn group_sizes(&self) -> Result<Vec<(String, i64)>, StoreError> {
         Ok(sqlx::query_as::<_, (String, i64)>(
@@ -184,6 +236,7 @@ impl Store {
         .await?)
     }
 
+    /// The latest `limit` audit events about a user, newest first.
     pub(crate) async fn audit_of_user(
         &self,
         user_id: i64,

@@ -12,12 +12,24 @@ pub(crate) struct ApiTokenRow {
     pub(crate) created_at: i64,
     pub(crate) expires_at: Option<i64>,
     pub(crate) last_used_at: Option<i64>,
+    /// '' (forward-auth and `/api/v1/me`) or `admin` (the admin API too).
+    pub(crate) scope: String,
+}
+
+/// A current token and whose it is.
+pub(crate) struct TokenOwner {
+    pub(crate) token_id: String,
+    pub(crate) last_used_at: Option<i64>,
+    pub(crate) scope: String,
+    pub(crate) user: UserRow,
+    pub(crate) has_factor: bool,
 }
 
 #[derive(FromRow)]
 struct TokenUser {
     token_id: String,
     last_used_at: Option<i64>,
+    scope: String,
     id: i64,
     username: String,
     email: String,
@@ -70,8 +82,8 @@ impl Store {
             return Ok(TokenInsert::SessionEnded);
         }
         let inserted = sqlx::query(
-            "INSERT INTO api_tokens (id, user_id, name, token_hash, created_at, expires_at) \
-             SELECT $1, $2, $3, $4, $5, $6 \
+            "INSERT INTO api_tokens (id, user_id, name, token_hash, created_at, expires_at, scope) \
+             SELECT $1, $2, $3, $4, $5, $6, $8 \
              WHERE (SELECT COUNT(*) FROM api_tokens WHERE user_id = $2) < $7",
         )
         .bind(&token.id)
@@ -81,6 +93,7 @@ impl Store {
         .bind(token.created_at)
         .bind(token.expires_at)
         .bind(limit)
+        .bind(&token.scope)
         .execute(&mut *tx)
         .await;
         let inserted = match inserted {
@@ -97,7 +110,7 @@ impl Store {
 
     pub(crate) async fn api_tokens_of(&self, user_id: i64) -> Result<Vec<ApiTokenRow>, StoreError> {
         Ok(sqlx::query_as::<_, ApiTokenRow>(
-            "SELECT id, name, created_at, expires_at, last_used_at FROM api_tokens \
+            "SELECT id, name, created_at, expires_at, last_used_at, scope FROM api_tokens \
              WHERE user_id = $1 ORDER BY created_at, name",
         )
         .bind(user_id)
@@ -128,9 +141,9 @@ impl Store {
         &self,
         token_hash: &str,
         now: i64,
-    ) -> Result<Option<(String, Option<i64>, UserRow, bool)>, StoreError> {
+    ) -> Result<Option<TokenOwner>, StoreError> {
         let row = sqlx::query_as::<_, TokenUser>(
-            "SELECT t.id AS token_id, t.last_used_at, u.id, u.username, u.email, u.display_name, u.disabled, u.created_at, u.email_verified_at, \
+            "SELECT t.id AS token_id, t.last_used_at, t.scope, u.id, u.username, u.email, u.display_name, u.disabled, u.created_at, u.email_verified_at, \
              CASE WHEN EXISTS (SELECT 1 FROM second_factors f WHERE f.user_id = u.id AND f.confirmed_at IS NOT NULL) THEN 1 ELSE 0 END AS has_factor \
              FROM api_tokens t JOIN users u ON u.id = t.user_id \
              WHERE t.token_hash = $1 AND (t.expires_at IS NULL OR t.expires_at > $2) AND u.disabled = 0",
@@ -139,21 +152,20 @@ impl Store {
         .bind(now)
         .fetch_optional(&self.pool)
         .await?;
-        Ok(row.map(|r| {
-            (
-                r.token_id,
-                r.last_used_at,
-                UserRow {
-                    id: r.id,
-                    username: r.username,
-                    email: r.email,
-                    display_name: r.display_name,
-                    disabled: r.disabled,
-                    created_at: r.created_at,
-                    email_verified_at: r.email_verified_at,
-                },
-                r.has_factor != 0,
-            )
+        Ok(row.map(|r| TokenOwner {
+            token_id: r.token_id,
+            last_used_at: r.last_used_at,
+            scope: r.scope,
+            user: UserRow {
+                id: r.id,
+                username: r.username,
+                email: r.email,
+                display_name: r.display_name,
+                disabled: r.disabled,
+                created_at: r.created_at,
+                email_verified_at: r.email_verified_at,
+            },
+            has_factor: r.has_factor != 0,
         }))
     }
 
@@ -220,6 +232,7 @@ mod tests {
             created_at: 0,
             expires_at: None,
             last_used_at: None,
+            scope: String::new(),
         };
         store
             .change_password(user_id, "$argon2id$new", "owner", 1, &notice(user_id))

@@ -22,8 +22,8 @@ pub(crate) async fn caller(
     // Hashed once, by `authenticate`, not here as well.
     if token.has_prefix(PREFIX) {
         let required = state.accounts.sessions.policy().require_second_factor;
-        let user = state.api_tokens.authenticate(&token, required).await?;
-        return Ok(user.map(|u| (u, Credential::ApiToken)));
+        let caller = state.api_tokens.authenticate(&token, required).await?;
+        return Ok(caller.map(|c| (c.user, Credential::ApiToken)));
     }
     Ok(state
         .accounts

@@ -190,11 +190,26 @@ async fn register(app: &TestApp, name: &str, i: usize, display_name: Option<Stri
 }
 
 #[tokio::test]
-async fn the_search_finds_by_prefix_whatever_the_case_and_pages_by_keyset() {
-    let app = TestApp::sqlite().await;
-    let root = admin(&app, "root").await;
+async fn the_search_finds_by_prefix_whatever_the_case_and_pages_by_keyset_on_sqlite() {
+    the_search_finds_by_prefix_whatever_the_case_and_pages_by_keyset(&TestApp::sqlite().await)
+        .await;
+}
+
+#[tokio::test]
+async fn the_search_finds_by_prefix_whatever_the_case_and_pages_by_keyset_on_postgres() {
+    let Some(db) = PgDb::create("the admin user search on PostgreSQL").await else {
+        return;
+    };
+    let (app, other) = two_instances(&db).await;
+    the_search_finds_by_prefix_whatever_the_case_and_pages_by_keyset(&app).await;
+    drop((app, other));
+    db.drop_db().await;
+}
+
+async fn the_search_finds_by_prefix_whatever_the_case_and_pages_by_keyset(app: &TestApp) {
+    let root = admin(app, "root").await;
     for i in 0..23 {
-        register(&app, &format!("user{i:02}"), i, Some(format!("Alice {i}"))).await;
+        register(app, &format!("user{i:02}"), i, Some(format!("Alice {i}"))).await;
     }
     sqlx::query("UPDATE users SET email = 'amy.' || username || '@example.com', email_key = 'amy.' || username || '@example.com' WHERE username LIKE 'user%' AND (CAST(substr(username, 5) AS INTEGER) % 2) = 1")
         .execute(&app.db)
@@ -207,7 +222,7 @@ async fn the_search_finds_by_prefix_whatever_the_case_and_pages_by_keyset() {
     let search = |query: &str| {
         let path = format!("/api/v1/admin/users{query}");
         let session = root.session.clone();
-        let app = &app;
+
         async move { call(app, "GET", &path, None, Some(&session)).await }
     };
     let names = |reply: &super::support::Reply| -> Vec<String> {
@@ -286,7 +301,7 @@ async fn the_search_finds_by_prefix_whatever_the_case_and_pages_by_keyset() {
     assert_eq!(search(&long).await.status, StatusCode::BAD_REQUEST);
     // A user's page shows no secret.
     let detail = call(
-        &app,
+        app,
         "GET",
         "/api/v1/admin/users/root",
         None,
@@ -308,7 +323,7 @@ async fn the_search_finds_by_prefix_whatever_the_case_and_pages_by_keyset() {
     assert_eq!(detail.json()["groups"], json!(["admins"]));
     assert_eq!(
         call(
-            &app,
+            app,
             "GET",
             "/api/v1/admin/users/nobody",
             None,

@@ -3,6 +3,7 @@
 
 mod account_data;
 mod admin;
+mod admin_actions;
 mod api;
 mod api_tokens;
 mod attacks;

@@ -15,8 +15,7 @@ use serde::Deserialize;
 
 use super::users::user_view;
 use crate::body::Form;
-use crate::console::access::AdminSession;
-use crate::console::api::actor;
+use crate::console::access::ConsoleAdmin;
 use crate::error::AppError;
 use crate::sessions::IssuedToken;
 use crate::state::AppState;
@@ -57,7 +56,7 @@ fn missing(field: &'static str) -> AppError {
 /// The proofs a change needs (see the module), checked before anything changes.
 async fn proved(
     state: &AppState,
-    admin: &AdminSession,
+    admin: &ConsoleAdmin,
     client: &ClientInfo,
     form: &mut ActionForm,
     admin_rights: bool,
@@ -95,7 +94,7 @@ enum Then {
 
 async fn act(
     state: &AppState,
-    admin: &AdminSession,
+    admin: &ConsoleAdmin,
     client: &ClientInfo,
     username: &str,
     action: &str,
@@ -131,7 +130,7 @@ async fn act(
     }
     let token = proved(state, admin, client, &mut form, rights).await?;
     let address = client.addr.to_string();
-    let who = actor(admin, &address);
+    let who = crate::console::Actor::of(&admin.0.user, &address);
     let then = match action {
         "end-sessions" => {
             console.end_sessions(&who, username).await?;
@@ -196,7 +195,7 @@ async fn act(
 
 pub(super) async fn submit(
     State(state): State<AppState>,
-    Extension(admin): Extension<AdminSession>,
+    Extension(admin): Extension<ConsoleAdmin>,
     client: ClientInfo,
     jar: CookieJar,
     Path((username, action)): Path<(String, String)>,

@@ -10,7 +10,7 @@ use serde::Deserialize;
 
 use super::Frame;
 use crate::body::ApiQuery;
-use crate::console::access::AdminSession;
+use crate::console::access::ConsoleAdmin;
 use crate::console::audit_api::{AuditParams, audit_query};
 use crate::error::AppError;
 use crate::state::AppState;
@@ -129,7 +129,7 @@ fn export_query(p: &AuditParams) -> String {
 
 pub(super) async fn page(
     State(state): State<AppState>,
-    Extension(admin): Extension<AdminSession>,
+    Extension(admin): Extension<ConsoleAdmin>,
     ApiQuery(filters): ApiQuery<Filters>,
 ) -> Response {
     let now = state.accounts.clock.now();

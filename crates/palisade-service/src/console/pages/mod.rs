@@ -21,7 +21,7 @@ use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 
-use super::access::AdminSession;
+use super::access::ConsoleAdmin;
 use crate::sessions::MaybeSignedIn;
 use crate::state::AppState;
 use crate::web::see_other;
@@ -37,7 +37,7 @@ pub(crate) struct Frame {
 }
 
 impl Frame {
-    pub(crate) fn new(state: &AppState, admin: &AdminSession, section: &'static str) -> Self {
+    pub(crate) fn new(state: &AppState, admin: &ConsoleAdmin, section: &'static str) -> Self {
         let auth = &admin.0;
         Self {
             section,
@@ -69,7 +69,7 @@ async fn admins_only_pages(
     if auth.session.second_factor == 0 {
         return see_other("/account/second-factors");
     }
-    parts.extensions.insert(AdminSession(auth));
+    parts.extensions.insert(ConsoleAdmin(auth));
     next.run(Request::from_parts(parts, body)).await
 }
 

@@ -8,7 +8,7 @@ use axum::response::{IntoResponse, Response};
 use http::StatusCode;
 
 use super::Frame;
-use crate::console::access::AdminSession;
+use crate::console::access::ConsoleAdmin;
 use crate::console::status::Status;
 use crate::state::AppState;
 use crate::web::{When, render};
@@ -24,7 +24,7 @@ struct GroupsPage<'a> {
 
 pub(super) async fn groups(
     State(state): State<AppState>,
-    Extension(admin): Extension<AdminSession>,
+    Extension(admin): Extension<ConsoleAdmin>,
 ) -> Response {
     let groups = match state.console.groups().await {
         Ok(groups) => groups,
@@ -61,7 +61,7 @@ struct OperationsPage<'a> {
 
 pub(super) async fn page(
     State(state): State<AppState>,
-    Extension(admin): Extension<AdminSession>,
+    Extension(admin): Extension<ConsoleAdmin>,
 ) -> Response {
     let mut status = match state.console.status(&state.keyring).await {
         Ok(status) => status,

@@ -11,7 +11,7 @@ use serde::Deserialize;
 use super::Frame;
 use crate::body::ApiQuery;
 use crate::console::PAGE_MAX;
-use crate::console::access::AdminSession;
+use crate::console::access::ConsoleAdmin;
 use crate::error::AppError;
 use crate::state::AppState;
 use crate::store::{UserListRow, UserQuery};
@@ -54,7 +54,7 @@ const SEARCH_PAGE: i64 = 50;
 
 pub(super) async fn search(
     State(state): State<AppState>,
-    Extension(admin): Extension<AdminSession>,
+    Extension(admin): Extension<ConsoleAdmin>,
     ApiQuery(form): ApiQuery<SearchForm>,
 ) -> Response {
     let mut error = None;
@@ -206,7 +206,7 @@ pub(super) struct Done {
 
 pub(super) async fn user(
     State(state): State<AppState>,
-    Extension(admin): Extension<AdminSession>,
+    Extension(admin): Extension<ConsoleAdmin>,
     Path(username): Path<String>,
     ApiQuery(done): ApiQuery<Done>,
 ) -> Response {
@@ -225,7 +225,7 @@ pub(super) async fn user(
 /// The user's page, after a change (`notice`) or with the error a form met.
 pub(super) async fn user_view(
     state: &AppState,
-    admin: &AdminSession,
+    admin: &ConsoleAdmin,
     username: &str,
     status: StatusCode,
     notice: Option<&'static str>,
@@ -239,7 +239,7 @@ pub(super) async fn user_view(
 
 async fn user_page(
     state: &AppState,
-    admin: &AdminSession,
+    admin: &ConsoleAdmin,
     username: &str,
     status: StatusCode,
     notice: Option<&'static str>,
