@@ -60,7 +60,26 @@ use crate::state::AppState;
         crate::oidc::token::token,
         crate::oidc::userinfo::userinfo,
         crate::oidc::introspect::introspect,
-        crate::oidc::introspect::revoke
+        crate::oidc::introspect::revoke,
+        crate::account_data::api::export,
+        crate::account_data::api::delete_account,
+        crate::console::api::search,
+        crate::console::api::user,
+        crate::console::api::end_sessions,
+        crate::console::api::disable,
+        crate::console::api::enable,
+        crate::console::api::group_add,
+        crate::console::api::group_remove,
+        crate::console::audit_api::audit,
+        crate::console::audit_api::audit_export,
+        crate::console::account_api::end_session,
+        crate::console::account_api::revoke_token,
+        crate::console::account_api::reset_factors,
+        crate::console::account_api::reset_link,
+        crate::console::account_api::unlock,
+        crate::console::account_api::change_address,
+        crate::console::account_api::delete_user,
+        crate::console::account_api::groups
     )
 )]
 pub(crate) struct ApiDoc;
@@ -159,7 +178,18 @@ pub(crate) fn document() -> serde_json::Value {
                 "503",
                 "the database is out of reach; Retry-After says when to try again",
             )];
-            if !PUBLIC.contains(&id.as_str()) {
+            if id.starts_with("admin_") {
+                // Nobody but an administrator learns the admin API is there.
+                operation["security"] = json!([{"bearer": []}, {"cookie": []}]);
+                extra.push((
+                    "404",
+                    "not an administrator (or not signed in): the same answer as a path that does not exist",
+                ));
+                extra.push((
+                    "403",
+                    "an administrator's session without a second factor, a password or second factor needed or wrong, or a cross-site request",
+                ));
+            } else if !PUBLIC.contains(&id.as_str()) {
                 operation["security"] = json!([{"bearer": []}, {"cookie": []}]);
                 extra.push(("401", "not signed in, or the session has ended"));
             }

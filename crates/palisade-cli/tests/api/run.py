@@ -96,12 +96,24 @@ REACHED_ELSEWHERE = {
         ("POST /oauth2/revoke", "refresh_rotates_and_introspection_and_revocation_answer_for_own_tokens"),
     ]},
     "DELETE /api/v1/account/apps/{client_id} 204": "crates/palisade-service/tests/service/oidc/flows.rs::revoking_an_app_ends_its_tokens",
+    # Deleting one's account needs one's password (a generator's guess is refused).
+    "DELETE /api/v1/account 204": "crates/palisade-service/tests/service/account_data.rs::deleting_an_account_needs_its_password_and_second_factor_and_leaves_no_row_about_it",
     "503": "crates/palisade-cli/tests/faults/pg_restart.py, disk_full.py",
     "429": "crates/palisade-service/tests/service/throttling.rs",
     "413": "crates/palisade-service/tests/service/api.rs::validation_errors_name_the_field_and_never_echo",
     "409": "crates/palisade-service/tests/service/api.rs::account_lifecycle_on_sqlite",
     "403": "crates/palisade-service/tests/service/api.rs::ending_another_session_needs_a_recent_password",
 }
+
+# The admin API answers everyone but an administrator with the 404 of a path that does not
+# exist — for every method and path under it, so that nothing tells them it is there. That
+# is by design at odds with two of the checks (an unsupported method must answer 405; a
+# request without credentials 401), so the run leaves it out; the service tests reach
+# every status it documents, for callers of every kind.
+ADMIN_PATHS = "^/api/v1/admin/"
+ADMIN_TESTS = ["crates/palisade-service/tests/service/admin.rs::the_admin_api_is_not_found_by_anyone_but_an_administrator",
+               "crates/palisade-service/tests/service/admin_actions.rs::each_action_does_its_one_thing_is_audited_and_tells_the_owner",
+               "crates/palisade-service/tests/service/admin_actions.rs::an_admin_scoped_token_reaches_the_admin_api_while_its_owner_administers"]
 
 CHECKS = ",".join([
     "not_a_server_error",
@@ -136,7 +148,8 @@ def main():
             ["st", "run", f"{base}/api/v1/openapi.json", "--url", base,
              "--report", "har", "--report-har-path", har,
              "--checks", CHECKS, "--max-examples", examples, "--no-color",
-             "--phases", "examples,coverage,fuzzing,stateful", "--seed", os.environ.get("PALISADE_ST_SEED", "1")],
+             "--phases", "examples,coverage,fuzzing,stateful", "--seed", os.environ.get("PALISADE_ST_SEED", "1"),
+             "--exclude-path-regex", ADMIN_PATHS],
             env=env, capture_output=True, text=True, cwd=os.path.dirname(har))  # its cache stays out of the repository
         print(result.stdout[-6000:])
         if result.returncode != 0:
@@ -154,7 +167,7 @@ def main():
 def check_elsewhere_tests_exist():
     """The tests REACHED_ELSEWHERE names must exist, or the excuse is empty."""
     root = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "..", "..")
-    for where in REACHED_ELSEWHERE.values():
+    for where in list(REACHED_ELSEWHERE.values()) + ADMIN_TESTS:
         path, _, function = where.split(",")[0].partition("::")
         source = os.path.join(root, path)
         if not os.path.isfile(source):
@@ -181,7 +194,8 @@ def check_reached(document, har):
     missing = []
     for method, _, path, documented in templates:
         for status in sorted(documented):
-            elsewhere = status in REACHED_ELSEWHERE or f"{method} {path} {status}" in REACHED_ELSEWHERE
+            elsewhere = (status in REACHED_ELSEWHERE or f"{method} {path} {status}" in REACHED_ELSEWHERE
+                         or re.match(ADMIN_PATHS, path) is not None)
             if (method, path, status) not in seen and not elsewhere:
                 missing.append(f"{method} {path} {status}")
     if missing:

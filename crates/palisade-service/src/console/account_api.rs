@@ -24,7 +24,7 @@ use serde::Deserialize;
 use webauthn_rs::prelude::PublicKeyCredential;
 
 use super::access::AdminSession;
-use super::api::{actor, allowed, answered};
+use super::api::{Changed, actor, allowed, answered};
 use crate::body::ApiJson;
 use crate::error::AppError;
 use crate::mfa::api::ChangeProofs;
@@ -58,7 +58,10 @@ where
     Ok(answered(state, jar, token, changed, ended))
 }
 
-async fn end_session(
+#[utoipa::path(post, path = "/api/v1/admin/users/{username}/sessions/{id}/end", tag = "admin", operation_id = "admin_end_session", request_body(content = Option<ChangeProofs>, description = "the password when its last entry is stale; `code`, `recovery_code` or `passkey` when the change concerns who administers or another administrator's account"),
+    params(("username" = String, Path, description = "the user's username"), ("id" = String, Path, description = "the session's id")),
+    responses((status = 200, body = Changed, description = "done (`changed`: whether anything changed)")))]
+pub(crate) async fn end_session(
     State(state): State<AppState>,
     Extension(admin): Extension<AdminSession>,
     client: ClientInfo,
@@ -84,7 +87,10 @@ async fn end_session(
     .await
 }
 
-async fn revoke_token(
+#[utoipa::path(delete, path = "/api/v1/admin/users/{username}/api-tokens/{name}", tag = "admin", operation_id = "admin_revoke_token", request_body(content = Option<ChangeProofs>, description = "the password when its last entry is stale; `code`, `recovery_code` or `passkey` when the change concerns who administers or another administrator's account"),
+    params(("username" = String, Path, description = "the user's username"), ("name" = String, Path, description = "the token's name")),
+    responses((status = 200, body = Changed, description = "done (`changed`: whether anything changed)")))]
+pub(crate) async fn revoke_token(
     State(state): State<AppState>,
     Extension(admin): Extension<AdminSession>,
     client: ClientInfo,
@@ -110,7 +116,10 @@ async fn revoke_token(
     .await
 }
 
-async fn reset_factors(
+#[utoipa::path(post, path = "/api/v1/admin/users/{username}/reset-second-factors", tag = "admin", operation_id = "admin_reset_second_factors", request_body(content = Option<ChangeProofs>, description = "the password when its last entry is stale; `code`, `recovery_code` or `passkey` when the change concerns who administers or another administrator's account"),
+    params(("username" = String, Path, description = "the user's username")),
+    responses((status = 200, body = Changed, description = "done (`changed`: whether anything changed)")))]
+pub(crate) async fn reset_factors(
     State(state): State<AppState>,
     Extension(admin): Extension<AdminSession>,
     client: ClientInfo,
@@ -136,7 +145,10 @@ async fn reset_factors(
     .await
 }
 
-async fn reset_link(
+#[utoipa::path(post, path = "/api/v1/admin/users/{username}/reset-link", tag = "admin", operation_id = "admin_reset_link", request_body(content = Option<ChangeProofs>, description = "the password when its last entry is stale; `code`, `recovery_code` or `passkey` when the change concerns who administers or another administrator's account"),
+    params(("username" = String, Path, description = "the user's username")),
+    responses((status = 200, body = Changed, description = "done (`changed`: whether anything changed)"), (status = 409, description = "the account is disabled")))]
+pub(crate) async fn reset_link(
     State(state): State<AppState>,
     Extension(admin): Extension<AdminSession>,
     client: ClientInfo,
@@ -162,7 +174,10 @@ async fn reset_link(
     .await
 }
 
-async fn unlock(
+#[utoipa::path(post, path = "/api/v1/admin/users/{username}/unlock", tag = "admin", operation_id = "admin_unlock", request_body(content = Option<ChangeProofs>, description = "the password when its last entry is stale; `code`, `recovery_code` or `passkey` when the change concerns who administers or another administrator's account"),
+    params(("username" = String, Path, description = "the user's username")),
+    responses((status = 200, body = Changed, description = "done (`changed`: whether anything changed)")))]
+pub(crate) async fn unlock(
     State(state): State<AppState>,
     Extension(admin): Extension<AdminSession>,
     client: ClientInfo,
@@ -189,17 +204,27 @@ async fn unlock(
 }
 
 /// A new address for an account, and the proofs a change needs.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
-struct AddressRequest {
+pub(crate) struct AddressRequest {
+    /// The account's next address: a link goes there, and the address changes when it is
+    /// opened.
+    #[schema(format = "email", max_length = 254)]
     new_email: String,
+    #[schema(value_type = Option<String>)]
     password: Option<SecretString>,
+    #[schema(value_type = Option<String>, pattern = "^[0-9]{6}$")]
     code: Option<SecretString>,
+    #[schema(value_type = Option<String>)]
     recovery_code: Option<SecretString>,
+    #[schema(value_type = Option<Object>)]
     passkey: Option<Box<PublicKeyCredential>>,
 }
 
-async fn change_address(
+#[utoipa::path(post, path = "/api/v1/admin/users/{username}/address", tag = "admin", operation_id = "admin_change_address", request_body = AddressRequest,
+    params(("username" = String, Path, description = "the user's username")),
+    responses((status = 200, body = Changed, description = "done (`changed`: whether anything changed)"), (status = 422, description = "the new address is invalid, or the current one")))]
+pub(crate) async fn change_address(
     State(state): State<AppState>,
     Extension(admin): Extension<AdminSession>,
     client: ClientInfo,
@@ -237,7 +262,10 @@ async fn change_address(
     .await
 }
 
-async fn delete_user(
+#[utoipa::path(delete, path = "/api/v1/admin/users/{username}", tag = "admin", operation_id = "admin_delete_user", request_body(content = Option<ChangeProofs>, description = "the password when its last entry is stale; `code`, `recovery_code` or `passkey` when the change concerns who administers or another administrator's account"),
+    params(("username" = String, Path, description = "the user's username")),
+    responses((status = 200, body = Changed, description = "done (`changed`: whether anything changed)"), (status = 409, description = "refused by a rule (nobody deletes themselves here)")))]
+pub(crate) async fn delete_user(
     State(state): State<AppState>,
     Extension(admin): Extension<AdminSession>,
     client: ClientInfo,
@@ -266,7 +294,9 @@ async fn delete_user(
     .await
 }
 
-async fn groups(State(state): State<AppState>) -> Result<Response, AppError> {
+#[utoipa::path(get, path = "/api/v1/admin/groups", tag = "admin", operation_id = "admin_groups",
+    responses((status = 200, body = serde_json::Value, description = "`groups`: each name and its number of members")))]
+pub(crate) async fn groups(State(state): State<AppState>) -> Result<Response, AppError> {
     let groups: Vec<_> = state
         .console
         .groups()

@@ -54,7 +54,7 @@ pub(crate) struct SearchParams {
 }
 
 /// One user in the search.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub(crate) struct UserLine {
     username: String,
     email: String,
@@ -66,13 +66,16 @@ pub(crate) struct UserLine {
 }
 
 /// A page of the search; `next` is there when there may be more.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub(crate) struct UsersPage {
     users: Vec<UserLine>,
     next: Option<String>,
 }
 
-async fn search(
+#[utoipa::path(get, path = "/api/v1/admin/users", tag = "admin", operation_id = "admin_search_users",
+    params(("q" = Option<String>, Query, description = "matched, whatever the case, at the start of the username, the address or the display name (at most 128 characters)"), ("disabled" = Option<bool>, Query), ("unconfirmed" = Option<bool>, Query), ("no_second_factor" = Option<bool>, Query), ("group" = Option<String>, Query), ("after" = Option<String>, Query, description = "the `next` of the previous page"), ("limit" = Option<i64>, Query, description = "1 to 100 (50)")),
+    responses((status = 200, body = UsersPage), (status = 400, description = "a parameter is unknown, repeated or invalid; `field` names it")))]
+pub(crate) async fn search(
     State(state): State<AppState>,
     ApiQuery(params): ApiQuery<SearchParams>,
 ) -> Result<Response, AppError> {
@@ -129,7 +132,10 @@ fn too_long(field: &str) -> AppError {
     }
 }
 
-async fn user(
+#[utoipa::path(get, path = "/api/v1/admin/users/{username}", tag = "admin", operation_id = "admin_user",
+    params(("username" = String, Path, description = "the user's username")),
+    responses((status = 200, body = serde_json::Value, description = "the user: profile, groups, sessions, second factors' and API tokens' names and dates, the latest audit events; no secret")))]
+pub(crate) async fn user(
     State(state): State<AppState>,
     Path(username): Path<String>,
 ) -> Result<Response, AppError> {
@@ -163,11 +169,13 @@ async fn user(
 
 /// What a change answers: how many sessions it ended, and the administrator's renewed
 /// session token when their password was entered again.
-#[derive(Debug, Serialize)]
-struct Changed {
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub(crate) struct Changed {
     changed: bool,
     sessions_ended: u64,
+    /// Present when the password was entered again: this session's new token.
     #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<String>)]
     token: Option<IssuedToken>,
 }
 
@@ -234,7 +242,10 @@ pub(super) fn actor<'a>(admin: &'a AdminSession, client: &'a str) -> Actor<'a> {
     Actor::of(&admin.user, client)
 }
 
-async fn end_sessions(
+#[utoipa::path(post, path = "/api/v1/admin/users/{username}/end-sessions", tag = "admin", operation_id = "admin_end_sessions", request_body(content = Option<ChangeProofs>, description = "the password when its last entry is stale; `code`, `recovery_code` or `passkey` when the change concerns who administers or another administrator's account"),
+    params(("username" = String, Path, description = "the user's username")),
+    responses((status = 200, body = Changed, description = "done (`changed`: whether anything changed)"), (status = 409, description = "refused by a rule (nobody disables themselves)")))]
+pub(crate) async fn end_sessions(
     State(state): State<AppState>,
     Extension(admin): Extension<AdminSession>,
     client: ClientInfo,
@@ -277,7 +288,10 @@ async fn set_disabled(
     Ok(answered(&state, jar, token, true, ended))
 }
 
-async fn disable(
+#[utoipa::path(post, path = "/api/v1/admin/users/{username}/disable", tag = "admin", operation_id = "admin_disable", request_body(content = Option<ChangeProofs>, description = "the password when its last entry is stale; `code`, `recovery_code` or `passkey` when the change concerns who administers or another administrator's account"),
+    params(("username" = String, Path, description = "the user's username")),
+    responses((status = 200, body = Changed, description = "done (`changed`: whether anything changed)"), (status = 409, description = "refused by a rule (nobody disables themselves)")))]
+pub(crate) async fn disable(
     State(state): State<AppState>,
     Extension(admin): Extension<AdminSession>,
     client: ClientInfo,
@@ -288,7 +302,10 @@ async fn disable(
     set_disabled(state, admin, client, jar, username, body, true).await
 }
 
-async fn enable(
+#[utoipa::path(post, path = "/api/v1/admin/users/{username}/enable", tag = "admin", operation_id = "admin_enable", request_body(content = Option<ChangeProofs>, description = "the password when its last entry is stale; `code`, `recovery_code` or `passkey` when the change concerns who administers or another administrator's account"),
+    params(("username" = String, Path, description = "the user's username")),
+    responses((status = 200, body = Changed, description = "done (`changed`: whether anything changed)"), (status = 409, description = "refused by a rule (nobody disables themselves)")))]
+pub(crate) async fn enable(
     State(state): State<AppState>,
     Extension(admin): Extension<AdminSession>,
     client: ClientInfo,
@@ -299,7 +316,10 @@ async fn enable(
     set_disabled(state, admin, client, jar, username, body, false).await
 }
 
-async fn group_add(
+#[utoipa::path(put, path = "/api/v1/admin/users/{username}/groups/{group}", tag = "admin", operation_id = "admin_group_add", request_body(content = Option<ChangeProofs>, description = "the password when its last entry is stale; `code`, `recovery_code` or `passkey` when the change concerns who administers or another administrator's account"),
+    params(("username" = String, Path, description = "the user's username"), ("group" = String, Path, description = "1 to 64 lowercase letters, digits, '-', '_' or '.'")),
+    responses((status = 200, body = Changed, description = "done (`changed`: whether anything changed)"), (status = 422, description = "the group name is invalid")))]
+pub(crate) async fn group_add(
     State(state): State<AppState>,
     Extension(admin): Extension<AdminSession>,
     client: ClientInfo,
@@ -317,7 +337,10 @@ async fn group_add(
     Ok(answered(&state, jar, token, added, 0))
 }
 
-async fn group_remove(
+#[utoipa::path(delete, path = "/api/v1/admin/users/{username}/groups/{group}", tag = "admin", operation_id = "admin_group_remove", request_body(content = Option<ChangeProofs>, description = "the password when its last entry is stale; `code`, `recovery_code` or `passkey` when the change concerns who administers or another administrator's account"),
+    params(("username" = String, Path, description = "the user's username"), ("group" = String, Path, description = "1 to 64 lowercase letters, digits, '-', '_' or '.'")),
+    responses((status = 200, body = Changed, description = "done (`changed`: whether anything changed)"), (status = 409, description = "the last administrator stays"), (status = 422, description = "the group name is invalid")))]
+pub(crate) async fn group_remove(
     State(state): State<AppState>,
     Extension(admin): Extension<AdminSession>,
     client: ClientInfo,

@@ -90,7 +90,10 @@ pub(super) async fn audit_query(
     }))
 }
 
-pub(super) async fn audit(
+#[utoipa::path(get, path = "/api/v1/admin/audit", tag = "admin", operation_id = "admin_audit",
+    params(("user" = Option<String>, Query), ("event" = Option<String>, Query), ("client" = Option<String>, Query, description = "an IP address"), ("since" = Option<i64>, Query, description = "Unix time"), ("until" = Option<i64>, Query, description = "Unix time"), ("before" = Option<i64>, Query, description = "the `next` of the previous page"), ("limit" = Option<i64>, Query, description = "1 to 500 (100)")),
+    responses((status = 200, body = serde_json::Value, description = "`events`, newest first, and `next`"), (status = 400, description = "a filter is unknown, repeated or invalid; `field` names it")))]
+pub(crate) async fn audit(
     State(state): State<AppState>,
     ApiQuery(params): ApiQuery<AuditParams>,
 ) -> Result<Response, AppError> {
@@ -109,7 +112,10 @@ pub(super) async fn audit(
     )))
 }
 
-pub(super) async fn audit_export(
+#[utoipa::path(get, path = "/api/v1/admin/audit/export", tag = "admin", operation_id = "admin_audit_export",
+    params(("format" = Option<String>, Query, description = "`jsonl` (the default) or `csv`"), ("user" = Option<String>, Query), ("event" = Option<String>, Query), ("client" = Option<String>, Query, description = "an IP address"), ("since" = Option<i64>, Query, description = "Unix time"), ("until" = Option<i64>, Query, description = "Unix time")),
+    responses((status = 200, description = "every event the filters select, streamed", content_type = "application/x-ndjson"), (status = 400, description = "a filter is unknown, repeated or invalid; `field` names it")))]
+pub(crate) async fn audit_export(
     State(state): State<AppState>,
     Extension(admin): Extension<AdminSession>,
     client: ClientInfo,

@@ -5,9 +5,9 @@
 //! changed.
 
 mod access;
-mod account_api;
+pub(crate) mod account_api;
 pub(crate) mod api;
-mod audit_api;
+pub(crate) mod audit_api;
 mod audit_log;
 pub(crate) mod pages;
 mod status;
