@@ -79,7 +79,11 @@ use crate::state::AppState;
         crate::console::account_api::unlock,
         crate::console::account_api::change_address,
         crate::console::account_api::delete_user,
-        crate::console::account_api::groups
+        crate::console::account_api::groups,
+        crate::console::clients_api::list,
+        crate::console::clients_api::add,
+        crate::console::clients_api::rotate_secret,
+        crate::console::clients_api::remove
     )
 )]
 pub(crate) struct ApiDoc;

@@ -72,6 +72,9 @@ pub(crate) enum AppError {
     /// An administrative change the rules refuse (the last administrator, oneself).
     #[error("refused: {0}")]
     AdminRule(&'static str),
+    /// An OpenID client's settings refused, and why (an operator's words, no secret).
+    #[error("client refused: {0}")]
+    ClientRefused(String),
     /// What only an administrator, or only an administrator's session, may do.
     #[error("forbidden: {0}")]
     AdminOnly(&'static str),
@@ -156,6 +159,7 @@ impl AppError {
             AppError::CodeAlreadyUsed => Some("code"),
             AppError::LinkExpired => Some("token"),
             AppError::Body { field, .. } => field.as_deref(),
+            AppError::ClientRefused(_) => Some("client"),
             _ => None,
         }
     }
@@ -209,6 +213,7 @@ impl AppError {
                 "Administration needs a session begun with a second factor: add one (/account/second-factors) if you have none, then sign in again with it.".into()
             }
             AppError::AdminRule(why) | AppError::AdminOnly(why) => (*why).to_owned(),
+            AppError::ClientRefused(why) => format!("The client was refused: {why}."),
             AppError::Unavailable(_) => {
                 "The service cannot use its database right now; try again in a few seconds.".into()
             }
@@ -270,6 +275,11 @@ impl AppError {
             ),
             AppError::AdminRule(_) => (S::CONFLICT, "refused", "Refused"),
             AppError::AdminOnly(_) => (S::FORBIDDEN, "admin-only", "Not allowed"),
+            AppError::ClientRefused(_) => (
+                S::UNPROCESSABLE_ENTITY,
+                "client-refused",
+                "Client refused",
+            ),
             AppError::Unavailable(_) => (
                 S::SERVICE_UNAVAILABLE,
                 "unavailable",

@@ -8,6 +8,7 @@
 //! - `POST /api/v1/admin/users/{username}/end-sessions`, `…/disable`, `…/enable`
 //! - `PUT` and `DELETE /api/v1/admin/users/{username}/groups/{group}`
 //! - the rest of what is done to one account, and `GET /api/v1/admin/groups`: `account_api.rs`
+//! - the OpenID provider's clients: `clients_api.rs`
 //! - `GET /api/v1/admin/audit?user=&event=&client=&since=&until=&before=&limit=`
 //! - `GET /api/v1/admin/audit/export?format=jsonl|csv&…` (the same filters; streamed)
 
@@ -373,6 +374,7 @@ pub(crate) fn router(state: AppState) -> Router<AppState> {
             put(group_add).delete(group_remove),
         )
         .merge(super::account_api::routes())
+        .merge(super::clients_api::routes())
         .fallback(|| async { AppError::NotFound })
         .method_not_allowed_fallback(|| async { AppError::NotFound })
         .layer(axum::middleware::from_fn_with_state(

@@ -124,9 +124,9 @@ impl Client {
 /// Every client: the configuration file's, compiled at start, then the database's.
 pub(crate) struct Clients {
     configured: HashMap<String, Arc<Client>>,
-    defaults: OidcSettings,
-    site: SiteRequirements,
-    store: Store,
+    pub(super) defaults: OidcSettings,
+    pub(super) site: SiteRequirements,
+    pub(super) store: Store,
 }
 
 impl Clients {

@@ -20,6 +20,7 @@ mod error;
 pub(crate) mod introspect;
 mod jwt;
 mod logout;
+mod registry;
 mod request;
 mod settings;
 mod signing;
@@ -30,6 +31,7 @@ mod verified;
 
 pub(crate) use backchannel::spawn_worker;
 pub(crate) use clients::{Client, Clients, SiteRequirements, compile as compile_client};
+pub use registry::{ClientSummary, new_client_secret};
 pub use settings::{ClientSettings, OidcSettings};
 pub(crate) use signing::SigningKeys;
 pub(crate) use signing::signing_key_aad;

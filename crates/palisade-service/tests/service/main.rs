@@ -4,6 +4,7 @@
 mod account_data;
 mod admin;
 mod admin_actions;
+mod admin_clients;
 mod api;
 mod api_tokens;
 mod attacks;

@@ -9,9 +9,11 @@
 //! - `actions.rs`: the forms that change a user
 //! - `audit.rs`: the audit log (`/admin/audit`), exported through the admin API
 //! - `operations.rs`: groups (`/admin/groups`) and operations (`/admin/operations`)
+//! - `clients.rs`: the OpenID provider's clients (`/admin/clients`)
 
 mod actions;
 mod audit;
+mod clients;
 mod operations;
 mod users;
 
@@ -87,6 +89,8 @@ pub(crate) fn router(state: AppState) -> Router<AppState> {
         .route("/audit", get(audit::page))
         .route("/groups", get(operations::groups))
         .route("/operations", get(operations::page))
+        .route("/clients", get(clients::page).post(clients::add))
+        .route("/clients/{id}/{action}", post(clients::change))
         .fallback(not_found)
         .method_not_allowed_fallback(not_found)
         .layer(axum::middleware::from_fn_with_state(
