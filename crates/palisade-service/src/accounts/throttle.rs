@@ -21,7 +21,8 @@ pub(crate) mod keys {
         format!("reg:{client_key}")
     }
 
-    /// An existing account's failures, from every client.
+    /// An existing account's failures, from every client. (The console's search for
+    /// throttled users names this shape in SQL: `store/admin.rs`.)
     pub(crate) fn account(user_id: i64) -> String {
         format!("acct:id:{user_id}")
     }

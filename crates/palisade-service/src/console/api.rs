@@ -3,7 +3,7 @@
 //! otherwise), and a change to who administers — or to an administrator's account — needs
 //! a fresh second factor (`code`, `recovery_code` or `passkey`) as well.
 //!
-//! - `GET /api/v1/admin/users?q=&disabled=&unconfirmed=&no_second_factor=&group=&after=&limit=`
+//! - `GET /api/v1/admin/users?q=&disabled=&unconfirmed=&no_second_factor=&throttled=&group=&after=&limit=`
 //! - `GET /api/v1/admin/users/{username}`
 //! - `POST /api/v1/admin/users/{username}/end-sessions`, `…/disable`, `…/enable`
 //! - `PUT` and `DELETE /api/v1/admin/users/{username}/groups/{group}`
@@ -48,6 +48,9 @@ pub(crate) struct SearchParams {
     no_second_factor: bool,
     /// Only members of this group.
     group: Option<String>,
+    /// Only users with failed sign-ins counted against their account.
+    #[serde(default)]
+    throttled: bool,
     /// The `next` of the previous page.
     #[serde(default)]
     after: String,
@@ -74,7 +77,7 @@ pub(crate) struct UsersPage {
 }
 
 #[utoipa::path(get, path = "/api/v1/admin/users", tag = "admin", operation_id = "admin_search_users",
-    params(("q" = Option<String>, Query, description = "matched, whatever the case, at the start of the username, the address or the display name (at most 128 characters)"), ("disabled" = Option<bool>, Query), ("unconfirmed" = Option<bool>, Query), ("no_second_factor" = Option<bool>, Query), ("group" = Option<String>, Query), ("after" = Option<String>, Query, description = "the `next` of the previous page"), ("limit" = Option<i64>, Query, description = "1 to 100 (50)")),
+    params(("q" = Option<String>, Query, description = "matched, whatever the case, at the start of the username, the address or the display name (at most 128 characters)"), ("disabled" = Option<bool>, Query), ("unconfirmed" = Option<bool>, Query), ("no_second_factor" = Option<bool>, Query), ("group" = Option<String>, Query), ("throttled" = Option<bool>, Query), ("after" = Option<String>, Query, description = "the `next` of the previous page"), ("limit" = Option<i64>, Query, description = "1 to 100 (50)")),
     responses((status = 200, body = UsersPage), (status = 400, description = "a parameter is unknown, repeated or invalid; `field` names it")))]
 pub(crate) async fn search(
     State(state): State<AppState>,
@@ -106,6 +109,7 @@ pub(crate) async fn search(
             unconfirmed_only: params.unconfirmed,
             without_second_factor_only: params.no_second_factor,
             in_group: params.group,
+            throttled_only: params.throttled,
             after: params.after,
             limit,
         })
@@ -150,6 +154,8 @@ pub(crate) async fn user(
         "email_confirmed": u.email_verified_at.is_some(),
         "created_at": u.created_at,
         "groups": detail.groups,
+        "failed_sign_ins": detail.failed_sign_ins,
+        "last_failed_sign_in_at": detail.last_failed_sign_in_at,
         "sessions": detail.sessions.iter().map(|s| serde_json::json!({
             "id": s.id, "created_at": s.created_at, "last_seen_at": s.last_seen_at,
             "client_addr": s.client_addr, "browser": crate::web::describe_browser(&s.user_agent),

@@ -65,6 +65,9 @@ pub(crate) struct UserDetail {
     /// Name, created, expires, last used.
     pub(crate) tokens: Vec<(String, i64, Option<i64>, Option<i64>)>,
     pub(crate) audit: Vec<AuditRow>,
+    /// Failed sign-ins counted against the account (forgotten a day after the last).
+    pub(crate) failed_sign_ins: i64,
+    pub(crate) last_failed_sign_in_at: Option<i64>,
 }
 
 /// The administration service.
@@ -179,7 +182,12 @@ impl Administration {
             .into_iter()
             .map(|t| (t.name, t.created_at, t.expires_at, t.last_used_at))
             .collect();
+        let counter = store
+            .counter(&crate::accounts::throttle::keys::account(user.id))
+            .await?;
         Ok(UserDetail {
+            failed_sign_ins: i64::from(counter.failures),
+            last_failed_sign_in_at: (counter.failures > 0).then_some(counter.at),
             sessions: store.sessions_of(user.id).await?,
             factors,
             groups: store.groups_of(user.id).await?,

@@ -28,6 +28,9 @@ pub(crate) struct UserQuery {
     pub(crate) unconfirmed_only: bool,
     pub(crate) without_second_factor_only: bool,
     pub(crate) in_group: Option<String>,
+    /// Only users with failed sign-ins counted against their account (the throttle's
+    /// `acct:id:` counter, forgotten a day after the last failure).
+    pub(crate) throttled_only: bool,
     /// The last username of the previous page.
     pub(crate) after: String,
     pub(crate) limit: i64,
@@ -92,6 +95,7 @@ const SEARCH: &str = "SELECT u.username, u.email, u.display_name, u.disabled, u.
       AND ($5 = 0 OR NOT EXISTS (SELECT 1 FROM second_factors f WHERE f.user_id = u.id \
                                  AND f.confirmed_at IS NOT NULL)) \
       AND ($6 = '' OR EXISTS (SELECT 1 FROM user_groups g WHERE g.user_id = u.id AND g.name = $6)) \
+      AND ($8 = 0 OR EXISTS (SELECT 1 FROM throttle t WHERE t.key = 'acct:id:' || u.id)) \
     ORDER BY u.username LIMIT $7";
 
 /// The search's filters on a candidate `u` (the `LIKE`s decide; the ranges below only find
@@ -105,7 +109,8 @@ macro_rules! search_filters {
          AND ($4 = 0 OR u.email_verified_at IS NULL) \
          AND ($5 = 0 OR NOT EXISTS (SELECT 1 FROM second_factors f WHERE f.user_id = u.id \
                                     AND f.confirmed_at IS NOT NULL)) \
-         AND ($6 = '' OR EXISTS (SELECT 1 FROM user_groups g WHERE g.user_id = u.id AND g.name = $6))"
+         AND ($6 = '' OR EXISTS (SELECT 1 FROM user_groups g WHERE g.user_id = u.id AND g.name = $6)) \
+         AND ($8 = 0 OR EXISTS (SELECT 1 FROM throttle t WHERE t.key = 'acct:id:' || u.id))"
     };
 }
 
@@ -125,31 +130,31 @@ macro_rules! search_page {
 }
 
 /// With a prefix: the users whose username, address key or lowercased display name lies in
-/// the prefix's range (`$8` to `$9`: an index range scan each, the rows read there and
+/// the prefix's range (`$9` to `$10`: an index range scan each, the rows read there and
 /// filtered), then one page of them in username order. (Joining the candidates' ids back
 /// to `users` led PostgreSQL to a scan of every user: 66 ms a search, measured.)
 const SEARCH_BY_PREFIX_SQLITE: &str = search_page!(concat!(
     "SELECT u.id, u.username, u.email, u.display_name, u.disabled, u.created_at, u.email_verified_at \
-       FROM users u WHERE u.username >= $8 AND u.username < $9 AND ",
+       FROM users u WHERE u.username >= $9 AND u.username < $10 AND ",
     search_filters!(),
     " UNION SELECT u.id, u.username, u.email, u.display_name, u.disabled, u.created_at, u.email_verified_at \
-       FROM users u WHERE u.email_key >= $8 AND u.email_key < $9 AND ",
+       FROM users u WHERE u.email_key >= $9 AND u.email_key < $10 AND ",
     search_filters!(),
     " UNION SELECT u.id, u.username, u.email, u.display_name, u.disabled, u.created_at, u.email_verified_at \
-       FROM users u WHERE lower(COALESCE(u.display_name, '')) >= $8 \
-        AND lower(COALESCE(u.display_name, '')) < $9 AND ",
+       FROM users u WHERE lower(COALESCE(u.display_name, '')) >= $9 \
+        AND lower(COALESCE(u.display_name, '')) < $10 AND ",
     search_filters!()
 ));
 const SEARCH_BY_PREFIX_POSTGRES: &str = search_page!(concat!(
     "SELECT u.id, u.username, u.email, u.display_name, u.disabled, u.created_at, u.email_verified_at \
-       FROM users u WHERE (u.username COLLATE \"C\") >= $8 AND (u.username COLLATE \"C\") < $9 AND ",
+       FROM users u WHERE (u.username COLLATE \"C\") >= $9 AND (u.username COLLATE \"C\") < $10 AND ",
     search_filters!(),
     " UNION SELECT u.id, u.username, u.email, u.display_name, u.disabled, u.created_at, u.email_verified_at \
-       FROM users u WHERE (u.email_key COLLATE \"C\") >= $8 AND (u.email_key COLLATE \"C\") < $9 AND ",
+       FROM users u WHERE (u.email_key COLLATE \"C\") >= $9 AND (u.email_key COLLATE \"C\") < $10 AND ",
     search_filters!(),
     " UNION SELECT u.id, u.username, u.email, u.display_name, u.disabled, u.created_at, u.email_verified_at \
-       FROM users u WHERE (lower(COALESCE(u.display_name, '')) COLLATE \"C\") >= $8 \
-        AND (lower(COALESCE(u.display_name, '')) COLLATE \"C\") < $9 AND ",
+       FROM users u WHERE (lower(COALESCE(u.display_name, '')) COLLATE \"C\") >= $9 \
+        AND (lower(COALESCE(u.display_name, '')) COLLATE \"C\") < $10 AND ",
     search_filters!()
 ));
 
@@ -223,7 +228,8 @@ impl Store {
             .bind(i64::from(query.unconfirmed_only))
             .bind(i64::from(query.without_second_factor_only))
             .bind(query.in_group.clone().unwrap_or_default())
-            .bind(query.limit);
+            .bind(query.limit)
+            .bind(i64::from(query.throttled_only));
         let search = if lowest.is_empty() {
             search
         } else {

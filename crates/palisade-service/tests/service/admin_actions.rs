@@ -192,6 +192,22 @@ async fn each_action_does_its_one_thing_is_audited_and_tells_the_owner() {
         app.login_from("carol", STRONG, guesser).await.status,
         StatusCode::TOO_MANY_REQUESTS
     );
+    async fn counted(app: &TestApp, session: &str) -> Vec<String> {
+        let found = call(app, "GET", "/api/v1/admin/users?throttled=true", None, session).await;
+        found.json()["users"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|u| u["username"].as_str().unwrap().to_owned())
+            .collect()
+    }
+    // (root's wrong first code at enrolment counts too.)
+    assert!(
+        counted(&app, &root.session).await.contains(&"carol".to_owned()),
+        "the search finds whom guesses were counted against"
+    );
+    let detail = call(&app, "GET", "/api/v1/admin/users/carol", None, &root.session).await;
+    assert!(detail.json()["failed_sign_ins"].as_i64().unwrap() >= 1);
     let unlocked = call(
         &app,
         "POST",
@@ -201,6 +217,10 @@ async fn each_action_does_its_one_thing_is_audited_and_tells_the_owner() {
     )
     .await;
     assert_eq!(unlocked.status, StatusCode::OK, "{}", unlocked.body);
+    assert!(
+        !counted(&app, &root.session).await.contains(&"carol".to_owned()),
+        "unlocked: counted no more"
+    );
     assert_ne!(
         app.login_from("carol", STRONG, guesser).await.status,
         StatusCode::TOO_MANY_REQUESTS

@@ -30,6 +30,8 @@ pub(super) struct SearchForm {
     #[serde(default)]
     no_second_factor: Option<String>,
     #[serde(default)]
+    throttled: Option<String>,
+    #[serde(default)]
     group: String,
     #[serde(default)]
     after: String,
@@ -74,6 +76,7 @@ pub(super) async fn search(
                 unconfirmed_only: form.unconfirmed.is_some(),
                 without_second_factor_only: form.no_second_factor.is_some(),
                 in_group: (!group.is_empty()).then_some(group),
+                throttled_only: form.throttled.is_some(),
                 after: form.after.clone(),
                 limit: SEARCH_PAGE.min(PAGE_MAX),
             };
@@ -91,6 +94,7 @@ pub(super) async fn search(
             ("disabled", form.disabled.is_some()),
             ("unconfirmed", form.unconfirmed.is_some()),
             ("no_second_factor", form.no_second_factor.is_some()),
+            ("throttled", form.throttled.is_some()),
         ] {
             if on {
                 query.append_pair(name, "1");
@@ -166,6 +170,8 @@ struct UserPage<'a> {
     is_admin: bool,
     /// The user is the administrator looking.
     is_self: bool,
+    /// Failed sign-ins counted against the account, and the last one's time.
+    failed_sign_ins: Option<(i64, When)>,
     admin_group: String,
     groups: Vec<String>,
     sessions: Vec<SessionLine>,
@@ -265,6 +271,12 @@ async fn user_page(
         created: When::at(u.created_at, now),
         is_admin,
         is_self,
+        failed_sign_ins: (detail.failed_sign_ins > 0).then(|| {
+            (
+                detail.failed_sign_ins,
+                When::at(detail.last_failed_sign_in_at.unwrap_or(now), now),
+            )
+        }),
         admin_group: state.console.admin_group().to_owned(),
         sessions: detail
             .sessions
