@@ -275,11 +275,9 @@ impl AppError {
             ),
             AppError::AdminRule(_) => (S::CONFLICT, "refused", "Refused"),
             AppError::AdminOnly(_) => (S::FORBIDDEN, "admin-only", "Not allowed"),
-            AppError::ClientRefused(_) => (
-                S::UNPROCESSABLE_ENTITY,
-                "client-refused",
-                "Client refused",
-            ),
+            AppError::ClientRefused(_) => {
+                (S::UNPROCESSABLE_ENTITY, "client-refused", "Client refused")
+            }
             AppError::Unavailable(_) => (
                 S::SERVICE_UNAVAILABLE,
                 "unavailable",

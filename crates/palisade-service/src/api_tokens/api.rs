@@ -12,7 +12,7 @@ use palisade::secret::SecretString;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
-use super::{Proved, Scope};
+use super::{Proved, Scope, Wanted};
 use crate::body::ApiJson;
 use crate::error::AppError;
 use crate::sessions::{Auth, Authenticated, IssuedToken};
@@ -135,10 +135,12 @@ pub(crate) async fn create(
         .create(
             &state.accounts,
             &auth,
-            &body.name,
-            body.expires_in_days,
+            Wanted {
+                name: &body.name,
+                days: body.expires_in_days,
+                scope,
+            },
             proved,
-            scope,
             &client,
         )
         .await?;

@@ -69,6 +69,15 @@ impl Scope {
     }
 }
 
+/// What a new token is to be.
+pub(crate) struct Wanted<'a> {
+    /// What its owner calls it.
+    pub(crate) name: &'a str,
+    /// Days it lasts; `None`: until revoked.
+    pub(crate) days: Option<u32>,
+    pub(crate) scope: Scope,
+}
+
 /// How the session proved itself for a new token.
 pub(crate) enum Proved {
     /// The password, when its last entry is stale (checked by [`ApiTokens::create`]).
@@ -119,19 +128,18 @@ impl ApiTokens {
         Self { store, clock }
     }
 
-    /// Creates a token named `name` for the signed-in user, valid for `days` (forever
-    /// when `None`). Asks for the password when its last entry is older than the
-    /// re-authentication window.
+    /// Creates the token `wanted` for the signed-in user. Asks for the password when its
+    /// last entry is older than the re-authentication window (unless `proved` says the
+    /// caller checked more).
     pub(crate) async fn create(
         &self,
         accounts: &Accounts,
         auth: &Authenticated,
-        name: &str,
-        days: Option<u32>,
+        wanted: Wanted<'_>,
         proved: Proved,
-        scope: Scope,
         client: &ClientInfo,
     ) -> Result<Created, AppError> {
+        let Wanted { name, days, scope } = wanted;
         let name = checked_name(name.trim())?;
         if days.is_some_and(|d| d == 0 || d > MAX_DAYS) {
             return Err(palisade::validate::ValidationError::new(

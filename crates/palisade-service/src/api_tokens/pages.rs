@@ -172,10 +172,12 @@ async fn create_submit(
             .create(
                 &state.accounts,
                 &auth,
-                &form.name,
-                days,
+                super::Wanted {
+                    name: &form.name,
+                    days,
+                    scope,
+                },
                 proved,
-                scope,
                 &client,
             )
             .await

@@ -123,7 +123,8 @@ pub(crate) async fn rotate_secret(
         .sessions
         .cookies
         .set_renewed(jar, token.as_ref());
-    let answer = serde_json::json!({ "client_id": id, "client_secret": secret.expose(str::to_owned) });
+    let answer =
+        serde_json::json!({ "client_id": id, "client_secret": secret.expose(str::to_owned) });
     Ok(sensitive((jar, Json(answer))))
 }
 

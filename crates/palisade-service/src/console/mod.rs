@@ -8,10 +8,10 @@ mod access;
 pub(crate) mod account_api;
 pub(crate) mod api;
 pub(crate) mod audit_api;
-pub(crate) mod clients_api;
 mod audit_log;
-pub(crate) mod pages;
+pub(crate) mod clients_api;
 mod oidc_clients;
+pub(crate) mod pages;
 mod status;
 mod user_actions;
 

@@ -27,7 +27,8 @@ impl Administration {
             .add_stored(settings, self.clock.now())
             .await
             .map_err(AppError::ClientRefused)?;
-        self.audit_client(actor, "admin_oidc_client_added", &id).await?;
+        self.audit_client(actor, "admin_oidc_client_added", &id)
+            .await?;
         Ok(secret)
     }
 

@@ -193,7 +193,14 @@ async fn each_action_does_its_one_thing_is_audited_and_tells_the_owner() {
         StatusCode::TOO_MANY_REQUESTS
     );
     async fn counted(app: &TestApp, session: &str) -> Vec<String> {
-        let found = call(app, "GET", "/api/v1/admin/users?throttled=true", None, session).await;
+        let found = call(
+            app,
+            "GET",
+            "/api/v1/admin/users?throttled=true",
+            None,
+            session,
+        )
+        .await;
         found.json()["users"]
             .as_array()
             .unwrap()
@@ -203,10 +210,19 @@ async fn each_action_does_its_one_thing_is_audited_and_tells_the_owner() {
     }
     // (root's wrong first code at enrolment counts too.)
     assert!(
-        counted(&app, &root.session).await.contains(&"carol".to_owned()),
+        counted(&app, &root.session)
+            .await
+            .contains(&"carol".to_owned()),
         "the search finds whom guesses were counted against"
     );
-    let detail = call(&app, "GET", "/api/v1/admin/users/carol", None, &root.session).await;
+    let detail = call(
+        &app,
+        "GET",
+        "/api/v1/admin/users/carol",
+        None,
+        &root.session,
+    )
+    .await;
     assert!(detail.json()["failed_sign_ins"].as_i64().unwrap() >= 1);
     let unlocked = call(
         &app,
@@ -218,7 +234,9 @@ async fn each_action_does_its_one_thing_is_audited_and_tells_the_owner() {
     .await;
     assert_eq!(unlocked.status, StatusCode::OK, "{}", unlocked.body);
     assert!(
-        !counted(&app, &root.session).await.contains(&"carol".to_owned()),
+        !counted(&app, &root.session)
+            .await
+            .contains(&"carol".to_owned()),
         "unlocked: counted no more"
     );
     assert_ne!(

@@ -61,7 +61,14 @@ async fn clients_are_added_rotated_and_removed_with_a_fresh_second_factor() {
     });
     let clients = "/api/v1/admin/oidc/clients";
     // Without a second factor: refused, nothing stored.
-    let refused = call(&app, "POST", clients, Some(json!({"client": wiki})), &root.session).await;
+    let refused = call(
+        &app,
+        "POST",
+        clients,
+        Some(json!({"client": wiki})),
+        &root.session,
+    )
+    .await;
     assert_eq!(refused.status, StatusCode::FORBIDDEN, "{}", refused.body);
     assert_eq!(refused.json()["field"], "code");
     // Settings checked as the configuration file's are.
@@ -75,7 +82,12 @@ async fn clients_are_added_rotated_and_removed_with_a_fresh_second_factor() {
         &root.session,
     )
     .await;
-    assert_eq!(invalid.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", invalid.body);
+    assert_eq!(
+        invalid.status,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "{}",
+        invalid.body
+    );
     assert_eq!(invalid.json()["field"], "client");
     assert_eq!(stored_hash(&app, "wiki").await, None);
     let added = call(
@@ -118,7 +130,10 @@ async fn clients_are_added_rotated_and_removed_with_a_fresh_second_factor() {
     )
     .await;
     let token = made.json()["token"].as_str().unwrap().to_owned();
-    assert_eq!(call(&app, "GET", clients, None, &token).await.status, StatusCode::OK);
+    assert_eq!(
+        call(&app, "GET", clients, None, &token).await.status,
+        StatusCode::OK
+    );
     let by_token = call(
         &app,
         "DELETE",
@@ -159,7 +174,9 @@ async fn clients_are_added_rotated_and_removed_with_a_fresh_second_factor() {
 async fn the_console_adds_a_client_and_shows_its_secret_once() {
     let app = TestApp::sqlite().await;
     let root = admin(&app, "root").await;
-    let page = app.send(page_get("/admin/clients", Some(&root.session))).await;
+    let page = app
+        .send(page_get("/admin/clients", Some(&root.session)))
+        .await;
     assert_eq!(page.status, StatusCode::OK, "{}", page.body);
     let csrf = form_token(&page.body);
     let fields = |code: &str| {
@@ -200,14 +217,25 @@ async fn the_console_adds_a_client_and_shows_its_secret_once() {
     assert_eq!(stored_hash(&app, "crm").await, Some(sha256_hex(&secret)));
     assert!(added.body.contains("Sales &#60;CRM&#62;") || added.body.contains("Sales &lt;CRM&gt;"));
     // Shown once: the list again does not hold it.
-    let again = app.send(page_get("/admin/clients", Some(&root.session))).await;
+    let again = app
+        .send(page_get("/admin/clients", Some(&root.session)))
+        .await;
     assert!(!again.body.contains(&secret));
-    assert!(again.body.contains("group:sales, user:root, with a second factor"));
+    assert!(
+        again
+            .body
+            .contains("group:sales, user:root, with a second factor")
+    );
     // A bad kind: refused, saying why.
     let mut wrong = fields(&root.recovery_codes[1]);
     wrong[4].1 = "trusted".into();
     wrong[2].1 = "crm2".into();
     let wrong = send(wrong).await;
-    assert_eq!(wrong.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", wrong.body);
+    assert_eq!(
+        wrong.status,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "{}",
+        wrong.body
+    );
     assert!(wrong.body.contains("confidential or public"));
 }

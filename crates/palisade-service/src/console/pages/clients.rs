@@ -107,7 +107,15 @@ pub(super) async fn page(
     State(state): State<AppState>,
     Extension(admin): Extension<ConsoleAdmin>,
 ) -> Response {
-    view(&state, &admin, StatusCode::OK, None, None, FormErrors::default()).await
+    view(
+        &state,
+        &admin,
+        StatusCode::OK,
+        None,
+        None,
+        FormErrors::default(),
+    )
+    .await
 }
 
 /// The add form: the common settings; the rest take their defaults (the command line and
@@ -199,7 +207,12 @@ async fn proved(
         .await
 }
 
-fn answer(state: &AppState, jar: CookieJar, token: Option<IssuedToken>, page: Response) -> Response {
+fn answer(
+    state: &AppState,
+    jar: CookieJar,
+    token: Option<IssuedToken>,
+    page: Response,
+) -> Response {
     let jar = state
         .accounts
         .sessions
@@ -232,8 +245,15 @@ pub(super) async fn add(
     match done {
         Ok((token, secret)) => {
             let revealed = secret.map(|s| (client_id, s.expose(str::to_owned)));
-            let page = view(&state, &admin, StatusCode::CREATED, revealed, Some("The client is added."),
-                FormErrors::default()).await;
+            let page = view(
+                &state,
+                &admin,
+                StatusCode::CREATED,
+                revealed,
+                Some("The client is added."),
+                FormErrors::default(),
+            )
+            .await;
             answer(&state, jar, token, page)
         }
         Err(e) => {
@@ -265,7 +285,15 @@ pub(super) async fn change(
         return AppError::NotFound.into_response();
     }
     let done = async {
-        let token = proved(&state, &admin, &client, &form.csrf, form.password, form.code).await?;
+        let token = proved(
+            &state,
+            &admin,
+            &client,
+            &form.csrf,
+            form.password,
+            form.code,
+        )
+        .await?;
         let address = client.addr.to_string();
         let actor = Actor::of(&admin.0.user, &address);
         let console = &state.console;
@@ -292,8 +320,15 @@ pub(super) async fn change(
                 "The client is removed, with every grant and consent it had."
             };
             let revealed = secret.map(|s| (id.clone(), s.expose(str::to_owned)));
-            let page = view(&state, &admin, StatusCode::OK, revealed, Some(notice),
-                FormErrors::default()).await;
+            let page = view(
+                &state,
+                &admin,
+                StatusCode::OK,
+                revealed,
+                Some(notice),
+                FormErrors::default(),
+            )
+            .await;
             answer(&state, jar, token, page)
         }
         Err(e) => {
