@@ -231,6 +231,7 @@ pub async fn build_with_clock(config: &Config, clock: Clock) -> Result<Service, 
         accounts.mail.clone(),
         oidc.clone(),
         config.deleted_username_reserved_days,
+        config.admin_group.clone(),
     );
     let state = AppState(Arc::new(Inner {
         account_data,

@@ -100,6 +100,8 @@ pub(crate) struct AccountData {
     mail: Arc<Mailer>,
     oidc: Arc<Oidc>,
     reserved_secs: i64,
+    /// The administrators' group, which never loses its last member.
+    admin_group: String,
 }
 
 impl AccountData {
@@ -109,12 +111,14 @@ impl AccountData {
         mail: Arc<Mailer>,
         oidc: Arc<Oidc>,
         reserved_days: u64,
+        admin_group: String,
     ) -> Self {
         Self {
             store,
             clock,
             mail,
             oidc,
+            admin_group,
             reserved_secs: i64::try_from(reserved_days.saturating_mul(24 * 3600))
                 .unwrap_or(i64::MAX / 2),
         }
@@ -209,7 +213,8 @@ impl AccountData {
     }
 
     /// Deletes `user`'s account (see `store::deletion`), mails the address that it is
-    /// gone, and records who did it from where. `false`: it was already gone.
+    /// gone, and records who did it from where. `false`: it was already gone. The last
+    /// administrator is not deleted.
     pub(crate) async fn delete(
         &self,
         user: &UserRow,
@@ -241,6 +246,7 @@ impl AccountData {
             counter: &counter,
             counter_prefix: &crate::accounts::throttle::keys::pair_prefix(&counter),
             listening: &listening,
+            keep_one_in: &self.admin_group,
             notice: Some(&notice),
             audit: AuditRecord {
                 at: now,
@@ -255,8 +261,14 @@ impl AccountData {
                 detail: Some(&detail),
             },
         };
-        if self.store.delete_user(&deletion).await? == Deleted::NoSuchUser {
-            return Ok(false);
+        match self.store.delete_user(&deletion).await? {
+            Deleted::Gone { .. } => {}
+            Deleted::NoSuchUser => return Ok(false),
+            Deleted::LastMember => {
+                return Err(AppError::AdminRule(
+                    "This is the last administrator: make another one first, then delete this account.",
+                ));
+            }
         }
         self.mail.queued();
         Ok(true)

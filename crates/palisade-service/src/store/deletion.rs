@@ -14,6 +14,9 @@ pub(crate) enum Deleted {
     Gone { opaque: String },
     /// There was no such account (another request deleted it first).
     NoSuchUser,
+    /// The account is the last member of the group that must keep one (the
+    /// administrators): nothing changed.
+    LastMember,
 }
 
 /// One account's deletion, as the service decided it.
@@ -29,6 +32,9 @@ pub(crate) struct Deletion<'a> {
     pub(crate) counter_prefix: &'a str,
     /// Apps with a back-channel logout URI: each is told of the user's sessions.
     pub(crate) listening: &'a HashSet<String>,
+    /// The group that must keep a member (the administrators): the last one is not
+    /// deleted.
+    pub(crate) keep_one_in: &'a str,
     /// The last message to the address: that the account is gone.
     pub(crate) notice: Option<&'a NewMail>,
     /// The deletion's own audit event (its subject becomes the opaque name), written in
@@ -62,6 +68,23 @@ impl Store {
                 .rows_affected();
             if locked == 0 {
                 return Ok(Deleted::NoSuchUser);
+            }
+            // The group's members, locked (PostgreSQL; SQLite has one writer) in one order,
+            // as a removal from the group locks them: two administrators deleting
+            // themselves at once leave one.
+            let sql = match self.dialect {
+                super::Dialect::Postgres => {
+                    "SELECT user_id FROM user_groups WHERE name = $1 ORDER BY user_id FOR UPDATE"
+                }
+                super::Dialect::Sqlite => "SELECT user_id FROM user_groups WHERE name = $1",
+            };
+            let members: Vec<i64> = sqlx::query_scalar(sql)
+                .bind(d.keep_one_in)
+                .fetch_all(&mut *tx)
+                .await?;
+            if members == [d.user_id] {
+                tx.rollback().await?;
+                return Ok(Deleted::LastMember);
             }
             // Apps that signed the user in are told their sessions ended (by `sid`: the
             // user's subject goes with the account).

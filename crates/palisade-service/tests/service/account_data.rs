@@ -372,3 +372,66 @@ async fn an_account_is_deleted_once_with_64_requests_in_flight_across_two_postgr
     drop((a, b));
     db.drop_db().await;
 }
+
+/// Two administrators, the only two, each deleting their own account with every recovery
+/// code in flight (64 requests over `apps`): one stays, and the last one is refused.
+async fn the_last_administrator_stays(apps: &[&TestApp]) {
+    let app = apps[0];
+    let a = enrolled(app, "ada").await;
+    let b = enrolled(app, "bea").await;
+    sqlx::query("INSERT INTO user_groups (user_id, name) SELECT id, 'admins' FROM users WHERE username IN ('ada', 'bea')")
+        .execute(&app.db)
+        .await
+        .unwrap();
+    let sessions = [a.session.clone(), b.session.clone()];
+    let codes = [a.recovery_codes.clone(), b.recovery_codes.clone()];
+    let statuses = flood(apps, 64, 64, None, move |i| {
+        let who = i % 2;
+        let body = json!({"password": STRONG, "recovery_code": codes[who][(i / 2) % 10]});
+        req(
+            "DELETE",
+            "/api/v1/account",
+            Some(("application/json", body.to_string())),
+            Some(&sessions[who]),
+            &format!("198.18.9.{}:1", i + 1),
+        )
+    })
+    .await;
+    assert!(statuses.keys().all(|s| *s < 500), "{statuses:?}");
+    let left: Vec<String> = sqlx::query_scalar(
+        "SELECT u.username FROM users u JOIN user_groups g ON g.user_id = u.id WHERE g.name = 'admins'",
+    )
+    .fetch_all(&app.db)
+    .await
+    .unwrap();
+    assert_eq!(left.len(), 1, "one administrator stays: {statuses:?}");
+    assert_eq!(
+        app.audit_events_named("account_deleted").await.unwrap(),
+        1,
+        "one deletion: {statuses:?}"
+    );
+    assert!(
+        statuses.contains_key(&409),
+        "the last one is refused: {statuses:?}"
+    );
+}
+
+#[tokio::test]
+async fn the_last_administrator_stays_with_64_deletions_in_flight_on_sqlite() {
+    let app = TestApp::sqlite().await;
+    the_last_administrator_stays(&[&app]).await;
+}
+
+#[tokio::test]
+async fn the_last_administrator_stays_with_64_deletions_in_flight_across_two_postgresql_instances()
+{
+    let Some(db) =
+        PgDb::create("the last administrator's deletion across two PostgreSQL instances").await
+    else {
+        return;
+    };
+    let (a, b) = two_instances(&db).await;
+    the_last_administrator_stays(&[&a, &b]).await;
+    drop((a, b));
+    db.drop_db().await;
+}
