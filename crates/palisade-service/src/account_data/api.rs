@@ -45,7 +45,9 @@ pub(crate) async fn export(
 
 #[utoipa::path(delete, path = "/api/v1/account", request_body = ChangeProofs,
     responses((status = 204, description = "The account is gone; its sessions with it"),
-    (status = 400), (status = 401), (status = 403, description = "The password or the second factor is missing or wrong")))]
+    (status = 400), (status = 401), (status = 403, description = "The password or the second factor is missing or wrong"),
+    (status = 409, description = "The last administrator: another must be made first"),
+    (status = 422, description = "A code or recovery code that is not well-formed; `field` names it")))]
 pub(crate) async fn delete_account(
     State(state): State<AppState>,
     client: ClientInfo,
