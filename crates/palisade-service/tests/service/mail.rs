@@ -74,13 +74,24 @@ pub(crate) fn parse_eml(file: &str, raw: &str) -> Received {
             .unwrap_or_default()
             .to_owned()
     };
+    // The parts end at the boundary the headers name, not at any line that starts with
+    // "--": a link's token, broken across lines, may begin one (it did: 1 run in ~100).
+    let boundary = head
+        .split("boundary=")
+        .nth(1)
+        .map(|b| b.trim_start_matches('"'))
+        .and_then(|b| b.split(['"', ';', '\n']).next())
+        .expect("a multipart boundary")
+        .to_owned();
     let part = |kind: &str| {
         let at = body
             .find(&format!("Content-Type: {kind}"))
             .unwrap_or_else(|| panic!("a {kind} part in {raw}"));
         let rest = &body[at..];
         let (_, content) = rest.split_once("\n\n").unwrap();
-        let end = content.find("\n--").unwrap_or(content.len());
+        let end = content
+            .find(&format!("\n--{boundary}"))
+            .unwrap_or(content.len());
         unquote(&content[..end])
     };
     Received {
